@@ -1,0 +1,17 @@
+//! Authentication: passwords, access and refresh tokens, TOTP, lockout, and
+//! the sign-in flows the login function serves.
+
+pub mod access;
+pub mod email;
+pub mod error;
+pub mod lockout;
+pub mod model;
+pub mod password;
+pub mod secrets;
+pub mod service;
+pub mod tokens;
+pub mod totp;
+
+pub use access::{AccessGuard, Principal};
+pub use error::AuthError;
+pub use service::{AuthPolicy, AuthService};

@@ -1,0 +1,127 @@
+//! Records the auth domain keeps: users, sessions (refresh-token families),
+//! refresh tokens and lockout state.
+
+use serde::{Deserialize, Serialize};
+
+/// What an account may do. Set by the bootstrap command, never by the public API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// An account as stored, keyed by its normalised email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub user_id: String,
+    pub email: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub role: Role,
+    pub created_at: i64,
+    /// Hashes of the device ids this account has signed in from.
+    pub known_devices: Vec<String>,
+    pub totp: TotpState,
+}
+
+/// An account's TOTP enrolment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TotpState {
+    /// Confirmed secret, base32.
+    pub secret: Option<String>,
+    /// Secret issued by `totp/enroll`, awaiting `totp/confirm`.
+    pub pending: Option<String>,
+    /// The last RFC 6238 time step accepted; a step is never accepted twice.
+    pub last_step: u64,
+}
+
+/// A refresh-token family: one sign-in on one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub session_id: String,
+    pub user_id: String,
+    pub device_id: String,
+    /// The sign-in IP, kept for admin sessions (tokens are pinned to it).
+    pub ip: Option<String>,
+    pub created_at: i64,
+    /// Absolute end of the family, whatever the rotations.
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+/// One refresh token, stored under the SHA-256 of its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    pub token_hash: String,
+    pub session_id: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub role: Role,
+    /// Authentication methods of the original sign-in (`pwd`, `otp`).
+    pub amr: Vec<String>,
+    pub ip: Option<String>,
+    pub expires_at: i64,
+    /// Set once the token has been exchanged; presenting it again is theft.
+    pub rotated: bool,
+}
+
+/// Everything a successful sign-in writes, atomically.
+#[derive(Debug, Clone)]
+pub struct SessionStart {
+    pub email: String,
+    pub session: Session,
+    pub token: RefreshRecord,
+    /// Device hash to remember for this account, when it is new.
+    pub new_device: Option<String>,
+    /// TOTP step consumed by this sign-in; the write fails if it was used.
+    pub totp_step: Option<u64>,
+    /// Lockout counter to clear.
+    pub lockout_key: String,
+}
+
+/// Failure counter and lock of one account key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockoutState {
+    pub failures: u32,
+    /// How many locks in a row; the next lock lasts `base * 2^level`.
+    pub level: u32,
+    pub locked_until: Option<i64>,
+}
+
+/// The account side of a sign-in attempt reservation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountAttempt {
+    pub key: String,
+    pub max_failures: u32,
+    /// When the counter may be forgotten (DynamoDB TTL).
+    pub expires_at: i64,
+}
+
+/// What `reserve_attempt` decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Counted; the attempt may proceed.
+    Reserved,
+    /// The caller's IP is over its limit for the window.
+    RateLimited,
+    /// The account is locked (until the given time, when known).
+    Locked { until: Option<i64> },
+}

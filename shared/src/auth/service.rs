@@ -1,0 +1,598 @@
+//! The sign-in flows: register, login, refresh, logout, me, TOTP enrolment.
+//! Pure domain code over the ports; the login function's handler is a thin
+//! HTTP layer over this.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::access::{AccessGuard, Principal};
+use super::email::normalize_email;
+use super::error::AuthError;
+use super::lockout::{lockout_key, LockoutPolicy};
+use super::model::{
+    AccountAttempt, AttemptOutcome, RefreshRecord, Role, Session, SessionStart, TotpState,
+    UserRecord,
+};
+use super::password::{check_password_policy, PasswordHasher};
+use super::secrets::{digest, new_id, new_refresh_token};
+use super::tokens::{TokenSubject, ACCESS_TTL_SECONDS};
+use super::totp;
+use crate::clock::Clock;
+use crate::http::FieldIssue;
+use crate::ports::{AttemptStore, Mailer, OutgoingEmail, SessionStore, StoreError, UserStore};
+use crate::ratelimit::WindowLimit;
+
+/// Absolute lifetime of a session (refresh-token family).
+pub const SESSION_TTL_SECONDS: i64 = 30 * 24 * 3600;
+/// Longest password accepted at sign-in (bounds hashing work).
+const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
+
+/// The tunable numbers of the auth rules.
+#[derive(Debug, Clone)]
+pub struct AuthPolicy {
+    pub lockout: LockoutPolicy,
+    /// Credential-checking requests per IP and window.
+    pub ip_limit: WindowLimit,
+    pub admin_totp_required: bool,
+    /// Name shown in authenticator apps and email.
+    pub product_name: String,
+}
+
+impl Default for AuthPolicy {
+    fn default() -> Self {
+        Self {
+            lockout: LockoutPolicy::default(),
+            ip_limit: WindowLimit {
+                limit: 20,
+                window_seconds: 60,
+            },
+            admin_totp_required: true,
+            product_name: "Wallet".to_string(),
+        }
+    }
+}
+
+/// The ports the auth flows use.
+#[derive(Clone)]
+pub struct AuthPorts {
+    pub users: Arc<dyn UserStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub attempts: Arc<dyn AttemptStore>,
+    pub mailer: Arc<dyn Mailer>,
+}
+
+/// A caller's request context the flows need.
+#[derive(Debug, Clone)]
+pub struct Caller<'a> {
+    pub device_id: &'a str,
+    pub ip: Option<IpAddr>,
+}
+
+/// Tokens handed to the client after sign-in or refresh.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub refresh_expires_in: i64,
+    pub session_id: String,
+}
+
+/// The current user and session, for `me`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Me {
+    pub user_id: String,
+    pub email: String,
+    pub role: Role,
+    pub created_at: i64,
+    pub totp_enabled: bool,
+    pub session: SessionView,
+}
+
+/// The session part of `me`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    pub session_id: String,
+    pub device_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub amr: Vec<String>,
+}
+
+/// What TOTP enrolment hands the admin to load into an authenticator.
+#[derive(Debug, Clone, Serialize)]
+pub struct TotpEnrollment {
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+/// Login form after JSON parsing.
+#[derive(Debug, Clone)]
+pub struct LoginForm<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub totp_code: Option<&'a str>,
+}
+
+/// The auth flows over their ports.
+pub struct AuthService {
+    ports: AuthPorts,
+    guard: AccessGuard,
+    passwords: PasswordHasher,
+    policy: AuthPolicy,
+    clock: Arc<dyn Clock>,
+}
+
+impl AuthService {
+    pub fn new(
+        ports: AuthPorts,
+        guard: AccessGuard,
+        policy: AuthPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            ports,
+            guard,
+            passwords: PasswordHasher::new(),
+            policy,
+            clock,
+        }
+    }
+
+    pub fn guard(&self) -> &AccessGuard {
+        &self.guard
+    }
+
+    /// Creates an account. The outcome is the same whether or not the email was
+    /// free (no enumeration); the address owner is emailed either way.
+    pub async fn register(
+        &self,
+        raw_email: &str,
+        password: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        let email = normalize_email(raw_email);
+        let mut issues: Vec<FieldIssue> = Vec::new();
+        if let Err(issue) = &email {
+            issues.push(issue.clone());
+        }
+        if let Err(issue) = check_password_policy(password, email.as_deref().unwrap_or("")) {
+            issues.push(issue);
+        }
+        let email = match (email, issues.is_empty()) {
+            (Ok(email), true) => email,
+            _ => return Err(AuthError::Invalid(issues)),
+        };
+        self.reserve(ip, None).await?;
+        let user = UserRecord {
+            user_id: new_id(),
+            email: email.clone(),
+            password_hash: self.passwords.hash(password),
+            role: Role::User,
+            created_at: self.clock.now(),
+            known_devices: Vec::new(),
+            totp: TotpState::default(),
+        };
+        let mail = match self.ports.users.create_user(&user).await {
+            Ok(()) => OutgoingEmail {
+                to: email,
+                subject: format!("Welcome to {}", self.policy.product_name),
+                text: "Your account is ready. If you did not create it, reply to this email."
+                    .to_string(),
+            },
+            Err(StoreError::AlreadyExists) => OutgoingEmail {
+                to: email,
+                subject: format!("{}: sign-up attempt", self.policy.product_name),
+                text: "Someone tried to create an account with this address, which already has one. \
+                       If it was you, sign in instead; otherwise you can ignore this email."
+                    .to_string(),
+            },
+            Err(other) => return Err(other.into()),
+        };
+        self.send_best_effort(&mail).await;
+        Ok(())
+    }
+
+    /// Signs in on `caller.device_id` and starts a session.
+    pub async fn login(
+        &self,
+        form: &LoginForm<'_>,
+        caller: &Caller<'_>,
+    ) -> Result<TokenPair, AuthError> {
+        let email = normalize_email(form.email).map_err(|i| AuthError::Invalid(vec![i]))?;
+        if form.password.is_empty() || form.password.len() > MAX_LOGIN_PASSWORD_BYTES {
+            return Err(AuthError::Invalid(vec![FieldIssue::new(
+                "password",
+                "must have between 1 and 1024 bytes",
+            )]));
+        }
+        let now = self.clock.now();
+        let account = AccountAttempt {
+            key: lockout_key(&email),
+            max_failures: self.policy.lockout.max_failures,
+            expires_at: now + self.policy.lockout.memory_seconds,
+        };
+        self.reserve(caller.ip, Some(&account)).await?;
+
+        let user = self.ports.users.user_by_email(&email).await?;
+        let verified = self
+            .passwords
+            .verify(form.password, user.as_ref().map(|u| u.password_hash.as_str()));
+        let user = match user {
+            Some(user) if verified => user,
+            other => {
+                self.record_failure(&account.key, other.as_ref()).await?;
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+
+        let mut amr = vec!["pwd".to_string()];
+        let mut totp_step = None;
+        if user.role == Role::Admin {
+            if !self.guard.admin_ip_allowed(caller.ip) {
+                return Err(AuthError::IpNotAllowed);
+            }
+            if let Some(secret) = &user.totp.secret {
+                match form.totp_code {
+                    Some(code) => match totp::matching_step(secret, code, now) {
+                        Some(step) if step > user.totp.last_step => {
+                            amr.push("otp".to_string());
+                            totp_step = Some(step);
+                        }
+                        _ => {
+                            self.record_failure(&account.key, Some(&user)).await?;
+                            return Err(AuthError::TotpInvalid);
+                        }
+                    },
+                    None if self.policy.admin_totp_required => {
+                        return Err(AuthError::TotpRequired)
+                    }
+                    None => {}
+                }
+            }
+        }
+
+        let device_hash = digest("device", caller.device_id);
+        let new_device = !user.known_devices.contains(&device_hash);
+        let pinned_ip = (user.role == Role::Admin).then(|| caller.ip.map(|ip| ip.to_string()));
+        let pinned_ip = pinned_ip.flatten();
+        let session = Session {
+            session_id: new_id(),
+            user_id: user.user_id.clone(),
+            device_id: caller.device_id.to_string(),
+            ip: pinned_ip.clone(),
+            created_at: now,
+            expires_at: now + SESSION_TTL_SECONDS,
+            revoked: false,
+        };
+        let refresh_token = new_refresh_token();
+        let record = RefreshRecord {
+            token_hash: digest("refresh", &refresh_token),
+            session_id: session.session_id.clone(),
+            user_id: user.user_id.clone(),
+            device_id: session.device_id.clone(),
+            role: user.role,
+            amr: amr.clone(),
+            ip: pinned_ip,
+            expires_at: session.expires_at,
+            rotated: false,
+        };
+        let start = SessionStart {
+            email: email.clone(),
+            session,
+            token: record,
+            new_device: new_device.then_some(device_hash),
+            totp_step,
+            lockout_key: account.key,
+        };
+        match self.ports.sessions.start_session(&start).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(AuthError::TotpInvalid),
+            Err(other) => return Err(other.into()),
+        }
+        if new_device && !user.known_devices.is_empty() {
+            self.send_best_effort(&OutgoingEmail {
+                to: email,
+                subject: format!("{}: new sign-in", self.policy.product_name),
+                text: "Your account was just signed in from a new device. If this was not you, \
+                       change your password now."
+                    .to_string(),
+            })
+            .await;
+        }
+        Ok(self.token_pair(&start.token, refresh_token, now))
+    }
+
+    /// Exchanges a refresh token for a new pair; a reused token revokes its session.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        caller: &Caller<'_>,
+    ) -> Result<TokenPair, AuthError> {
+        if !refresh_token.starts_with("rt_") || refresh_token.len() > 128 {
+            return Err(AuthError::RefreshInvalid);
+        }
+        let now = self.clock.now();
+        let old_hash = digest("refresh", refresh_token);
+        let old = self
+            .ports
+            .sessions
+            .refresh_token(&old_hash)
+            .await?
+            .ok_or(AuthError::RefreshInvalid)?;
+        if old.rotated {
+            self.ports.sessions.revoke_session(&old.session_id).await?;
+            tracing::warn!(session_id = %old.session_id, "refresh token reuse: session revoked");
+            return Err(AuthError::RefreshReused);
+        }
+        if old.device_id != caller.device_id {
+            self.ports.sessions.revoke_session(&old.session_id).await?;
+            tracing::warn!(session_id = %old.session_id, "refresh from another device: session revoked");
+            return Err(AuthError::DeviceMismatch);
+        }
+        if now >= old.expires_at {
+            return Err(AuthError::SessionRevoked);
+        }
+        if old.role == Role::Admin {
+            let same_ip = old.ip.as_deref() == caller.ip.map(|ip| ip.to_string()).as_deref();
+            if !same_ip || !self.guard.admin_ip_allowed(caller.ip) {
+                return Err(AuthError::IpNotAllowed);
+            }
+        }
+        let next_token = new_refresh_token();
+        let next = RefreshRecord {
+            token_hash: digest("refresh", &next_token),
+            rotated: false,
+            ..old.clone()
+        };
+        match self
+            .ports
+            .sessions
+            .rotate_refresh_token(&old_hash, &next)
+            .await
+        {
+            Ok(()) => Ok(self.token_pair(&next, next_token, now)),
+            Err(StoreError::Conflict) => {
+                self.ports.sessions.revoke_session(&old.session_id).await?;
+                tracing::warn!(session_id = %old.session_id, "concurrent refresh token use: session revoked");
+                Err(AuthError::RefreshReused)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Ends the caller's session; its refresh tokens stop working at once.
+    pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
+        Ok(self.ports.sessions.revoke_session(&principal.sid).await?)
+    }
+
+    /// The caller's account and live session.
+    pub async fn me(&self, principal: &Principal) -> Result<Me, AuthError> {
+        let session = self.live_session(principal).await?;
+        let user = self
+            .ports
+            .users
+            .user_by_id(&principal.sub)
+            .await?
+            .ok_or(AuthError::SessionRevoked)?;
+        Ok(Me {
+            user_id: user.user_id,
+            email: user.email,
+            role: user.role,
+            created_at: user.created_at,
+            totp_enabled: user.totp.secret.is_some(),
+            session: SessionView {
+                session_id: session.session_id,
+                device_id: session.device_id,
+                created_at: session.created_at,
+                expires_at: session.expires_at,
+                amr: principal.amr.clone(),
+            },
+        })
+    }
+
+    /// Issues a pending TOTP secret to an admin without one.
+    pub async fn totp_enroll(&self, principal: &Principal) -> Result<TotpEnrollment, AuthError> {
+        let user = self.admin_of(principal).await?;
+        if user.totp.secret.is_some() {
+            return Err(AuthError::Conflict("TOTP_ALREADY_ENROLLED"));
+        }
+        let secret = totp::new_secret();
+        match self
+            .ports
+            .users
+            .set_pending_totp(&user.email, &secret)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(AuthError::Conflict("TOTP_ALREADY_ENROLLED")),
+            Err(other) => return Err(other.into()),
+        }
+        let otpauth_uri = totp::provisioning_uri(&secret, &user.email, &self.policy.product_name)
+            .ok_or(AuthError::Unavailable)?;
+        Ok(TotpEnrollment {
+            secret,
+            otpauth_uri,
+        })
+    }
+
+    /// Confirms the pending secret with a current code; TOTP is then required at sign-in.
+    pub async fn totp_confirm(
+        &self,
+        principal: &Principal,
+        code: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        let user = self.admin_of(principal).await?;
+        let pending = user
+            .totp
+            .pending
+            .clone()
+            .ok_or(AuthError::Conflict("TOTP_NOT_PENDING"))?;
+        let now = self.clock.now();
+        let account = AccountAttempt {
+            key: lockout_key(&user.email),
+            max_failures: self.policy.lockout.max_failures,
+            expires_at: now + self.policy.lockout.memory_seconds,
+        };
+        self.reserve(ip, Some(&account)).await?;
+        let Some(step) = totp::matching_step(&pending, code, now) else {
+            self.record_failure(&account.key, Some(&user)).await?;
+            return Err(AuthError::TotpInvalid);
+        };
+        match self
+            .ports
+            .users
+            .confirm_totp(&user.email, &pending, step)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict) => Err(AuthError::Conflict("TOTP_NOT_PENDING")),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn admin_of(&self, principal: &Principal) -> Result<UserRecord, AuthError> {
+        if principal.role != Role::Admin {
+            return Err(AuthError::Forbidden);
+        }
+        self.live_session(principal).await?;
+        let user = self
+            .ports
+            .users
+            .user_by_id(&principal.sub)
+            .await?
+            .ok_or(AuthError::SessionRevoked)?;
+        if user.role != Role::Admin {
+            return Err(AuthError::Forbidden);
+        }
+        Ok(user)
+    }
+
+    async fn live_session(&self, principal: &Principal) -> Result<Session, AuthError> {
+        let session = self
+            .ports
+            .sessions
+            .session(&principal.sid)
+            .await?
+            .ok_or(AuthError::SessionRevoked)?;
+        if session.revoked || session.expires_at <= self.clock.now() || session.user_id != principal.sub
+        {
+            return Err(AuthError::SessionRevoked);
+        }
+        Ok(session)
+    }
+
+    /// Counts an attempt against the caller's IP and, if given, the account.
+    async fn reserve(
+        &self,
+        ip: Option<IpAddr>,
+        account: Option<&AccountAttempt>,
+    ) -> Result<(), AuthError> {
+        let now = self.clock.now();
+        let caller = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+        let slot = self.policy.ip_limit.slot("auth", &caller, now);
+        match self.ports.attempts.reserve_attempt(&slot, account, now).await? {
+            AttemptOutcome::Reserved => Ok(()),
+            AttemptOutcome::RateLimited => Err(AuthError::RateLimited {
+                retry_after: slot.retry_after(now),
+            }),
+            AttemptOutcome::Locked { until: Some(until) } => Err(AuthError::Locked {
+                retry_after: (until - now).max(1) as u64,
+            }),
+            AttemptOutcome::Locked { until: None } => {
+                // The failure budget is spent but no lock was set (a crashed
+                // attempt): set it now so the account cannot stay stuck.
+                let key = account.map(|a| a.key.as_str()).unwrap_or_default();
+                let until = self.lock_if_due(key, None).await?;
+                Err(AuthError::Locked {
+                    retry_after: until.map_or(self.policy.lockout.base_lock_seconds, |u| u - now)
+                        .max(1) as u64,
+                })
+            }
+        }
+    }
+
+    /// After a failed check (already counted by `reserve`): locks the account
+    /// once its failures reach the limit, and emails the owner.
+    async fn record_failure(&self, key: &str, user: Option<&UserRecord>) -> Result<(), AuthError> {
+        self.lock_if_due(key, user).await.map(|_| ())
+    }
+
+    async fn lock_if_due(
+        &self,
+        key: &str,
+        user: Option<&UserRecord>,
+    ) -> Result<Option<i64>, AuthError> {
+        let policy = self.policy.lockout;
+        let state = self
+            .ports
+            .attempts
+            .lockout_state(key)
+            .await?
+            .unwrap_or_default();
+        if state.failures < policy.max_failures {
+            return Ok(state.locked_until);
+        }
+        let now = self.clock.now();
+        let until = now + policy.lock_seconds(state.level);
+        let locked = self
+            .ports
+            .attempts
+            .lock_account(
+                key,
+                policy.max_failures,
+                state.level,
+                until,
+                until + policy.memory_seconds,
+            )
+            .await?;
+        if locked {
+            tracing::warn!(lock_level = state.level + 1, "account locked after failed sign-ins");
+            if let Some(user) = user {
+                self.send_best_effort(&OutgoingEmail {
+                    to: user.email.clone(),
+                    subject: format!("{}: account locked", self.policy.product_name),
+                    text: "Your account was locked after several failed sign-in attempts. \
+                           It unlocks automatically; if these attempts were not yours, \
+                           change your password once you are back in."
+                        .to_string(),
+                })
+                .await;
+            }
+        }
+        Ok(Some(until))
+    }
+
+    fn token_pair(&self, record: &RefreshRecord, refresh_token: String, now: i64) -> TokenPair {
+        let access_token = self.guard.tokens().issue(
+            &TokenSubject {
+                user_id: &record.user_id,
+                session_id: &record.session_id,
+                device_id: &record.device_id,
+                role: record.role,
+                amr: &record.amr,
+                ip: record.ip.as_deref(),
+            },
+            now,
+        );
+        TokenPair {
+            access_token,
+            token_type: "Bearer",
+            expires_in: ACCESS_TTL_SECONDS,
+            refresh_token,
+            refresh_expires_in: record.expires_at - now,
+            session_id: record.session_id.clone(),
+        }
+    }
+
+    /// Notification email must not block sign-in; a failure is logged.
+    async fn send_best_effort(&self, mail: &OutgoingEmail) {
+        if let Err(err) = self.ports.mailer.send(mail).await {
+            tracing::warn!(error = %err, subject = %mail.subject, "notification email not sent");
+        }
+    }
+}

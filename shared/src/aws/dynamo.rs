@@ -1,0 +1,569 @@
+//! DynamoDB adapter for the user, session and attempt ports.
+//!
+//! Tables (see `infra/template.yaml`), each keyed by a string `pk`:
+//! - users: `EMAIL#<email>` (the account) and `USER#<id>` (pointer to the email)
+//! - sessions: `SESSION#<id>` (refresh-token family) and `RT#<sha256>` (a refresh token)
+//! - counters: `RL#...` (per-IP windows) and `LOCK#...` (per-account lockout), with TTL
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+
+use super::item::{b, get_bool, get_n, get_s, get_strings, list, n, opt_n, opt_s, s, Item};
+use crate::auth::model::{
+    AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
+    TotpState, UserRecord,
+};
+use crate::config::{required, ConfigError, Env};
+use crate::ports::{AttemptStore, SessionStore, StoreError, UserStore};
+use crate::ratelimit::WindowSlot;
+
+/// Names of the tables this adapter uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    pub users: String,
+    pub sessions: String,
+    pub counters: String,
+}
+
+impl TableNames {
+    /// Reads `USERS_TABLE`, `SESSIONS_TABLE` and `COUNTERS_TABLE`.
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            users: required(env, "USERS_TABLE")?,
+            sessions: required(env, "SESSIONS_TABLE")?,
+            counters: required(env, "COUNTERS_TABLE")?,
+        })
+    }
+}
+
+/// Users, sessions and counters on DynamoDB.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: TableNames,
+}
+
+fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug + 'static>(
+    err: SdkError<E, R>,
+) -> StoreError {
+    StoreError::Unavailable(DisplayErrorContext(err).to_string())
+}
+
+fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Unavailable(format!("request build: {e}")))
+}
+
+fn key(pk: String) -> Item {
+    HashMap::from([("pk".to_string(), s(pk))])
+}
+
+fn names(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+fn values(pairs: Vec<(&str, AttributeValue)>) -> Option<HashMap<String, AttributeValue>> {
+    Some(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+fn user_key(email: &str) -> Item {
+    key(format!("EMAIL#{email}"))
+}
+
+impl DynamoStore {
+    pub fn new(config: &aws_config::SdkConfig, tables: TableNames) -> Self {
+        Self {
+            client: Client::new(config),
+            tables,
+        }
+    }
+
+    async fn get(&self, table: &str, pk: String) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key(pk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    /// Runs a transaction; `Ok(false)` when a condition cancelled it.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    /// Runs an update; `Ok(false)` when its condition did not hold.
+    async fn conditional_update(
+        &self,
+        builder: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    ) -> Result<bool, StoreError> {
+        match builder.send().await {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+}
+
+fn user_item(user: &UserRecord) -> Item {
+    let mut item = user_key(&user.email);
+    item.insert("user_id".into(), s(&user.user_id));
+    item.insert("email".into(), s(&user.email));
+    item.insert("password_hash".into(), s(&user.password_hash));
+    item.insert("role".into(), s(user.role.as_str()));
+    item.insert("created_at".into(), n(user.created_at));
+    if !user.known_devices.is_empty() {
+        item.insert(
+            "known_devices".into(),
+            AttributeValue::Ss(user.known_devices.clone()),
+        );
+    }
+    if let Some(secret) = &user.totp.secret {
+        item.insert("totp_secret".into(), s(secret));
+    }
+    if let Some(pending) = &user.totp.pending {
+        item.insert("totp_pending".into(), s(pending));
+    }
+    item.insert("totp_last_step".into(), n(user.totp.last_step));
+    item
+}
+
+fn user_from(item: &Item) -> Result<UserRecord, StoreError> {
+    let role = get_s(item, "role")?;
+    Ok(UserRecord {
+        user_id: get_s(item, "user_id")?,
+        email: get_s(item, "email")?,
+        password_hash: get_s(item, "password_hash")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Unavailable("bad role".into()))?,
+        created_at: get_n(item, "created_at")?,
+        known_devices: get_strings(item, "known_devices"),
+        totp: TotpState {
+            secret: opt_s(item, "totp_secret"),
+            pending: opt_s(item, "totp_pending"),
+            last_step: opt_n(item, "totp_last_step").unwrap_or(0),
+        },
+    })
+}
+
+fn session_item(session: &Session) -> Item {
+    let mut item = key(format!("SESSION#{}", session.session_id));
+    item.insert("session_id".into(), s(&session.session_id));
+    item.insert("user_id".into(), s(&session.user_id));
+    item.insert("device_id".into(), s(&session.device_id));
+    if let Some(ip) = &session.ip {
+        item.insert("ip".into(), s(ip));
+    }
+    item.insert("created_at".into(), n(session.created_at));
+    item.insert("expires_at".into(), n(session.expires_at));
+    item.insert("revoked".into(), b(session.revoked));
+    item.insert("ttl".into(), n(session.expires_at));
+    item
+}
+
+fn session_from(item: &Item) -> Result<Session, StoreError> {
+    Ok(Session {
+        session_id: get_s(item, "session_id")?,
+        user_id: get_s(item, "user_id")?,
+        device_id: get_s(item, "device_id")?,
+        ip: opt_s(item, "ip"),
+        created_at: get_n(item, "created_at")?,
+        expires_at: get_n(item, "expires_at")?,
+        revoked: get_bool(item, "revoked"),
+    })
+}
+
+fn token_item(token: &RefreshRecord) -> Item {
+    let mut item = key(format!("RT#{}", token.token_hash));
+    item.insert("token_hash".into(), s(&token.token_hash));
+    item.insert("session_id".into(), s(&token.session_id));
+    item.insert("user_id".into(), s(&token.user_id));
+    item.insert("device_id".into(), s(&token.device_id));
+    item.insert("role".into(), s(token.role.as_str()));
+    item.insert("amr".into(), list(&token.amr));
+    if let Some(ip) = &token.ip {
+        item.insert("ip".into(), s(ip));
+    }
+    item.insert("expires_at".into(), n(token.expires_at));
+    item.insert("rotated".into(), b(token.rotated));
+    item.insert("ttl".into(), n(token.expires_at));
+    item
+}
+
+fn token_from(item: &Item) -> Result<RefreshRecord, StoreError> {
+    let role = get_s(item, "role")?;
+    Ok(RefreshRecord {
+        token_hash: get_s(item, "token_hash")?,
+        session_id: get_s(item, "session_id")?,
+        user_id: get_s(item, "user_id")?,
+        device_id: get_s(item, "device_id")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Unavailable("bad role".into()))?,
+        amr: get_strings(item, "amr"),
+        ip: opt_s(item, "ip"),
+        expires_at: get_n(item, "expires_at")?,
+        rotated: get_bool(item, "rotated"),
+    })
+}
+
+fn put_if_absent(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = built(
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+#[async_trait]
+impl UserStore for DynamoStore {
+    async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let mut pointer = key(format!("USER#{}", user.user_id));
+        pointer.insert("email".into(), s(&user.email));
+        let items = vec![
+            put_if_absent(&self.tables.users, user_item(user))?,
+            put_if_absent(&self.tables.users, pointer)?,
+        ];
+        if self.transact(items).await? {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists)
+        }
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.get(&self.tables.users, format!("EMAIL#{email}"))
+            .await?
+            .as_ref()
+            .map(user_from)
+            .transpose()
+    }
+
+    async fn user_by_id(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
+        let Some(pointer) = self.get(&self.tables.users, format!("USER#{user_id}")).await? else {
+            return Ok(None);
+        };
+        self.user_by_email(&get_s(&pointer, "email")?).await
+    }
+
+    async fn set_role(&self, email: &str, role: Role) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.users)
+            .set_key(Some(user_key(email)))
+            .update_expression("SET #role = :role")
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_names(names(&[("#role", "role")]))
+            .set_expression_attribute_values(values(vec![(":role", s(role.as_str()))]));
+        if self.conditional_update(update).await? {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn set_pending_totp(&self, email: &str, secret: &str) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.users)
+            .set_key(Some(user_key(email)))
+            .update_expression("SET totp_pending = :secret")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(totp_secret)")
+            .set_expression_attribute_values(values(vec![(":secret", s(secret))]));
+        if self.conditional_update(update).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn confirm_totp(&self, email: &str, pending: &str, step: u64) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.users)
+            .set_key(Some(user_key(email)))
+            .update_expression("SET totp_secret = :secret, totp_last_step = :step REMOVE totp_pending")
+            .condition_expression("totp_pending = :secret AND attribute_not_exists(totp_secret)")
+            .set_expression_attribute_values(values(vec![
+                (":secret", s(pending)),
+                (":step", n(step)),
+            ]));
+        if self.conditional_update(update).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for DynamoStore {
+    async fn start_session(&self, start: &SessionStart) -> Result<(), StoreError> {
+        let mut set = vec!["last_login_at = :now"];
+        let mut condition = "attribute_exists(pk)".to_string();
+        let mut vals = vec![(":now", n(start.session.created_at))];
+        if let Some(step) = start.totp_step {
+            set.push("totp_last_step = :step");
+            condition
+                .push_str(" AND (attribute_not_exists(totp_last_step) OR totp_last_step < :step)");
+            vals.push((":step", n(step)));
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if let Some(device) = &start.new_device {
+            expression.push_str(" ADD known_devices :device");
+            vals.push((":device", AttributeValue::Ss(vec![device.clone()])));
+        }
+        let user_update = built(
+            Update::builder()
+                .table_name(&self.tables.users)
+                .set_key(Some(user_key(&start.email)))
+                .update_expression(expression)
+                .condition_expression(condition)
+                .set_expression_attribute_values(values(vals))
+                .build(),
+        )?;
+        let clear_lockout = built(
+            Delete::builder()
+                .table_name(&self.tables.counters)
+                .set_key(Some(key(start.lockout_key.clone())))
+                .build(),
+        )?;
+        let items = vec![
+            put_if_absent(&self.tables.sessions, session_item(&start.session))?,
+            put_if_absent(&self.tables.sessions, token_item(&start.token))?,
+            TransactWriteItem::builder().update(user_update).build(),
+            TransactWriteItem::builder().delete(clear_lockout).build(),
+        ];
+        if self.transact(items).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
+        self.get(&self.tables.sessions, format!("RT#{token_hash}"))
+            .await?
+            .as_ref()
+            .map(token_from)
+            .transpose()
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        next: &RefreshRecord,
+    ) -> Result<(), StoreError> {
+        let mark_rotated = built(
+            Update::builder()
+                .table_name(&self.tables.sessions)
+                .set_key(Some(key(format!("RT#{old_hash}"))))
+                .update_expression("SET rotated = :yes")
+                .condition_expression("attribute_exists(pk) AND rotated = :no")
+                .set_expression_attribute_values(values(vec![(":yes", b(true)), (":no", b(false))]))
+                .build(),
+        )?;
+        let session_live = built(
+            ConditionCheck::builder()
+                .table_name(&self.tables.sessions)
+                .set_key(Some(key(format!("SESSION#{}", next.session_id))))
+                .condition_expression("revoked = :no")
+                .set_expression_attribute_values(values(vec![(":no", b(false))]))
+                .build(),
+        )?;
+        let items = vec![
+            TransactWriteItem::builder().update(mark_rotated).build(),
+            put_if_absent(&self.tables.sessions, token_item(next))?,
+            TransactWriteItem::builder()
+                .condition_check(session_live)
+                .build(),
+        ];
+        if self.transact(items).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    async fn session(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
+        self.get(&self.tables.sessions, format!("SESSION#{session_id}"))
+            .await?
+            .as_ref()
+            .map(session_from)
+            .transpose()
+    }
+
+    async fn revoke_session(&self, session_id: &str) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .set_key(Some(key(format!("SESSION#{session_id}"))))
+            .update_expression("SET revoked = :yes")
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_values(values(vec![(":yes", b(true))]));
+        self.conditional_update(update).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl AttemptStore for DynamoStore {
+    async fn reserve_attempt(
+        &self,
+        ip: &WindowSlot,
+        account: Option<&AccountAttempt>,
+        now: i64,
+    ) -> Result<AttemptOutcome, StoreError> {
+        let ip_update = Update::builder()
+            .table_name(&self.tables.counters)
+            .set_key(Some(key(ip.key.clone())))
+            .update_expression("ADD hits :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(hits) OR hits < :limit")
+            .set_expression_attribute_names(names(&[("#ttl", "ttl")]))
+            .set_expression_attribute_values(values(vec![
+                (":one", n(1)),
+                (":limit", n(ip.limit)),
+                (":ttl", n(ip.resets_at + 60)),
+            ]));
+        let Some(account) = account else {
+            let update = built(ip_update.build())?;
+            let builder = self
+                .client
+                .update_item()
+                .table_name(update.table_name)
+                .set_key(Some(update.key))
+                .set_update_expression(Some(update.update_expression))
+                .set_condition_expression(update.condition_expression)
+                .set_expression_attribute_names(update.expression_attribute_names)
+                .set_expression_attribute_values(update.expression_attribute_values);
+            return Ok(if self.conditional_update(builder).await? {
+                AttemptOutcome::Reserved
+            } else {
+                AttemptOutcome::RateLimited
+            });
+        };
+        let account_update = built(
+            Update::builder()
+                .table_name(&self.tables.counters)
+                .set_key(Some(key(account.key.clone())))
+                .update_expression("ADD failures :one SET #ttl = :ttl")
+                .condition_expression(
+                    "(attribute_not_exists(locked_until) OR locked_until <= :now) \
+                     AND (attribute_not_exists(failures) OR failures < :max)",
+                )
+                .set_expression_attribute_names(names(&[("#ttl", "ttl")]))
+                .set_expression_attribute_values(values(vec![
+                    (":one", n(1)),
+                    (":now", n(now)),
+                    (":max", n(account.max_failures)),
+                    (":ttl", n(account.expires_at)),
+                ]))
+                .build(),
+        )?;
+        let items = vec![
+            TransactWriteItem::builder()
+                .update(built(ip_update.build())?)
+                .build(),
+            TransactWriteItem::builder().update(account_update).build(),
+        ];
+        if self.transact(items).await? {
+            return Ok(AttemptOutcome::Reserved);
+        }
+        let hits: u32 = self
+            .get(&self.tables.counters, ip.key.clone())
+            .await?
+            .and_then(|item| opt_n(&item, "hits"))
+            .unwrap_or(0);
+        if hits >= ip.limit {
+            return Ok(AttemptOutcome::RateLimited);
+        }
+        let state = self.lockout_state(&account.key).await?.unwrap_or_default();
+        Ok(AttemptOutcome::Locked {
+            until: state.locked_until.filter(|until| *until > now),
+        })
+    }
+
+    async fn lockout_state(&self, key_text: &str) -> Result<Option<LockoutState>, StoreError> {
+        Ok(self
+            .get(&self.tables.counters, key_text.to_string())
+            .await?
+            .map(|item| LockoutState {
+                failures: opt_n(&item, "failures").unwrap_or(0),
+                level: opt_n(&item, "lock_level").unwrap_or(0),
+                locked_until: opt_n(&item, "locked_until"),
+            }))
+    }
+
+    async fn lock_account(
+        &self,
+        key_text: &str,
+        max_failures: u32,
+        level: u32,
+        until: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let level_condition = if level == 0 {
+            "(attribute_not_exists(lock_level) OR lock_level = :level)"
+        } else {
+            "lock_level = :level"
+        };
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.counters)
+            .set_key(Some(key(key_text.to_string())))
+            .update_expression(
+                "SET failures = :zero, lock_level = :next, locked_until = :until, #ttl = :ttl",
+            )
+            .condition_expression(format!("failures >= :max AND {level_condition}"))
+            .set_expression_attribute_names(names(&[("#ttl", "ttl")]))
+            .set_expression_attribute_values(values(vec![
+                (":zero", n(0)),
+                (":max", n(max_failures)),
+                (":level", n(level)),
+                (":next", n(level + 1)),
+                (":until", n(until)),
+                (":ttl", n(expires_at)),
+            ]));
+        self.conditional_update(update).await
+    }
+}

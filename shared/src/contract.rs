@@ -1,0 +1,325 @@
+//! The port contract: one suite every implementation (in-memory and AWS)
+//! must pass, including the races the atomic operations exist for.
+//! Every case uses fresh random keys, so it can run against shared tables.
+
+use std::sync::Arc;
+
+use crate::auth::model::{
+    AccountAttempt, AttemptOutcome, RefreshRecord, Role, Session, SessionStart, TotpState,
+    UserRecord,
+};
+use crate::auth::secrets::new_id;
+use crate::ports::{AttemptStore, SessionStore, StoreError, UserStore};
+use crate::ratelimit::WindowSlot;
+
+const NOW: i64 = 1_900_000_000;
+
+fn unique_email() -> String {
+    format!("contract-{}@example.test", new_id())
+}
+
+/// A user record with fresh ids.
+pub fn sample_user(email: &str) -> UserRecord {
+    UserRecord {
+        user_id: new_id(),
+        email: email.to_string(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".to_string(),
+        role: Role::User,
+        created_at: NOW,
+        known_devices: Vec::new(),
+        totp: TotpState::default(),
+    }
+}
+
+fn session_start(user: &UserRecord, device: &str, totp_step: Option<u64>) -> SessionStart {
+    let session = Session {
+        session_id: new_id(),
+        user_id: user.user_id.clone(),
+        device_id: device.to_string(),
+        ip: Some("203.0.113.7".to_string()),
+        created_at: NOW,
+        expires_at: NOW + 3600,
+        revoked: false,
+    };
+    let token = RefreshRecord {
+        token_hash: new_id(),
+        session_id: session.session_id.clone(),
+        user_id: user.user_id.clone(),
+        device_id: device.to_string(),
+        role: user.role,
+        amr: vec!["pwd".to_string(), "otp".to_string()],
+        ip: session.ip.clone(),
+        expires_at: session.expires_at,
+        rotated: false,
+    };
+    SessionStart {
+        email: user.email.clone(),
+        session,
+        token,
+        new_device: Some(format!("device-hash-{device}")),
+        totp_step,
+        lockout_key: format!("LOCK#{}", new_id()),
+    }
+}
+
+/// Accounts: create once, read back both ways, role and TOTP updates.
+pub async fn user_store_contract(users: Arc<dyn UserStore>) {
+    let email = unique_email();
+    let user = sample_user(&email);
+    users.create_user(&user).await.unwrap();
+    assert_eq!(users.user_by_email(&email).await.unwrap(), Some(user.clone()));
+    assert_eq!(users.user_by_id(&user.user_id).await.unwrap(), Some(user.clone()));
+    assert_eq!(users.user_by_email(&unique_email()).await.unwrap(), None);
+    assert_eq!(users.user_by_id(&new_id()).await.unwrap(), None);
+
+    let again = sample_user(&email);
+    assert_eq!(users.create_user(&again).await, Err(StoreError::AlreadyExists));
+    assert_eq!(users.user_by_id(&again.user_id).await.unwrap(), None, "nothing half-written");
+
+    users.set_role(&email, Role::Admin).await.unwrap();
+    assert_eq!(users.user_by_email(&email).await.unwrap().unwrap().role, Role::Admin);
+    assert_eq!(users.set_role(&unique_email(), Role::Admin).await, Err(StoreError::NotFound));
+
+    users.set_pending_totp(&email, "PENDINGONE").await.unwrap();
+    users.set_pending_totp(&email, "PENDINGTWO").await.unwrap();
+    assert_eq!(
+        users.confirm_totp(&email, "PENDINGONE", 10).await,
+        Err(StoreError::Conflict),
+        "only the latest pending secret can be confirmed"
+    );
+    users.confirm_totp(&email, "PENDINGTWO", 10).await.unwrap();
+    let totp = users.user_by_email(&email).await.unwrap().unwrap().totp;
+    assert_eq!(totp.secret.as_deref(), Some("PENDINGTWO"));
+    assert_eq!(totp.pending, None);
+    assert_eq!(totp.last_step, 10);
+    assert_eq!(users.set_pending_totp(&email, "X").await, Err(StoreError::Conflict));
+}
+
+/// Racing sign-ups for one email: exactly one account exists afterwards.
+pub async fn user_store_race_contract(users: Arc<dyn UserStore>) {
+    let email = unique_email();
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let users = users.clone();
+            let user = sample_user(&email);
+            tokio::spawn(async move { users.create_user(&user).await })
+        })
+        .collect();
+    let mut created = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(()) => created += 1,
+            Err(err) => assert_eq!(err, StoreError::AlreadyExists),
+        }
+    }
+    assert_eq!(created, 1);
+}
+
+/// Sessions: atomic start, device and TOTP step recorded, rotation once,
+/// revocation stops rotation.
+pub async fn session_store_contract(users: Arc<dyn UserStore>, sessions: Arc<dyn SessionStore>) {
+    let user = sample_user(&unique_email());
+    users.create_user(&user).await.unwrap();
+
+    let start = session_start(&user, "dev-a", Some(100));
+    sessions.start_session(&start).await.unwrap();
+    let stored = users.user_by_email(&user.email).await.unwrap().unwrap();
+    assert_eq!(stored.known_devices, vec!["device-hash-dev-a".to_string()]);
+    assert_eq!(stored.totp.last_step, 100);
+    assert_eq!(
+        sessions.session(&start.session.session_id).await.unwrap(),
+        Some(start.session.clone())
+    );
+    assert_eq!(
+        sessions.refresh_token(&start.token.token_hash).await.unwrap(),
+        Some(start.token.clone())
+    );
+
+    let replay = session_start(&user, "dev-b", Some(100));
+    assert_eq!(sessions.start_session(&replay).await, Err(StoreError::Conflict));
+    assert_eq!(
+        sessions.session(&replay.session.session_id).await.unwrap(),
+        None,
+        "a refused start writes nothing"
+    );
+
+    let next = RefreshRecord {
+        token_hash: new_id(),
+        ..start.token.clone()
+    };
+    sessions
+        .rotate_refresh_token(&start.token.token_hash, &next)
+        .await
+        .unwrap();
+    assert!(sessions.refresh_token(&start.token.token_hash).await.unwrap().unwrap().rotated);
+    let again = RefreshRecord {
+        token_hash: new_id(),
+        ..start.token.clone()
+    };
+    assert_eq!(
+        sessions.rotate_refresh_token(&start.token.token_hash, &again).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(sessions.refresh_token(&again.token_hash).await.unwrap(), None);
+
+    sessions.revoke_session(&start.session.session_id).await.unwrap();
+    assert!(sessions.session(&start.session.session_id).await.unwrap().unwrap().revoked);
+    let after_revoke = RefreshRecord {
+        token_hash: new_id(),
+        ..next.clone()
+    };
+    assert_eq!(
+        sessions.rotate_refresh_token(&next.token_hash, &after_revoke).await,
+        Err(StoreError::Conflict)
+    );
+    sessions.revoke_session(&new_id()).await.unwrap();
+    assert_eq!(sessions.session(&new_id()).await.unwrap(), None);
+}
+
+/// Two rotations of one token at once: exactly one wins.
+pub async fn rotation_race_contract(users: Arc<dyn UserStore>, sessions: Arc<dyn SessionStore>) {
+    let user = sample_user(&unique_email());
+    users.create_user(&user).await.unwrap();
+    let start = session_start(&user, "dev-a", None);
+    sessions.start_session(&start).await.unwrap();
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            let sessions = sessions.clone();
+            let old = start.token.token_hash.clone();
+            let next = RefreshRecord {
+                token_hash: new_id(),
+                ..start.token.clone()
+            };
+            tokio::spawn(async move { sessions.rotate_refresh_token(&old, &next).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for racer in racers {
+        if racer.await.unwrap().is_ok() {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+/// Counters: the IP window and the account budget are enforced atomically,
+/// a lock is set by exactly one caller, and a lock expires.
+pub async fn attempt_store_contract(attempts: Arc<dyn AttemptStore>) {
+    let ip = WindowSlot {
+        key: format!("RL#contract#{}", new_id()),
+        limit: 3,
+        resets_at: NOW + 60,
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            attempts.reserve_attempt(&ip, None, NOW).await.unwrap(),
+            AttemptOutcome::Reserved
+        );
+    }
+    assert_eq!(
+        attempts.reserve_attempt(&ip, None, NOW).await.unwrap(),
+        AttemptOutcome::RateLimited
+    );
+
+    let wide_ip = |key: &str| WindowSlot {
+        key: format!("RL#contract#{key}"),
+        limit: 1000,
+        resets_at: NOW + 60,
+    };
+    let ip_b = wide_ip(&new_id());
+    let account = AccountAttempt {
+        key: format!("LOCK#{}", new_id()),
+        max_failures: 5,
+        expires_at: NOW + 86_400,
+    };
+    let racers: Vec<_> = (0..12)
+        .map(|_| {
+            let attempts = attempts.clone();
+            let ip = ip_b.clone();
+            let account = account.clone();
+            tokio::spawn(async move { attempts.reserve_attempt(&ip, Some(&account), NOW).await })
+        })
+        .collect();
+    let mut reserved = 0;
+    for racer in racers {
+        match racer.await.unwrap().unwrap() {
+            AttemptOutcome::Reserved => reserved += 1,
+            AttemptOutcome::Locked { until } => assert_eq!(until, None),
+            AttemptOutcome::RateLimited => panic!("IP limit is not the binding one"),
+        }
+    }
+    assert_eq!(reserved, 5, "concurrent attempts cannot slip past the budget");
+    let state = attempts.lockout_state(&account.key).await.unwrap().unwrap();
+    assert_eq!((state.failures, state.level, state.locked_until), (5, 0, None));
+
+    let lockers: Vec<_> = (0..4)
+        .map(|_| {
+            let attempts = attempts.clone();
+            let key = account.key.clone();
+            tokio::spawn(async move { attempts.lock_account(&key, 5, 0, NOW + 60, NOW + 999).await })
+        })
+        .collect();
+    let mut locked = 0;
+    for locker in lockers {
+        if locker.await.unwrap().unwrap() {
+            locked += 1;
+        }
+    }
+    assert_eq!(locked, 1, "exactly one caller sets the lock");
+    let state = attempts.lockout_state(&account.key).await.unwrap().unwrap();
+    assert_eq!((state.failures, state.level, state.locked_until), (0, 1, Some(NOW + 60)));
+
+    assert_eq!(
+        attempts.reserve_attempt(&wide_ip(&new_id()), Some(&account), NOW + 30).await.unwrap(),
+        AttemptOutcome::Locked { until: Some(NOW + 60) }
+    );
+    assert_eq!(
+        attempts.reserve_attempt(&wide_ip(&new_id()), Some(&account), NOW + 60).await.unwrap(),
+        AttemptOutcome::Reserved,
+        "the lock expires on time"
+    );
+
+    let blocked_ip = WindowSlot {
+        limit: 0,
+        ..wide_ip(&new_id())
+    };
+    let fresh = AccountAttempt {
+        key: format!("LOCK#{}", new_id()),
+        ..account.clone()
+    };
+    assert_eq!(
+        attempts.reserve_attempt(&blocked_ip, Some(&fresh), NOW).await.unwrap(),
+        AttemptOutcome::RateLimited
+    );
+    assert_eq!(
+        attempts.lockout_state(&fresh.key).await.unwrap(),
+        None,
+        "a refused reservation counts nothing"
+    );
+    assert!(!attempts.lock_account(&fresh.key, 5, 0, NOW + 60, NOW + 999).await.unwrap());
+}
+
+/// Runs every case above on one implementation.
+pub async fn full_contract(
+    users: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
+    attempts: Arc<dyn AttemptStore>,
+) {
+    user_store_contract(users.clone()).await;
+    user_store_race_contract(users.clone()).await;
+    session_store_contract(users.clone(), sessions.clone()).await;
+    rotation_race_contract(users, sessions).await;
+    attempt_store_contract(attempts).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStore;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn memory_store_keeps_the_port_contract() {
+        let store = Arc::new(MemoryStore::new());
+        full_contract(store.clone(), store.clone(), store).await;
+    }
+}

@@ -1,0 +1,15 @@
+//! Common crate for every function: configuration, HTTP contract, logging,
+//! domain rules, the ports they need from AWS, and the adapters behind them.
+
+pub mod auth;
+pub mod aws;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod memory;
+pub mod ports;
+pub mod ratelimit;
+
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod contract;
