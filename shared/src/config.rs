@@ -145,7 +145,10 @@ mod tests {
         ] {
             let err = secret(&env(&[("JWT_SECRET", value)]), "JWT_SECRET", 32).unwrap_err();
             assert!(matches!(err, ConfigError::Weak { ref var, .. } if var == "JWT_SECRET"));
-            assert!(!err.to_string().contains(value), "error must not echo the secret");
+            assert!(
+                !err.to_string().contains(value),
+                "error must not echo the secret"
+            );
         }
     }
 

@@ -67,18 +67,37 @@ pub async fn user_store_contract(users: Arc<dyn UserStore>) {
     let email = unique_email();
     let user = sample_user(&email);
     users.create_user(&user).await.unwrap();
-    assert_eq!(users.user_by_email(&email).await.unwrap(), Some(user.clone()));
-    assert_eq!(users.user_by_id(&user.user_id).await.unwrap(), Some(user.clone()));
+    assert_eq!(
+        users.user_by_email(&email).await.unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(
+        users.user_by_id(&user.user_id).await.unwrap(),
+        Some(user.clone())
+    );
     assert_eq!(users.user_by_email(&unique_email()).await.unwrap(), None);
     assert_eq!(users.user_by_id(&new_id()).await.unwrap(), None);
 
     let again = sample_user(&email);
-    assert_eq!(users.create_user(&again).await, Err(StoreError::AlreadyExists));
-    assert_eq!(users.user_by_id(&again.user_id).await.unwrap(), None, "nothing half-written");
+    assert_eq!(
+        users.create_user(&again).await,
+        Err(StoreError::AlreadyExists)
+    );
+    assert_eq!(
+        users.user_by_id(&again.user_id).await.unwrap(),
+        None,
+        "nothing half-written"
+    );
 
     users.set_role(&email, Role::Admin).await.unwrap();
-    assert_eq!(users.user_by_email(&email).await.unwrap().unwrap().role, Role::Admin);
-    assert_eq!(users.set_role(&unique_email(), Role::Admin).await, Err(StoreError::NotFound));
+    assert_eq!(
+        users.user_by_email(&email).await.unwrap().unwrap().role,
+        Role::Admin
+    );
+    assert_eq!(
+        users.set_role(&unique_email(), Role::Admin).await,
+        Err(StoreError::NotFound)
+    );
 
     users.set_pending_totp(&email, "PENDINGONE").await.unwrap();
     users.set_pending_totp(&email, "PENDINGTWO").await.unwrap();
@@ -92,7 +111,10 @@ pub async fn user_store_contract(users: Arc<dyn UserStore>) {
     assert_eq!(totp.secret.as_deref(), Some("PENDINGTWO"));
     assert_eq!(totp.pending, None);
     assert_eq!(totp.last_step, 10);
-    assert_eq!(users.set_pending_totp(&email, "X").await, Err(StoreError::Conflict));
+    assert_eq!(
+        users.set_pending_totp(&email, "X").await,
+        Err(StoreError::Conflict)
+    );
 }
 
 /// Racing sign-ups for one email: exactly one account exists afterwards.
@@ -131,12 +153,18 @@ pub async fn session_store_contract(users: Arc<dyn UserStore>, sessions: Arc<dyn
         Some(start.session.clone())
     );
     assert_eq!(
-        sessions.refresh_token(&start.token.token_hash).await.unwrap(),
+        sessions
+            .refresh_token(&start.token.token_hash)
+            .await
+            .unwrap(),
         Some(start.token.clone())
     );
 
     let replay = session_start(&user, "dev-b", Some(100));
-    assert_eq!(sessions.start_session(&replay).await, Err(StoreError::Conflict));
+    assert_eq!(
+        sessions.start_session(&replay).await,
+        Err(StoreError::Conflict)
+    );
     assert_eq!(
         sessions.session(&replay.session.session_id).await.unwrap(),
         None,
@@ -151,25 +179,49 @@ pub async fn session_store_contract(users: Arc<dyn UserStore>, sessions: Arc<dyn
         .rotate_refresh_token(&start.token.token_hash, &next)
         .await
         .unwrap();
-    assert!(sessions.refresh_token(&start.token.token_hash).await.unwrap().unwrap().rotated);
+    assert!(
+        sessions
+            .refresh_token(&start.token.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .rotated
+    );
     let again = RefreshRecord {
         token_hash: new_id(),
         ..start.token.clone()
     };
     assert_eq!(
-        sessions.rotate_refresh_token(&start.token.token_hash, &again).await,
+        sessions
+            .rotate_refresh_token(&start.token.token_hash, &again)
+            .await,
         Err(StoreError::Conflict)
     );
-    assert_eq!(sessions.refresh_token(&again.token_hash).await.unwrap(), None);
+    assert_eq!(
+        sessions.refresh_token(&again.token_hash).await.unwrap(),
+        None
+    );
 
-    sessions.revoke_session(&start.session.session_id).await.unwrap();
-    assert!(sessions.session(&start.session.session_id).await.unwrap().unwrap().revoked);
+    sessions
+        .revoke_session(&start.session.session_id)
+        .await
+        .unwrap();
+    assert!(
+        sessions
+            .session(&start.session.session_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
     let after_revoke = RefreshRecord {
         token_hash: new_id(),
         ..next.clone()
     };
     assert_eq!(
-        sessions.rotate_refresh_token(&next.token_hash, &after_revoke).await,
+        sessions
+            .rotate_refresh_token(&next.token_hash, &after_revoke)
+            .await,
         Err(StoreError::Conflict)
     );
     sessions.revoke_session(&new_id()).await.unwrap();
@@ -248,15 +300,23 @@ pub async fn attempt_store_contract(attempts: Arc<dyn AttemptStore>) {
             AttemptOutcome::RateLimited => panic!("IP limit is not the binding one"),
         }
     }
-    assert_eq!(reserved, 5, "concurrent attempts cannot slip past the budget");
+    assert_eq!(
+        reserved, 5,
+        "concurrent attempts cannot slip past the budget"
+    );
     let state = attempts.lockout_state(&account.key).await.unwrap().unwrap();
-    assert_eq!((state.failures, state.level, state.locked_until), (5, 0, None));
+    assert_eq!(
+        (state.failures, state.level, state.locked_until),
+        (5, 0, None)
+    );
 
     let lockers: Vec<_> = (0..4)
         .map(|_| {
             let attempts = attempts.clone();
             let key = account.key.clone();
-            tokio::spawn(async move { attempts.lock_account(&key, 5, 0, NOW + 60, NOW + 999).await })
+            tokio::spawn(
+                async move { attempts.lock_account(&key, 5, 0, NOW + 60, NOW + 999).await },
+            )
         })
         .collect();
     let mut locked = 0;
@@ -267,14 +327,25 @@ pub async fn attempt_store_contract(attempts: Arc<dyn AttemptStore>) {
     }
     assert_eq!(locked, 1, "exactly one caller sets the lock");
     let state = attempts.lockout_state(&account.key).await.unwrap().unwrap();
-    assert_eq!((state.failures, state.level, state.locked_until), (0, 1, Some(NOW + 60)));
+    assert_eq!(
+        (state.failures, state.level, state.locked_until),
+        (0, 1, Some(NOW + 60))
+    );
 
     assert_eq!(
-        attempts.reserve_attempt(&wide_ip(&new_id()), Some(&account), NOW + 30).await.unwrap(),
-        AttemptOutcome::Locked { until: Some(NOW + 60) }
+        attempts
+            .reserve_attempt(&wide_ip(&new_id()), Some(&account), NOW + 30)
+            .await
+            .unwrap(),
+        AttemptOutcome::Locked {
+            until: Some(NOW + 60)
+        }
     );
     assert_eq!(
-        attempts.reserve_attempt(&wide_ip(&new_id()), Some(&account), NOW + 60).await.unwrap(),
+        attempts
+            .reserve_attempt(&wide_ip(&new_id()), Some(&account), NOW + 60)
+            .await
+            .unwrap(),
         AttemptOutcome::Reserved,
         "the lock expires on time"
     );
@@ -288,7 +359,10 @@ pub async fn attempt_store_contract(attempts: Arc<dyn AttemptStore>) {
         ..account.clone()
     };
     assert_eq!(
-        attempts.reserve_attempt(&blocked_ip, Some(&fresh), NOW).await.unwrap(),
+        attempts
+            .reserve_attempt(&blocked_ip, Some(&fresh), NOW)
+            .await
+            .unwrap(),
         AttemptOutcome::RateLimited
     );
     assert_eq!(
@@ -296,7 +370,10 @@ pub async fn attempt_store_contract(attempts: Arc<dyn AttemptStore>) {
         None,
         "a refused reservation counts nothing"
     );
-    assert!(!attempts.lock_account(&fresh.key, 5, 0, NOW + 60, NOW + 999).await.unwrap());
+    assert!(!attempts
+        .lock_account(&fresh.key, 5, 0, NOW + 60, NOW + 999)
+        .await
+        .unwrap());
 }
 
 /// Runs every case above on one implementation.

@@ -280,7 +280,12 @@ pub fn json_response<T: Serialize>(
     request_id: &str,
 ) -> Response<Body> {
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_string());
-    finish(status, Body::Text(text), Some("application/json"), request_id)
+    finish(
+        status,
+        Body::Text(text),
+        Some("application/json"),
+        request_id,
+    )
 }
 
 /// An empty response (for 204 and 304) with the security headers and request id.
@@ -360,7 +365,10 @@ mod tests {
         );
         let mistyped = issue_of(r#"{"email":"a","count":"hunter2-secret"}"#);
         assert_eq!(mistyped.field, "count");
-        assert!(!format!("{mistyped:?}").contains("hunter2"), "never echo values");
+        assert!(
+            !format!("{mistyped:?}").contains("hunter2"),
+            "never echo values"
+        );
     }
 
     #[test]

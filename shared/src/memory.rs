@@ -12,9 +12,7 @@ use crate::auth::model::{
     AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
     UserRecord,
 };
-use crate::ports::{
-    AttemptStore, Mailer, OutgoingEmail, SessionStore, StoreError, UserStore,
-};
+use crate::ports::{AttemptStore, Mailer, OutgoingEmail, SessionStore, StoreError, UserStore};
 use crate::ratelimit::WindowSlot;
 
 #[derive(Default)]
@@ -71,8 +69,7 @@ impl UserStore for MemoryStore {
 
     async fn user_by_id(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
         let s = self.state()?;
-        Ok(s
-            .emails_by_id
+        Ok(s.emails_by_id
             .get(user_id)
             .and_then(|e| s.users.get(e))
             .cloned())

@@ -53,10 +53,9 @@ impl From<AuthError> for ApiError {
         let unauthorized = |code, message| ApiError::new(StatusCode::UNAUTHORIZED, code, message);
         match err {
             Invalid(details) => ApiError::validation(details),
-            InvalidCredentials => unauthorized(
-                "INVALID_CREDENTIALS",
-                "The email or password is incorrect.",
-            ),
+            InvalidCredentials => {
+                unauthorized("INVALID_CREDENTIALS", "The email or password is incorrect.")
+            }
             Locked { retry_after } => ApiError::new(
                 StatusCode::LOCKED,
                 "ACCOUNT_LOCKED",
@@ -71,19 +70,15 @@ impl From<AuthError> for ApiError {
             .with_retry_after(retry_after),
             TotpRequired => unauthorized("TOTP_REQUIRED", "A one-time code is required."),
             TotpInvalid => unauthorized("TOTP_INVALID", "The one-time code is not valid."),
-            Unauthenticated => unauthorized(
-                "UNAUTHENTICATED",
-                "A valid access token is required.",
-            ),
+            Unauthenticated => unauthorized("UNAUTHENTICATED", "A valid access token is required."),
             DeviceMismatch => unauthorized(
                 "DEVICE_MISMATCH",
                 "The token was not issued to this device.",
             ),
             SessionRevoked => unauthorized("SESSION_REVOKED", "The session has ended."),
-            RefreshInvalid => unauthorized(
-                "INVALID_REFRESH_TOKEN",
-                "The refresh token is not valid.",
-            ),
+            RefreshInvalid => {
+                unauthorized("INVALID_REFRESH_TOKEN", "The refresh token is not valid.")
+            }
             RefreshReused => unauthorized(
                 "REFRESH_TOKEN_REUSED",
                 "The refresh token was already used; the session has been revoked.",

@@ -46,7 +46,10 @@ mod tests {
     fn lock_doubles_from_one_minute_to_one_hour() {
         let policy = LockoutPolicy::default();
         let seconds: Vec<i64> = (0..9).map(|l| policy.lock_seconds(l)).collect();
-        assert_eq!(seconds, vec![60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+        assert_eq!(
+            seconds,
+            vec![60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
+        );
         assert_eq!(policy.lock_seconds(u32::MAX), 3600);
     }
 }

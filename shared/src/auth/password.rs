@@ -115,7 +115,10 @@ mod tests {
         let email = "alice@example.com";
         assert!(check_password_policy("short1!", email).is_err());
         assert!(check_password_policy(&"x".repeat(129), email).is_err());
-        assert!(check_password_policy(&"Ab1!".repeat(16), email).is_ok(), "64 chars allowed");
+        assert!(
+            check_password_policy(&"Ab1!".repeat(16), email).is_ok(),
+            "64 chars allowed"
+        );
         assert!(check_password_policy("Password123", email).is_err());
         assert!(check_password_policy("qwertyuiop", email).is_err());
         assert!(check_password_policy("alice-2024-spring", email).is_err());

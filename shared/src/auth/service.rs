@@ -186,9 +186,10 @@ impl AuthService {
             Err(StoreError::AlreadyExists) => OutgoingEmail {
                 to: email,
                 subject: format!("{}: sign-up attempt", self.policy.product_name),
-                text: "Someone tried to create an account with this address, which already has one. \
+                text:
+                    "Someone tried to create an account with this address, which already has one. \
                        If it was you, sign in instead; otherwise you can ignore this email."
-                    .to_string(),
+                        .to_string(),
             },
             Err(other) => return Err(other.into()),
         };
@@ -218,9 +219,10 @@ impl AuthService {
         self.reserve(caller.ip, Some(&account)).await?;
 
         let user = self.ports.users.user_by_email(&email).await?;
-        let verified = self
-            .passwords
-            .verify(form.password, user.as_ref().map(|u| u.password_hash.as_str()));
+        let verified = self.passwords.verify(
+            form.password,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        );
         let user = match user {
             Some(user) if verified => user,
             other => {
@@ -247,9 +249,7 @@ impl AuthService {
                             return Err(AuthError::TotpInvalid);
                         }
                     },
-                    None if self.policy.admin_totp_required => {
-                        return Err(AuthError::TotpRequired)
-                    }
+                    None if self.policy.admin_totp_required => return Err(AuthError::TotpRequired),
                     None => {}
                 }
             }
@@ -479,7 +479,9 @@ impl AuthService {
             .session(&principal.sid)
             .await?
             .ok_or(AuthError::SessionRevoked)?;
-        if session.revoked || session.expires_at <= self.clock.now() || session.user_id != principal.sub
+        if session.revoked
+            || session.expires_at <= self.clock.now()
+            || session.user_id != principal.sub
         {
             return Err(AuthError::SessionRevoked);
         }
@@ -495,7 +497,12 @@ impl AuthService {
         let now = self.clock.now();
         let caller = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
         let slot = self.policy.ip_limit.slot("auth", &caller, now);
-        match self.ports.attempts.reserve_attempt(&slot, account, now).await? {
+        match self
+            .ports
+            .attempts
+            .reserve_attempt(&slot, account, now)
+            .await?
+        {
             AttemptOutcome::Reserved => Ok(()),
             AttemptOutcome::RateLimited => Err(AuthError::RateLimited {
                 retry_after: slot.retry_after(now),
@@ -509,7 +516,8 @@ impl AuthService {
                 let key = account.map(|a| a.key.as_str()).unwrap_or_default();
                 let until = self.lock_if_due(key, None).await?;
                 Err(AuthError::Locked {
-                    retry_after: until.map_or(self.policy.lockout.base_lock_seconds, |u| u - now)
+                    retry_after: until
+                        .map_or(self.policy.lockout.base_lock_seconds, |u| u - now)
                         .max(1) as u64,
                 })
             }
@@ -551,7 +559,10 @@ impl AuthService {
             )
             .await?;
         if locked {
-            tracing::warn!(lock_level = state.level + 1, "account locked after failed sign-ins");
+            tracing::warn!(
+                lock_level = state.level + 1,
+                "account locked after failed sign-ins"
+            );
             if let Some(user) = user {
                 self.send_best_effort(&OutgoingEmail {
                     to: user.email.clone(),

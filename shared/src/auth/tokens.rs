@@ -186,7 +186,10 @@ mod tests {
     fn alg_none_and_empty_signature_are_refused() {
         let claims = claims_of(&token_at(1_000));
         let none = forge(r#"{"alg":"none","typ":"at+jwt"}"#, &claims, "");
-        assert_eq!(issuer().verify(&none, 1_000), Err(AuthError::Unauthenticated));
+        assert_eq!(
+            issuer().verify(&none, 1_000),
+            Err(AuthError::Unauthenticated)
+        );
         let token = token_at(1_000);
         let stripped = token.rsplit_once('.').unwrap().0.to_string() + ".";
         assert!(issuer().verify(&stripped, 1_000).is_err());
@@ -195,7 +198,11 @@ mod tests {
     #[test]
     fn other_keys_issuers_audiences_and_types_are_refused() {
         let token = token_at(1_000);
-        let other_key = TokenIssuer::new(b"another-test-key-abcdefghijklmnop0123", "https://auth.test", "app");
+        let other_key = TokenIssuer::new(
+            b"another-test-key-abcdefghijklmnop0123",
+            "https://auth.test",
+            "app",
+        );
         assert!(other_key.verify(&token, 1_000).is_err());
         let other_iss = TokenIssuer::new(SECRET, "https://evil.test", "app");
         assert!(other_iss.verify(&token, 1_000).is_err());
@@ -209,7 +216,10 @@ mod tests {
             &EncodingKey::from_secret(SECRET),
         )
         .unwrap();
-        assert!(issuer().verify(&plain_jwt, 1_000).is_err(), "typ must be at+jwt");
+        assert!(
+            issuer().verify(&plain_jwt, 1_000).is_err(),
+            "typ must be at+jwt"
+        );
     }
 
     #[test]

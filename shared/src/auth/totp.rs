@@ -88,6 +88,9 @@ mod tests {
     #[test]
     fn provisioning_uri_names_the_account() {
         let uri = provisioning_uri(&new_secret(), "admin@example.com", "Wallet").unwrap();
-        assert!(uri.starts_with("otpauth://totp/Wallet:admin%40example.com?"), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/Wallet:admin%40example.com?"),
+            "{uri}"
+        );
     }
 }

@@ -276,7 +276,10 @@ impl UserStore for DynamoStore {
     }
 
     async fn user_by_id(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
-        let Some(pointer) = self.get(&self.tables.users, format!("USER#{user_id}")).await? else {
+        let Some(pointer) = self
+            .get(&self.tables.users, format!("USER#{user_id}"))
+            .await?
+        else {
             return Ok(None);
         };
         self.user_by_email(&get_s(&pointer, "email")?).await
@@ -321,7 +324,9 @@ impl UserStore for DynamoStore {
             .update_item()
             .table_name(&self.tables.users)
             .set_key(Some(user_key(email)))
-            .update_expression("SET totp_secret = :secret, totp_last_step = :step REMOVE totp_pending")
+            .update_expression(
+                "SET totp_secret = :secret, totp_last_step = :step REMOVE totp_pending",
+            )
             .condition_expression("totp_pending = :secret AND attribute_not_exists(totp_secret)")
             .set_expression_attribute_values(values(vec![
                 (":secret", s(pending)),

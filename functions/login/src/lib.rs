@@ -1,0 +1,65 @@
+//! The login function: HTTP routes under `/v1/auth` over the shared auth service.
+
+mod config;
+mod routes;
+
+use std::sync::Arc;
+
+use lambda_http::{Body, Request, Response};
+use shared::auth::service::AuthPorts;
+use shared::auth::{AccessGuard, AuthService};
+use shared::aws::{load_sdk_config, DynamoStore, SesMailer, TableNames};
+use shared::clock::{Clock, SystemClock};
+use shared::config::{ConfigError, Env};
+use shared::http::{error_response, RequestMeta};
+use shared::logging::RequestLog;
+
+pub use config::LoginConfig;
+
+/// Everything built once per cold start and borrowed by each request.
+pub struct App {
+    service: AuthService,
+}
+
+impl App {
+    /// Wires the service over the given ports.
+    pub fn new(config: LoginConfig, ports: AuthPorts, clock: Arc<dyn Clock>) -> Self {
+        let guard = AccessGuard::new(config.tokens, config.admin_cidrs, clock.clone());
+        Self {
+            service: AuthService::new(ports, guard, config.policy, clock),
+        }
+    }
+
+    /// Reads configuration and builds the AWS adapters (DynamoDB, SES).
+    pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let config = LoginConfig::from_env(env)?;
+        let tables = TableNames::from_env(env)?;
+        let sdk = load_sdk_config().await;
+        let store = Arc::new(DynamoStore::new(&sdk, tables));
+        let ports = AuthPorts {
+            users: store.clone(),
+            sessions: store.clone(),
+            attempts: store,
+            mailer: Arc::new(SesMailer::new(&sdk, &config.mail_from)),
+        };
+        Ok(Self::new(config, ports, Arc::new(SystemClock)))
+    }
+}
+
+/// Serves one request: routes it, maps failures to the error contract, and
+/// writes the request's log line.
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let log = RequestLog::start("login");
+    let meta = RequestMeta::from_request(&req);
+    let (response, user_id) = match routes::dispatch(&app.service, &req, &meta).await {
+        Ok(done) => done,
+        Err(err) => (error_response(&err, &meta.request_id), None),
+    };
+    log.finish(
+        &meta.request_id,
+        &meta.route,
+        response.status().as_u16(),
+        user_id.as_deref(),
+    );
+    response
+}
