@@ -11,5 +11,5 @@ pub mod memory;
 pub mod ports;
 pub mod ratelimit;
 
-#[cfg(any(test, feature = "contract-tests"))]
-pub mod contract;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;

@@ -16,6 +16,7 @@ pub fn init() {
         .unwrap_or(tracing::Level::INFO);
     let _ = tracing_subscriber::fmt()
         .json()
+        .flatten_event(true)
         .with_max_level(level)
         .with_current_span(false)
         .with_span_list(false)

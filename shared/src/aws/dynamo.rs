@@ -458,6 +458,9 @@ impl AttemptStore for DynamoStore {
         account: Option<&AccountAttempt>,
         now: i64,
     ) -> Result<AttemptOutcome, StoreError> {
+        if ip.limit == 0 {
+            return Ok(AttemptOutcome::RateLimited);
+        }
         let ip_update = Update::builder()
             .table_name(&self.tables.counters)
             .set_key(Some(key(ip.key.clone())))

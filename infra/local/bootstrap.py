@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Creates the local stand-in's resources from infra/template.yaml.
+
+Every AWS::DynamoDB::Table in the template is created on the emulator at
+AWS_ENDPOINT_URL with the same keys, indexes and TTL, named as the template
+names it with the stack name replaced by STACK_NAME (default "local"). The
+SES sender identity MAIL_FROM is verified so the emulator accepts email.
+Safe to run again: existing resources are left as they are.
+"""
+
+import os
+import sys
+import time
+
+import boto3
+import yaml
+
+TEMPLATE = os.path.join(os.path.dirname(__file__), "..", "template.yaml")
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Sub, !Ref, ...) as {tag: value}."""
+
+
+def _tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {suffix: value}
+
+
+CfnLoader.add_multi_constructor("!", _tag)
+
+
+def table_name(raw, stack):
+    if isinstance(raw, dict) and "Sub" in raw:
+        return raw["Sub"].replace("${AWS::StackName}", stack)
+    if isinstance(raw, str):
+        return raw
+    sys.exit(f"cannot resolve table name {raw!r}")
+
+
+def tables_from_template(stack):
+    with open(TEMPLATE) as handle:
+        template = yaml.load(handle, Loader=CfnLoader)
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::DynamoDB::Table":
+            continue
+        props = resource["Properties"]
+        spec = {
+            "TableName": table_name(props["TableName"], stack),
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if index_kind in props:
+                spec[index_kind] = props[index_kind]
+        yield logical_id, spec, props.get("TimeToLiveSpecification")
+
+
+def main():
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    stack = os.environ.get("STACK_NAME", "local")
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+    existing = set(dynamodb.list_tables()["TableNames"])
+    for logical_id, spec, ttl in tables_from_template(stack):
+        name = spec["TableName"]
+        if name not in existing:
+            dynamodb.create_table(**spec)
+            if ttl:
+                dynamodb.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={
+                        "AttributeName": ttl["AttributeName"],
+                        "Enabled": True,
+                    },
+                )
+        print(f"table {name} ({logical_id}) ready")
+    sender = os.environ.get("MAIL_FROM")
+    if sender:
+        boto3.client("ses", endpoint_url=endpoint).verify_email_identity(
+            EmailAddress=sender
+        )
+        print(f"sender {sender} verified")
+
+
+def wait_for(endpoint, seconds=30):
+    """Blocks until the emulator answers."""
+    import urllib.request
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(endpoint + "/moto-api/", timeout=1)
+            return
+        except Exception:
+            time.sleep(0.2)
+    sys.exit(f"the AWS stand-in at {endpoint} did not start")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--wait":
+        wait_for(os.environ["AWS_ENDPOINT_URL"])
+    else:
+        main()

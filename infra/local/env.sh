@@ -1,0 +1,43 @@
+# Environment of the local run and the tests: fake credentials, the AWS
+# stand-in's endpoint, table names as the bootstrap creates them, and a
+# signing key generated once per checkout (kept in .local/, never committed).
+# Usage: source infra/local/env.sh [moto-port]
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+MOTO_PORT="${1:-${MOTO_PORT:-4566}}"
+mkdir -p "$ROOT/.local"
+if [ ! -s "$ROOT/.local/jwt-signing-key" ]; then
+  python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$ROOT/.local/jwt-signing-key"
+  chmod 600 "$ROOT/.local/jwt-signing-key"
+fi
+
+export AWS_ACCESS_KEY_ID=local-fake-access-key
+export AWS_SECRET_ACCESS_KEY=local-fake-secret-key
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"
+export STACK_NAME=local
+export USERS_TABLE=local-users
+export SESSIONS_TABLE=local-sessions
+export COUNTERS_TABLE=local-counters
+export JWT_SECRET="$(cat "$ROOT/.local/jwt-signing-key")"
+export JWT_ISSUER=http://127.0.0.1:9000
+export JWT_AUDIENCE=wallet-app
+export ADMIN_CIDRS=127.0.0.0/8,::1/128
+export ADMIN_TOTP_REQUIRED=true
+export AUTH_IP_LIMIT_PER_MINUTE=20
+export MAIL_FROM=no-reply@wallet.local
+export LOG_LEVEL=info
+
+# The variables the functions read, for `cargo lambda watch --env-file`.
+write_function_env() {
+  local file="$ROOT/.local/functions.env"
+  : > "$file"
+  chmod 600 "$file"
+  for var in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_ENDPOINT_URL \
+    USERS_TABLE SESSIONS_TABLE COUNTERS_TABLE JWT_SECRET JWT_ISSUER JWT_AUDIENCE \
+    ADMIN_CIDRS ADMIN_TOTP_REQUIRED AUTH_IP_LIMIT_PER_MINUTE MAIL_FROM LOG_LEVEL; do
+    printf '%s=%s\n' "$var" "${!var}" >> "$file"
+  done
+  echo "$file"
+}

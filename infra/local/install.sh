@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the local run and the tests need, if missing: moto's server
+# (the AWS stand-in), cargo-lambda, cfn-lint, PyYAML and boto3.
+set -euo pipefail
+
+need_pip=()
+python3 -c 'import moto.server, flask_cors' 2>/dev/null || need_pip+=("moto[server]")
+python3 -c 'import boto3, yaml' 2>/dev/null || need_pip+=(boto3 pyyaml)
+command -v cargo-lambda >/dev/null 2>&1 || need_pip+=(cargo-lambda)
+command -v cfn-lint >/dev/null 2>&1 || need_pip+=(cfn-lint)
+if [ ${#need_pip[@]} -gt 0 ]; then
+  echo "installing: ${need_pip[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
+fi
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  echo "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Runs the README's curl walk-through as written and checks what it prints.
+
+The walk-through is the ```bash block after the line
+`<!-- walkthrough -->` in README.md. It runs with BASE set to the given URL
+once the function answers; every step must succeed, `me` must name the
+account, and reusing the rotated refresh token must be refused.
+Usage: readme_walkthrough.py README.md BASE_URL
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+
+def walkthrough_block(readme):
+    text = open(readme).read()
+    match = re.search(r"<!-- walkthrough -->\s*```bash\n(.*?)```", text, re.S)
+    if not match:
+        sys.exit("README.md has no walk-through block")
+    return match.group(1)
+
+
+def wait_until_serving(base, seconds=600):
+    """cargo lambda watch compiles the function on first use: poll until it answers."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        request = urllib.request.Request(base + "/me", headers={"X-Device-Id": "probe-0001"})
+        try:
+            urllib.request.urlopen(request, timeout=120)
+            return
+        except urllib.error.HTTPError as err:
+            if err.code == 401:
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(1)
+    sys.exit("the login function did not start under cargo lambda watch")
+
+
+def main():
+    readme, base = sys.argv[1], sys.argv[2]
+    script = walkthrough_block(readme)
+    wait_until_serving(base)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env={**os.environ, "BASE": base},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    print(result.stdout)
+    if result.returncode != 0:
+        print(result.stderr, file=sys.stderr)
+        sys.exit(f"walk-through failed with exit code {result.returncode}")
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    replies = [json.loads(line) for line in lines]
+    checks = {
+        "register accepted": any(r.get("status") == "accepted" for r in replies),
+        "me names the account": any(r.get("email") == "alice@example.com" for r in replies),
+        "refresh rotated": sum("refresh_token" in r for r in replies) >= 1,
+        "reuse refused": any(
+            r.get("error", {}).get("code") == "REFRESH_TOKEN_REUSED" for r in replies
+        ),
+    }
+    failed = [name for name, ok in checks.items() if not ok]
+    if failed:
+        sys.exit("walk-through checks failed: " + ", ".join(failed))
+    print("walk-through: " + ", ".join(checks))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test: format and lint, the SAM template lint, the README's curl
+# walk-through over HTTP against `cargo lambda watch`, then unit, contract
+# and end-to-end tests (cargo nextest) against a fresh local AWS stand-in.
+# Installs what is missing first. Uses its own ports (moto 4567, functions
+# 9100), so it can run beside infra/local/up.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash infra/local/install.sh
+source infra/local/env.sh "${TEST_MOTO_PORT:-4567}"
+LAMBDA_PORT="${TEST_LAMBDA_PORT:-9100}"
+WATCH_PID=""
+cleanup() {
+  [ -n "$WATCH_PID" ] && kill -- -"$WATCH_PID" 2>/dev/null || true
+  [ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+source infra/local/moto.sh
+
+echo "== format and lint"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== SAM template"
+cfn-lint infra/template.yaml
+
+echo "== README walk-through over HTTP (cargo lambda watch)"
+env_file=$(write_function_env)
+setsid cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$env_file" \
+  > .local/watch.log 2>&1 &
+WATCH_PID=$!
+python3 tests/readme_walkthrough.py README.md \
+  "http://127.0.0.1:${LAMBDA_PORT}/lambda-url/login/v1/auth" || {
+  echo "--- cargo lambda watch log"; tail -n 40 .local/watch.log; exit 1; }
+kill -- -"$WATCH_PID" 2>/dev/null || true
+WATCH_PID=""
+
+echo "== unit, contract and end-to-end tests"
+cargo nextest run --workspace --no-fail-fast

@@ -1,0 +1,200 @@
+//! The login function end to end: its handler fed real API Gateway events,
+//! over the DynamoDB and SES adapters on the local stand-in.
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use e2e::{emails_to, endpoint, unique_email};
+use login::{App, LoginConfig};
+use serde_json::{json, Value};
+use shared::auth::service::AuthPorts;
+use shared::aws::{DynamoStore, SesMailer, TableNames};
+use shared::clock::SystemClock;
+use shared::config::ProcessEnv;
+use shared::testing::{event, invoke, EventExt, Reply};
+
+const PASSWORD: &str = "violet tangerine 42";
+
+async fn app() -> App {
+    endpoint();
+    App::from_env(&ProcessEnv)
+        .await
+        .expect("tests/run.sh sets the configuration")
+}
+
+async fn call(app: &App, event: Value) -> Reply {
+    invoke(|req| login::handle(app, req), event).await
+}
+
+fn login_event(email: &str, password: &str) -> Value {
+    event("login-login").body(json!({"email": email, "password": password}))
+}
+
+async fn register(app: &App, email: &str) {
+    let reply = call(
+        app,
+        event("login-register").body(json!({"email": email, "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn register_login_me_refresh_and_reuse_detection() {
+    let app = app().await;
+    let email = unique_email("walk");
+    register(&app, &email).await;
+    assert_eq!(emails_to(&email).len(), 1, "welcome email sent through SES");
+
+    let login = call(&app, login_event(&email, PASSWORD)).await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    let access = login.body["access_token"].as_str().unwrap();
+    let me = call(&app, event("login-me").bearer(access)).await;
+    assert_eq!(
+        (me.status, me.body["email"].as_str()),
+        (200, Some(email.as_str()))
+    );
+
+    let first = login.body["refresh_token"].as_str().unwrap();
+    let refreshed = call(
+        &app,
+        event("login-refresh").body(json!({"refresh_token": first})),
+    )
+    .await;
+    assert_eq!(refreshed.status, 200);
+    let second = refreshed.body["refresh_token"].as_str().unwrap();
+
+    let reuse = call(
+        &app,
+        event("login-refresh").body(json!({"refresh_token": first})),
+    )
+    .await;
+    assert_eq!((reuse.status, reuse.code()), (401, "REFRESH_TOKEN_REUSED"));
+    let family = call(
+        &app,
+        event("login-refresh").body(json!({"refresh_token": second})),
+    )
+    .await;
+    assert_eq!(family.status, 401, "the whole family is revoked");
+}
+
+#[tokio::test]
+async fn lockout_on_dynamodb_sends_one_email_and_refuses_the_right_password() {
+    let app = app().await;
+    let email = unique_email("lock");
+    register(&app, &email).await;
+    for _ in 0..5 {
+        assert_eq!(
+            call(&app, login_event(&email, "wrong password"))
+                .await
+                .status,
+            401
+        );
+    }
+    let locked = call(&app, login_event(&email, PASSWORD)).await;
+    assert_eq!((locked.status, locked.code()), (423, "ACCOUNT_LOCKED"));
+    assert!((55..=60).contains(&locked.retry_after()));
+    let subjects: Vec<String> = emails_to(&email).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(
+        subjects.iter().filter(|s| s.contains("locked")).count(),
+        1,
+        "{subjects:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_on_dynamodb_cannot_slip_past_the_lockout() {
+    let app = Arc::new(app().await);
+    let email = unique_email("race");
+    register(&app, &email).await;
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let app = app.clone();
+            let email = email.clone();
+            tokio::spawn(async move {
+                let ev =
+                    login_event(&email, "wrong password").source_ip(&format!("198.51.100.{i}"));
+                call(&app, ev).await.status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 423).count(),
+        5,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_with_one_token_leave_no_two_live_tokens() {
+    let app = Arc::new(app().await);
+    let email = unique_email("rotate");
+    register(&app, &email).await;
+    let login = call(&app, login_event(&email, PASSWORD)).await;
+    let token = login.body["refresh_token"].as_str().unwrap().to_string();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let app = app.clone();
+            let token = token.clone();
+            tokio::spawn(async move {
+                call(
+                    &app,
+                    event("login-refresh").body(json!({"refresh_token": token})),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        if reply.status == 200 {
+            winners.push(reply.body["refresh_token"].as_str().unwrap().to_string());
+        } else {
+            assert_eq!(reply.status, 401);
+        }
+    }
+    assert!(winners.len() <= 1, "at most one rotation wins");
+    for winner in winners {
+        let next = call(
+            &app,
+            event("login-refresh").body(json!({"refresh_token": winner})),
+        )
+        .await;
+        assert_eq!(next.status, 401, "the race revoked the family");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_fails_closed_with_503() {
+    endpoint();
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url("http://127.0.0.1:9")
+        .load()
+        .await;
+    let tables = TableNames::from_env(&ProcessEnv).unwrap();
+    let store = Arc::new(DynamoStore::new(&sdk, tables));
+    let config = LoginConfig::from_env(&ProcessEnv).unwrap();
+    let ports = AuthPorts {
+        users: store.clone(),
+        sessions: store.clone(),
+        attempts: store,
+        mailer: Arc::new(SesMailer::new(&sdk, "no-reply@example.test")),
+    };
+    let app = App::new(config, ports, Arc::new(SystemClock));
+    let reply = call(&app, login_event("someone@example.test", PASSWORD)).await;
+    assert_eq!((reply.status, reply.code()), (503, "SERVICE_UNAVAILABLE"));
+    assert!(
+        !reply.body.to_string().contains("127.0.0.1"),
+        "no internals in the body"
+    );
+}
