@@ -198,3 +198,47 @@ async fn an_unreachable_database_fails_closed_with_503() {
         "no internals in the body"
     );
 }
+
+#[tokio::test]
+async fn dynamodb_round_trips_of_login_and_refresh() {
+    endpoint();
+    let sdk = shared::aws::load_sdk_config().await;
+    let store = DynamoStore::new(&sdk, TableNames::from_env(&ProcessEnv).unwrap());
+    let counter = store.clone();
+    let store = Arc::new(store);
+    let ports = AuthPorts {
+        users: store.clone(),
+        sessions: store.clone(),
+        attempts: store,
+        mailer: Arc::new(SesMailer::new(&sdk, &std::env::var("MAIL_FROM").unwrap())),
+    };
+    let app = App::new(
+        LoginConfig::from_env(&ProcessEnv).unwrap(),
+        ports,
+        Arc::new(SystemClock),
+    );
+    let email = unique_email("budget");
+    register(&app, &email).await;
+
+    let before = counter.calls();
+    let login = call(&app, login_event(&email, PASSWORD)).await;
+    assert_eq!(login.status, 200);
+    let login_calls = counter.calls() - before;
+
+    let before = counter.calls();
+    let token = login.body["refresh_token"].as_str().unwrap();
+    let refreshed = call(
+        &app,
+        event("login-refresh").body(json!({"refresh_token": token})),
+    )
+    .await;
+    assert_eq!(refreshed.status, 200);
+    let refresh_calls = counter.calls() - before;
+
+    println!("DynamoDB calls: login {login_calls}, refresh {refresh_calls}");
+    assert_eq!(
+        login_calls, 3,
+        "rate-limit+lockout reservation, account read, session write"
+    );
+    assert_eq!(refresh_calls, 2, "token read, rotation transaction");
+}

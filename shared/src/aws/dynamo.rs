@@ -6,6 +6,8 @@
 //! - counters: `RL#...` (per-IP windows) and `LOCK#...` (per-account lockout), with TTL
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
@@ -47,6 +49,7 @@ impl TableNames {
 pub struct DynamoStore {
     client: Client,
     tables: TableNames,
+    calls: Arc<AtomicU64>,
 }
 
 fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug + 'static>(
@@ -85,10 +88,21 @@ impl DynamoStore {
         Self {
             client: Client::new(config),
             tables,
+            calls: Arc::new(AtomicU64::new(0)),
         }
     }
 
+    /// How many DynamoDB requests this store has sent (for budgets and benchmarks).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    fn count_call(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
     async fn get(&self, table: &str, pk: String) -> Result<Option<Item>, StoreError> {
+        self.count_call();
         let out = self
             .client
             .get_item()
@@ -103,6 +117,7 @@ impl DynamoStore {
 
     /// Runs a transaction; `Ok(false)` when a condition cancelled it.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        self.count_call();
         match self
             .client
             .transact_write_items()
@@ -127,6 +142,7 @@ impl DynamoStore {
         &self,
         builder: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
     ) -> Result<bool, StoreError> {
+        self.count_call();
         match builder.send().await {
             Ok(_) => Ok(true),
             Err(err)
