@@ -7,8 +7,7 @@ use aws_config::BehaviorVersion;
 use e2e::{emails_to, endpoint, unique_email};
 use login::{App, LoginConfig};
 use serde_json::{json, Value};
-use shared::auth::service::AuthPorts;
-use shared::aws::{DynamoStore, SesMailer, TableNames};
+use shared::aws::{auth_ports, DynamoStore, TableNames};
 use shared::clock::SystemClock;
 use shared::config::ProcessEnv;
 use shared::testing::{event, invoke, EventExt, Reply};
@@ -20,6 +19,15 @@ async fn app() -> App {
     App::from_env(&ProcessEnv)
         .await
         .expect("tests/run.sh sets the configuration")
+}
+
+/// The login app over AWS adapters built from `sdk`, with its store.
+fn app_over(sdk: &aws_config::SdkConfig) -> (App, DynamoStore) {
+    let tables = TableNames::from_env(&ProcessEnv).unwrap();
+    let mail_from = std::env::var("MAIL_FROM").unwrap();
+    let (ports, store) = auth_ports(sdk, tables, &mail_from);
+    let config = LoginConfig::from_env(&ProcessEnv).unwrap();
+    (App::new(config, ports, Arc::new(SystemClock)), store)
 }
 
 async fn call(app: &App, event: Value) -> Reply {
@@ -181,16 +189,7 @@ async fn an_unreachable_database_fails_closed_with_503() {
         .endpoint_url("http://127.0.0.1:9")
         .load()
         .await;
-    let tables = TableNames::from_env(&ProcessEnv).unwrap();
-    let store = Arc::new(DynamoStore::new(&sdk, tables));
-    let config = LoginConfig::from_env(&ProcessEnv).unwrap();
-    let ports = AuthPorts {
-        users: store.clone(),
-        sessions: store.clone(),
-        attempts: store,
-        mailer: Arc::new(SesMailer::new(&sdk, "no-reply@example.test")),
-    };
-    let app = App::new(config, ports, Arc::new(SystemClock));
+    let (app, _) = app_over(&sdk);
     let reply = call(&app, login_event("someone@example.test", PASSWORD)).await;
     assert_eq!((reply.status, reply.code()), (503, "SERVICE_UNAVAILABLE"));
     assert!(
@@ -202,21 +201,7 @@ async fn an_unreachable_database_fails_closed_with_503() {
 #[tokio::test]
 async fn dynamodb_round_trips_of_login_and_refresh() {
     endpoint();
-    let sdk = shared::aws::load_sdk_config().await;
-    let store = DynamoStore::new(&sdk, TableNames::from_env(&ProcessEnv).unwrap());
-    let counter = store.clone();
-    let store = Arc::new(store);
-    let ports = AuthPorts {
-        users: store.clone(),
-        sessions: store.clone(),
-        attempts: store,
-        mailer: Arc::new(SesMailer::new(&sdk, &std::env::var("MAIL_FROM").unwrap())),
-    };
-    let app = App::new(
-        LoginConfig::from_env(&ProcessEnv).unwrap(),
-        ports,
-        Arc::new(SystemClock),
-    );
+    let (app, counter) = app_over(&shared::aws::load_sdk_config().await);
     let email = unique_email("budget");
     register(&app, &email).await;
 

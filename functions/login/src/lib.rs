@@ -8,7 +8,7 @@ use std::sync::Arc;
 use lambda_http::{Body, Request, Response};
 use shared::auth::service::AuthPorts;
 use shared::auth::{AccessGuard, AuthService};
-use shared::aws::{load_sdk_config, DynamoStore, SesMailer, TableNames};
+use shared::aws::{auth_ports, load_sdk_config, TableNames};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 use shared::http::{error_response, RequestMeta};
@@ -34,14 +34,7 @@ impl App {
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let config = LoginConfig::from_env(env)?;
         let tables = TableNames::from_env(env)?;
-        let sdk = load_sdk_config().await;
-        let store = Arc::new(DynamoStore::new(&sdk, tables));
-        let ports = AuthPorts {
-            users: store.clone(),
-            sessions: store.clone(),
-            attempts: store,
-            mailer: Arc::new(SesMailer::new(&sdk, &config.mail_from)),
-        };
+        let (ports, _) = auth_ports(&load_sdk_config().await, tables, &config.mail_from);
         Ok(Self::new(config, ports, Arc::new(SystemClock)))
     }
 }

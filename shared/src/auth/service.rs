@@ -211,11 +211,7 @@ impl AuthService {
             )]));
         }
         let now = self.clock.now();
-        let account = AccountAttempt {
-            key: lockout_key(&email),
-            max_failures: self.policy.lockout.max_failures,
-            expires_at: now + self.policy.lockout.memory_seconds,
-        };
+        let account = self.account_attempt(&email, now);
         self.reserve(caller.ip, Some(&account)).await?;
 
         let user = self.ports.users.user_by_email(&email).await?;
@@ -372,12 +368,7 @@ impl AuthService {
     /// The caller's account and live session.
     pub async fn me(&self, principal: &Principal) -> Result<Me, AuthError> {
         let session = self.live_session(principal).await?;
-        let user = self
-            .ports
-            .users
-            .user_by_id(&principal.sub)
-            .await?
-            .ok_or(AuthError::SessionRevoked)?;
+        let user = self.user_of(principal).await?;
         Ok(Me {
             user_id: user.user_id,
             email: user.email,
@@ -433,11 +424,7 @@ impl AuthService {
             .clone()
             .ok_or(AuthError::Conflict("TOTP_NOT_PENDING"))?;
         let now = self.clock.now();
-        let account = AccountAttempt {
-            key: lockout_key(&user.email),
-            max_failures: self.policy.lockout.max_failures,
-            expires_at: now + self.policy.lockout.memory_seconds,
-        };
+        let account = self.account_attempt(&user.email, now);
         self.reserve(ip, Some(&account)).await?;
         let Some(step) = totp::matching_step(&pending, code, now) else {
             self.record_failure(&account.key, Some(&user)).await?;
@@ -460,16 +447,19 @@ impl AuthService {
             return Err(AuthError::Forbidden);
         }
         self.live_session(principal).await?;
-        let user = self
-            .ports
-            .users
-            .user_by_id(&principal.sub)
-            .await?
-            .ok_or(AuthError::SessionRevoked)?;
+        let user = self.user_of(principal).await?;
         if user.role != Role::Admin {
             return Err(AuthError::Forbidden);
         }
         Ok(user)
+    }
+
+    async fn user_of(&self, principal: &Principal) -> Result<UserRecord, AuthError> {
+        self.ports
+            .users
+            .user_by_id(&principal.sub)
+            .await?
+            .ok_or(AuthError::SessionRevoked)
     }
 
     async fn live_session(&self, principal: &Principal) -> Result<Session, AuthError> {
@@ -486,6 +476,15 @@ impl AuthService {
             return Err(AuthError::SessionRevoked);
         }
         Ok(session)
+    }
+
+    /// The lockout counter of `email` for an attempt at `now`.
+    fn account_attempt(&self, email: &str, now: i64) -> AccountAttempt {
+        AccountAttempt {
+            key: lockout_key(email),
+            max_failures: self.policy.lockout.max_failures,
+            expires_at: now + self.policy.lockout.memory_seconds,
+        }
     }
 
     /// Counts an attempt against the caller's IP and, if given, the account.

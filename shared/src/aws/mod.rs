@@ -6,8 +6,30 @@ pub mod dynamo;
 mod item;
 pub mod ses;
 
+use std::sync::Arc;
+
 pub use dynamo::{DynamoStore, TableNames};
 pub use ses::SesMailer;
+
+use crate::auth::service::AuthPorts;
+
+/// The auth ports on DynamoDB and SES; the store is returned too so callers
+/// can read its request count.
+pub fn auth_ports(
+    config: &aws_config::SdkConfig,
+    tables: TableNames,
+    mail_from: &str,
+) -> (AuthPorts, DynamoStore) {
+    let store = DynamoStore::new(config, tables);
+    let shared = Arc::new(store.clone());
+    let ports = AuthPorts {
+        users: shared.clone(),
+        sessions: shared.clone(),
+        attempts: shared,
+        mailer: Arc::new(SesMailer::new(config, mail_from)),
+    };
+    (ports, store)
+}
 
 use std::time::Duration;
 
