@@ -159,18 +159,40 @@ impl RequestMeta {
     }
 }
 
-/// Strips whatever precedes the versioned API path (an API Gateway stage, or
-/// the `/lambda-url/<function>` prefix of the local emulator).
+/// Strips what precedes the route: the `/lambda-url/<function>` prefix of
+/// the local emulator, and an API Gateway stage before `/v1/`.
 pub fn route_path(path: &str) -> String {
-    let trimmed = match path.find("/v1/") {
-        Some(i) => &path[i..],
+    let unprefixed = match path.strip_prefix("/lambda-url/") {
+        Some(rest) => rest.find('/').map_or("", |i| &rest[i..]),
         None => path,
+    };
+    let trimmed = match unprefixed.find("/v1/") {
+        Some(i) => &unprefixed[i..],
+        None => unprefixed,
     };
     let trimmed = trimmed.trim_end_matches('/');
     if trimmed.is_empty() {
         "/".to_string()
     } else {
         trimmed.to_string()
+    }
+}
+
+/// Refuses any query parameter not in `allowed`, naming the first offender.
+pub fn only_query_params(req: &Request, allowed: &[&str]) -> Result<(), ApiError> {
+    let params = req.query_string_parameters();
+    let mut unknown: Vec<&str> = params
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|name| !allowed.contains(name))
+        .collect();
+    unknown.sort_unstable();
+    match unknown.first() {
+        Some(name) => Err(ApiError::validation(vec![FieldIssue::new(
+            *name,
+            "is not an accepted query parameter",
+        )])),
+        None => Ok(()),
     }
 }
 
@@ -416,6 +438,8 @@ mod tests {
             "/v1/auth/login"
         );
         assert_eq!(route_path("/v1/auth/me"), "/v1/auth/me");
+        assert_eq!(route_path("/lambda-url/admin/admin/flags"), "/admin/flags");
+        assert_eq!(route_path("/admin/audit/verify"), "/admin/audit/verify");
         assert_eq!(route_path("/"), "/");
     }
 }

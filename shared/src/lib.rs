@@ -1,10 +1,13 @@
 //! Common crate for every function: configuration, HTTP contract, logging,
 //! domain rules, the ports they need from AWS, and the adapters behind them.
 
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod aws;
 pub mod clock;
 pub mod config;
+pub mod flags;
 pub mod http;
 pub mod logging;
 pub mod memory;

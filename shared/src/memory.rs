@@ -8,11 +8,16 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::audit::AuditEntry;
 use crate::auth::model::{
     AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
     UserRecord,
 };
-use crate::ports::{AttemptStore, Mailer, OutgoingEmail, SessionStore, StoreError, UserStore};
+use crate::flags::Snapshot;
+use crate::ports::{
+    AdminChange, AdminStore, AttemptStore, AuditLog, FlagStore, Mailer, OutgoingEmail,
+    SessionStore, StoreError, UserStore,
+};
 use crate::ratelimit::WindowSlot;
 
 #[derive(Default)]
@@ -23,6 +28,8 @@ struct State {
     tokens: HashMap<String, RefreshRecord>,
     windows: HashMap<String, u32>,
     lockouts: HashMap<String, LockoutState>,
+    snapshot: Option<Snapshot>,
+    audit: Vec<AuditEntry>,
 }
 
 /// Users, sessions and counters in one process.
@@ -221,6 +228,73 @@ impl AttemptStore for MemoryStore {
                 Ok(true)
             }
             _ => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl FlagStore for MemoryStore {
+    async fn load_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
+        Ok(self.state()?.snapshot.clone())
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryStore {
+    async fn head(&self) -> Result<Option<AuditEntry>, StoreError> {
+        Ok(self.state()?.audit.last().cloned())
+    }
+
+    async fn page(&self, before: Option<u64>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let s = self.state()?;
+        Ok(s.audit
+            .iter()
+            .rev()
+            .filter(|e| before.is_none_or(|b| e.seq < b))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn all(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self.state()?.audit.clone())
+    }
+}
+
+#[async_trait]
+impl AdminStore for MemoryStore {
+    async fn commit(&self, change: &AdminChange, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        if s.audit.iter().any(|e| e.seq == entry.seq) {
+            return Err(StoreError::Conflict);
+        }
+        match change {
+            AdminChange::SaveSnapshot {
+                snapshot,
+                expected_version,
+            } => {
+                let current = s.snapshot.as_ref().map_or(0, |snap| snap.version);
+                if current != *expected_version {
+                    return Err(StoreError::Conflict);
+                }
+                s.snapshot = Some(snapshot.clone());
+            }
+            AdminChange::ClearLockout { key } => {
+                s.lockouts.remove(key);
+            }
+        }
+        s.audit.push(entry.clone());
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// Overwrites an audit entry in place, as an attacker with table access
+    /// could (for tamper-detection tests).
+    pub fn tamper_audit(&self, seq: u64, edit: impl FnOnce(&mut AuditEntry)) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = s.audit.iter_mut().find(|e| e.seq == seq) {
+            edit(entry);
         }
     }
 }

@@ -3,10 +3,12 @@
 
 use async_trait::async_trait;
 
+use crate::audit::AuditEntry;
 use crate::auth::model::{
     AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
     UserRecord,
 };
+use crate::flags::Snapshot;
 use crate::ratelimit::WindowSlot;
 
 /// Why a port call failed.
@@ -94,4 +96,43 @@ pub struct OutgoingEmail {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), StoreError>;
+}
+
+/// Reads the flag snapshot (one request).
+#[async_trait]
+pub trait FlagStore: Send + Sync {
+    /// The current snapshot, `None` before the first flag is created.
+    async fn load_snapshot(&self) -> Result<Option<Snapshot>, StoreError>;
+}
+
+/// Reads the audit chain.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// The newest entry.
+    async fn head(&self) -> Result<Option<AuditEntry>, StoreError>;
+    /// Up to `limit` entries older than `before` (or the newest), newest first.
+    async fn page(&self, before: Option<u64>, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Every entry, oldest first.
+    async fn all(&self) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// One change an admin makes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AdminChange {
+    /// Replaces the flag snapshot if it is still at `expected_version`.
+    SaveSnapshot {
+        snapshot: Snapshot,
+        expected_version: u64,
+    },
+    /// Clears an account's failure count and lock.
+    ClearLockout { key: String },
+}
+
+/// Applies admin changes together with their audit entry.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    /// Applies `change` and appends `entry` atomically; `Conflict` if the
+    /// snapshot moved past the expected version or the entry's sequence
+    /// number is taken (another action was audited first).
+    async fn commit(&self, change: &AdminChange, entry: &AuditEntry) -> Result<(), StoreError>;
 }

@@ -24,7 +24,7 @@ pub struct App {
 impl App {
     /// Wires the service over the given ports.
     pub fn new(config: LoginConfig, ports: AuthPorts, clock: Arc<dyn Clock>) -> Self {
-        let guard = AccessGuard::new(config.tokens, config.admin_cidrs, clock.clone());
+        let guard = AccessGuard::new(config.access, clock.clone());
         Self {
             service: AuthService::new(ports, guard, config.policy, clock),
         }

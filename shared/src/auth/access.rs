@@ -11,9 +11,29 @@ use super::error::AuthError;
 use super::model::Role;
 use super::tokens::{AccessClaims, TokenIssuer};
 use crate::clock::Clock;
+use crate::config::{cidr_list, required, secret, ConfigError, Env};
 
 /// The verified caller of an authenticated request.
 pub type Principal = AccessClaims;
+
+/// Token verification settings every function that authenticates reads.
+pub struct AccessConfig {
+    pub tokens: TokenIssuer,
+    pub admin_cidrs: Vec<IpNet>,
+}
+
+impl AccessConfig {
+    /// Reads `JWT_SECRET` (at least 32 bytes), `JWT_ISSUER`, `JWT_AUDIENCE` and `ADMIN_CIDRS`.
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let jwt_secret = secret(env, "JWT_SECRET", 32)?;
+        let issuer = required(env, "JWT_ISSUER")?;
+        let audience = required(env, "JWT_AUDIENCE")?;
+        Ok(Self {
+            tokens: TokenIssuer::new(&jwt_secret, &issuer, &audience),
+            admin_cidrs: cidr_list(env, "ADMIN_CIDRS")?,
+        })
+    }
+}
 
 /// Verifies bearer tokens, device binding and admin IP pinning.
 pub struct AccessGuard {
@@ -23,10 +43,10 @@ pub struct AccessGuard {
 }
 
 impl AccessGuard {
-    pub fn new(tokens: TokenIssuer, admin_cidrs: Vec<IpNet>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(config: AccessConfig, clock: Arc<dyn Clock>) -> Self {
         Self {
-            tokens,
-            admin_cidrs,
+            tokens: config.tokens,
+            admin_cidrs: config.admin_cidrs,
             clock,
         }
     }

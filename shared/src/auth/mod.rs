@@ -12,6 +12,6 @@ pub mod service;
 pub mod tokens;
 pub mod totp;
 
-pub use access::{AccessGuard, Principal};
+pub use access::{AccessConfig, AccessGuard, Principal};
 pub use error::AuthError;
 pub use service::{AuthPolicy, AuthService};

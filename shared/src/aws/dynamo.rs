@@ -5,17 +5,12 @@
 //! - sessions: `SESSION#<id>` (refresh-token family) and `RT#<sha256>` (a refresh token)
 //! - counters: `RL#...` (per-IP windows) and `LOCK#...` (per-account lockout), with TTL
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
-use aws_sdk_dynamodb::Client;
 
+use super::db::{built, key, names, values, Db};
 use super::item::{b, get_bool, get_n, get_s, get_strings, list, n, opt_n, opt_s, s, Item};
 use crate::auth::model::{
     AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
@@ -47,36 +42,8 @@ impl TableNames {
 /// Users, sessions and counters on DynamoDB.
 #[derive(Clone)]
 pub struct DynamoStore {
-    client: Client,
+    db: Db,
     tables: TableNames,
-    calls: Arc<AtomicU64>,
-}
-
-fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug + 'static>(
-    err: SdkError<E, R>,
-) -> StoreError {
-    StoreError::Unavailable(DisplayErrorContext(err).to_string())
-}
-
-fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
-    result.map_err(|e| StoreError::Unavailable(format!("request build: {e}")))
-}
-
-fn key(pk: String) -> Item {
-    HashMap::from([("pk".to_string(), s(pk))])
-}
-
-fn names(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
-    Some(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    )
-}
-
-fn values(pairs: Vec<(&str, AttributeValue)>) -> Option<HashMap<String, AttributeValue>> {
-    Some(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
 fn user_key(email: &str) -> Item {
@@ -86,74 +53,14 @@ fn user_key(email: &str) -> Item {
 impl DynamoStore {
     pub fn new(config: &aws_config::SdkConfig, tables: TableNames) -> Self {
         Self {
-            client: Client::new(config),
+            db: Db::new(config),
             tables,
-            calls: Arc::new(AtomicU64::new(0)),
         }
     }
 
     /// How many DynamoDB requests this store has sent (for budgets and benchmarks).
     pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
-    }
-
-    fn count_call(&self) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-    }
-
-    async fn get(&self, table: &str, pk: String) -> Result<Option<Item>, StoreError> {
-        self.count_call();
-        let out = self
-            .client
-            .get_item()
-            .table_name(table)
-            .set_key(Some(key(pk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.item)
-    }
-
-    /// Runs a transaction; `Ok(false)` when a condition cancelled it.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
-        self.count_call();
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(unavailable(err)),
-        }
-    }
-
-    /// Runs an update; `Ok(false)` when its condition did not hold.
-    async fn conditional_update(
-        &self,
-        builder: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
-    ) -> Result<bool, StoreError> {
-        self.count_call();
-        match builder.send().await {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+        self.db.calls()
     }
 }
 
@@ -276,7 +183,7 @@ impl UserStore for DynamoStore {
             put_if_absent(&self.tables.users, user_item(user))?,
             put_if_absent(&self.tables.users, pointer)?,
         ];
-        if self.transact(items).await? {
+        if self.db.transact(items).await? {
             Ok(())
         } else {
             Err(StoreError::AlreadyExists)
@@ -284,7 +191,8 @@ impl UserStore for DynamoStore {
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
-        self.get(&self.tables.users, format!("EMAIL#{email}"))
+        self.db
+            .get(&self.tables.users, format!("EMAIL#{email}"))
             .await?
             .as_ref()
             .map(user_from)
@@ -293,6 +201,7 @@ impl UserStore for DynamoStore {
 
     async fn user_by_id(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
         let Some(pointer) = self
+            .db
             .get(&self.tables.users, format!("USER#{user_id}"))
             .await?
         else {
@@ -303,6 +212,7 @@ impl UserStore for DynamoStore {
 
     async fn set_role(&self, email: &str, role: Role) -> Result<(), StoreError> {
         let update = self
+            .db
             .client
             .update_item()
             .table_name(&self.tables.users)
@@ -311,7 +221,7 @@ impl UserStore for DynamoStore {
             .condition_expression("attribute_exists(pk)")
             .set_expression_attribute_names(names(&[("#role", "role")]))
             .set_expression_attribute_values(values(vec![(":role", s(role.as_str()))]));
-        if self.conditional_update(update).await? {
+        if self.db.conditional_update(update).await? {
             Ok(())
         } else {
             Err(StoreError::NotFound)
@@ -320,6 +230,7 @@ impl UserStore for DynamoStore {
 
     async fn set_pending_totp(&self, email: &str, secret: &str) -> Result<(), StoreError> {
         let update = self
+            .db
             .client
             .update_item()
             .table_name(&self.tables.users)
@@ -327,7 +238,7 @@ impl UserStore for DynamoStore {
             .update_expression("SET totp_pending = :secret")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(totp_secret)")
             .set_expression_attribute_values(values(vec![(":secret", s(secret))]));
-        if self.conditional_update(update).await? {
+        if self.db.conditional_update(update).await? {
             Ok(())
         } else {
             Err(StoreError::Conflict)
@@ -336,6 +247,7 @@ impl UserStore for DynamoStore {
 
     async fn confirm_totp(&self, email: &str, pending: &str, step: u64) -> Result<(), StoreError> {
         let update = self
+            .db
             .client
             .update_item()
             .table_name(&self.tables.users)
@@ -348,7 +260,7 @@ impl UserStore for DynamoStore {
                 (":secret", s(pending)),
                 (":step", n(step)),
             ]));
-        if self.conditional_update(update).await? {
+        if self.db.conditional_update(update).await? {
             Ok(())
         } else {
             Err(StoreError::Conflict)
@@ -394,7 +306,7 @@ impl SessionStore for DynamoStore {
             TransactWriteItem::builder().update(user_update).build(),
             TransactWriteItem::builder().delete(clear_lockout).build(),
         ];
-        if self.transact(items).await? {
+        if self.db.transact(items).await? {
             Ok(())
         } else {
             Err(StoreError::Conflict)
@@ -402,7 +314,8 @@ impl SessionStore for DynamoStore {
     }
 
     async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
-        self.get(&self.tables.sessions, format!("RT#{token_hash}"))
+        self.db
+            .get(&self.tables.sessions, format!("RT#{token_hash}"))
             .await?
             .as_ref()
             .map(token_from)
@@ -438,7 +351,7 @@ impl SessionStore for DynamoStore {
                 .condition_check(session_live)
                 .build(),
         ];
-        if self.transact(items).await? {
+        if self.db.transact(items).await? {
             Ok(())
         } else {
             Err(StoreError::Conflict)
@@ -446,7 +359,8 @@ impl SessionStore for DynamoStore {
     }
 
     async fn session(&self, session_id: &str) -> Result<Option<Session>, StoreError> {
-        self.get(&self.tables.sessions, format!("SESSION#{session_id}"))
+        self.db
+            .get(&self.tables.sessions, format!("SESSION#{session_id}"))
             .await?
             .as_ref()
             .map(session_from)
@@ -455,6 +369,7 @@ impl SessionStore for DynamoStore {
 
     async fn revoke_session(&self, session_id: &str) -> Result<(), StoreError> {
         let update = self
+            .db
             .client
             .update_item()
             .table_name(&self.tables.sessions)
@@ -462,7 +377,7 @@ impl SessionStore for DynamoStore {
             .update_expression("SET revoked = :yes")
             .condition_expression("attribute_exists(pk)")
             .set_expression_attribute_values(values(vec![(":yes", b(true))]));
-        self.conditional_update(update).await.map(|_| ())
+        self.db.conditional_update(update).await.map(|_| ())
     }
 }
 
@@ -491,6 +406,7 @@ impl AttemptStore for DynamoStore {
         let Some(account) = account else {
             let update = built(ip_update.build())?;
             let builder = self
+                .db
                 .client
                 .update_item()
                 .table_name(update.table_name)
@@ -499,7 +415,7 @@ impl AttemptStore for DynamoStore {
                 .set_condition_expression(update.condition_expression)
                 .set_expression_attribute_names(update.expression_attribute_names)
                 .set_expression_attribute_values(update.expression_attribute_values);
-            return Ok(if self.conditional_update(builder).await? {
+            return Ok(if self.db.conditional_update(builder).await? {
                 AttemptOutcome::Reserved
             } else {
                 AttemptOutcome::RateLimited
@@ -529,10 +445,11 @@ impl AttemptStore for DynamoStore {
                 .build(),
             TransactWriteItem::builder().update(account_update).build(),
         ];
-        if self.transact(items).await? {
+        if self.db.transact(items).await? {
             return Ok(AttemptOutcome::Reserved);
         }
         let hits: u32 = self
+            .db
             .get(&self.tables.counters, ip.key.clone())
             .await?
             .and_then(|item| opt_n(&item, "hits"))
@@ -548,6 +465,7 @@ impl AttemptStore for DynamoStore {
 
     async fn lockout_state(&self, key_text: &str) -> Result<Option<LockoutState>, StoreError> {
         Ok(self
+            .db
             .get(&self.tables.counters, key_text.to_string())
             .await?
             .map(|item| LockoutState {
@@ -571,6 +489,7 @@ impl AttemptStore for DynamoStore {
             "lock_level = :level"
         };
         let update = self
+            .db
             .client
             .update_item()
             .table_name(&self.tables.counters)
@@ -588,6 +507,6 @@ impl AttemptStore for DynamoStore {
                 (":until", n(until)),
                 (":ttl", n(expires_at)),
             ]));
-        self.conditional_update(update).await
+        self.db.conditional_update(update).await
     }
 }

@@ -2,13 +2,18 @@
 //! from the standard chain, which honours `AWS_ENDPOINT_URL` so the same
 //! binary talks to AWS or to the local stand-in.
 
+pub mod admin;
+mod db;
 pub mod dynamo;
+pub mod flags;
 mod item;
 pub mod ses;
 
 use std::sync::Arc;
 
+pub use admin::{AdminTables, DynamoAdmin};
 pub use dynamo::{DynamoStore, TableNames};
+pub use flags::DynamoFlags;
 pub use ses::SesMailer;
 
 use crate::auth::service::AuthPorts;

@@ -4,12 +4,16 @@
 
 use std::sync::Arc;
 
+use crate::audit::{chain_after, AuditDraft, AuditEntry};
 use crate::auth::model::{
     AccountAttempt, AttemptOutcome, RefreshRecord, Role, Session, SessionStart, TotpState,
     UserRecord,
 };
 use crate::auth::secrets::new_id;
-use crate::ports::{AttemptStore, SessionStore, StoreError, UserStore};
+use crate::flags::Snapshot;
+use crate::ports::{
+    AdminChange, AdminStore, AttemptStore, AuditLog, FlagStore, SessionStore, StoreError, UserStore,
+};
 use crate::ratelimit::WindowSlot;
 
 const NOW: i64 = 1_900_000_000;
@@ -389,6 +393,121 @@ pub async fn full_contract(
     attempt_store_contract(attempts).await;
 }
 
+fn draft(action: &str) -> AuditDraft {
+    AuditDraft {
+        actor: "admin-1".to_string(),
+        ip: Some("203.0.113.10".to_string()),
+        action: action.to_string(),
+        target: "flags".to_string(),
+        before: Some(serde_json::json!({"emergency": false})),
+        after: Some(serde_json::json!({"emergency": true, "note": "ünïcode ✓"})),
+    }
+}
+
+fn snapshot(version: u64) -> Snapshot {
+    Snapshot {
+        version,
+        emergency: version.is_multiple_of(2),
+        flags: Vec::new(),
+    }
+}
+
+/// The flag snapshot, the audit chain and audited admin changes. The three
+/// ports must be views of one fresh namespace.
+pub async fn admin_store_contract(
+    flags: Arc<dyn FlagStore>,
+    audit: Arc<dyn AuditLog>,
+    store: Arc<dyn AdminStore>,
+    attempts: Arc<dyn AttemptStore>,
+) {
+    assert_eq!(flags.load_snapshot().await.unwrap(), None);
+    assert_eq!(audit.head().await.unwrap(), None);
+
+    let first = chain_after(None, draft("one"), NOW);
+    let save = |version: u64, expected: u64| AdminChange::SaveSnapshot {
+        snapshot: snapshot(version),
+        expected_version: expected,
+    };
+    store.commit(&save(1, 0), &first).await.unwrap();
+    assert_eq!(flags.load_snapshot().await.unwrap(), Some(snapshot(1)));
+    assert_eq!(audit.head().await.unwrap(), Some(first.clone()));
+
+    let second = chain_after(Some(&first), draft("two"), NOW + 1);
+    assert_eq!(
+        store.commit(&save(2, 0), &second).await,
+        Err(StoreError::Conflict),
+        "stale version"
+    );
+    assert_eq!(
+        store.commit(&save(2, 1), &first).await,
+        Err(StoreError::Conflict),
+        "seq taken"
+    );
+    assert_eq!(
+        flags.load_snapshot().await.unwrap(),
+        Some(snapshot(1)),
+        "nothing half-written"
+    );
+    assert_eq!(audit.head().await.unwrap(), Some(first.clone()));
+    store.commit(&save(2, 1), &second).await.unwrap();
+
+    let account = AccountAttempt {
+        key: format!("LOCK#{}", new_id()),
+        max_failures: 5,
+        expires_at: NOW + 999,
+    };
+    let ip = WindowSlot {
+        key: format!("RL#contract#{}", new_id()),
+        limit: 100,
+        resets_at: NOW + 60,
+    };
+    attempts
+        .reserve_attempt(&ip, Some(&account), NOW)
+        .await
+        .unwrap();
+    assert!(attempts
+        .lockout_state(&account.key)
+        .await
+        .unwrap()
+        .is_some());
+    let third = chain_after(Some(&second), draft("three"), NOW + 2);
+    let unlock = AdminChange::ClearLockout {
+        key: account.key.clone(),
+    };
+    store.commit(&unlock, &third).await.unwrap();
+    assert_eq!(attempts.lockout_state(&account.key).await.unwrap(), None);
+
+    let seqs = |entries: Vec<AuditEntry>| entries.into_iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(audit.page(None, 2).await.unwrap()), vec![3, 2]);
+    assert_eq!(seqs(audit.page(Some(2), 10).await.unwrap()), vec![1]);
+    let all = audit.all().await.unwrap();
+    assert_eq!(
+        all,
+        vec![first, second, third.clone()],
+        "entries read back exactly"
+    );
+
+    let racers: Vec<_> = (0..6)
+        .map(|i| {
+            let store = store.clone();
+            let entry = chain_after(Some(&third), draft(&format!("race-{i}")), NOW + 3);
+            tokio::spawn(async move {
+                let change = AdminChange::ClearLockout {
+                    key: format!("LOCK#{}", new_id()),
+                };
+                store.commit(&change, &entry).await
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for racer in racers {
+        if racer.await.unwrap().is_ok() {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1, "one entry per sequence number");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,5 +517,11 @@ mod tests {
     async fn memory_store_keeps_the_port_contract() {
         let store = Arc::new(MemoryStore::new());
         full_contract(store.clone(), store.clone(), store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn memory_store_keeps_the_admin_contract() {
+        let store = Arc::new(MemoryStore::new());
+        admin_store_contract(store.clone(), store.clone(), store.clone(), store).await;
     }
 }

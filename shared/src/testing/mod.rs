@@ -75,22 +75,32 @@ pub trait EventExt {
     fn path(self, path: &str) -> Value;
 }
 
+/// Whether `event` is an HTTP API / function URL (payload 2.0) event.
+fn is_v2(event: &Value) -> bool {
+    event["version"] == "2.0"
+}
+
 impl EventExt for Value {
     fn body(self, body: Value) -> Value {
         self.raw_body(&body.to_string())
     }
     fn raw_body(mut self, body: &str) -> Value {
         self["body"] = Value::String(body.to_string());
-        self["headers"]["Content-Type"] = json!("application/json");
-        self
+        self.header("Content-Type", "application/json")
     }
-    fn header(mut self, name: &str, value: &str) -> Value {
-        self["headers"][name] = json!(value);
-        self
+    fn header(self, name: &str, value: &str) -> Value {
+        let mut event = self.without_header(name);
+        let key = if is_v2(&event) {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_string()
+        };
+        event["headers"][key] = json!(value);
+        event
     }
     fn without_header(mut self, name: &str) -> Value {
         if let Some(headers) = self["headers"].as_object_mut() {
-            headers.remove(name);
+            headers.retain(|k, _| !k.eq_ignore_ascii_case(name));
         }
         self
     }
@@ -101,16 +111,29 @@ impl EventExt for Value {
         self.header("X-Device-Id", device)
     }
     fn source_ip(mut self, ip: &str) -> Value {
-        self["requestContext"]["identity"]["sourceIp"] = json!(ip);
+        if is_v2(&self) {
+            self["requestContext"]["http"]["sourceIp"] = json!(ip);
+        } else {
+            self["requestContext"]["identity"]["sourceIp"] = json!(ip);
+        }
         self
     }
     fn method(mut self, method: &str) -> Value {
-        self["httpMethod"] = json!(method);
-        self["requestContext"]["httpMethod"] = json!(method);
+        if is_v2(&self) {
+            self["requestContext"]["http"]["method"] = json!(method);
+        } else {
+            self["httpMethod"] = json!(method);
+            self["requestContext"]["httpMethod"] = json!(method);
+        }
         self
     }
     fn path(mut self, path: &str) -> Value {
-        self["path"] = json!(path);
+        if is_v2(&self) {
+            self["rawPath"] = json!(path);
+            self["requestContext"]["http"]["path"] = json!(path);
+        } else {
+            self["path"] = json!(path);
+        }
         self
     }
 }
@@ -122,4 +145,85 @@ pub fn claims(token: &str) -> Value {
         .decode(part)
         .expect("base64url claims");
     serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// Token settings for tests: a clearly fake key, admins allowed from 203.0.113.0/24.
+pub fn test_access_config() -> crate::auth::AccessConfig {
+    crate::auth::AccessConfig {
+        tokens: crate::auth::tokens::TokenIssuer::new(
+            b"test-only-jwt-key-7f3a9c2e41b86d05",
+            "https://auth.test",
+            "wallet-app",
+        ),
+        admin_cidrs: vec!["203.0.113.0/24".parse().expect("valid CIDR")],
+    }
+}
+
+/// A signed-in account for tests: creates the user and a live session, and
+/// returns `(user_id, access token)` issued for device `device-0001-sample`
+/// (or the admin sample device for admins) at `now`.
+pub async fn signed_in_account(
+    users: &dyn crate::ports::UserStore,
+    sessions: &dyn crate::ports::SessionStore,
+    role: crate::auth::model::Role,
+    amr: &[&str],
+    ip: &str,
+    now: i64,
+) -> (String, String) {
+    use crate::auth::model::{RefreshRecord, Session, SessionStart};
+    use crate::auth::secrets::new_id;
+    use crate::auth::tokens::TokenSubject;
+
+    let email = format!("account-{}@example.test", new_id());
+    let mut user = contract::sample_user(&email);
+    user.role = role;
+    users.create_user(&user).await.expect("user created");
+    let device = match role {
+        crate::auth::model::Role::Admin => "admin-laptop-0001",
+        crate::auth::model::Role::User => "device-0001-sample",
+    };
+    let amr: Vec<String> = amr.iter().map(|m| m.to_string()).collect();
+    let session = Session {
+        session_id: new_id(),
+        user_id: user.user_id.clone(),
+        device_id: device.to_string(),
+        ip: Some(ip.to_string()),
+        created_at: now,
+        expires_at: now + 3600,
+        revoked: false,
+    };
+    let start = SessionStart {
+        email,
+        token: RefreshRecord {
+            token_hash: new_id(),
+            session_id: session.session_id.clone(),
+            user_id: user.user_id.clone(),
+            device_id: device.to_string(),
+            role,
+            amr: amr.clone(),
+            ip: Some(ip.to_string()),
+            expires_at: session.expires_at,
+            rotated: false,
+        },
+        session: session.clone(),
+        new_device: None,
+        totp_step: None,
+        lockout_key: format!("LOCK#{}", new_id()),
+    };
+    sessions
+        .start_session(&start)
+        .await
+        .expect("session started");
+    let token = test_access_config().tokens.issue(
+        &TokenSubject {
+            user_id: &user.user_id,
+            session_id: &session.session_id,
+            device_id: device,
+            role,
+            amr: &amr,
+            ip: Some(ip),
+        },
+        now,
+    );
+    (user.user_id, token)
 }

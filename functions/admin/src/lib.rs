@@ -1,0 +1,79 @@
+//! The admin function (Lambda function URL with IAM auth): flag management,
+//! the emergency switch, account unlocks and the audit log. Besides IAM at
+//! the URL, every call needs an admin access token with TOTP, sent from the
+//! IP it is pinned to, inside the admin allowlist.
+
+mod routes;
+
+use std::sync::Arc;
+
+use lambda_http::{Body, Request, Response};
+use shared::admin::{AdminPorts, AdminService};
+use shared::auth::{AccessConfig, AccessGuard};
+use shared::aws::{
+    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoStore, TableNames,
+};
+use shared::clock::{Clock, SystemClock};
+use shared::config::{ConfigError, Env};
+use shared::http::{error_response, RequestMeta};
+use shared::logging::RequestLog;
+
+/// Everything built once per cold start.
+pub struct App {
+    service: AdminService,
+    guard: AccessGuard,
+}
+
+impl App {
+    pub fn new(access: AccessConfig, ports: AdminPorts, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            guard: AccessGuard::new(access, clock.clone()),
+            service: AdminService::new(ports, clock),
+        }
+    }
+
+    /// Reads the token settings and the tables (`FLAGS_TABLE`, `AUDIT_TABLE`,
+    /// `USERS_TABLE`, `SESSIONS_TABLE`, `COUNTERS_TABLE`).
+    pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let access = AccessConfig::from_env(env)?;
+        let admin_tables = AdminTables::from_env(env)?;
+        let auth_tables = TableNames::from_env(env)?;
+        let sdk = load_sdk_config().await;
+        let ports = admin_ports(
+            DynamoFlags::new(&sdk, admin_tables.flags.clone()),
+            DynamoAdmin::new(&sdk, admin_tables),
+            DynamoStore::new(&sdk, auth_tables),
+        );
+        Ok(Self::new(access, ports, Arc::new(SystemClock)))
+    }
+}
+
+/// The admin ports over the DynamoDB adapters.
+pub fn admin_ports(flags: DynamoFlags, admin: DynamoAdmin, auth: DynamoStore) -> AdminPorts {
+    let admin = Arc::new(admin);
+    let auth = Arc::new(auth);
+    AdminPorts {
+        flags: Arc::new(flags),
+        audit: admin.clone(),
+        store: admin,
+        users: auth.clone(),
+        sessions: auth,
+    }
+}
+
+/// Serves one request and writes its log line.
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let log = RequestLog::start("admin");
+    let meta = RequestMeta::from_request(&req);
+    let (response, user_id) = match routes::dispatch(app, &req, &meta).await {
+        Ok(done) => done,
+        Err(err) => (error_response(&err, &meta.request_id), None),
+    };
+    log.finish(
+        &meta.request_id,
+        &meta.route,
+        response.status().as_u16(),
+        user_id.as_deref(),
+    );
+    response
+}

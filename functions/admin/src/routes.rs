@@ -1,0 +1,144 @@
+//! Routes under `/admin`: authenticate and admit the admin, parse strictly,
+//! call the admin service, shape the response.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Deserialize;
+use serde_json::json;
+use shared::flags::Flag;
+use shared::http::{
+    empty_response, header, json_response, only_query_params, parse_json, ApiError, FieldIssue,
+    RequestMeta,
+};
+
+use crate::App;
+
+type Outcome = Result<(Response<Body>, Option<String>), ApiError>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmergencyBody {
+    reason: String,
+}
+
+/// Routes one request; the second value is the admin's user id, for the log line.
+pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
+    if !meta.route.starts_with("/admin/") {
+        return Err(ApiError::not_found());
+    }
+    let principal = app.guard.authenticate(
+        header(req.headers(), "authorization"),
+        header(req.headers(), "x-device-id"),
+        meta.source_ip,
+    )?;
+    let actor = app.service.admit(&principal).await?;
+    let segments: Vec<&str> = meta.route.split('/').skip(2).collect();
+    let method = req.method().as_str();
+    let id = &meta.request_id;
+    let service = &app.service;
+    let ok = |status: StatusCode, body: serde_json::Value| {
+        Ok((
+            json_response(status, &body, id),
+            Some(actor.user_id.clone()),
+        ))
+    };
+    match (method, segments.as_slice()) {
+        ("GET", ["flags"]) => {
+            only_query_params(req, &[])?;
+            ok(StatusCode::OK, json!(service.snapshot().await?))
+        }
+        ("POST", ["flags"]) => {
+            let flag: Flag = parse_json(req)?;
+            ok(
+                StatusCode::CREATED,
+                json!(service.create_flag(&actor, flag).await?),
+            )
+        }
+        ("GET", ["flags", key]) => ok(StatusCode::OK, json!(service.flag(key).await?)),
+        ("PUT", ["flags", key]) => {
+            let flag: Flag = parse_json(req)?;
+            let expected = flag.version;
+            let updated = service.update_flag(&actor, key, flag, expected).await?;
+            ok(StatusCode::OK, json!(updated))
+        }
+        ("DELETE", ["flags", key]) => {
+            only_query_params(req, &["version"])?;
+            let expected = query_number(req, "version")?.ok_or_else(|| {
+                ApiError::validation(vec![FieldIssue::new(
+                    "version",
+                    "the version you read is required",
+                )])
+            })?;
+            service.delete_flag(&actor, key, expected).await?;
+            Ok((
+                empty_response(StatusCode::NO_CONTENT, id),
+                Some(actor.user_id.clone()),
+            ))
+        }
+        ("POST", ["emergency-disable"]) | ("POST", ["emergency-restore"]) => {
+            let body: EmergencyBody = parse_json(req)?;
+            let reason = body.reason.trim();
+            if reason.is_empty() || reason.chars().count() > 200 {
+                return Err(ApiError::validation(vec![FieldIssue::new(
+                    "reason",
+                    "1 to 200 characters",
+                )]));
+            }
+            let on = segments[0] == "emergency-disable";
+            let snapshot = service.set_emergency(&actor, on, reason).await?;
+            ok(
+                StatusCode::OK,
+                json!({ "emergency": snapshot.emergency, "version": snapshot.version }),
+            )
+        }
+        ("GET", ["audit"]) => {
+            only_query_params(req, &["before", "limit"])?;
+            let before = query_number(req, "before")?;
+            let limit = query_number(req, "limit")?
+                .unwrap_or(50)
+                .min(u32::MAX as u64) as u32;
+            ok(
+                StatusCode::OK,
+                json!(service.audit_page(before, limit).await?),
+            )
+        }
+        ("GET", ["audit", "verify"]) => {
+            only_query_params(req, &[])?;
+            ok(StatusCode::OK, json!(service.verify_audit().await?))
+        }
+        ("POST", ["users", user_id, "unlock"]) => {
+            service.unlock_user(&actor, user_id).await?;
+            Ok((
+                empty_response(StatusCode::NO_CONTENT, id),
+                Some(actor.user_id.clone()),
+            ))
+        }
+        (
+            _,
+            ["flags"]
+            | ["flags", _]
+            | ["emergency-disable"]
+            | ["emergency-restore"]
+            | ["audit"]
+            | ["audit", "verify"]
+            | ["users", _, "unlock"],
+        ) => Err(ApiError::method_not_allowed()),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+/// A non-negative integer query parameter, if present.
+fn query_number(req: &Request, name: &str) -> Result<Option<u64>, ApiError> {
+    match req
+        .query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+    {
+        None => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(|_| {
+            ApiError::validation(vec![FieldIssue::new(
+                name,
+                "must be a non-negative integer",
+            )])
+        }),
+    }
+}

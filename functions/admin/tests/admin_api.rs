@@ -1,0 +1,410 @@
+//! The admin function over in-memory ports: who may call it, flag changes
+//! with optimistic concurrency, the emergency switch, unlocks, and the audit
+//! chain every action writes.
+
+use std::sync::Arc;
+
+use admin::App;
+use serde_json::{json, Value};
+use shared::admin::AdminPorts;
+use shared::auth::lockout::lockout_key;
+use shared::auth::model::{AccountAttempt, Role};
+use shared::clock::{Clock, ManualClock};
+use shared::flags::{FeatureGuard, FlagCache};
+use shared::memory::MemoryStore;
+use shared::ports::{AttemptStore, UserStore};
+use shared::ratelimit::WindowSlot;
+use shared::testing::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
+
+const NOW: i64 = 1_900_000_000;
+const ADMIN_IP: &str = "203.0.113.10";
+
+struct Harness {
+    app: App,
+    store: Arc<MemoryStore>,
+    clock: Arc<ManualClock>,
+    token: String,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let store = Arc::new(MemoryStore::new());
+        let clock = Arc::new(ManualClock::new(NOW));
+        let ports = AdminPorts {
+            flags: store.clone(),
+            audit: store.clone(),
+            store: store.clone(),
+            users: store.clone(),
+            sessions: store.clone(),
+        };
+        let app = App::new(test_access_config(), ports, clock.clone());
+        let (_, token) = signed_in_account(
+            &*store,
+            &*store,
+            Role::Admin,
+            &["pwd", "otp"],
+            ADMIN_IP,
+            NOW,
+        )
+        .await;
+        Self {
+            app,
+            store,
+            clock,
+            token,
+        }
+    }
+
+    async fn call(&self, event: Value) -> Reply {
+        invoke(|req| admin::handle(&self.app, req), event).await
+    }
+
+    /// Calls with the admin's token.
+    async fn admin(&self, name: &str) -> Reply {
+        self.call(event(name).bearer(&self.token)).await
+    }
+
+    async fn admin_with(&self, event: Value) -> Reply {
+        self.call(event.bearer(&self.token)).await
+    }
+
+    async fn token_for(&self, role: Role, amr: &[&str], ip: &str) -> String {
+        signed_in_account(&*self.store, &*self.store, role, amr, ip, self.clock.now())
+            .await
+            .1
+    }
+}
+
+fn flag_body(version: Option<u64>) -> Value {
+    let mut body = event("admin-flags-create")["body"]
+        .as_str()
+        .map(|b| serde_json::from_str::<Value>(b).unwrap())
+        .unwrap();
+    if let Some(version) = version {
+        body["version"] = json!(version);
+    }
+    body
+}
+
+#[tokio::test]
+async fn flags_are_created_read_updated_and_deleted_with_versions() {
+    let h = Harness::new().await;
+    let created = h.admin("admin-flags-create").await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["version"], 1);
+    let again = h.admin("admin-flags-create").await;
+    assert_eq!((again.status, again.code()), (409, "FLAG_EXISTS"));
+
+    let listed = h.admin("admin-flags-list").await;
+    assert_eq!(listed.body["flags"][0]["key"], "new.checkout");
+    assert_eq!(h.admin("admin-flags-get").await.body["enabled"], true);
+
+    let updated = h.admin("admin-flags-update").await;
+    assert_eq!(
+        (updated.status, updated.body["version"].as_u64()),
+        (200, Some(2))
+    );
+    assert_eq!(updated.body["enabled"], false);
+    let stale = h.admin("admin-flags-update").await;
+    assert_eq!(
+        (stale.status, stale.code()),
+        (409, "STALE_VERSION"),
+        "version 1 was read before the update"
+    );
+
+    let deleted = h.admin("admin-flags-delete").await;
+    assert_eq!(
+        deleted.status, 204,
+        "the sample event names version 2, the current one"
+    );
+    assert_eq!(h.admin("admin-flags-get").await.status, 404);
+}
+
+#[tokio::test]
+async fn deleting_needs_the_current_version() {
+    let h = Harness::new().await;
+    h.admin("admin-flags-create").await;
+    let mut stale = event("admin-flags-delete");
+    stale["rawQueryString"] = json!("version=7");
+    stale["queryStringParameters"] = json!({"version": "7"});
+    let reply = h.admin_with(stale).await;
+    assert_eq!((reply.status, reply.code()), (409, "STALE_VERSION"));
+    let mut missing = event("admin-flags-delete");
+    missing["rawQueryString"] = json!("");
+    missing["queryStringParameters"] = Value::Null;
+    assert_eq!(h.admin_with(missing).await.status, 400);
+    assert_eq!(
+        h.admin("admin-flags-get").await.status,
+        200,
+        "nothing was deleted"
+    );
+}
+
+#[tokio::test]
+async fn invalid_flags_are_refused_with_field_details_and_change_nothing() {
+    let h = Harness::new().await;
+    let mut bad = flag_body(None);
+    bad["key"] = json!("Not A Key");
+    bad["rules"] = json!([{"type": "rollout", "basis_points": 20000}]);
+    let reply = h.admin_with(event("admin-flags-create").body(bad)).await;
+    assert_eq!(reply.status, 400);
+    let fields: Vec<&str> = reply.body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["key", "rules[0]"]);
+
+    let mut unknown = flag_body(None);
+    unknown["owner"] = json!("me");
+    assert_eq!(
+        h.admin_with(event("admin-flags-create").body(unknown))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(h.admin("admin-flags-list").await.body["flags"], json!([]));
+    assert_eq!(
+        h.admin("admin-audit").await.body["entries"],
+        json!([]),
+        "refusals are not audited changes"
+    );
+}
+
+#[tokio::test]
+async fn only_admins_with_totp_from_their_pinned_ip_get_in() {
+    let h = Harness::new().await;
+    let no_token = h
+        .call(event("admin-flags-list").without_header("authorization"))
+        .await;
+    assert_eq!((no_token.status, no_token.code()), (401, "UNAUTHENTICATED"));
+
+    let user = h.token_for(Role::User, &["pwd"], ADMIN_IP).await;
+    let as_user = h
+        .call(
+            event("admin-flags-list")
+                .bearer(&user)
+                .device("device-0001-sample"),
+        )
+        .await;
+    assert_eq!((as_user.status, as_user.code()), (403, "ADMIN_REQUIRED"));
+
+    let no_totp = h.token_for(Role::Admin, &["pwd"], ADMIN_IP).await;
+    let reply = h.call(event("admin-flags-list").bearer(&no_totp)).await;
+    assert_eq!((reply.status, reply.code()), (403, "TOTP_REQUIRED"));
+
+    let moved = h
+        .admin_with(event("admin-flags-list").source_ip("203.0.113.77"))
+        .await;
+    assert_eq!((moved.status, moved.code()), (403, "IP_NOT_ALLOWED"));
+
+    let outside = h
+        .token_for(Role::Admin, &["pwd", "otp"], "198.51.100.5")
+        .await;
+    let reply = h
+        .call(
+            event("admin-flags-list")
+                .bearer(&outside)
+                .source_ip("198.51.100.5"),
+        )
+        .await;
+    assert_eq!((reply.status, reply.code()), (403, "IP_NOT_ALLOWED"));
+
+    let other_device = h
+        .admin_with(event("admin-flags-list").device("stolen-laptop-99"))
+        .await;
+    assert_eq!(other_device.status, 401);
+    assert_eq!(h.admin("admin-flags-list").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_revoked_admin_session_is_refused_at_once() {
+    let h = Harness::new().await;
+    let claims = shared::testing::claims(&h.token);
+    use shared::ports::SessionStore;
+    h.store
+        .revoke_session(claims["sid"].as_str().unwrap())
+        .await
+        .unwrap();
+    let reply = h.admin("admin-flags-list").await;
+    assert_eq!((reply.status, reply.code()), (403, "SESSION_REVOKED"));
+}
+
+#[tokio::test]
+async fn every_action_is_audited_in_an_intact_chain_and_tampering_shows() {
+    let h = Harness::new().await;
+    let admin_id = shared::testing::claims(&h.token)["sub"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.admin("admin-flags-create").await;
+    h.admin("admin-flags-update").await;
+    h.admin("admin-emergency-disable").await;
+    h.admin("admin-emergency-restore").await;
+
+    let page = h.admin("admin-audit").await;
+    let entries = page.body["entries"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "emergency.restore",
+            "emergency.disable",
+            "flag.update",
+            "flag.create"
+        ]
+    );
+    let update = &entries[2];
+    assert_eq!(update["actor"], admin_id.as_str());
+    assert_eq!(update["ip"], ADMIN_IP);
+    assert_eq!(update["before"]["enabled"], true);
+    assert_eq!(update["after"]["enabled"], false);
+    assert_eq!(update["at"], NOW);
+
+    let verify = h.admin("admin-audit-verify").await;
+    assert_eq!(verify.body, json!({"intact": true, "entries": 4}));
+
+    h.store
+        .tamper_audit(2, |e| e.after = Some(json!({"enabled": true})));
+    let verify = h.admin("admin-audit-verify").await;
+    assert_eq!(
+        verify.body,
+        json!({"intact": false, "entries": 4, "first_broken_seq": 2})
+    );
+}
+
+#[tokio::test]
+async fn audit_pages_walk_backwards_with_a_cursor() {
+    let h = Harness::new().await;
+    for i in 0..5 {
+        let on = if i % 2 == 0 {
+            "admin-emergency-disable"
+        } else {
+            "admin-emergency-restore"
+        };
+        assert_eq!(h.admin(on).await.status, 200);
+    }
+    let mut first = event("admin-audit");
+    first["rawQueryString"] = json!("limit=2");
+    first["queryStringParameters"] = json!({"limit": "2"});
+    let page = h.admin_with(first).await;
+    let seqs = |r: &Reply| {
+        r.body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seqs(&page), vec![5, 4]);
+    assert_eq!(page.body["next_before"], 4);
+    let mut next = event("admin-audit");
+    next["rawQueryString"] = json!("limit=10&before=4");
+    next["queryStringParameters"] = json!({"limit": "10", "before": "4"});
+    let rest = h.admin_with(next).await;
+    assert_eq!(seqs(&rest), vec![3, 2, 1]);
+    let mut bad = event("admin-audit");
+    bad["rawQueryString"] = json!("sort=asc");
+    bad["queryStringParameters"] = json!({"sort": "asc"});
+    assert_eq!(h.admin_with(bad).await.status, 400);
+}
+
+#[tokio::test]
+async fn emergency_disable_turns_every_guarded_feature_off_until_restored() {
+    let h = Harness::new().await;
+    let mut kill_switch = flag_body(None);
+    kill_switch["key"] = json!("recharge");
+    kill_switch["kind"] = json!("kill_switch");
+    kill_switch["rules"] = json!([]);
+    assert_eq!(
+        h.admin_with(event("admin-flags-create").body(kill_switch))
+            .await
+            .status,
+        201
+    );
+
+    let guard = FeatureGuard::new(Arc::new(FlagCache::new(
+        h.store.clone(),
+        h.clock.clone(),
+        0,
+        300,
+    )));
+    assert!(guard.require("recharge").await.is_ok());
+    assert!(
+        guard.require("kyc-upload").await.is_ok(),
+        "a feature without a flag runs"
+    );
+
+    assert_eq!(
+        h.admin("admin-emergency-disable").await.body["emergency"],
+        true
+    );
+    for feature in ["recharge", "kyc-upload"] {
+        let refused = guard.require(feature).await.unwrap_err();
+        assert_eq!(
+            (refused.status.as_u16(), refused.code),
+            (503, "FEATURE_DISABLED")
+        );
+    }
+    assert_eq!(
+        h.admin("admin-emergency-restore").await.body["emergency"],
+        false
+    );
+    assert!(guard.require("recharge").await.is_ok());
+}
+
+#[tokio::test]
+async fn a_locked_account_is_unlocked_and_the_unlock_audited() {
+    let h = Harness::new().await;
+    let email = "locked@example.test";
+    let mut user = shared::testing::contract::sample_user(email);
+    user.user_id = "00000000-0000-4000-8000-00000000000a".to_string();
+    h.store.create_user(&user).await.unwrap();
+    let account = AccountAttempt {
+        key: lockout_key(email),
+        max_failures: 5,
+        expires_at: NOW + 999,
+    };
+    let ip = WindowSlot {
+        key: "RL#t".into(),
+        limit: 100,
+        resets_at: NOW + 60,
+    };
+    for _ in 0..5 {
+        h.store
+            .reserve_attempt(&ip, Some(&account), NOW)
+            .await
+            .unwrap();
+    }
+    h.store
+        .lock_account(&account.key, 5, 0, NOW + 60, NOW + 999)
+        .await
+        .unwrap();
+
+    let reply = h.admin("admin-users-unlock").await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(h.store.lockout_state(&account.key).await.unwrap(), None);
+    let audit = h.admin("admin-audit").await;
+    assert_eq!(audit.body["entries"][0]["action"], "user.unlock");
+    assert_eq!(
+        audit.body["entries"][0]["target"],
+        format!("user:{}", user.user_id)
+    );
+
+    let missing = h
+        .admin_with(event("admin-users-unlock").path("/admin/users/nobody/unlock"))
+        .await;
+    assert_eq!(missing.status, 404);
+}
+
+#[tokio::test]
+async fn store_outage_fails_closed() {
+    let h = Harness::new().await;
+    h.store.set_unavailable(true);
+    let reply = h.admin("admin-flags-list").await;
+    assert_eq!(reply.status, 503);
+}

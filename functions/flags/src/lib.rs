@@ -1,0 +1,179 @@
+//! The flags function: `GET /v1/flags` answers the caller's evaluated public
+//! flags from the in-memory snapshot (no database call while it is fresh).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use shared::auth::{AccessConfig, AccessGuard};
+use shared::aws::{load_sdk_config, DynamoFlags};
+use shared::clock::{Clock, SystemClock};
+use shared::config::{parsed_or, ConfigError, Env};
+use shared::flags::model::parse_version;
+use shared::flags::{evaluate, EvalContext, Evaluation, FlagCache, Visibility};
+use shared::http::{
+    empty_response, error_response, header, json_response, only_query_params, ApiError, RequestMeta,
+};
+use shared::logging::RequestLog;
+use shared::ports::FlagStore;
+
+/// How long browsers and apps may reuse an answer.
+const CLIENT_CACHE: &str = "private, max-age=10";
+
+/// Everything built once per cold start.
+pub struct App {
+    cache: FlagCache,
+    guard: AccessGuard,
+}
+
+#[derive(Serialize)]
+struct FlagsBody<'a> {
+    version: u64,
+    flags: BTreeMap<&'a str, Evaluation>,
+}
+
+impl App {
+    /// `ttl` and `max_stale` in seconds (see `FlagCache`).
+    pub fn new(
+        access: AccessConfig,
+        store: Arc<dyn FlagStore>,
+        clock: Arc<dyn Clock>,
+        ttl: i64,
+        max_stale: i64,
+    ) -> Self {
+        Self {
+            cache: FlagCache::new(store, clock.clone(), ttl, max_stale),
+            guard: AccessGuard::new(access, clock),
+        }
+    }
+
+    /// Reads `FLAGS_TABLE`, `FLAGS_TTL_SECONDS` (default 10),
+    /// `FLAGS_MAX_STALE_SECONDS` (default 300) and the token settings.
+    pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let access = AccessConfig::from_env(env)?;
+        let table = DynamoFlags::table_from_env(env)?;
+        let ttl = parsed_or(env, "FLAGS_TTL_SECONDS", 10i64)?;
+        let max_stale = parsed_or(env, "FLAGS_MAX_STALE_SECONDS", 300i64)?;
+        let store = Arc::new(DynamoFlags::new(&load_sdk_config().await, table));
+        Ok(Self::new(
+            access,
+            store,
+            Arc::new(SystemClock),
+            ttl,
+            max_stale,
+        ))
+    }
+}
+
+/// Serves one request and writes its log line.
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let log = RequestLog::start("flags");
+    let meta = RequestMeta::from_request(&req);
+    let (response, user_id) = match serve(app, &req, &meta).await {
+        Ok(done) => done,
+        Err(err) => (error_response(&err, &meta.request_id), None),
+    };
+    log.finish(
+        &meta.request_id,
+        &meta.route,
+        response.status().as_u16(),
+        user_id.as_deref(),
+    );
+    response
+}
+
+async fn serve(
+    app: &App,
+    req: &Request,
+    meta: &RequestMeta,
+) -> Result<(Response<Body>, Option<String>), ApiError> {
+    if meta.route != "/v1/flags" {
+        return Err(ApiError::not_found());
+    }
+    if req.method().as_str() != "GET" {
+        return Err(ApiError::method_not_allowed());
+    }
+    only_query_params(req, &[])?;
+    let context = caller_context(app, req, meta)?;
+    let view = app.cache.current().await.map_err(|err| {
+        tracing::error!(error = %err, "flag store unreadable and nothing cached");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "FLAGS_UNAVAILABLE",
+            "Feature flags are temporarily unavailable.",
+        )
+        .with_retry_after(5)
+    })?;
+    let snapshot = &view.snapshot;
+    let body = FlagsBody {
+        version: snapshot.version,
+        flags: snapshot
+            .flags
+            .iter()
+            .filter(|f| f.visibility == Visibility::Public)
+            .map(|f| {
+                let evaluation = evaluate(f, &context, snapshot.emergency, view.beyond_stale_bound);
+                (f.key.as_str(), evaluation)
+            })
+            .collect(),
+    };
+    let text = serde_json::to_string(&body).unwrap_or_default();
+    let etag = format!(
+        "\"{}-{}\"",
+        snapshot.version,
+        &hex::encode(Sha256::digest(text.as_bytes()))[..16]
+    );
+    let not_modified = header(req.headers(), "if-none-match")
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut response = if not_modified {
+        empty_response(StatusCode::NOT_MODIFIED, &meta.request_id)
+    } else {
+        json_response(StatusCode::OK, &body, &meta.request_id)
+    };
+    let headers = response.headers_mut();
+    headers.insert("cache-control", HeaderValue::from_static(CLIENT_CACHE));
+    headers.insert(
+        "vary",
+        HeaderValue::from_static(
+            "Authorization, X-Device-Id, X-App-Version, CloudFront-Viewer-Country",
+        ),
+    );
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert("etag", value);
+    }
+    Ok((response, context.user_id))
+}
+
+/// Who is asking: a verified user when a token is sent (an invalid one is
+/// refused, not ignored), otherwise an anonymous device.
+fn caller_context(app: &App, req: &Request, meta: &RequestMeta) -> Result<EvalContext, ApiError> {
+    let headers = req.headers();
+    let device_id = header(headers, "x-device-id")
+        .filter(|d| (8..=128).contains(&d.len()))
+        .map(str::to_string);
+    let country = header(headers, "cloudfront-viewer-country")
+        .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
+        .map(str::to_ascii_uppercase);
+    let app_version = header(headers, "x-app-version").and_then(parse_version);
+    let (user_id, role) = match header(headers, "authorization") {
+        Some(authorization) => {
+            let principal = app.guard.authenticate(
+                Some(authorization),
+                device_id.as_deref(),
+                meta.source_ip,
+            )?;
+            (Some(principal.sub), principal.role.as_str().to_string())
+        }
+        None => (None, "anonymous".to_string()),
+    };
+    Ok(EvalContext {
+        user_id,
+        device_id,
+        country,
+        app_version,
+        role,
+    })
+}

@@ -1,0 +1,235 @@
+//! DynamoDB adapter for the audit chain and for admin changes, each
+//! committed in one transaction with its audit entry.
+//!
+//! Audit table: partition `pk = AUDIT`, sort key `seq` (number); an entry is
+//! only ever put if its `seq` is free, never updated or deleted.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+
+use super::db::{built, key, unavailable, values, Db};
+use super::flags::snapshot_item;
+use super::item::{get_n, get_s, n, opt_s, s, Item};
+use crate::audit::AuditEntry;
+use crate::config::{required, ConfigError, Env};
+use crate::ports::{AdminChange, AdminStore, AuditLog, StoreError};
+
+/// Partition of the audit chain in namespace `namespace`.
+fn audit_partition(namespace: &str) -> String {
+    if namespace.is_empty() {
+        "AUDIT".to_string()
+    } else {
+        format!("AUDIT#{namespace}")
+    }
+}
+
+/// Tables the admin adapter writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTables {
+    pub flags: String,
+    pub audit: String,
+    pub counters: String,
+}
+
+impl AdminTables {
+    /// Reads `FLAGS_TABLE`, `AUDIT_TABLE` and `COUNTERS_TABLE`.
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            flags: required(env, "FLAGS_TABLE")?,
+            audit: required(env, "AUDIT_TABLE")?,
+            counters: required(env, "COUNTERS_TABLE")?,
+        })
+    }
+}
+
+/// Audit reads and audited admin writes on DynamoDB.
+#[derive(Clone)]
+pub struct DynamoAdmin {
+    db: Db,
+    tables: AdminTables,
+    namespace: String,
+}
+
+impl DynamoAdmin {
+    pub fn new(config: &aws_config::SdkConfig, tables: AdminTables) -> Self {
+        Self {
+            db: Db::new(config),
+            tables,
+            namespace: String::new(),
+        }
+    }
+
+    /// Uses a separate snapshot and audit chain (see `DynamoFlags::in_namespace`).
+    pub fn in_namespace(mut self, namespace: &str) -> Self {
+        self.namespace = namespace.to_string();
+        self
+    }
+
+    async fn query(
+        &self,
+        before: Option<u64>,
+        limit: Option<u32>,
+        newest_first: bool,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<(Vec<AuditEntry>, Option<HashMap<String, AttributeValue>>), StoreError> {
+        self.db.count_call();
+        let mut condition = "pk = :pk".to_string();
+        let mut vals = vec![(":pk", s(audit_partition(&self.namespace)))];
+        if let Some(before) = before {
+            condition.push_str(" AND seq < :before");
+            vals.push((":before", n(before)));
+        }
+        let out = self
+            .db
+            .client
+            .query()
+            .table_name(&self.tables.audit)
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(values(vals))
+            .scan_index_forward(!newest_first)
+            .consistent_read(true)
+            .set_limit(limit.map(|l| l as i32))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let entries = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(entry_from)
+            .collect::<Result<_, _>>()?;
+        Ok((entries, out.last_evaluated_key))
+    }
+}
+
+fn json_attr(value: &Option<serde_json::Value>) -> Option<AttributeValue> {
+    value.as_ref().map(|v| s(v.to_string()))
+}
+
+fn entry_item(entry: &AuditEntry, namespace: &str) -> Item {
+    let mut item = key(audit_partition(namespace));
+    item.insert("seq".into(), n(entry.seq));
+    item.insert("at".into(), n(entry.at));
+    item.insert("actor".into(), s(&entry.actor));
+    if let Some(ip) = &entry.ip {
+        item.insert("ip".into(), s(ip));
+    }
+    item.insert("action".into(), s(&entry.action));
+    item.insert("target".into(), s(&entry.target));
+    if let Some(before) = json_attr(&entry.before) {
+        item.insert("before".into(), before);
+    }
+    if let Some(after) = json_attr(&entry.after) {
+        item.insert("after".into(), after);
+    }
+    item.insert("prev_hash".into(), s(&entry.prev_hash));
+    item.insert("hash".into(), s(&entry.hash));
+    item
+}
+
+fn entry_from(item: &Item) -> Result<AuditEntry, StoreError> {
+    let json = |name: &str| -> Result<Option<serde_json::Value>, StoreError> {
+        opt_s(item, name)
+            .map(|text| {
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Unavailable(format!("audit {name} unreadable: {e}")))
+            })
+            .transpose()
+    };
+    Ok(AuditEntry {
+        seq: get_n(item, "seq")?,
+        at: get_n(item, "at")?,
+        actor: get_s(item, "actor")?,
+        ip: opt_s(item, "ip"),
+        action: get_s(item, "action")?,
+        target: get_s(item, "target")?,
+        before: json("before")?,
+        after: json("after")?,
+        prev_hash: get_s(item, "prev_hash")?,
+        hash: get_s(item, "hash")?,
+    })
+}
+
+#[async_trait]
+impl AuditLog for DynamoAdmin {
+    async fn head(&self) -> Result<Option<AuditEntry>, StoreError> {
+        Ok(self
+            .query(None, Some(1), true, None)
+            .await?
+            .0
+            .into_iter()
+            .next())
+    }
+
+    async fn page(&self, before: Option<u64>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self.query(before, Some(limit), true, None).await?.0)
+    }
+
+    async fn all(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let (mut page, next) = self.query(None, None, false, start).await?;
+            entries.append(&mut page);
+            match next {
+                Some(next) => start = Some(next),
+                None => return Ok(entries),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl AdminStore for DynamoAdmin {
+    async fn commit(&self, change: &AdminChange, entry: &AuditEntry) -> Result<(), StoreError> {
+        let change_item = match change {
+            AdminChange::SaveSnapshot {
+                snapshot,
+                expected_version,
+            } => {
+                let condition = if *expected_version == 0 {
+                    "attribute_not_exists(pk)"
+                } else {
+                    "version = :expected"
+                };
+                let mut put = Put::builder()
+                    .table_name(&self.tables.flags)
+                    .set_item(Some(snapshot_item(snapshot, &self.namespace)?))
+                    .condition_expression(condition);
+                if *expected_version != 0 {
+                    put = put.set_expression_attribute_values(values(vec![(
+                        ":expected",
+                        n(*expected_version),
+                    )]));
+                }
+                TransactWriteItem::builder()
+                    .put(built(put.build())?)
+                    .build()
+            }
+            AdminChange::ClearLockout { key: lockout } => {
+                let delete = Delete::builder()
+                    .table_name(&self.tables.counters)
+                    .set_key(Some(key(lockout.clone())))
+                    .build();
+                TransactWriteItem::builder().delete(built(delete)?).build()
+            }
+        };
+        let audit_put = Put::builder()
+            .table_name(&self.tables.audit)
+            .set_item(Some(entry_item(entry, &self.namespace)))
+            .condition_expression("attribute_not_exists(seq)")
+            .build();
+        let items = vec![
+            change_item,
+            TransactWriteItem::builder().put(built(audit_put)?).build(),
+        ];
+        if self.db.transact(items).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+}

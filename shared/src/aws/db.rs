@@ -1,0 +1,122 @@
+//! The DynamoDB client every adapter shares: request counting, and the
+//! conditional-write outcomes the ports need.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+
+use super::item::{s, Item};
+use crate::ports::StoreError;
+
+/// A DynamoDB client that counts the requests it sends.
+#[derive(Clone)]
+pub struct Db {
+    pub client: Client,
+    calls: Arc<AtomicU64>,
+}
+
+pub fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug + 'static>(
+    err: SdkError<E, R>,
+) -> StoreError {
+    StoreError::Unavailable(DisplayErrorContext(err).to_string())
+}
+
+pub fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Unavailable(format!("request build: {e}")))
+}
+
+pub fn key(pk: String) -> Item {
+    HashMap::from([("pk".to_string(), s(pk))])
+}
+
+pub fn names(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+pub fn values(pairs: Vec<(&str, AttributeValue)>) -> Option<HashMap<String, AttributeValue>> {
+    Some(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+impl Db {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: Client::new(config),
+            calls: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Requests sent so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Counts one request about to be sent.
+    pub fn count_call(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A strongly consistent read of the item with partition key `pk`.
+    pub async fn get(&self, table: &str, pk: String) -> Result<Option<Item>, StoreError> {
+        self.count_call();
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key(pk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    /// Runs a transaction; `Ok(false)` when a condition cancelled it.
+    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        self.count_call();
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    /// Runs an update; `Ok(false)` when its condition did not hold.
+    pub async fn conditional_update(
+        &self,
+        builder: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    ) -> Result<bool, StoreError> {
+        self.count_call();
+        match builder.send().await {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+}
