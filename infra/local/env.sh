@@ -20,6 +20,9 @@ export STACK_NAME=local
 export USERS_TABLE=local-users
 export SESSIONS_TABLE=local-sessions
 export COUNTERS_TABLE=local-counters
+export FLAGS_TABLE=local-flags
+export AUDIT_TABLE=local-audit
+export FLAGS_TTL_SECONDS=10
 export JWT_SECRET="$(cat "$ROOT/.local/jwt-signing-key")"
 export JWT_ISSUER=http://127.0.0.1:9000
 export JWT_AUDIENCE=wallet-app
@@ -35,7 +38,7 @@ write_function_env() {
   : > "$file"
   chmod 600 "$file"
   for var in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_ENDPOINT_URL \
-    USERS_TABLE SESSIONS_TABLE COUNTERS_TABLE JWT_SECRET JWT_ISSUER JWT_AUDIENCE \
+    USERS_TABLE SESSIONS_TABLE COUNTERS_TABLE FLAGS_TABLE AUDIT_TABLE FLAGS_TTL_SECONDS JWT_SECRET JWT_ISSUER JWT_AUDIENCE \
     ADMIN_CIDRS ADMIN_TOTP_REQUIRED AUTH_IP_LIMIT_PER_MINUTE MAIL_FROM LOG_LEVEL; do
     printf '%s=%s\n' "$var" "${!var}" >> "$file"
   done

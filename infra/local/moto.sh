@@ -5,7 +5,7 @@
 MOTO_PID=""
 if ! curl -fsS "${AWS_ENDPOINT_URL}/moto-api/" >/dev/null 2>&1; then
   mkdir -p "$ROOT/.local"
-  python3 -m moto.server -H 127.0.0.1 -p "$MOTO_PORT" > "$ROOT/.local/moto-$MOTO_PORT.log" 2>&1 &
+  python3 "$ROOT/infra/local/stand_in.py" 127.0.0.1 "$MOTO_PORT" > "$ROOT/.local/moto-$MOTO_PORT.log" 2>&1 &
   MOTO_PID=$!
 fi
 python3 "$ROOT/infra/local/bootstrap.py" --wait
