@@ -1,0 +1,83 @@
+//! Records of the wallet domain.
+
+use serde::{Deserialize, Serialize};
+
+use super::fraud::{Decision, ScoreReason};
+use super::limits::LimitsState;
+
+/// Where a recharge stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RechargeStatus {
+    /// Allowed; waiting for the provider to confirm payment.
+    PendingPayment,
+    /// Held for a fraud reviewer.
+    PendingReview,
+    Blocked,
+    /// Rejected by a reviewer.
+    Cancelled,
+    Credited,
+    Failed,
+    Refunded,
+}
+
+/// One recharge attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recharge {
+    pub recharge_id: String,
+    pub user_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub provider: String,
+    /// What the client pays against at the provider.
+    pub provider_reference: String,
+    pub status: RechargeStatus,
+    pub created_at: i64,
+    /// Internal: the fraud score and its reasons (never sent to clients).
+    pub score: u8,
+    pub reasons: Vec<String>,
+    pub decision: Decision,
+}
+
+/// A user's wallet-side profile: what scoring and limits need in one read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletProfile {
+    pub user_id: String,
+    pub account_created_at: i64,
+    /// Set when KYC approves the account (adult, identity checked).
+    pub age_verified: bool,
+    /// ISO country of the account, once known (from KYC).
+    pub country: Option<String>,
+    /// Hashes of devices that recharged this account.
+    pub devices: Vec<String>,
+    /// Allowed recharges so far and their total (for the usual amount).
+    pub allowed_count: u32,
+    pub allowed_total: i64,
+    pub limits: Option<LimitsState>,
+    /// Head of this account's audit chain of money decisions.
+    pub audit_seq: u64,
+    pub audit_hash: Option<String>,
+}
+
+impl WalletProfile {
+    /// A profile for an account first seen now.
+    pub fn new(user_id: &str, account_created_at: i64) -> Self {
+        Self {
+            user_id: user_id.to_string(),
+            account_created_at,
+            age_verified: false,
+            country: None,
+            devices: Vec::new(),
+            allowed_count: 0,
+            allowed_total: 0,
+            limits: None,
+            audit_seq: 0,
+            audit_hash: None,
+        }
+    }
+}
+
+/// Reasons as codes, for the record.
+pub fn reason_codes(reasons: &[ScoreReason]) -> Vec<String> {
+    reasons.iter().map(|r| r.code.to_string()).collect()
+}
