@@ -69,8 +69,13 @@ pub fn entry_hash(entry: &AuditEntry) -> String {
 
 /// Places `draft` after `head` (the newest entry, if any) at time `at`.
 pub fn chain_after(head: Option<&AuditEntry>, draft: AuditDraft, at: i64) -> AuditEntry {
+    chain_after_head(head.map(|h| (h.seq, h.hash.as_str())), draft, at)
+}
+
+/// Places `draft` after the entry with sequence number and hash `head`.
+pub fn chain_after_head(head: Option<(u64, &str)>, draft: AuditDraft, at: i64) -> AuditEntry {
     let mut entry = AuditEntry {
-        seq: head.map_or(1, |h| h.seq + 1),
+        seq: head.map_or(1, |(seq, _)| seq + 1),
         at,
         actor: draft.actor,
         ip: draft.ip,
@@ -78,7 +83,7 @@ pub fn chain_after(head: Option<&AuditEntry>, draft: AuditDraft, at: i64) -> Aud
         target: draft.target,
         before: draft.before,
         after: draft.after,
-        prev_hash: head.map_or_else(|| GENESIS_HASH.to_string(), |h| h.hash.clone()),
+        prev_hash: head.map_or_else(|| GENESIS_HASH.to_string(), |(_, hash)| hash.to_string()),
         hash: String::new(),
     };
     entry.hash = entry_hash(&entry);

@@ -15,10 +15,14 @@ use crate::auth::model::{
 };
 use crate::flags::Snapshot;
 use crate::ports::{
-    AdminChange, AdminStore, AttemptStore, AuditLog, FlagStore, Mailer, OutgoingEmail,
-    SessionStore, StoreError, UserStore,
+    AdminChange, AdminStore, AttemptStore, AuditLog, CommitOutcome, FlagStore, IdempotencyBegin,
+    IdempotencyStore, Mailer, OutgoingEmail, RechargeCommit, RechargeReadings, ReviewQueue,
+    SessionStore, StoreError, UserStore, WalletStore,
 };
 use crate::ratelimit::WindowSlot;
+use crate::wallet::limits::LimitsState;
+use crate::wallet::model::{Recharge, WalletProfile};
+use crate::wallet::velocity::Tally;
 
 #[derive(Default)]
 struct State {
@@ -30,6 +34,21 @@ struct State {
     lockouts: HashMap<String, LockoutState>,
     snapshot: Option<Snapshot>,
     audit: Vec<AuditEntry>,
+    idempotency: HashMap<String, IdempotencyRecord>,
+    profiles: HashMap<String, WalletProfile>,
+    recharges: HashMap<String, Recharge>,
+    money_audit: Vec<AuditEntry>,
+    counters: HashMap<String, Tally>,
+    device_accounts: HashMap<String, Vec<String>>,
+    review_messages: Vec<(String, String)>,
+}
+
+#[derive(Clone)]
+struct IdempotencyRecord {
+    fingerprint: String,
+    response: Option<(u16, String)>,
+    lock_until: i64,
+    expires_at: i64,
 }
 
 /// Users, sessions and counters in one process.
@@ -288,7 +307,171 @@ impl AdminStore for MemoryStore {
     }
 }
 
+#[async_trait]
+impl IdempotencyStore for MemoryStore {
+    async fn begin(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+        lock_until: i64,
+        expires_at: i64,
+    ) -> Result<IdempotencyBegin, StoreError> {
+        let mut s = self.state()?;
+        if let Some(existing) = s.idempotency.get(key).filter(|r| r.expires_at > now) {
+            if existing.fingerprint != fingerprint {
+                return Ok(IdempotencyBegin::Mismatch);
+            }
+            match &existing.response {
+                Some((status, body)) => {
+                    return Ok(IdempotencyBegin::Replay {
+                        status: *status,
+                        body: body.clone(),
+                    })
+                }
+                None if existing.lock_until > now => return Ok(IdempotencyBegin::InProgress),
+                None => {}
+            }
+        }
+        s.idempotency.insert(
+            key.to_string(),
+            IdempotencyRecord {
+                fingerprint: fingerprint.to_string(),
+                response: None,
+                lock_until,
+                expires_at,
+            },
+        );
+        Ok(IdempotencyBegin::Started)
+    }
+
+    async fn complete(&self, key: &str, status: u16, body: &str) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let record = s.idempotency.get_mut(key).ok_or(StoreError::NotFound)?;
+        record.response = Some((status, body.to_string()));
+        Ok(())
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        if s.idempotency.get(key).is_some_and(|r| r.response.is_none()) {
+            s.idempotency.remove(key);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl WalletStore for MemoryStore {
+    async fn readings(
+        &self,
+        user_id: &str,
+        counter_keys: &[String],
+        device_key: &str,
+    ) -> Result<RechargeReadings, StoreError> {
+        let s = self.state()?;
+        Ok(RechargeReadings {
+            profile: s.profiles.get(user_id).cloned(),
+            counters: counter_keys
+                .iter()
+                .filter_map(|k| s.counters.get(k).map(|t| (k.clone(), *t)))
+                .collect(),
+            device_accounts: s
+                .device_accounts
+                .get(device_key)
+                .cloned()
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn commit_recharge(&self, commit: &RechargeCommit) -> Result<CommitOutcome, StoreError> {
+        let mut s = self.state()?;
+        if s.recharges.contains_key(&commit.recharge.recharge_id) {
+            return Ok(CommitOutcome::Duplicate);
+        }
+        let stored_seq = s.profiles.get(&commit.profile.user_id).map(|p| p.audit_seq);
+        if stored_seq != commit.expected_audit_seq {
+            return Ok(CommitOutcome::Conflict);
+        }
+        for add in &commit.counters {
+            let current = s.counters.get(&add.key).map_or(0, |t| t.amount);
+            if add.cap.is_some_and(|cap| current + add.amount > cap) {
+                return Ok(CommitOutcome::CapExceeded(add.key.clone()));
+            }
+        }
+        for add in &commit.counters {
+            let tally = s.counters.entry(add.key.clone()).or_default();
+            tally.count += 1;
+            tally.amount += add.amount;
+        }
+        if let Some((device, user)) = &commit.device_account {
+            let accounts = s.device_accounts.entry(device.clone()).or_default();
+            if !accounts.contains(user) {
+                accounts.push(user.clone());
+            }
+        }
+        if let Some((key, status, body)) = &commit.idempotency {
+            if let Some(record) = s.idempotency.get_mut(key) {
+                record.response = Some((*status, body.clone()));
+            }
+        }
+        s.profiles
+            .insert(commit.profile.user_id.clone(), commit.profile.clone());
+        s.recharges
+            .insert(commit.recharge.recharge_id.clone(), commit.recharge.clone());
+        s.money_audit.push(commit.audit.clone());
+        Ok(CommitOutcome::Committed)
+    }
+
+    async fn recharge(&self, recharge_id: &str) -> Result<Option<Recharge>, StoreError> {
+        Ok(self.state()?.recharges.get(recharge_id).cloned())
+    }
+
+    async fn ensure_profile(&self, profile: &WalletProfile) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        s.profiles
+            .entry(profile.user_id.clone())
+            .or_insert_with(|| profile.clone());
+        Ok(())
+    }
+
+    async fn save_limits(&self, user_id: &str, limits: &LimitsState) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let profile = s.profiles.get_mut(user_id).ok_or(StoreError::NotFound)?;
+        profile.limits = Some(*limits);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ReviewQueue for MemoryStore {
+    async fn enqueue_review(&self, recharge_id: &str, user_id: &str) -> Result<(), StoreError> {
+        self.state()?
+            .review_messages
+            .push((recharge_id.to_string(), user_id.to_string()));
+        Ok(())
+    }
+}
+
 impl MemoryStore {
+    /// Review messages enqueued so far, as (recharge id, user id).
+    pub fn review_messages(&self) -> Vec<(String, String)> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .review_messages
+            .clone()
+    }
+
+    /// The money-decision audit entries of every account, in commit order.
+    pub fn money_audit(&self) -> Vec<AuditEntry> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .money_audit
+            .clone()
+    }
+
     /// Overwrites an audit entry in place, as an attacker with table access
     /// could (for tamper-detection tests).
     pub fn tamper_audit(&self, seq: u64, edit: impl FnOnce(&mut AuditEntry)) {

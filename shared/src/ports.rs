@@ -136,3 +136,118 @@ pub trait AdminStore: Send + Sync {
     /// number is taken (another action was audited first).
     async fn commit(&self, change: &AdminChange, entry: &AuditEntry) -> Result<(), StoreError>;
 }
+
+/// What `IdempotencyStore::begin` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// No live record: this request owns the key now.
+    Started,
+    /// The same request finished before: answer exactly this.
+    Replay { status: u16, body: String },
+    /// The key was used with a different request.
+    Mismatch,
+    /// The same request is still being processed.
+    InProgress,
+}
+
+/// Idempotency records: one per caller and key, kept 24 h.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for a request with `fingerprint`, unless a live record
+    /// exists. An in-progress claim older than `lock_until` of its owner
+    /// (a crashed invocation) can be taken over.
+    async fn begin(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+        lock_until: i64,
+        expires_at: i64,
+    ) -> Result<IdempotencyBegin, StoreError>;
+    /// Stores the final response of the request holding `key`.
+    async fn complete(&self, key: &str, status: u16, body: &str) -> Result<(), StoreError>;
+    /// Drops an in-progress claim so the client can retry (after a failure).
+    async fn release(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// One velocity counter to add to, optionally capped (a spending limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterAdd {
+    pub key: String,
+    pub amount: i64,
+    pub expires_at: i64,
+    /// The amount after the add must not exceed this.
+    pub cap: Option<i64>,
+}
+
+/// Everything one recharge decision writes, atomically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RechargeCommit {
+    pub recharge: crate::wallet::model::Recharge,
+    /// The profile after the decision; written only if the stored profile is
+    /// still at `expected_audit_seq` (`None`: it must not exist yet).
+    pub profile: crate::wallet::model::WalletProfile,
+    pub expected_audit_seq: Option<u64>,
+    pub audit: AuditEntry,
+    pub counters: Vec<CounterAdd>,
+    /// Device key and user id to add to the device's account set.
+    pub device_account: Option<(String, String)>,
+    /// Completes the idempotency record in the same write.
+    pub idempotency: Option<(String, u16, String)>,
+}
+
+/// How a recharge commit went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed,
+    /// A capped counter would pass its cap (the counter's key).
+    CapExceeded(String),
+    /// The profile moved on (another decision for this user); retry.
+    Conflict,
+    /// A recharge with this id exists already.
+    Duplicate,
+}
+
+/// What a recharge decision reads, in one request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RechargeReadings {
+    pub profile: Option<crate::wallet::model::WalletProfile>,
+    /// Counter values by key (absent counters are missing).
+    pub counters: std::collections::HashMap<String, crate::wallet::velocity::Tally>,
+    /// Accounts seen recharging from the device.
+    pub device_accounts: Vec<String>,
+}
+
+/// Wallet profiles, recharges and velocity counters.
+#[async_trait]
+pub trait WalletStore: Send + Sync {
+    /// Reads the profile, the given counters and the device's account set.
+    async fn readings(
+        &self,
+        user_id: &str,
+        counter_keys: &[String],
+        device_key: &str,
+    ) -> Result<RechargeReadings, StoreError>;
+    async fn commit_recharge(&self, commit: &RechargeCommit) -> Result<CommitOutcome, StoreError>;
+    async fn recharge(
+        &self,
+        recharge_id: &str,
+    ) -> Result<Option<crate::wallet::model::Recharge>, StoreError>;
+    /// Creates the profile unless one exists.
+    async fn ensure_profile(
+        &self,
+        profile: &crate::wallet::model::WalletProfile,
+    ) -> Result<(), StoreError>;
+    /// Replaces the profile's limits; `NotFound` without a profile.
+    async fn save_limits(
+        &self,
+        user_id: &str,
+        limits: &crate::wallet::limits::LimitsState,
+    ) -> Result<(), StoreError>;
+}
+
+/// Messages for fraud reviewers.
+#[async_trait]
+pub trait ReviewQueue: Send + Sync {
+    async fn enqueue_review(&self, recharge_id: &str, user_id: &str) -> Result<(), StoreError>;
+}

@@ -145,8 +145,11 @@ mod tests {
 
     #[test]
     fn each_reason_is_named_with_its_points() {
-        let tally = |count| Tally { count, amount: 0 };
-        let cases: Vec<(Box<dyn Fn(&mut FraudSignals)>, &str, u8)> = vec![
+        fn tally(count: u32) -> Tally {
+            Tally { count, amount: 0 }
+        }
+        type Edit = Box<dyn Fn(&mut FraudSignals)>;
+        let cases: Vec<(Edit, &str, u8)> = vec![
             (
                 Box::new(|s| s.velocity.user[0] = tally(5)),
                 "HIGH_VELOCITY",

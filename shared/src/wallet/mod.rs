@@ -4,4 +4,5 @@
 pub mod fraud;
 pub mod limits;
 pub mod model;
+pub mod service;
 pub mod velocity;

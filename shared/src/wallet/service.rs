@@ -1,0 +1,708 @@
+//! Starting a recharge: strict input, kill switch, idempotency, eligibility,
+//! velocity, fraud score, decision, and one atomic commit with its audit entry.
+
+use std::sync::Arc;
+
+use lambda_http::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::fraud::{decide, score, Decision, FraudSignals, Thresholds};
+use super::limits::{LimitsState, SpendingLimits};
+use super::model::{reason_codes, Recharge, RechargeStatus, WalletProfile};
+use super::velocity::{counter_keys, Scope, Tally, Velocity, Window};
+use crate::audit::{chain_after_head, AuditDraft};
+use crate::auth::secrets::{digest, random_bytes};
+use crate::clock::Clock;
+use crate::flags::FeatureGuard;
+use crate::http::{ApiError, FieldIssue};
+use crate::ports::{
+    CommitOutcome, CounterAdd, IdempotencyBegin, IdempotencyStore, RechargeCommit, ReviewQueue,
+    StoreError, UserStore, WalletStore,
+};
+
+/// How long an in-progress idempotency claim blocks retries (a crashed
+/// invocation's claim expires after this).
+pub const IDEMPOTENCY_LOCK_SECONDS: i64 = 60;
+/// How long an idempotency record is kept.
+pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 3600;
+/// Kill-switch flag guarding recharges.
+pub const RECHARGE_FEATURE: &str = "recharge";
+const COMMIT_ATTEMPTS: usize = 5;
+
+/// Per-currency bounds on one recharge, in minor units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrencyBounds {
+    pub currency: String,
+    pub min: i64,
+    pub max: i64,
+}
+
+/// The configurable numbers of the recharge rules.
+#[derive(Debug, Clone)]
+pub struct RechargePolicy {
+    pub bounds: Vec<CurrencyBounds>,
+    pub providers: Vec<String>,
+    pub default_limits: SpendingLimits,
+    /// Above this amount an account must be age-verified.
+    pub age_check_above: i64,
+    pub thresholds: Thresholds,
+}
+
+/// The body of `POST /v1/wallet/recharge`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RechargeRequest {
+    /// Integer minor units (cents).
+    pub amount: i64,
+    pub currency: String,
+    pub provider: String,
+    #[serde(default)]
+    pub payment_fingerprint: Option<String>,
+}
+
+/// The caller of a wallet route.
+#[derive(Debug, Clone)]
+pub struct WalletCaller<'a> {
+    pub user_id: &'a str,
+    pub device_id: &'a str,
+    pub ip_country: Option<&'a str>,
+    pub request_id: &'a str,
+}
+
+/// A response as stored for idempotent replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReply {
+    pub status: u16,
+    pub body: String,
+    /// True when this is a replay of an earlier response.
+    pub replayed: bool,
+}
+
+/// Why a wallet request was refused before a decision could be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WalletError {
+    #[error("invalid input")]
+    Invalid(Vec<FieldIssue>),
+    #[error("idempotency key reused with another request")]
+    KeyReused,
+    #[error("idempotent request in progress")]
+    InProgress,
+    #[error("feature off")]
+    FeatureOff(ApiError),
+    #[error("not found")]
+    NotFound,
+    #[error("busy")]
+    Busy,
+    #[error("dependency unavailable")]
+    Unavailable,
+}
+
+impl From<StoreError> for WalletError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "wallet store call failed");
+        WalletError::Unavailable
+    }
+}
+
+impl From<WalletError> for ApiError {
+    fn from(err: WalletError) -> Self {
+        match err {
+            WalletError::Invalid(details) => ApiError::validation(details),
+            WalletError::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "IDEMPOTENCY_KEY_REUSED",
+                "This Idempotency-Key was used with a different request.",
+            ),
+            WalletError::InProgress => ApiError::new(
+                StatusCode::CONFLICT,
+                "IDEMPOTENCY_IN_PROGRESS",
+                "A request with this Idempotency-Key is still in progress.",
+            )
+            .with_retry_after(1),
+            WalletError::FeatureOff(api) => api,
+            WalletError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such recharge.")
+            }
+            WalletError::Busy => ApiError::new(
+                StatusCode::CONFLICT,
+                "BUSY",
+                "Another request for this wallet is being processed; retry.",
+            )
+            .with_retry_after(1),
+            WalletError::Unavailable => ApiError::unavailable(),
+        }
+    }
+}
+
+/// A recharge as its owner sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RechargeView {
+    pub recharge_id: String,
+    pub status: RechargeStatus,
+    pub amount: i64,
+    pub currency: String,
+    pub provider: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_reference: Option<String>,
+    pub created_at: i64,
+}
+
+impl From<&Recharge> for RechargeView {
+    fn from(r: &Recharge) -> Self {
+        let payable = r.status == RechargeStatus::PendingPayment;
+        Self {
+            recharge_id: r.recharge_id.clone(),
+            status: r.status,
+            amount: r.amount,
+            currency: r.currency.clone(),
+            provider: r.provider.clone(),
+            provider_reference: payable.then(|| r.provider_reference.clone()),
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Limits as the user sees them.
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitsView {
+    pub current: SpendingLimits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<super::limits::PendingLimits>,
+}
+
+/// The ports the wallet flows use.
+#[derive(Clone)]
+pub struct WalletPorts {
+    pub wallet: Arc<dyn WalletStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub users: Arc<dyn UserStore>,
+    pub reviews: Arc<dyn ReviewQueue>,
+}
+
+/// The wallet flows over their ports.
+pub struct WalletService {
+    ports: WalletPorts,
+    guard: FeatureGuard,
+    policy: RechargePolicy,
+    clock: Arc<dyn Clock>,
+}
+
+enum Outcome {
+    Reply(StoredReply),
+    Retry,
+}
+
+impl WalletService {
+    pub fn new(
+        ports: WalletPorts,
+        guard: FeatureGuard,
+        policy: RechargePolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            ports,
+            guard,
+            policy,
+            clock,
+        }
+    }
+
+    /// Starts a recharge, or replays the stored answer for a repeated key.
+    pub async fn recharge(
+        &self,
+        caller: &WalletCaller<'_>,
+        idempotency_key: Option<&str>,
+        request: &RechargeRequest,
+    ) -> Result<StoredReply, WalletError> {
+        let key = check_idempotency_key(idempotency_key)?;
+        self.check_request(request)?;
+        self.guard
+            .require(RECHARGE_FEATURE)
+            .await
+            .map_err(WalletError::FeatureOff)?;
+        let now = self.clock.now();
+        let scoped_key = format!("{}#{key}", caller.user_id);
+        let fingerprint = digest(
+            "recharge-request",
+            &serde_json::to_string(request).unwrap_or_default(),
+        );
+        match self
+            .ports
+            .idempotency
+            .begin(
+                &scoped_key,
+                &fingerprint,
+                now,
+                now + IDEMPOTENCY_LOCK_SECONDS,
+                now + IDEMPOTENCY_TTL_SECONDS,
+            )
+            .await?
+        {
+            IdempotencyBegin::Started => {}
+            IdempotencyBegin::Replay { status, body } => {
+                return Ok(StoredReply {
+                    status,
+                    body,
+                    replayed: true,
+                })
+            }
+            IdempotencyBegin::Mismatch => return Err(WalletError::KeyReused),
+            IdempotencyBegin::InProgress => return Err(WalletError::InProgress),
+        }
+        let result = self
+            .decide_and_commit(caller, &scoped_key, request, now)
+            .await;
+        if result.is_err() {
+            if let Err(err) = self.ports.idempotency.release(&scoped_key).await {
+                tracing::warn!(error = %err, "idempotency claim not released; it expires by itself");
+            }
+        }
+        result
+    }
+
+    async fn decide_and_commit(
+        &self,
+        caller: &WalletCaller<'_>,
+        scoped_key: &str,
+        request: &RechargeRequest,
+        now: i64,
+    ) -> Result<StoredReply, WalletError> {
+        for attempt in 0..COMMIT_ATTEMPTS {
+            if attempt > 0 {
+                let jitter = u64::from(random_bytes::<1>()[0] % 40) + 10;
+                tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+            }
+            match self.try_decide(caller, scoped_key, request, now).await? {
+                Outcome::Reply(reply) => return Ok(reply),
+                Outcome::Retry => continue,
+            }
+        }
+        Err(WalletError::Busy)
+    }
+
+    async fn try_decide(
+        &self,
+        caller: &WalletCaller<'_>,
+        scoped_key: &str,
+        request: &RechargeRequest,
+        now: i64,
+    ) -> Result<Outcome, WalletError> {
+        let currency = request.currency.as_str();
+        let device_hash = digest("device", caller.device_id);
+        let card_hash = request
+            .payment_fingerprint
+            .as_deref()
+            .map(|f| digest("card", f));
+        let user_keys = counter_keys(Scope::User, caller.user_id, currency, now);
+        let device_keys = counter_keys(Scope::Device, &device_hash, currency, now);
+        let card_keys = card_hash
+            .as_deref()
+            .map(|h| counter_keys(Scope::Fingerprint, h, currency, now));
+        let mut all_keys: Vec<String> = user_keys
+            .iter()
+            .chain(&device_keys)
+            .map(|k| k.key.clone())
+            .collect();
+        if let Some(keys) = &card_keys {
+            all_keys.extend(keys.iter().map(|k| k.key.clone()));
+        }
+        let device_key = format!("DEVACC#{device_hash}");
+        let readings = self
+            .ports
+            .wallet
+            .readings(caller.user_id, &all_keys, &device_key)
+            .await?;
+        let tally = |keys: &[super::velocity::CounterKey; 3]| -> [Tally; 3] {
+            [0, 1, 2].map(|i| {
+                readings
+                    .counters
+                    .get(&keys[i].key)
+                    .copied()
+                    .unwrap_or_default()
+            })
+        };
+        let velocity = Velocity {
+            user: tally(&user_keys),
+            device: tally(&device_keys),
+            fingerprint: card_keys.as_ref().map(&tally).unwrap_or_default(),
+        };
+        let expected_audit_seq = readings.profile.as_ref().map(|p| p.audit_seq);
+        let mut profile = match readings.profile.clone() {
+            Some(profile) => profile,
+            None => {
+                let user = self
+                    .ports
+                    .users
+                    .user_by_id(caller.user_id)
+                    .await?
+                    .ok_or(WalletError::NotFound)?;
+                WalletProfile::new(caller.user_id, user.created_at)
+            }
+        };
+        let limits = profile
+            .limits
+            .map_or(self.policy.default_limits, |l: LimitsState| {
+                l.effective(now)
+            });
+
+        let refusal = if !profile.age_verified && request.amount > self.policy.age_check_above {
+            Some(refusal_body(
+                StatusCode::FORBIDDEN,
+                "AGE_VERIFICATION_REQUIRED",
+                "Verify your age to recharge this amount.",
+                caller.request_id,
+                None,
+            ))
+        } else {
+            Window::ALL
+                .iter()
+                .zip(limits.as_array())
+                .zip(velocity.user)
+                .find(|((_, limit), used)| used.amount + request.amount > *limit)
+                .map(|((window, _), _)| limit_refusal(*window, caller.request_id))
+        };
+        if let Some((status, body)) = refusal {
+            self.ports
+                .idempotency
+                .complete(scoped_key, status, &body)
+                .await?;
+            return Ok(Outcome::Reply(StoredReply {
+                status,
+                body,
+                replayed: false,
+            }));
+        }
+
+        let new_device = !profile.devices.contains(&device_hash);
+        let mut device_accounts = readings.device_accounts.clone();
+        if !device_accounts.iter().any(|u| u == caller.user_id) {
+            device_accounts.push(caller.user_id.to_string());
+        }
+        let signals = FraudSignals {
+            amount: request.amount,
+            velocity,
+            new_device,
+            device_accounts: device_accounts.len() as u32,
+            account_age_days: (now - profile.account_created_at).max(0) / 86_400,
+            kyc_verified: profile.age_verified,
+            past_count: profile.allowed_count,
+            past_total: profile.allowed_total,
+            ip_country: caller.ip_country.map(str::to_string),
+            account_country: profile.country.clone(),
+        };
+        let fraud = score(&signals);
+        let decision = decide(fraud.score, self.policy.thresholds);
+        let recharge_id = format!("rc_{}", &digest("recharge-id", scoped_key)[..24]);
+        let status = match decision {
+            Decision::Allow => RechargeStatus::PendingPayment,
+            Decision::Review => RechargeStatus::PendingReview,
+            Decision::Block => RechargeStatus::Blocked,
+        };
+        let recharge = Recharge {
+            recharge_id: recharge_id.clone(),
+            user_id: caller.user_id.to_string(),
+            amount: request.amount,
+            currency: currency.to_string(),
+            provider: request.provider.clone(),
+            provider_reference: format!("pay_{}", hex::encode(random_bytes::<16>())),
+            status,
+            created_at: now,
+            score: fraud.score,
+            reasons: reason_codes(&fraud.reasons),
+            decision,
+        };
+        let (reply_status, reply_body) = decision_reply(&recharge, caller.request_id);
+        let audit = chain_after_head(
+            expected_audit_seq.map(|seq| (seq, profile.audit_hash.as_deref().unwrap_or_default())),
+            AuditDraft {
+                actor: caller.user_id.to_string(),
+                ip: None,
+                action: format!(
+                    "recharge.{}",
+                    serde_json::to_value(decision)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ),
+                target: format!("recharge:{recharge_id}"),
+                before: None,
+                after: Some(json!({
+                    "amount": recharge.amount,
+                    "currency": recharge.currency,
+                    "score": fraud.score,
+                    "reasons": recharge.reasons,
+                })),
+            },
+            now,
+        );
+        profile.audit_seq = audit.seq;
+        profile.audit_hash = Some(audit.hash.clone());
+        let counts = decision != Decision::Block;
+        let mut counters = Vec::new();
+        if counts {
+            if new_device {
+                profile.devices.push(device_hash.clone());
+            }
+            if decision == Decision::Allow {
+                profile.allowed_count += 1;
+                profile.allowed_total += request.amount;
+            }
+            for (key, cap) in user_keys.iter().zip(limits.as_array()) {
+                counters.push(CounterAdd {
+                    key: key.key.clone(),
+                    amount: request.amount,
+                    expires_at: key.expires_at,
+                    cap: Some(cap),
+                });
+            }
+            for key in device_keys.iter().chain(card_keys.iter().flatten()) {
+                counters.push(CounterAdd {
+                    key: key.key.clone(),
+                    amount: request.amount,
+                    expires_at: key.expires_at,
+                    cap: None,
+                });
+            }
+        }
+        let commit = RechargeCommit {
+            recharge: recharge.clone(),
+            profile,
+            expected_audit_seq,
+            audit,
+            counters,
+            device_account: counts.then(|| (device_key.clone(), caller.user_id.to_string())),
+            idempotency: (decision != Decision::Review)
+                .then(|| (scoped_key.to_string(), reply_status, reply_body.clone())),
+        };
+        let (status, body) = match self.ports.wallet.commit_recharge(&commit).await? {
+            CommitOutcome::Committed => {
+                tracing::info!(recharge_id = %recharge_id, decision = ?decision, score = fraud.score, "recharge decided");
+                (reply_status, reply_body)
+            }
+            CommitOutcome::Conflict => return Ok(Outcome::Retry),
+            CommitOutcome::CapExceeded(key) => {
+                let window = user_keys
+                    .iter()
+                    .find(|k| k.key == key)
+                    .map_or(Window::Day, |k| k.window);
+                let (status, body) = limit_refusal(window, caller.request_id);
+                self.ports
+                    .idempotency
+                    .complete(scoped_key, status, &body)
+                    .await?;
+                return Ok(Outcome::Reply(StoredReply {
+                    status,
+                    body,
+                    replayed: false,
+                }));
+            }
+            CommitOutcome::Duplicate => {
+                let existing = self
+                    .ports
+                    .wallet
+                    .recharge(&recharge_id)
+                    .await?
+                    .ok_or(WalletError::Unavailable)?;
+                decision_reply(&existing, caller.request_id)
+            }
+        };
+        let held = status == StatusCode::ACCEPTED.as_u16();
+        if held {
+            self.ports
+                .reviews
+                .enqueue_review(&recharge_id, caller.user_id)
+                .await?;
+        }
+        if held || commit.idempotency.is_none() {
+            self.ports
+                .idempotency
+                .complete(scoped_key, status, &body)
+                .await?;
+        }
+        Ok(Outcome::Reply(StoredReply {
+            status,
+            body,
+            replayed: false,
+        }))
+    }
+
+    /// The caller's own recharge.
+    pub async fn recharge_view(
+        &self,
+        user_id: &str,
+        recharge_id: &str,
+    ) -> Result<RechargeView, WalletError> {
+        match self.ports.wallet.recharge(recharge_id).await? {
+            Some(r) if r.user_id == user_id => Ok(RechargeView::from(&r)),
+            _ => Err(WalletError::NotFound),
+        }
+    }
+
+    /// Sets the caller's spending limits: lower at once, higher after 24 h.
+    pub async fn set_limits(
+        &self,
+        user_id: &str,
+        wanted: SpendingLimits,
+    ) -> Result<LimitsView, WalletError> {
+        let mut issues = Vec::new();
+        for (field, value) in [
+            ("daily", wanted.daily),
+            ("weekly", wanted.weekly),
+            ("monthly", wanted.monthly),
+        ] {
+            if value <= 0 {
+                issues.push(FieldIssue::new(
+                    field,
+                    "must be a positive amount in minor units",
+                ));
+            }
+        }
+        if wanted.daily > wanted.weekly || wanted.weekly > wanted.monthly {
+            issues.push(FieldIssue::new("limits", "daily <= weekly <= monthly"));
+        }
+        let ceiling = self.policy.default_limits;
+        if wanted.daily > ceiling.daily
+            || wanted.weekly > ceiling.weekly
+            || wanted.monthly > ceiling.monthly
+        {
+            issues.push(FieldIssue::new(
+                "limits",
+                "cannot exceed the platform maximum",
+            ));
+        }
+        if !issues.is_empty() {
+            return Err(WalletError::Invalid(issues));
+        }
+        let now = self.clock.now();
+        let readings = self.ports.wallet.readings(user_id, &[], "").await?;
+        let profile = match readings.profile {
+            Some(profile) => profile,
+            None => {
+                let user = self
+                    .ports
+                    .users
+                    .user_by_id(user_id)
+                    .await?
+                    .ok_or(WalletError::NotFound)?;
+                let profile = WalletProfile::new(user_id, user.created_at);
+                self.ports.wallet.ensure_profile(&profile).await?;
+                profile
+            }
+        };
+        let state = profile
+            .limits
+            .unwrap_or_else(|| LimitsState::new(self.policy.default_limits))
+            .request(wanted, now);
+        self.ports.wallet.save_limits(user_id, &state).await?;
+        Ok(LimitsView {
+            current: state.effective(now),
+            pending: state.pending,
+        })
+    }
+
+    fn check_request(&self, request: &RechargeRequest) -> Result<(), WalletError> {
+        let mut issues = Vec::new();
+        match self
+            .policy
+            .bounds
+            .iter()
+            .find(|b| b.currency == request.currency)
+        {
+            None => issues.push(FieldIssue::new(
+                "currency",
+                "is not a supported ISO 4217 currency",
+            )),
+            Some(b) if request.amount < b.min || request.amount > b.max => {
+                issues.push(FieldIssue::new(
+                    "amount",
+                    format!(
+                        "must be between {} and {} minor units of {}",
+                        b.min, b.max, b.currency
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+        if !self.policy.providers.contains(&request.provider) {
+            issues.push(FieldIssue::new("provider", "is not a supported provider"));
+        }
+        if let Some(f) = &request.payment_fingerprint {
+            let ok = (8..=128).contains(&f.len())
+                && f.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b));
+            if !ok {
+                issues.push(FieldIssue::new(
+                    "payment_fingerprint",
+                    "8 to 128 letters, digits, '_' or '-'",
+                ));
+            }
+        }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(WalletError::Invalid(issues))
+        }
+    }
+}
+
+fn check_idempotency_key(key: Option<&str>) -> Result<&str, WalletError> {
+    let invalid =
+        |issue: &str| WalletError::Invalid(vec![FieldIssue::new("Idempotency-Key", issue)]);
+    let key = key.ok_or_else(|| invalid("header is required"))?;
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid("1 to 255 visible ASCII characters"));
+    }
+    Ok(key)
+}
+
+/// The stored answer for a decided recharge.
+fn decision_reply(recharge: &Recharge, request_id: &str) -> (u16, String) {
+    let view = RechargeView::from(recharge);
+    match recharge.status {
+        RechargeStatus::Blocked => refusal_body(
+            StatusCode::FORBIDDEN,
+            "RECHARGE_BLOCKED",
+            "This recharge cannot be accepted.",
+            request_id,
+            None,
+        ),
+        RechargeStatus::PendingReview => (
+            StatusCode::ACCEPTED.as_u16(),
+            json!({"recharge_id": view.recharge_id, "status": view.status}).to_string(),
+        ),
+        _ => (StatusCode::CREATED.as_u16(), json!(view).to_string()),
+    }
+}
+
+fn limit_refusal(window: Window, request_id: &str) -> (u16, String) {
+    let name = match window {
+        Window::Day => "daily",
+        Window::Week => "weekly",
+        Window::Month => "monthly",
+    };
+    refusal_body(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "SPENDING_LIMIT_EXCEEDED",
+        &format!("This recharge would pass your {name} spending limit."),
+        request_id,
+        Some(FieldIssue::new(
+            "amount",
+            format!("exceeds the {name} limit"),
+        )),
+    )
+}
+
+fn refusal_body(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    request_id: &str,
+    detail: Option<FieldIssue>,
+) -> (u16, String) {
+    let mut error = json!({"code": code, "message": message, "request_id": request_id});
+    if let Some(detail) = detail {
+        error["details"] = json!([detail]);
+    }
+    (status.as_u16(), json!({ "error": error }).to_string())
+}
