@@ -302,6 +302,11 @@ pub fn json_response<T: Serialize>(
     request_id: &str,
 ) -> Response<Body> {
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_string());
+    json_text_response(status, text, request_id)
+}
+
+/// A response whose JSON body is already serialised (e.g. a stored reply).
+pub fn json_text_response(status: StatusCode, text: String, request_id: &str) -> Response<Body> {
     finish(
         status,
         Body::Text(text),

@@ -109,7 +109,7 @@ fn json_attr(value: &Option<serde_json::Value>) -> Option<AttributeValue> {
     value.as_ref().map(|v| s(v.to_string()))
 }
 
-fn entry_item(entry: &AuditEntry, namespace: &str) -> Item {
+pub(crate) fn entry_item(entry: &AuditEntry, namespace: &str) -> Item {
     let mut item = key(audit_partition(namespace));
     item.insert("seq".into(), n(entry.seq));
     item.insert("at".into(), n(entry.at));

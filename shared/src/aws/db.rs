@@ -101,6 +101,36 @@ impl Db {
         }
     }
 
+    /// Runs a transaction; when a condition cancelled it, returns the
+    /// cancellation code of each item (`None` where the item was fine).
+    pub async fn transact_with_reasons(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<Vec<Option<String>>>, StoreError> {
+        self.count_call();
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(err) => match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancel)) => {
+                    Ok(Some(
+                        cancel
+                            .cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().filter(|c| *c != "None").map(str::to_string))
+                            .collect(),
+                    ))
+                }
+                _ => Err(unavailable(err)),
+            },
+        }
+    }
+
     /// Runs an update; `Ok(false)` when its condition did not hold.
     pub async fn conditional_update(
         &self,

@@ -8,6 +8,8 @@ pub mod dynamo;
 pub mod flags;
 mod item;
 pub mod ses;
+pub mod sqs;
+pub mod wallet;
 
 use std::sync::Arc;
 
@@ -15,6 +17,8 @@ pub use admin::{AdminTables, DynamoAdmin};
 pub use dynamo::{DynamoStore, TableNames};
 pub use flags::DynamoFlags;
 pub use ses::SesMailer;
+pub use sqs::SqsReviewQueue;
+pub use wallet::{DynamoWallet, WalletTables};
 
 use crate::auth::service::AuthPorts;
 
@@ -56,4 +60,31 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .load()
         .await
+}
+
+/// The wallet ports on DynamoDB and SQS, and the flag store for the kill
+/// switch, from `WALLET_TABLE`, `COUNTERS_TABLE`, `AUDIT_TABLE`,
+/// `USERS_TABLE`, `SESSIONS_TABLE`, `FLAGS_TABLE` and `REVIEW_QUEUE_URL`.
+pub async fn wallet_ports_from_env(
+    env: &dyn crate::config::Env,
+) -> Result<
+    (
+        crate::wallet::service::WalletPorts,
+        Arc<dyn crate::ports::FlagStore>,
+    ),
+    crate::config::ConfigError,
+> {
+    let wallet_tables = WalletTables::from_env(env)?;
+    let auth_tables = TableNames::from_env(env)?;
+    let flags_table = DynamoFlags::table_from_env(env)?;
+    let queue_url = SqsReviewQueue::url_from_env(env)?;
+    let sdk = load_sdk_config().await;
+    let wallet = Arc::new(DynamoWallet::new(&sdk, wallet_tables));
+    let ports = crate::wallet::service::WalletPorts {
+        wallet: wallet.clone(),
+        idempotency: wallet,
+        users: Arc::new(DynamoStore::new(&sdk, auth_tables)),
+        reviews: Arc::new(SqsReviewQueue::new(&sdk, queue_url)),
+    };
+    Ok((ports, Arc::new(DynamoFlags::new(&sdk, flags_table))))
 }

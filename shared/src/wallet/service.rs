@@ -413,8 +413,13 @@ impl WalletService {
             decision,
         };
         let (reply_status, reply_body) = decision_reply(&recharge, caller.request_id);
+        let head = profile
+            .audit_hash
+            .as_deref()
+            .filter(|_| profile.audit_seq > 0)
+            .map(|hash| (profile.audit_seq, hash));
         let audit = chain_after_head(
-            expected_audit_seq.map(|seq| (seq, profile.audit_hash.as_deref().unwrap_or_default())),
+            head,
             AuditDraft {
                 actor: caller.user_id.to_string(),
                 ip: None,

@@ -1,0 +1,139 @@
+//! The recharge function: `POST /v1/wallet/recharge`, `GET
+//! /v1/wallet/recharges/{id}` and `PUT /v1/wallet/limits`, thin over the
+//! shared wallet service.
+
+mod config;
+
+use std::sync::Arc;
+
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use shared::auth::{AccessConfig, AccessGuard};
+use shared::clock::{Clock, SystemClock};
+use shared::config::{ConfigError, Env};
+use shared::flags::{FeatureGuard, FlagCache};
+use shared::http::{
+    error_response, header, json_response, json_text_response, parse_json, ApiError, RequestMeta,
+};
+use shared::logging::RequestLog;
+use shared::ports::FlagStore;
+use shared::wallet::limits::SpendingLimits;
+use shared::wallet::service::{RechargeRequest, WalletCaller, WalletPorts, WalletService};
+
+pub use config::policy_from_env;
+
+/// Everything built once per cold start.
+pub struct App {
+    service: WalletService,
+    guard: AccessGuard,
+}
+
+impl App {
+    pub fn new(
+        access: AccessConfig,
+        ports: WalletPorts,
+        flags: Arc<dyn FlagStore>,
+        policy: shared::wallet::service::RechargePolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let cache = Arc::new(FlagCache::new(flags, clock.clone(), 10, 300));
+        Self {
+            guard: AccessGuard::new(access, clock.clone()),
+            service: WalletService::new(ports, FeatureGuard::new(cache), policy, clock),
+        }
+    }
+
+    /// Reads the configuration and builds the AWS adapters.
+    pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let access = AccessConfig::from_env(env)?;
+        let policy = policy_from_env(env)?;
+        let (ports, flags) = shared::aws::wallet_ports_from_env(env).await?;
+        Ok(Self::new(
+            access,
+            ports,
+            flags,
+            policy,
+            Arc::new(SystemClock),
+        ))
+    }
+}
+
+/// Serves one request and writes its log line.
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let log = RequestLog::start("recharge");
+    let meta = RequestMeta::from_request(&req);
+    let (response, user_id) = match serve(app, &req, &meta).await {
+        Ok(done) => done,
+        Err(err) => (error_response(&err, &meta.request_id), None),
+    };
+    log.finish(
+        &meta.request_id,
+        &meta.route,
+        response.status().as_u16(),
+        user_id.as_deref(),
+    );
+    response
+}
+
+async fn serve(
+    app: &App,
+    req: &Request,
+    meta: &RequestMeta,
+) -> Result<(Response<Body>, Option<String>), ApiError> {
+    let route = meta.route.as_str();
+    let method = req.method().as_str();
+    let known = route == "/v1/wallet/recharge"
+        || route == "/v1/wallet/limits"
+        || route.starts_with("/v1/wallet/recharges/");
+    if !known {
+        return Err(ApiError::not_found());
+    }
+    let device_id = header(req.headers(), "x-device-id");
+    let principal = app.guard.authenticate(
+        header(req.headers(), "authorization"),
+        device_id,
+        meta.source_ip,
+    )?;
+    let user = Some(principal.sub.clone());
+    let id = &meta.request_id;
+    match (method, route) {
+        ("POST", "/v1/wallet/recharge") => {
+            let body: RechargeRequest = parse_json(req)?;
+            let caller = WalletCaller {
+                user_id: &principal.sub,
+                device_id: &principal.did,
+                ip_country: header(req.headers(), "cloudfront-viewer-country"),
+                request_id: id,
+            };
+            let reply = app
+                .service
+                .recharge(&caller, header(req.headers(), "idempotency-key"), &body)
+                .await?;
+            let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+            let mut response = json_text_response(status, reply.body, id);
+            if reply.replayed {
+                response
+                    .headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            }
+            Ok((response, user))
+        }
+        ("PUT", "/v1/wallet/limits") => {
+            let wanted: SpendingLimits = parse_json(req)?;
+            let view = app.service.set_limits(&principal.sub, wanted).await?;
+            Ok((json_response(StatusCode::OK, &view, id), user))
+        }
+        ("GET", path) if path.starts_with("/v1/wallet/recharges/") => {
+            let recharge_id = &path["/v1/wallet/recharges/".len()..];
+            if recharge_id.is_empty() || recharge_id.contains('/') || recharge_id.len() > 64 {
+                return Err(ApiError::not_found());
+            }
+            let view = app
+                .service
+                .recharge_view(&principal.sub, recharge_id)
+                .await?;
+            Ok((json_response(StatusCode::OK, &view, id), user))
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}

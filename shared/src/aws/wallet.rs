@@ -1,0 +1,422 @@
+//! DynamoDB adapter for wallet profiles, recharges and idempotency records
+//! (wallet table, `pk` only) and velocity counters (counters table).
+//!
+//! - `PROFILE#<user>`: the profile as JSON, with `audit_seq` for the
+//!   optimistic condition every decision writes under
+//! - `RECHARGE#<id>`: the recharge as JSON, with `status` and `user_id`
+//! - `IDEM#<user>#<key>`: fingerprint, lock, stored response, `ttl`
+//! - counters: `VEL#...` (`hits`, `amount`, `ttl`), `DEVACC#<device>` (`accounts` set)
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+
+use super::admin::entry_item;
+use super::db::{built, key, names, unavailable, values, Db};
+use super::item::{get_n, get_s, n, opt_n, opt_s, s, Item};
+use crate::config::{required, ConfigError, Env};
+use crate::ports::{
+    CommitOutcome, IdempotencyBegin, IdempotencyStore, RechargeCommit, RechargeReadings,
+    StoreError, WalletStore,
+};
+use crate::wallet::limits::LimitsState;
+use crate::wallet::model::{Recharge, WalletProfile};
+use crate::wallet::velocity::Tally;
+
+/// Tables the wallet adapter uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalletTables {
+    pub wallet: String,
+    pub counters: String,
+    pub audit: String,
+}
+
+impl WalletTables {
+    /// Reads `WALLET_TABLE`, `COUNTERS_TABLE` and `AUDIT_TABLE`.
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            wallet: required(env, "WALLET_TABLE")?,
+            counters: required(env, "COUNTERS_TABLE")?,
+            audit: required(env, "AUDIT_TABLE")?,
+        })
+    }
+}
+
+/// Wallet state on DynamoDB.
+#[derive(Clone)]
+pub struct DynamoWallet {
+    db: Db,
+    tables: WalletTables,
+}
+
+fn json_of<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_json::to_string(value)
+        .map(s)
+        .map_err(|e| StoreError::Unavailable(format!("serialise: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    serde_json::from_str(&get_s(item, "data")?)
+        .map_err(|e| StoreError::Unavailable(format!("stored record unreadable: {e}")))
+}
+
+fn profile_key(user_id: &str) -> String {
+    format!("PROFILE#{user_id}")
+}
+
+impl DynamoWallet {
+    pub fn new(config: &aws_config::SdkConfig, tables: WalletTables) -> Self {
+        Self {
+            db: Db::new(config),
+            tables,
+        }
+    }
+
+    /// How many DynamoDB requests this store has sent.
+    pub fn calls(&self) -> u64 {
+        self.db.calls()
+    }
+
+    fn profile_put(&self, commit: &RechargeCommit) -> Result<TransactWriteItem, StoreError> {
+        let mut item = key(profile_key(&commit.profile.user_id));
+        item.insert("data".into(), json_of(&commit.profile)?);
+        item.insert("audit_seq".into(), n(commit.profile.audit_seq));
+        let put = Put::builder()
+            .table_name(&self.tables.wallet)
+            .set_item(Some(item));
+        let put = match commit.expected_audit_seq {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(seq) => put
+                .condition_expression("audit_seq = :seq")
+                .set_expression_attribute_values(values(vec![(":seq", n(seq))])),
+        };
+        Ok(TransactWriteItem::builder()
+            .put(built(put.build())?)
+            .build())
+    }
+}
+
+#[async_trait]
+impl WalletStore for DynamoWallet {
+    async fn readings(
+        &self,
+        user_id: &str,
+        counter_keys: &[String],
+        device_key: &str,
+    ) -> Result<RechargeReadings, StoreError> {
+        let keys_of = |pks: Vec<String>| {
+            KeysAndAttributes::builder()
+                .set_keys(Some(pks.into_iter().map(key).collect()))
+                .consistent_read(true)
+                .build()
+        };
+        let mut counter_pks: Vec<String> = counter_keys.to_vec();
+        if !device_key.is_empty() {
+            counter_pks.push(device_key.to_string());
+        }
+        let mut request = HashMap::from([(
+            self.tables.wallet.clone(),
+            built(keys_of(vec![profile_key(user_id)]))?,
+        )]);
+        if !counter_pks.is_empty() {
+            request.insert(self.tables.counters.clone(), built(keys_of(counter_pks))?);
+        }
+        let mut items: Vec<Item> = Vec::new();
+        let mut pending = Some(request);
+        for _ in 0..3 {
+            let Some(req) = pending.take().filter(|r| !r.is_empty()) else {
+                break;
+            };
+            self.db.count_call();
+            let out = self
+                .db
+                .client
+                .batch_get_item()
+                .set_request_items(Some(req))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for (_, mut table_items) in out.responses.unwrap_or_default() {
+                items.append(&mut table_items);
+            }
+            pending = out.unprocessed_keys;
+        }
+        if pending.is_some_and(|p| !p.is_empty()) {
+            return Err(StoreError::Unavailable(
+                "batch read left keys unprocessed".into(),
+            ));
+        }
+        let mut readings = RechargeReadings::default();
+        for item in &items {
+            let pk = get_s(item, "pk")?;
+            if pk.starts_with("PROFILE#") {
+                readings.profile = Some(from_json(item)?);
+            } else if pk.starts_with("DEVACC#") {
+                readings.device_accounts = super::item::get_strings(item, "accounts");
+            } else {
+                let tally = Tally {
+                    count: opt_n(item, "hits").unwrap_or(0),
+                    amount: opt_n(item, "amount").unwrap_or(0),
+                };
+                readings.counters.insert(pk, tally);
+            }
+        }
+        Ok(readings)
+    }
+
+    async fn commit_recharge(&self, commit: &RechargeCommit) -> Result<CommitOutcome, StoreError> {
+        let r = &commit.recharge;
+        let mut recharge_item = key(format!("RECHARGE#{}", r.recharge_id));
+        recharge_item.insert("data".into(), json_of(r)?);
+        recharge_item.insert("user_id".into(), s(&r.user_id));
+        recharge_item.insert("status".into(), json_of(&r.status)?);
+        let recharge_put = Put::builder()
+            .table_name(&self.tables.wallet)
+            .set_item(Some(recharge_item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build();
+        let audit_put = Put::builder()
+            .table_name(&self.tables.audit)
+            .set_item(Some(entry_item(
+                &commit.audit,
+                &format!("user#{}", r.user_id),
+            )))
+            .condition_expression("attribute_not_exists(seq)")
+            .build();
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(built(recharge_put)?)
+                .build(),
+            self.profile_put(commit)?,
+            TransactWriteItem::builder().put(built(audit_put)?).build(),
+        ];
+        for add in &commit.counters {
+            let mut vals = vec![
+                (":one", n(1)),
+                (":amount", n(add.amount)),
+                (":ttl", n(add.expires_at)),
+            ];
+            let mut update = Update::builder()
+                .table_name(&self.tables.counters)
+                .set_key(Some(key(add.key.clone())))
+                .update_expression("ADD hits :one, amount :amount SET #ttl = :ttl")
+                .set_expression_attribute_names(names(&[("#ttl", "ttl")]));
+            if let Some(cap) = add.cap {
+                update =
+                    update.condition_expression("attribute_not_exists(amount) OR amount <= :room");
+                vals.push((":room", n(cap - add.amount)));
+            }
+            let update = built(update.set_expression_attribute_values(values(vals)).build())?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        if let Some((device, user)) = &commit.device_account {
+            let update = Update::builder()
+                .table_name(&self.tables.counters)
+                .set_key(Some(key(device.clone())))
+                .update_expression("ADD accounts :user SET #ttl = :ttl")
+                .set_expression_attribute_names(names(&[("#ttl", "ttl")]))
+                .set_expression_attribute_values(values(vec![
+                    (":user", AttributeValue::Ss(vec![user.clone()])),
+                    (":ttl", n(commit.recharge.created_at + 90 * 86_400)),
+                ]))
+                .build();
+            items.push(TransactWriteItem::builder().update(built(update)?).build());
+        }
+        if let Some((idem_key, status, body)) = &commit.idempotency {
+            let update = Update::builder()
+                .table_name(&self.tables.wallet)
+                .set_key(Some(key(format!("IDEM#{idem_key}"))))
+                .update_expression("SET response_status = :status, response_body = :body")
+                .condition_expression("attribute_exists(pk)")
+                .set_expression_attribute_values(values(vec![
+                    (":status", n(*status)),
+                    (":body", s(body.clone())),
+                ]))
+                .build();
+            items.push(TransactWriteItem::builder().update(built(update)?).build());
+        }
+        let Some(reasons) = self.db.transact_with_reasons(items).await? else {
+            return Ok(CommitOutcome::Committed);
+        };
+        let failed = |i: usize| {
+            reasons
+                .get(i)
+                .is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"))
+        };
+        if failed(0) {
+            return Ok(CommitOutcome::Duplicate);
+        }
+        for (i, add) in commit.counters.iter().enumerate() {
+            if add.cap.is_some() && failed(3 + i) {
+                return Ok(CommitOutcome::CapExceeded(add.key.clone()));
+            }
+        }
+        Ok(CommitOutcome::Conflict)
+    }
+
+    async fn recharge(&self, recharge_id: &str) -> Result<Option<Recharge>, StoreError> {
+        self.db
+            .get(&self.tables.wallet, format!("RECHARGE#{recharge_id}"))
+            .await?
+            .as_ref()
+            .map(from_json)
+            .transpose()
+    }
+
+    async fn ensure_profile(&self, profile: &WalletProfile) -> Result<(), StoreError> {
+        let mut item = key(profile_key(&profile.user_id));
+        item.insert("data".into(), json_of(profile)?);
+        item.insert("audit_seq".into(), n(profile.audit_seq));
+        match self
+            .db
+            .client
+            .put_item()
+            .table_name(&self.tables.wallet)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn save_limits(&self, user_id: &str, limits: &LimitsState) -> Result<(), StoreError> {
+        for _ in 0..5 {
+            let item = self
+                .db
+                .get(&self.tables.wallet, profile_key(user_id))
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let mut profile: WalletProfile = from_json(&item)?;
+            profile.limits = Some(*limits);
+            let seq: u64 = get_n(&item, "audit_seq")?;
+            let update = self
+                .db
+                .client
+                .update_item()
+                .table_name(&self.tables.wallet)
+                .set_key(Some(key(profile_key(user_id))))
+                .update_expression("SET #data = :data")
+                .condition_expression("audit_seq = :seq")
+                .set_expression_attribute_names(names(&[("#data", "data")]))
+                .set_expression_attribute_values(values(vec![
+                    (":data", json_of(&profile)?),
+                    (":seq", n(seq)),
+                ]));
+            if self.db.conditional_update(update).await? {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for DynamoWallet {
+    async fn begin(
+        &self,
+        idem_key: &str,
+        fingerprint: &str,
+        now: i64,
+        lock_until: i64,
+        expires_at: i64,
+    ) -> Result<IdempotencyBegin, StoreError> {
+        let pk = format!("IDEM#{idem_key}");
+        let mut item = key(pk.clone());
+        item.insert("fingerprint".into(), s(fingerprint));
+        item.insert("lock_until".into(), n(lock_until));
+        item.insert("ttl".into(), n(expires_at));
+        self.db.count_call();
+        let put = self
+            .db
+            .client
+            .put_item()
+            .table_name(&self.tables.wallet)
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(pk) OR #ttl <= :now \
+                 OR (attribute_not_exists(response_status) AND lock_until <= :now AND fingerprint = :fp)",
+            )
+            .set_expression_attribute_names(names(&[("#ttl", "ttl")]))
+            .set_expression_attribute_values(values(vec![(":now", n(now)), (":fp", s(fingerprint))]))
+            .send()
+            .await;
+        match put {
+            Ok(_) => return Ok(IdempotencyBegin::Started),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+            Err(err) => return Err(unavailable(err)),
+        }
+        let existing = self
+            .db
+            .get(&self.tables.wallet, pk)
+            .await?
+            .ok_or(StoreError::Conflict)?;
+        if opt_s(&existing, "fingerprint").as_deref() != Some(fingerprint) {
+            return Ok(IdempotencyBegin::Mismatch);
+        }
+        match (
+            opt_n::<u16>(&existing, "response_status"),
+            opt_s(&existing, "response_body"),
+        ) {
+            (Some(status), Some(body)) => Ok(IdempotencyBegin::Replay { status, body }),
+            _ => Ok(IdempotencyBegin::InProgress),
+        }
+    }
+
+    async fn complete(&self, idem_key: &str, status: u16, body: &str) -> Result<(), StoreError> {
+        let update = self
+            .db
+            .client
+            .update_item()
+            .table_name(&self.tables.wallet)
+            .set_key(Some(key(format!("IDEM#{idem_key}"))))
+            .update_expression("SET response_status = :status, response_body = :body")
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_values(values(vec![
+                (":status", n(status)),
+                (":body", s(body)),
+            ]));
+        if self.db.conditional_update(update).await? {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+
+    async fn release(&self, idem_key: &str) -> Result<(), StoreError> {
+        self.db.count_call();
+        match self
+            .db
+            .client
+            .delete_item()
+            .table_name(&self.tables.wallet)
+            .set_key(Some(key(format!("IDEM#{idem_key}"))))
+            .condition_expression("attribute_not_exists(response_status)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+}
