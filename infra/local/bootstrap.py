@@ -8,6 +8,7 @@ SES sender identity MAIL_FROM is verified so the emulator accepts email.
 Safe to run again: existing resources are left as they are.
 """
 
+import json
 import os
 import sys
 import time
@@ -62,6 +63,39 @@ def tables_from_template(stack):
         yield logical_id, spec, props.get("TimeToLiveSpecification")
 
 
+def create_queues(endpoint, stack):
+    """Creates every AWS::SQS::Queue of the template, dead-letter queues first,
+    with the template's redrive policy pointing at the local DLQ."""
+    with open(TEMPLATE) as handle:
+        template = yaml.load(handle, Loader=CfnLoader)
+    queues = {
+        logical_id: resource["Properties"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::SQS::Queue"
+    }
+    sqs = boto3.client("sqs", endpoint_url=endpoint)
+    arns = {}
+    ordered = sorted(queues, key=lambda lid: "RedrivePolicy" in queues[lid])
+    for logical_id in ordered:
+        props = queues[logical_id]
+        name = table_name(props["QueueName"], stack)
+        attributes = {}
+        if "VisibilityTimeout" in props:
+            attributes["VisibilityTimeout"] = str(props["VisibilityTimeout"])
+        redrive = props.get("RedrivePolicy")
+        if redrive:
+            target = redrive["deadLetterTargetArn"]["GetAtt"].split(".")[0]
+            attributes["RedrivePolicy"] = json.dumps({
+                "deadLetterTargetArn": arns[target],
+                "maxReceiveCount": str(redrive["maxReceiveCount"]),
+            })
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arns[logical_id] = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        print(f"queue {name} ({logical_id}) ready")
+
+
 def main():
     endpoint = os.environ["AWS_ENDPOINT_URL"]
     stack = os.environ.get("STACK_NAME", "local")
@@ -80,6 +114,7 @@ def main():
                     },
                 )
         print(f"table {name} ({logical_id}) ready")
+    create_queues(endpoint, stack)
     sender = os.environ.get("MAIL_FROM")
     if sender:
         boto3.client("ses", endpoint_url=endpoint).verify_email_identity(

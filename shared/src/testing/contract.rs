@@ -508,6 +508,261 @@ pub async fn admin_store_contract(
     assert_eq!(wins, 1, "one entry per sequence number");
 }
 
+fn sample_commit(
+    user_id: &str,
+    counter: &str,
+    amount: i64,
+    cap: i64,
+) -> crate::ports::RechargeCommit {
+    use crate::wallet::fraud::Decision;
+    use crate::wallet::model::{Recharge, RechargeStatus, WalletProfile};
+    let recharge_id = format!("rc_{}", new_id());
+    let audit = chain_after(None, draft("recharge.allow"), NOW);
+    let mut profile = WalletProfile::new(user_id, NOW - 86_400);
+    profile.audit_seq = audit.seq;
+    profile.audit_hash = Some(audit.hash.clone());
+    crate::ports::RechargeCommit {
+        recharge: Recharge {
+            recharge_id,
+            user_id: user_id.to_string(),
+            amount,
+            currency: "EUR".to_string(),
+            provider: "stripe".to_string(),
+            provider_reference: format!("pay_{}", new_id()),
+            status: RechargeStatus::PendingPayment,
+            created_at: NOW,
+            score: 10,
+            reasons: vec!["NEW_DEVICE".to_string()],
+            decision: Decision::Allow,
+        },
+        profile,
+        expected_audit_seq: None,
+        audit,
+        counters: vec![crate::ports::CounterAdd {
+            key: counter.to_string(),
+            amount,
+            expires_at: NOW + 86_400,
+            cap: Some(cap),
+        }],
+        device_account: Some((format!("DEVACC#{}", new_id()), user_id.to_string())),
+        idempotency: None,
+    }
+}
+
+/// Idempotency claims: one owner, replay, mismatch, crash takeover, expiry.
+pub async fn idempotency_contract(store: Arc<dyn crate::ports::IdempotencyStore>) {
+    use crate::ports::IdempotencyBegin::*;
+    let key = new_id();
+    assert_eq!(
+        store
+            .begin(&key, "fp", NOW, NOW + 60, NOW + 86_400)
+            .await
+            .unwrap(),
+        Started
+    );
+    assert_eq!(
+        store
+            .begin(&key, "fp", NOW + 1, NOW + 61, NOW + 86_401)
+            .await
+            .unwrap(),
+        InProgress
+    );
+    assert_eq!(
+        store
+            .begin(&key, "other", NOW + 1, NOW + 61, NOW + 86_401)
+            .await
+            .unwrap(),
+        Mismatch
+    );
+    store.complete(&key, 201, "{\"ok\":true}").await.unwrap();
+    assert_eq!(
+        store
+            .begin(&key, "fp", NOW + 2, NOW + 62, NOW + 86_402)
+            .await
+            .unwrap(),
+        Replay {
+            status: 201,
+            body: "{\"ok\":true}".to_string()
+        }
+    );
+    store.release(&key).await.unwrap();
+    assert!(
+        matches!(
+            store
+                .begin(&key, "fp", NOW + 3, NOW + 63, NOW + 86_403)
+                .await
+                .unwrap(),
+            Replay { .. }
+        ),
+        "a completed record is kept"
+    );
+    assert_eq!(
+        store
+            .begin(&key, "fp", NOW + 86_400, NOW + 86_460, NOW + 2 * 86_400)
+            .await
+            .unwrap(),
+        Started,
+        "expired after 24 h"
+    );
+
+    let crashed = new_id();
+    store
+        .begin(&crashed, "fp", NOW, NOW + 60, NOW + 86_400)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .begin(&crashed, "fp", NOW + 59, NOW + 119, NOW + 86_459)
+            .await
+            .unwrap(),
+        InProgress
+    );
+    assert_eq!(
+        store
+            .begin(&crashed, "fp", NOW + 60, NOW + 120, NOW + 86_460)
+            .await
+            .unwrap(),
+        Started,
+        "a crashed claim expires"
+    );
+
+    let released = new_id();
+    store
+        .begin(&released, "fp", NOW, NOW + 60, NOW + 86_400)
+        .await
+        .unwrap();
+    store.release(&released).await.unwrap();
+    assert_eq!(
+        store
+            .begin(&released, "fp", NOW + 1, NOW + 61, NOW + 86_401)
+            .await
+            .unwrap(),
+        Started
+    );
+
+    let raced = new_id();
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            let key = raced.clone();
+            tokio::spawn(async move { store.begin(&key, "fp", NOW, NOW + 60, NOW + 86_400).await })
+        })
+        .collect();
+    let mut started = 0;
+    for racer in racers {
+        if racer.await.unwrap().unwrap() == Started {
+            started += 1;
+        }
+    }
+    assert_eq!(started, 1, "exactly one concurrent duplicate proceeds");
+}
+
+/// Recharge commits: all-or-nothing, duplicate ids, profile conflicts, caps.
+pub async fn wallet_store_contract(wallet: Arc<dyn crate::ports::WalletStore>) {
+    use crate::ports::CommitOutcome;
+    let user = new_id();
+    let counter = format!("VEL#user#{}#EUR#D#1", new_id());
+    let first = sample_commit(&user, &counter, 600, 1_000);
+    assert_eq!(
+        wallet.commit_recharge(&first).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    let device = first.device_account.clone().unwrap().0;
+    let readings = wallet
+        .readings(&user, std::slice::from_ref(&counter), &device)
+        .await
+        .unwrap();
+    assert_eq!(readings.profile, Some(first.profile.clone()));
+    assert_eq!(
+        readings.counters[&counter],
+        crate::wallet::velocity::Tally {
+            count: 1,
+            amount: 600
+        }
+    );
+    assert_eq!(readings.device_accounts, vec![user.clone()]);
+    assert_eq!(
+        wallet.recharge(&first.recharge.recharge_id).await.unwrap(),
+        Some(first.recharge.clone())
+    );
+
+    assert_eq!(
+        wallet.commit_recharge(&first).await.unwrap(),
+        CommitOutcome::Duplicate
+    );
+    let mut stale = sample_commit(&user, &counter, 100, 1_000);
+    stale.expected_audit_seq = Some(7);
+    assert_eq!(
+        wallet.commit_recharge(&stale).await.unwrap(),
+        CommitOutcome::Conflict
+    );
+    let mut over = sample_commit(&user, &counter, 500, 1_000);
+    over.expected_audit_seq = Some(first.profile.audit_seq);
+    assert_eq!(
+        wallet.commit_recharge(&over).await.unwrap(),
+        CommitOutcome::CapExceeded(counter.clone())
+    );
+    assert_eq!(
+        wallet.recharge(&over.recharge.recharge_id).await.unwrap(),
+        None,
+        "nothing half-written"
+    );
+    let after = wallet
+        .readings(&user, std::slice::from_ref(&counter), "")
+        .await
+        .unwrap();
+    assert_eq!(after.counters[&counter].amount, 600);
+
+    let shared_counter = format!("VEL#user#{}#EUR#D#1", new_id());
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            let wallet = wallet.clone();
+            let commit = sample_commit(&new_id(), &shared_counter, 300, 1_000);
+            tokio::spawn(async move { wallet.commit_recharge(&commit).await })
+        })
+        .collect();
+    let mut committed = 0;
+    for racer in racers {
+        if racer.await.unwrap().unwrap() == CommitOutcome::Committed {
+            committed += 1;
+        }
+    }
+    assert_eq!(committed, 3, "a cap holds under concurrent commits");
+
+    let limits = crate::wallet::limits::LimitsState::new(crate::wallet::limits::SpendingLimits {
+        daily: 1,
+        weekly: 2,
+        monthly: 3,
+    });
+    assert_eq!(
+        wallet.save_limits(&new_id(), &limits).await,
+        Err(StoreError::NotFound)
+    );
+    wallet.save_limits(&user, &limits).await.unwrap();
+    let profile = wallet
+        .readings(&user, &[], "")
+        .await
+        .unwrap()
+        .profile
+        .unwrap();
+    assert_eq!(profile.limits, Some(limits));
+    wallet
+        .ensure_profile(&crate::wallet::model::WalletProfile::new(&user, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        wallet
+            .readings(&user, &[], "")
+            .await
+            .unwrap()
+            .profile
+            .unwrap()
+            .limits,
+        Some(limits),
+        "ensure keeps an existing profile"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,6 +772,13 @@ mod tests {
     async fn memory_store_keeps_the_port_contract() {
         let store = Arc::new(MemoryStore::new());
         full_contract(store.clone(), store.clone(), store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn memory_store_keeps_the_wallet_contract() {
+        let store = Arc::new(MemoryStore::new());
+        idempotency_contract(store.clone()).await;
+        wallet_store_contract(store).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,0 +1,195 @@
+//! Recharges end to end on the local stand-in: the DynamoDB wallet adapter
+//! keeps the port contract, truly concurrent duplicates make one recharge,
+//! reviews reach the SQS queue, and the round trips are counted.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use e2e::endpoint;
+use serde_json::{json, Value};
+use shared::auth::model::Role;
+use shared::aws::{
+    load_sdk_config, DynamoFlags, DynamoStore, DynamoWallet, SqsReviewQueue, TableNames,
+    WalletTables,
+};
+use shared::clock::SystemClock;
+use shared::config::ProcessEnv;
+use shared::testing::contract::{idempotency_contract, wallet_store_contract};
+use shared::testing::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
+use shared::wallet::service::WalletPorts;
+
+struct Stack {
+    app: recharge::App,
+    wallet: DynamoWallet,
+    users: DynamoStore,
+    token: String,
+    /// A device of this test's own, so scoring sees no shared device.
+    device: String,
+}
+
+async fn stack(overrides: &[(&str, &str)]) -> Stack {
+    endpoint();
+    let sdk = load_sdk_config().await;
+    let wallet = DynamoWallet::new(&sdk, WalletTables::from_env(&ProcessEnv).unwrap());
+    let users = DynamoStore::new(&sdk, TableNames::from_env(&ProcessEnv).unwrap());
+    let flags = DynamoFlags::new(&sdk, DynamoFlags::table_from_env(&ProcessEnv).unwrap())
+        .in_namespace(&shared::auth::secrets::new_id());
+    let queue = SqsReviewQueue::new(&sdk, SqsReviewQueue::url_from_env(&ProcessEnv).unwrap());
+    let now = shared::clock::Clock::now(&SystemClock);
+    let (user_id, shared_device_token) =
+        signed_in_account(&users, &users, Role::User, &["pwd"], "203.0.113.10", now).await;
+    let claims = shared::testing::claims(&shared_device_token);
+    let device = format!("device-{}", shared::auth::secrets::new_id());
+    let amr = vec!["pwd".to_string()];
+    let token = test_access_config().tokens.issue(
+        &shared::auth::tokens::TokenSubject {
+            user_id: &user_id,
+            session_id: claims["sid"].as_str().unwrap(),
+            device_id: &device,
+            role: Role::User,
+            amr: &amr,
+            ip: None,
+        },
+        now,
+    );
+    let ports = WalletPorts {
+        wallet: Arc::new(wallet.clone()),
+        idempotency: Arc::new(wallet.clone()),
+        users: Arc::new(users.clone()),
+        reviews: Arc::new(queue),
+    };
+    let env: std::collections::HashMap<String, String> = overrides
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let policy = recharge::policy_from_env(&env).unwrap();
+    let app = recharge::App::new(
+        test_access_config(),
+        ports,
+        Arc::new(flags),
+        policy,
+        Arc::new(SystemClock),
+    );
+    Stack {
+        app,
+        wallet,
+        users,
+        token,
+        device,
+    }
+}
+
+impl Stack {
+    async fn recharge(&self, key: &str, amount: i64) -> Reply {
+        let body = json!({"amount": amount, "currency": "EUR", "provider": "stripe"});
+        let ev = event("recharge-start")
+            .body(body)
+            .header("Idempotency-Key", key)
+            .bearer(&self.token)
+            .device(&self.device);
+        invoke(|req| recharge::handle(&self.app, req), ev).await
+    }
+
+    fn calls(&self) -> u64 {
+        self.wallet.calls() + self.users.calls()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_wallet_keeps_the_port_contract() {
+    endpoint();
+    let sdk = load_sdk_config().await;
+    let wallet = Arc::new(DynamoWallet::new(
+        &sdk,
+        WalletTables::from_env(&ProcessEnv).unwrap(),
+    ));
+    idempotency_contract(wallet.clone()).await;
+    wallet_store_contract(wallet).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicates_make_exactly_one_recharge() {
+    let stack = Arc::new(stack(&[]).await);
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let stack = stack.clone();
+            tokio::spawn(async move { stack.recharge("same-key-for-all", 2_000).await })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        match reply.status {
+            201 => {
+                ids.insert(reply.body["recharge_id"].as_str().unwrap().to_string());
+            }
+            409 => assert_eq!(reply.code(), "IDEMPOTENCY_IN_PROGRESS"),
+            other => panic!("unexpected {other}: {}", reply.body),
+        }
+    }
+    assert_eq!(
+        ids.len(),
+        1,
+        "one recharge, whatever the number of duplicates"
+    );
+    let replay = stack.recharge("same-key-for-all", 2_000).await;
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+}
+
+#[tokio::test]
+async fn a_held_recharge_reaches_the_review_queue() {
+    let stack = stack(&[("FRAUD_REVIEW_AT", "40"), ("FRAUD_BLOCK_AT", "90")]).await;
+    let held = stack.recharge("review-me", 2_000).await;
+    assert_eq!(held.status, 202, "{}", held.body);
+    let id = held.body["recharge_id"].as_str().unwrap().to_string();
+    let sqs = aws_sdk_sqs::Client::new(&load_sdk_config().await);
+    let url = std::env::var("REVIEW_QUEUE_URL").unwrap();
+    let mut found = false;
+    for _ in 0..10 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+        found = out.messages().iter().any(|m| {
+            let body: Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap();
+            body["recharge_id"] == id.as_str()
+        });
+        if found {
+            break;
+        }
+    }
+    assert!(found, "the review message for {id} is on the queue");
+}
+
+#[tokio::test]
+async fn round_trips_per_decision() {
+    let allow = stack(&[]).await;
+    allow.recharge("warm-up", 2_000).await;
+    let before = allow.calls();
+    assert_eq!(allow.recharge("allowed", 2_000).await.status, 201);
+    let allowed_calls = allow.calls() - before;
+
+    let review = stack(&[("FRAUD_REVIEW_AT", "0"), ("FRAUD_BLOCK_AT", "90")]).await;
+    review.recharge("warm-up", 2_000).await;
+    let before = review.calls();
+    assert_eq!(review.recharge("held", 2_000).await.status, 202);
+    let review_calls = review.calls() - before;
+
+    let block = stack(&[("FRAUD_REVIEW_AT", "0"), ("FRAUD_BLOCK_AT", "0")]).await;
+    block.recharge("warm-up", 2_000).await;
+    let before = block.calls();
+    assert_eq!(block.recharge("blocked", 2_000).await.status, 403);
+    let block_calls = block.calls() - before;
+
+    println!("DynamoDB calls: allowed {allowed_calls}, review {review_calls} (+1 SQS send), blocked {block_calls}");
+    assert_eq!(allowed_calls, 3, "claim key, batch read, one transaction");
+    assert_eq!(
+        review_calls, 4,
+        "claim key, batch read, transaction, store reply"
+    );
+    assert_eq!(block_calls, 3);
+}
