@@ -33,6 +33,7 @@ export ADMIN_CIDRS=127.0.0.0/8,::1/128
 export ADMIN_TOTP_REQUIRED=true
 export AUTH_IP_LIMIT_PER_MINUTE=20
 export MAIL_FROM=no-reply@wallet.local
+export REVIEWER_EMAILS=fraud-team@wallet.local
 export LOG_LEVEL=info
 
 # The variables the functions read, for `cargo lambda watch --env-file`.
@@ -42,7 +43,7 @@ write_function_env() {
   chmod 600 "$file"
   for var in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_ENDPOINT_URL \
     USERS_TABLE SESSIONS_TABLE COUNTERS_TABLE FLAGS_TABLE AUDIT_TABLE FLAGS_TTL_SECONDS WALLET_TABLE REVIEW_QUEUE_URL JWT_SECRET JWT_ISSUER JWT_AUDIENCE \
-    ADMIN_CIDRS ADMIN_TOTP_REQUIRED AUTH_IP_LIMIT_PER_MINUTE MAIL_FROM LOG_LEVEL; do
+    ADMIN_CIDRS ADMIN_TOTP_REQUIRED AUTH_IP_LIMIT_PER_MINUTE MAIL_FROM REVIEWER_EMAILS LOG_LEVEL; do
     printf '%s=%s\n' "$var" "${!var}" >> "$file"
   done
   echo "$file"

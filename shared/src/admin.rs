@@ -16,8 +16,10 @@ use crate::clock::Clock;
 use crate::flags::{Flag, Snapshot};
 use crate::http::{ApiError, FieldIssue};
 use crate::ports::{
-    AdminChange, AdminStore, AuditLog, FlagStore, SessionStore, StoreError, UserStore,
+    AdminChange, AdminStore, AuditLog, FlagStore, Mailer, OutgoingEmail, ReviewStore, SessionStore,
+    StoreError, UserStore,
 };
+use crate::review::{CaseStatus, ReviewCase};
 
 /// How often a commit is retried when another admin action won the race
 /// for the next audit entry.
@@ -92,6 +94,8 @@ pub struct AdminPorts {
     pub store: Arc<dyn AdminStore>,
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
+    pub reviews: Arc<dyn ReviewStore>,
+    pub mailer: Arc<dyn Mailer>,
 }
 
 /// Operators' actions over their ports.
@@ -264,6 +268,88 @@ impl AdminService {
             after: None,
         })
         .await
+    }
+
+    /// Up to `limit` review cases with `status`, oldest first.
+    pub async fn reviews(
+        &self,
+        status: CaseStatus,
+        limit: u32,
+    ) -> Result<Vec<ReviewCase>, AdminError> {
+        Ok(self
+            .ports
+            .reviews
+            .cases(status, limit.clamp(1, MAX_AUDIT_PAGE))
+            .await?)
+    }
+
+    /// Decides an open case once: approve lets the recharge go on to
+    /// payment, reject cancels it and emails the user.
+    pub async fn decide_review(
+        &self,
+        actor: &Actor,
+        case_id: &str,
+        approve: bool,
+        note: &str,
+    ) -> Result<ReviewCase, AdminError> {
+        let case = self
+            .ports
+            .reviews
+            .case(case_id)
+            .await?
+            .ok_or(AdminError::NotFound)?;
+        if case.status != CaseStatus::Open {
+            return Err(AdminError::Conflict("CASE_ALREADY_DECIDED"));
+        }
+        let change = AdminChange::DecideReview {
+            case_id: case_id.to_string(),
+            approve,
+            decided_by: actor.user_id.clone(),
+            note: note.to_string(),
+        };
+        let decision = if approve { "approve" } else { "reject" };
+        for _ in 0..COMMIT_ATTEMPTS {
+            let draft = AuditDraft {
+                actor: actor.user_id.clone(),
+                ip: actor.ip.clone(),
+                action: format!("review.{decision}"),
+                target: format!("recharge:{case_id}"),
+                before: Some(json!({ "status": "open" })),
+                after: Some(json!({ "status": decision, "note": note })),
+            };
+            match self.try_commit(&change, draft).await {
+                Ok(()) => break,
+                Err(StoreError::Conflict) => {
+                    let now_case = self.ports.reviews.case(case_id).await?;
+                    if now_case.is_none_or(|c| c.status != CaseStatus::Open) {
+                        return Err(AdminError::Conflict("CASE_ALREADY_DECIDED"));
+                    }
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        let decided = self
+            .ports
+            .reviews
+            .case(case_id)
+            .await?
+            .ok_or(AdminError::NotFound)?;
+        if decided.status == CaseStatus::Open {
+            return Err(AdminError::Conflict("BUSY"));
+        }
+        if !approve {
+            if let Some(user) = self.ports.users.user_by_id(&case.user_id).await? {
+                let mail = OutgoingEmail {
+                    to: user.email,
+                    subject: "Your recharge was cancelled".to_string(),
+                    text: "A recharge on your wallet could not be accepted after review and has been cancelled. No money was taken.".to_string(),
+                };
+                if let Err(err) = self.ports.mailer.send(&mail).await {
+                    tracing::warn!(error = %err, "rejection email not sent");
+                }
+            }
+        }
+        Ok(decided)
     }
 
     /// Up to `limit` entries older than `before`, newest first.

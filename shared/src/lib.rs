@@ -13,6 +13,7 @@ pub mod logging;
 pub mod memory;
 pub mod ports;
 pub mod ratelimit;
+pub mod review;
 pub mod wallet;
 
 #[cfg(any(test, feature = "test-support"))]

@@ -17,11 +17,12 @@ use crate::flags::Snapshot;
 use crate::ports::{
     AdminChange, AdminStore, AttemptStore, AuditLog, CommitOutcome, FlagStore, IdempotencyBegin,
     IdempotencyStore, Mailer, OutgoingEmail, RechargeCommit, RechargeReadings, ReviewQueue,
-    SessionStore, StoreError, UserStore, WalletStore,
+    ReviewStore, SessionStore, StoreError, UserStore, WalletStore,
 };
 use crate::ratelimit::WindowSlot;
+use crate::review::{CaseStatus, ReviewCase};
 use crate::wallet::limits::LimitsState;
-use crate::wallet::model::{Recharge, WalletProfile};
+use crate::wallet::model::{Recharge, RechargeStatus, WalletProfile};
 use crate::wallet::velocity::Tally;
 
 #[derive(Default)]
@@ -41,6 +42,7 @@ struct State {
     counters: HashMap<String, Tally>,
     device_accounts: HashMap<String, Vec<String>>,
     review_messages: Vec<(String, String)>,
+    cases: HashMap<String, ReviewCase>,
 }
 
 #[derive(Clone)]
@@ -301,6 +303,40 @@ impl AdminStore for MemoryStore {
             AdminChange::ClearLockout { key } => {
                 s.lockouts.remove(key);
             }
+            AdminChange::DecideReview {
+                case_id,
+                approve,
+                decided_by,
+                note,
+            } => {
+                let open = s
+                    .cases
+                    .get(case_id)
+                    .is_some_and(|c| c.status == CaseStatus::Open);
+                let held = s
+                    .recharges
+                    .get(case_id)
+                    .is_some_and(|r| r.status == RechargeStatus::PendingReview);
+                if !open || !held {
+                    return Err(StoreError::Conflict);
+                }
+                if let Some(case) = s.cases.get_mut(case_id) {
+                    case.status = if *approve {
+                        CaseStatus::Approved
+                    } else {
+                        CaseStatus::Rejected
+                    };
+                    case.decided_by = Some(decided_by.clone());
+                    case.note = Some(note.clone());
+                }
+                if let Some(recharge) = s.recharges.get_mut(case_id) {
+                    recharge.status = if *approve {
+                        RechargeStatus::PendingPayment
+                    } else {
+                        RechargeStatus::Cancelled
+                    };
+                }
+            }
         }
         s.audit.push(entry.clone());
         Ok(())
@@ -440,6 +476,41 @@ impl WalletStore for MemoryStore {
         let profile = s.profiles.get_mut(user_id).ok_or(StoreError::NotFound)?;
         profile.limits = Some(*limits);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ReviewStore for MemoryStore {
+    async fn open_case(&self, case: &ReviewCase) -> Result<(), StoreError> {
+        self.state()?
+            .cases
+            .entry(case.case_id.clone())
+            .or_insert_with(|| case.clone());
+        Ok(())
+    }
+
+    async fn case(&self, case_id: &str) -> Result<Option<ReviewCase>, StoreError> {
+        Ok(self.state()?.cases.get(case_id).cloned())
+    }
+
+    async fn mark_notified(&self, case_id: &str) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let case = s.cases.get_mut(case_id).ok_or(StoreError::NotFound)?;
+        case.notified = true;
+        Ok(())
+    }
+
+    async fn cases(&self, status: CaseStatus, limit: u32) -> Result<Vec<ReviewCase>, StoreError> {
+        let s = self.state()?;
+        let mut cases: Vec<ReviewCase> = s
+            .cases
+            .values()
+            .filter(|c| c.status == status)
+            .cloned()
+            .collect();
+        cases.sort_by_key(|c| (c.opened_at, c.case_id.clone()));
+        cases.truncate(limit as usize);
+        Ok(cases)
     }
 }
 

@@ -126,6 +126,14 @@ pub enum AdminChange {
     },
     /// Clears an account's failure count and lock.
     ClearLockout { key: String },
+    /// Decides an open review case and moves its held recharge on:
+    /// approved → pending payment, rejected → cancelled.
+    DecideReview {
+        case_id: String,
+        approve: bool,
+        decided_by: String,
+        note: String,
+    },
 }
 
 /// Applies admin changes together with their audit entry.
@@ -250,4 +258,19 @@ pub trait WalletStore: Send + Sync {
 #[async_trait]
 pub trait ReviewQueue: Send + Sync {
     async fn enqueue_review(&self, recharge_id: &str, user_id: &str) -> Result<(), StoreError>;
+}
+
+/// Review cases.
+#[async_trait]
+pub trait ReviewStore: Send + Sync {
+    /// Opens `case` unless a case with its id exists (then nothing changes).
+    async fn open_case(&self, case: &crate::review::ReviewCase) -> Result<(), StoreError>;
+    async fn case(&self, case_id: &str) -> Result<Option<crate::review::ReviewCase>, StoreError>;
+    async fn mark_notified(&self, case_id: &str) -> Result<(), StoreError>;
+    /// Up to `limit` cases with `status`, oldest first.
+    async fn cases(
+        &self,
+        status: crate::review::CaseStatus,
+        limit: u32,
+    ) -> Result<Vec<crate::review::ReviewCase>, StoreError>;
 }

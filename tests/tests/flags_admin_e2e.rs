@@ -14,7 +14,8 @@ use shared::auth::secrets::new_id;
 use shared::auth::totp::code_at;
 use shared::auth::AccessConfig;
 use shared::aws::{
-    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoStore, TableNames,
+    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoStore, DynamoWallet, SesMailer,
+    TableNames, WalletTables,
 };
 use shared::clock::{Clock, SystemClock};
 use shared::config::ProcessEnv;
@@ -49,6 +50,8 @@ impl Stack {
             (*flag_store).clone(),
             DynamoAdmin::new(&sdk, admin_tables).in_namespace(&namespace),
             auth.clone(),
+            DynamoWallet::new(&sdk, WalletTables::from_env(&ProcessEnv).unwrap()),
+            SesMailer::new(&sdk, &std::env::var("MAIL_FROM").unwrap()),
         );
         let access = || AccessConfig::from_env(&ProcessEnv).unwrap();
         let bytes = &namespace.as_bytes()[..2];

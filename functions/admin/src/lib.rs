@@ -11,7 +11,8 @@ use lambda_http::{Body, Request, Response};
 use shared::admin::{AdminPorts, AdminService};
 use shared::auth::{AccessConfig, AccessGuard};
 use shared::aws::{
-    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoStore, TableNames,
+    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoStore, DynamoWallet, SesMailer,
+    TableNames, WalletTables,
 };
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
@@ -39,17 +40,27 @@ impl App {
         let admin_tables = AdminTables::from_env(env)?;
         let auth_tables = TableNames::from_env(env)?;
         let sdk = load_sdk_config().await;
+        let mail_from = shared::config::required(env, "MAIL_FROM")?;
+        let wallet = DynamoWallet::new(&sdk, WalletTables::from_env(env)?);
         let ports = admin_ports(
             DynamoFlags::new(&sdk, admin_tables.flags.clone()),
             DynamoAdmin::new(&sdk, admin_tables),
             DynamoStore::new(&sdk, auth_tables),
+            wallet,
+            SesMailer::new(&sdk, &mail_from),
         );
         Ok(Self::new(access, ports, Arc::new(SystemClock)))
     }
 }
 
-/// The admin ports over the DynamoDB adapters.
-pub fn admin_ports(flags: DynamoFlags, admin: DynamoAdmin, auth: DynamoStore) -> AdminPorts {
+/// The admin ports over the AWS adapters.
+pub fn admin_ports(
+    flags: DynamoFlags,
+    admin: DynamoAdmin,
+    auth: DynamoStore,
+    wallet: DynamoWallet,
+    mailer: SesMailer,
+) -> AdminPorts {
     let admin = Arc::new(admin);
     let auth = Arc::new(auth);
     AdminPorts {
@@ -58,6 +69,8 @@ pub fn admin_ports(flags: DynamoFlags, admin: DynamoAdmin, auth: DynamoStore) ->
         store: admin,
         users: auth.clone(),
         sessions: auth,
+        reviews: Arc::new(wallet),
+        mailer: Arc::new(mailer),
     }
 }
 

@@ -10,6 +10,7 @@ use shared::http::{
     empty_response, header, json_response, only_query_params, parse_json, ApiError, FieldIssue,
     RequestMeta,
 };
+use shared::review::CaseStatus;
 
 use crate::App;
 
@@ -19,6 +20,21 @@ type Outcome = Result<(Response<Body>, Option<String>), ApiError>;
 #[serde(deny_unknown_fields)]
 struct EmergencyBody {
     reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum ReviewVerdict {
+    Approve,
+    Reject,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewDecisionBody {
+    decision: ReviewVerdict,
+    #[serde(default)]
+    note: String,
 }
 
 /// Routes one request; the second value is the admin's user id, for the log line.
@@ -105,6 +121,42 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
         ("GET", ["audit", "verify"]) => {
             only_query_params(req, &[])?;
             ok(StatusCode::OK, json!(service.verify_audit().await?))
+        }
+        ("GET", ["reviews"]) => {
+            only_query_params(req, &["status", "limit"])?;
+            let status = match req
+                .query_string_parameters_ref()
+                .and_then(|q| q.first("status"))
+            {
+                None | Some("open") => CaseStatus::Open,
+                Some("approved") => CaseStatus::Approved,
+                Some("rejected") => CaseStatus::Rejected,
+                Some(_) => {
+                    return Err(ApiError::validation(vec![FieldIssue::new(
+                        "status",
+                        "open, approved or rejected",
+                    )]))
+                }
+            };
+            let limit = query_number(req, "limit")?.unwrap_or(50).min(100) as u32;
+            ok(
+                StatusCode::OK,
+                json!({ "cases": service.reviews(status, limit).await? }),
+            )
+        }
+        ("POST", ["reviews", case_id, "decision"]) => {
+            let body: ReviewDecisionBody = parse_json(req)?;
+            if body.note.chars().count() > 500 {
+                return Err(ApiError::validation(vec![FieldIssue::new(
+                    "note",
+                    "at most 500 characters",
+                )]));
+            }
+            let approve = matches!(body.decision, ReviewVerdict::Approve);
+            let case = service
+                .decide_review(&actor, case_id, approve, &body.note)
+                .await?;
+            ok(StatusCode::OK, json!(case))
         }
         ("POST", ["users", user_id, "unlock"]) => {
             service.unlock_user(&actor, user_id).await?;

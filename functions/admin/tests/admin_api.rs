@@ -11,7 +11,7 @@ use shared::auth::lockout::lockout_key;
 use shared::auth::model::{AccountAttempt, Role};
 use shared::clock::{Clock, ManualClock};
 use shared::flags::{FeatureGuard, FlagCache};
-use shared::memory::MemoryStore;
+use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::{AttemptStore, UserStore};
 use shared::ratelimit::WindowSlot;
 use shared::testing::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
@@ -22,6 +22,7 @@ const ADMIN_IP: &str = "203.0.113.10";
 struct Harness {
     app: App,
     store: Arc<MemoryStore>,
+    mailer: Arc<MemoryMailer>,
     clock: Arc<ManualClock>,
     token: String,
 }
@@ -29,6 +30,7 @@ struct Harness {
 impl Harness {
     async fn new() -> Self {
         let store = Arc::new(MemoryStore::new());
+        let mailer = Arc::new(MemoryMailer::new());
         let clock = Arc::new(ManualClock::new(NOW));
         let ports = AdminPorts {
             flags: store.clone(),
@@ -36,6 +38,8 @@ impl Harness {
             store: store.clone(),
             users: store.clone(),
             sessions: store.clone(),
+            reviews: store.clone(),
+            mailer: mailer.clone(),
         };
         let app = App::new(test_access_config(), ports, clock.clone());
         let (_, token) = signed_in_account(
@@ -50,6 +54,7 @@ impl Harness {
         Self {
             app,
             store,
+            mailer,
             clock,
             token,
         }
@@ -407,4 +412,125 @@ async fn store_outage_fails_closed() {
     h.store.set_unavailable(true);
     let reply = h.admin("admin-flags-list").await;
     assert_eq!(reply.status, 503);
+}
+
+/// A recharge held for review, with its open case; returns the case id.
+async fn held_case(h: &Harness) -> String {
+    use shared::ports::{RechargeCommit, ReviewStore, WalletStore};
+    use shared::review::{CaseStatus, ReviewCase};
+    use shared::wallet::fraud::Decision;
+    use shared::wallet::model::{Recharge, RechargeStatus, WalletProfile};
+    let owner = shared::testing::contract::sample_user(&format!(
+        "owner-{}@example.test",
+        shared::auth::secrets::new_id()
+    ));
+    h.store.create_user(&owner).await.unwrap();
+    let id = format!("rc_{}", shared::auth::secrets::new_id());
+    let audit = shared::audit::chain_after(
+        None,
+        shared::audit::AuditDraft {
+            actor: owner.user_id.clone(),
+            ip: None,
+            action: "recharge.review".into(),
+            target: id.clone(),
+            before: None,
+            after: None,
+        },
+        NOW,
+    );
+    let mut profile = WalletProfile::new(&owner.user_id, NOW);
+    profile.audit_seq = 1;
+    let recharge = Recharge {
+        recharge_id: id.clone(),
+        user_id: owner.user_id.clone(),
+        amount: 2_000,
+        currency: "EUR".into(),
+        provider: "stripe".into(),
+        provider_reference: "pay_x".into(),
+        status: RechargeStatus::PendingReview,
+        created_at: NOW,
+        score: 70,
+        reasons: vec!["SHARED_DEVICE".into()],
+        decision: Decision::Review,
+    };
+    let commit = RechargeCommit {
+        recharge,
+        profile,
+        expected_audit_seq: None,
+        audit,
+        counters: vec![],
+        device_account: None,
+        idempotency: None,
+    };
+    h.store.commit_recharge(&commit).await.unwrap();
+    h.store
+        .open_case(&ReviewCase {
+            case_id: id.clone(),
+            user_id: owner.user_id.clone(),
+            amount: 2_000,
+            currency: "EUR".into(),
+            score: 70,
+            reasons: vec!["SHARED_DEVICE".into()],
+            status: CaseStatus::Open,
+            opened_at: NOW,
+            notified: true,
+            decided_by: None,
+            note: None,
+        })
+        .await
+        .unwrap();
+    id
+}
+
+fn decision_event(case_id: &str, decision: &str) -> Value {
+    event("admin-reviews-decision")
+        .path(&format!("/admin/reviews/{case_id}/decision"))
+        .body(json!({"decision": decision, "note": "checked with the bank"}))
+}
+
+#[tokio::test]
+async fn a_review_is_decided_once_and_moves_the_recharge_on() {
+    use shared::ports::WalletStore;
+    use shared::wallet::model::RechargeStatus;
+    let h = Harness::new().await;
+    let id = held_case(&h).await;
+    let open = h.admin("admin-reviews").await;
+    assert_eq!(open.body["cases"][0]["case_id"], id.as_str());
+
+    let approved = h.admin_with(decision_event(&id, "approve")).await;
+    assert_eq!(
+        (approved.status, approved.body["status"].as_str()),
+        (200, Some("approved")),
+        "{}",
+        approved.body
+    );
+    assert_eq!(
+        h.store.recharge(&id).await.unwrap().unwrap().status,
+        RechargeStatus::PendingPayment
+    );
+    let again = h.admin_with(decision_event(&id, "reject")).await;
+    assert_eq!((again.status, again.code()), (409, "CASE_ALREADY_DECIDED"));
+    assert_eq!(h.admin("admin-reviews").await.body["cases"], json!([]));
+    let audit = h.admin("admin-audit").await;
+    assert_eq!(audit.body["entries"][0]["action"], "review.approve");
+}
+
+#[tokio::test]
+async fn a_rejected_review_cancels_the_recharge_and_emails_the_user() {
+    use shared::ports::WalletStore;
+    use shared::wallet::model::RechargeStatus;
+    let h = Harness::new().await;
+    let id = held_case(&h).await;
+    let rejected = h.admin_with(decision_event(&id, "reject")).await;
+    assert_eq!(rejected.status, 200);
+    assert_eq!(
+        h.store.recharge(&id).await.unwrap().unwrap().status,
+        RechargeStatus::Cancelled
+    );
+    assert_eq!(h.mailer.sent().len(), 1);
+    assert!(h.mailer.sent()[0].subject.contains("cancelled"));
+    let bad = h.admin_with(decision_event(&id, "maybe")).await;
+    assert_eq!(bad.status, 400);
+    let missing = h.admin_with(decision_event("rc_nope", "approve")).await;
+    assert_eq!(missing.status, 404);
 }

@@ -31,15 +31,17 @@ pub struct AdminTables {
     pub flags: String,
     pub audit: String,
     pub counters: String,
+    pub wallet: String,
 }
 
 impl AdminTables {
-    /// Reads `FLAGS_TABLE`, `AUDIT_TABLE` and `COUNTERS_TABLE`.
+    /// Reads `FLAGS_TABLE`, `AUDIT_TABLE`, `COUNTERS_TABLE` and `WALLET_TABLE`.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         Ok(Self {
             flags: required(env, "FLAGS_TABLE")?,
             audit: required(env, "AUDIT_TABLE")?,
             counters: required(env, "COUNTERS_TABLE")?,
+            wallet: required(env, "WALLET_TABLE")?,
         })
     }
 }
@@ -205,27 +207,37 @@ impl AdminStore for DynamoAdmin {
                         n(*expected_version),
                     )]));
                 }
-                TransactWriteItem::builder()
+                vec![TransactWriteItem::builder()
                     .put(built(put.build())?)
-                    .build()
+                    .build()]
             }
             AdminChange::ClearLockout { key: lockout } => {
                 let delete = Delete::builder()
                     .table_name(&self.tables.counters)
                     .set_key(Some(key(lockout.clone())))
                     .build();
-                TransactWriteItem::builder().delete(built(delete)?).build()
+                vec![TransactWriteItem::builder().delete(built(delete)?).build()]
             }
+            AdminChange::DecideReview {
+                case_id,
+                approve,
+                decided_by,
+                note,
+            } => super::review::decision_items(
+                &self.tables.wallet,
+                case_id,
+                *approve,
+                decided_by,
+                note,
+            )?,
         };
         let audit_put = Put::builder()
             .table_name(&self.tables.audit)
             .set_item(Some(entry_item(entry, &self.namespace)))
             .condition_expression("attribute_not_exists(seq)")
             .build();
-        let items = vec![
-            change_item,
-            TransactWriteItem::builder().put(built(audit_put)?).build(),
-        ];
+        let mut items = change_item;
+        items.push(TransactWriteItem::builder().put(built(audit_put)?).build());
         if self.db.transact(items).await? {
             Ok(())
         } else {

@@ -7,6 +7,7 @@ mod db;
 pub mod dynamo;
 pub mod flags;
 mod item;
+pub mod review;
 pub mod ses;
 pub mod sqs;
 pub mod wallet;

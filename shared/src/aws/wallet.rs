@@ -65,7 +65,23 @@ fn profile_key(user_id: &str) -> String {
     format!("PROFILE#{user_id}")
 }
 
+/// A recharge status as stored in the `status` attribute.
+pub fn status_text(status: crate::wallet::model::RechargeStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 impl DynamoWallet {
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub(crate) fn wallet_table(&self) -> &str {
+        &self.tables.wallet
+    }
+
     pub fn new(config: &aws_config::SdkConfig, tables: WalletTables) -> Self {
         Self {
             db: Db::new(config),
@@ -170,7 +186,7 @@ impl WalletStore for DynamoWallet {
         let mut recharge_item = key(format!("RECHARGE#{}", r.recharge_id));
         recharge_item.insert("data".into(), json_of(r)?);
         recharge_item.insert("user_id".into(), s(&r.user_id));
-        recharge_item.insert("status".into(), json_of(&r.status)?);
+        recharge_item.insert("status".into(), s(status_text(r.status)));
         let recharge_put = Put::builder()
             .table_name(&self.tables.wallet)
             .set_item(Some(recharge_item))
@@ -256,12 +272,19 @@ impl WalletStore for DynamoWallet {
     }
 
     async fn recharge(&self, recharge_id: &str) -> Result<Option<Recharge>, StoreError> {
-        self.db
+        let Some(item) = self
+            .db
             .get(&self.tables.wallet, format!("RECHARGE#{recharge_id}"))
             .await?
-            .as_ref()
-            .map(from_json)
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        let mut recharge: Recharge = from_json(&item)?;
+        if let Some(status) = opt_s(&item, "status") {
+            recharge.status = serde_json::from_value(serde_json::Value::String(status))
+                .map_err(|e| StoreError::Unavailable(format!("stored status unreadable: {e}")))?;
+        }
+        Ok(Some(recharge))
     }
 
     async fn ensure_profile(&self, profile: &WalletProfile) -> Result<(), StoreError> {

@@ -763,6 +763,94 @@ pub async fn wallet_store_contract(wallet: Arc<dyn crate::ports::WalletStore>) {
     );
 }
 
+/// Review cases: opened once, listed by status oldest first, decided once
+/// together with their held recharge.
+pub async fn review_store_contract(
+    wallet: Arc<dyn crate::ports::WalletStore>,
+    reviews: Arc<dyn crate::ports::ReviewStore>,
+    admin: Arc<dyn AdminStore>,
+    audit: Arc<dyn AuditLog>,
+) {
+    use crate::review::{CaseStatus, ReviewCase};
+    use crate::wallet::model::RechargeStatus;
+    let mut ids = Vec::new();
+    for offset in 0..2 {
+        let user = new_id();
+        let mut commit =
+            sample_commit(&user, &format!("VEL#user#{}#EUR#D#1", new_id()), 100, 1_000);
+        commit.recharge.status = RechargeStatus::PendingReview;
+        wallet.commit_recharge(&commit).await.unwrap();
+        let case = ReviewCase {
+            case_id: commit.recharge.recharge_id.clone(),
+            user_id: user,
+            amount: 100,
+            currency: "EUR".to_string(),
+            score: 70,
+            reasons: vec!["NEW_DEVICE".to_string()],
+            status: CaseStatus::Open,
+            opened_at: NOW + offset,
+            notified: false,
+            decided_by: None,
+            note: None,
+        };
+        reviews.open_case(&case).await.unwrap();
+        let mut duplicate = case.clone();
+        duplicate.opened_at = NOW + 99;
+        reviews.open_case(&duplicate).await.unwrap();
+        assert_eq!(
+            reviews.case(&case.case_id).await.unwrap(),
+            Some(case.clone()),
+            "opened once"
+        );
+        ids.push(case.case_id);
+    }
+    reviews.mark_notified(&ids[0]).await.unwrap();
+    assert!(reviews.case(&ids[0]).await.unwrap().unwrap().notified);
+    assert_eq!(
+        reviews.mark_notified(&new_id()).await,
+        Err(StoreError::NotFound)
+    );
+
+    let listed: Vec<String> = reviews
+        .cases(CaseStatus::Open, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.case_id)
+        .filter(|id| ids.contains(id))
+        .collect();
+    assert_eq!(listed, ids, "open cases, oldest first");
+
+    let head = audit.head().await.unwrap();
+    let entry = chain_after(head.as_ref(), draft("review.approve"), NOW);
+    let decide = |approve: bool| AdminChange::DecideReview {
+        case_id: ids[0].clone(),
+        approve,
+        decided_by: "admin-1".to_string(),
+        note: "ok".to_string(),
+    };
+    admin.commit(&decide(true), &entry).await.unwrap();
+    let decided = reviews.case(&ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        (decided.status, decided.decided_by.as_deref()),
+        (CaseStatus::Approved, Some("admin-1"))
+    );
+    assert_eq!(
+        wallet.recharge(&ids[0]).await.unwrap().unwrap().status,
+        RechargeStatus::PendingPayment
+    );
+    let next = chain_after(Some(&entry), draft("review.reject"), NOW);
+    assert_eq!(
+        admin.commit(&decide(false), &next).await,
+        Err(StoreError::Conflict),
+        "decided once"
+    );
+    assert_eq!(
+        wallet.recharge(&ids[0]).await.unwrap().unwrap().status,
+        RechargeStatus::PendingPayment
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -779,6 +867,12 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         idempotency_contract(store.clone()).await;
         wallet_store_contract(store).await;
+    }
+
+    #[tokio::test]
+    async fn memory_store_keeps_the_review_contract() {
+        let store = Arc::new(MemoryStore::new());
+        review_store_contract(store.clone(), store.clone(), store.clone(), store).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

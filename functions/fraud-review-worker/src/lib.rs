@@ -1,0 +1,58 @@
+//! The fraud-review worker: one SQS batch at a time, reporting only the
+//! messages that failed so SQS retries them (and moves a poison message to
+//! the dead-letter queue after its receive limit).
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use shared::aws::{load_sdk_config, DynamoWallet, SesMailer, WalletTables};
+use shared::clock::SystemClock;
+use shared::config::{required, ConfigError, Env};
+use shared::review::ReviewWorker;
+
+/// Everything built once per cold start.
+pub struct App {
+    pub worker: ReviewWorker,
+}
+
+impl App {
+    /// Reads `WALLET_TABLE` (with `COUNTERS_TABLE`, `AUDIT_TABLE`),
+    /// `MAIL_FROM` and `REVIEWER_EMAILS` (comma-separated).
+    pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let tables = WalletTables::from_env(env)?;
+        let mail_from = required(env, "MAIL_FROM")?;
+        let reviewers: Vec<String> = required(env, "REVIEWER_EMAILS")?
+            .split(',')
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect();
+        let sdk = load_sdk_config().await;
+        let wallet = Arc::new(DynamoWallet::new(&sdk, tables));
+        Ok(Self {
+            worker: ReviewWorker {
+                reviews: wallet.clone(),
+                wallet,
+                mailer: Arc::new(SesMailer::new(&sdk, &mail_from)),
+                reviewers,
+                clock: Arc::new(SystemClock),
+            },
+        })
+    }
+}
+
+/// Handles every message of the batch; the response names the failures.
+pub async fn handle_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let outcome = match record.body.as_deref() {
+            Some(body) => app.worker.handle(body).await,
+            None => Err(shared::review::ReviewError::Malformed),
+        };
+        if let Err(err) = outcome {
+            tracing::warn!(message_id = %message_id, error = %err, "review message left for retry");
+            response.add_failure(message_id);
+        }
+    }
+    response
+}

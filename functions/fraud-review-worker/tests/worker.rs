@@ -1,0 +1,175 @@
+//! The review worker over in-memory ports: one case per recharge whatever
+//! the deliveries, only failed messages retried, reviewers emailed once.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use fraud_review_worker::{handle_batch, App};
+use serde_json::{json, Value};
+use shared::clock::ManualClock;
+use shared::memory::{MemoryMailer, MemoryStore};
+use shared::ports::{RechargeCommit, ReviewStore, WalletStore};
+use shared::review::{CaseStatus, ReviewWorker};
+use shared::testing::event;
+use shared::wallet::fraud::Decision;
+use shared::wallet::model::{Recharge, RechargeStatus, WalletProfile};
+
+const NOW: i64 = 1_900_000_000;
+
+struct Harness {
+    app: App,
+    store: Arc<MemoryStore>,
+    mailer: Arc<MemoryMailer>,
+}
+
+fn harness() -> Harness {
+    let store = Arc::new(MemoryStore::new());
+    let mailer = Arc::new(MemoryMailer::new());
+    let app = App {
+        worker: ReviewWorker {
+            reviews: store.clone(),
+            wallet: store.clone(),
+            mailer: mailer.clone(),
+            reviewers: vec![
+                "fraud-team@example.test".into(),
+                "risk-lead@example.test".into(),
+            ],
+            clock: Arc::new(ManualClock::new(NOW)),
+        },
+    };
+    Harness { app, store, mailer }
+}
+
+/// Stores a recharge held for review; returns (recharge id, user id).
+async fn held(h: &Harness, n: u32) -> (String, String) {
+    let user = format!("user-{n}");
+    let id = format!("rc_held_{n}");
+    let audit = shared::audit::chain_after(
+        None,
+        shared::audit::AuditDraft {
+            actor: user.clone(),
+            ip: None,
+            action: "recharge.review".into(),
+            target: id.clone(),
+            before: None,
+            after: None,
+        },
+        NOW,
+    );
+    let mut profile = WalletProfile::new(&user, NOW);
+    profile.audit_seq = 1;
+    let recharge = Recharge {
+        recharge_id: id.clone(),
+        user_id: user.clone(),
+        amount: 2_000,
+        currency: "EUR".into(),
+        provider: "stripe".into(),
+        provider_reference: "pay_x".into(),
+        status: RechargeStatus::PendingReview,
+        created_at: NOW,
+        score: 70,
+        reasons: vec!["NEW_DEVICE".into(), "SHARED_DEVICE".into()],
+        decision: Decision::Review,
+    };
+    let commit = RechargeCommit {
+        recharge,
+        profile,
+        expected_audit_seq: None,
+        audit,
+        counters: vec![],
+        device_account: None,
+        idempotency: None,
+    };
+    h.store.commit_recharge(&commit).await.unwrap();
+    (id, user)
+}
+
+/// A batch from the sample event with one record per body.
+fn batch(bodies: &[Value]) -> SqsEvent {
+    let sample = event("fraud-review-worker-batch");
+    let template = sample["Records"][0].clone();
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let mut record = template.clone();
+            record["messageId"] = json!(format!("message-{i}"));
+            record["body"] = json!(body.to_string());
+            record
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+fn failures(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn duplicate_deliveries_open_one_case_and_email_once() {
+    let h = harness();
+    let (id, user) = held(&h, 1).await;
+    let message = json!({"recharge_id": id, "user_id": user});
+    let first = handle_batch(&h.app, batch(&[message.clone(), message.clone()])).await;
+    assert!(failures(&first).is_empty());
+    let again = handle_batch(&h.app, batch(&[message])).await;
+    assert!(failures(&again).is_empty());
+    let open = h.store.cases(CaseStatus::Open, 10).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].case_id, id);
+    assert!(open[0].notified);
+    assert_eq!(
+        h.mailer.sent().len(),
+        2,
+        "each reviewer once, whatever the deliveries"
+    );
+    assert!(
+        !h.mailer.sent()[0].text.contains("70"),
+        "the email carries reasons, not the score"
+    );
+}
+
+#[tokio::test]
+async fn a_failure_mid_batch_retries_only_the_failed_messages() {
+    let h = harness();
+    let (a, ua) = held(&h, 1).await;
+    let (b, ub) = held(&h, 2).await;
+    let response = handle_batch(
+        &h.app,
+        batch(&[
+            json!({"recharge_id": a, "user_id": ua}),
+            json!({"recharge_id": "rc_unknown", "user_id": "nobody"}),
+            json!({"not": "a review message"}),
+            json!({"recharge_id": b, "user_id": "someone-else"}),
+            json!({"recharge_id": b, "user_id": ub}),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        failures(&response),
+        vec!["message-1", "message-2", "message-3"]
+    );
+    assert_eq!(h.store.cases(CaseStatus::Open, 10).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_email_outage_leaves_the_message_and_the_retry_notifies() {
+    let h = harness();
+    let (id, user) = held(&h, 1).await;
+    let message = json!({"recharge_id": id, "user_id": user});
+    h.mailer.set_unavailable(true);
+    let failed = handle_batch(&h.app, batch(std::slice::from_ref(&message))).await;
+    assert_eq!(failures(&failed), vec!["message-0"]);
+    assert!(
+        !h.store.case(&id).await.unwrap().unwrap().notified,
+        "the case is kept, not lost"
+    );
+    h.mailer.set_unavailable(false);
+    let retried = handle_batch(&h.app, batch(&[message])).await;
+    assert!(failures(&retried).is_empty());
+    assert!(h.store.case(&id).await.unwrap().unwrap().notified);
+}

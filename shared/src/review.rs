@@ -1,0 +1,140 @@
+//! Fraud review cases: opened by the review worker from the queue (once per
+//! recharge, whatever the deliveries), decided once by an admin.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ports::{Mailer, OutgoingEmail, ReviewStore, StoreError, WalletStore};
+use crate::wallet::model::RechargeStatus;
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    Open,
+    Approved,
+    Rejected,
+}
+
+impl CaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Open => "open",
+            CaseStatus::Approved => "approved",
+            CaseStatus::Rejected => "rejected",
+        }
+    }
+}
+
+/// A recharge held for a reviewer; its id is the recharge id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewCase {
+    pub case_id: String,
+    pub user_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub score: u8,
+    pub reasons: Vec<String>,
+    pub status: CaseStatus,
+    pub opened_at: i64,
+    /// Reviewers have been emailed.
+    pub notified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The review queue's message body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewMessage {
+    pub recharge_id: String,
+    pub user_id: String,
+}
+
+/// Why one message could not be handled (it stays on the queue).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReviewError {
+    #[error("malformed message")]
+    Malformed,
+    #[error("recharge {0} is not held for review")]
+    NotHeld(String),
+    #[error("dependency failed: {0}")]
+    Dependency(String),
+}
+
+impl From<StoreError> for ReviewError {
+    fn from(err: StoreError) -> Self {
+        ReviewError::Dependency(err.to_string())
+    }
+}
+
+/// Opens cases from queue messages and tells the reviewers.
+pub struct ReviewWorker {
+    pub reviews: Arc<dyn ReviewStore>,
+    pub wallet: Arc<dyn WalletStore>,
+    pub mailer: Arc<dyn Mailer>,
+    pub reviewers: Vec<String>,
+    pub clock: Arc<dyn crate::clock::Clock>,
+}
+
+impl ReviewWorker {
+    /// Handles one message body: opens the case once, emails the reviewers
+    /// once it is open; any failure leaves the message to be retried.
+    pub async fn handle(&self, body: &str) -> Result<(), ReviewError> {
+        let message: ReviewMessage =
+            serde_json::from_str(body).map_err(|_| ReviewError::Malformed)?;
+        let recharge = self
+            .wallet
+            .recharge(&message.recharge_id)
+            .await?
+            .filter(|r| r.user_id == message.user_id)
+            .ok_or_else(|| ReviewError::NotHeld(message.recharge_id.clone()))?;
+        let case = ReviewCase {
+            case_id: recharge.recharge_id.clone(),
+            user_id: recharge.user_id.clone(),
+            amount: recharge.amount,
+            currency: recharge.currency.clone(),
+            score: recharge.score,
+            reasons: recharge.reasons.clone(),
+            status: CaseStatus::Open,
+            opened_at: self.clock.now(),
+            notified: false,
+            decided_by: None,
+            note: None,
+        };
+        if recharge.status != RechargeStatus::PendingReview {
+            let existing = self.reviews.case(&case.case_id).await?;
+            if existing.is_none() {
+                return Err(ReviewError::NotHeld(message.recharge_id));
+            }
+        }
+        self.reviews.open_case(&case).await?;
+        let stored = self
+            .reviews
+            .case(&case.case_id)
+            .await?
+            .ok_or_else(|| ReviewError::Dependency("case vanished".into()))?;
+        if !stored.notified {
+            for reviewer in &self.reviewers {
+                self.mailer
+                    .send(&OutgoingEmail {
+                        to: reviewer.clone(),
+                        subject: format!("Recharge {} held for review", stored.case_id),
+                        text: format!(
+                            "Amount: {} {} (minor units)\nReasons: {}\nDecide in the admin console.",
+                            stored.amount,
+                            stored.currency,
+                            stored.reasons.join(", ")
+                        ),
+                    })
+                    .await?;
+            }
+            self.reviews.mark_notified(&stored.case_id).await?;
+        }
+        tracing::info!(case_id = %stored.case_id, "review case open");
+        Ok(())
+    }
+}
