@@ -1,6 +1,6 @@
-//! The recharge function: `POST /v1/wallet/recharge`, `GET
-//! /v1/wallet/recharges/{id}` and `PUT /v1/wallet/limits`, thin over the
-//! shared wallet service.
+//! The recharge function: `POST /v1/wallet/recharge`, `GET /v1/wallet`,
+//! `GET /v1/wallet/recharges/{id}` and `PUT /v1/wallet/limits`, thin over
+//! the shared wallet service.
 
 mod config;
 
@@ -82,7 +82,8 @@ async fn serve(
 ) -> Result<(Response<Body>, Option<String>), ApiError> {
     let route = meta.route.as_str();
     let method = req.method().as_str();
-    let known = route == "/v1/wallet/recharge"
+    let known = route == "/v1/wallet"
+        || route == "/v1/wallet/recharge"
         || route == "/v1/wallet/limits"
         || route.starts_with("/v1/wallet/recharges/");
     if !known {
@@ -117,6 +118,10 @@ async fn serve(
                     .insert("idempotent-replayed", HeaderValue::from_static("true"));
             }
             Ok((response, user))
+        }
+        ("GET", "/v1/wallet") => {
+            let view = app.service.wallet_view(&principal.sub).await?;
+            Ok((json_response(StatusCode::OK, &view, id), user))
         }
         ("PUT", "/v1/wallet/limits") => {
             let wanted: SpendingLimits = parse_json(req)?;

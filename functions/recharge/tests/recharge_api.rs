@@ -433,3 +433,41 @@ async fn a_database_outage_fails_closed_and_frees_the_key() {
         "the retry completes"
     );
 }
+
+#[tokio::test]
+async fn the_wallet_shows_balances_entries_and_limits_in_force() {
+    use shared::wallet::model::LedgerEntry;
+    let h = Harness::new(&[("SPENDING_LIMITS", "50000,150000,300000")]).await;
+    let wallet = h.call(event("recharge-get").path("/v1/wallet")).await;
+    assert_eq!(wallet.status, 200, "{}", wallet.body);
+    assert_eq!(wallet.body["balances"], json!({}));
+    assert_eq!(wallet.body["limits"]["daily"], 50_000);
+
+    let mut profile = h
+        .store
+        .readings(&h.user_id, &[], "")
+        .await
+        .unwrap()
+        .profile
+        .unwrap();
+    profile.balances.insert("EUR".into(), 2_000);
+    profile.recent_entries.push(LedgerEntry {
+        entry_id: "le_1".into(),
+        recharge_id: "rc_1".into(),
+        amount: 2_000,
+        currency: "EUR".into(),
+        kind: "credit".into(),
+        at: NOW,
+    });
+    let other = Harness::new(&[]).await;
+    other.store.ensure_profile(&profile).await.unwrap();
+    let credited = invoke(
+        |req| recharge::handle(&other.app, req),
+        event("recharge-get")
+            .path("/v1/wallet")
+            .bearer(&h.current_token()),
+    )
+    .await;
+    assert_eq!(credited.body["balances"]["EUR"], 2_000);
+    assert_eq!(credited.body["entries"][0]["recharge_id"], "rc_1");
+}

@@ -57,6 +57,27 @@ pub struct WalletProfile {
     /// Head of this account's audit chain of money decisions.
     pub audit_seq: u64,
     pub audit_hash: Option<String>,
+    /// Balance per currency, in minor units (changed only by crediting).
+    #[serde(default)]
+    pub balances: std::collections::BTreeMap<String, i64>,
+    /// The newest ledger entries, newest first (at most `RECENT_ENTRIES`).
+    #[serde(default)]
+    pub recent_entries: Vec<LedgerEntry>,
+}
+
+/// How many ledger entries the profile keeps for `GET /v1/wallet`.
+pub const RECENT_ENTRIES: usize = 20;
+
+/// One movement of a wallet balance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub entry_id: String,
+    pub recharge_id: String,
+    /// Positive for a credit, negative for a debit (refund).
+    pub amount: i64,
+    pub currency: String,
+    pub kind: String,
+    pub at: i64,
 }
 
 impl WalletProfile {
@@ -73,6 +94,8 @@ impl WalletProfile {
             limits: None,
             audit_seq: 0,
             audit_hash: None,
+            balances: Default::default(),
+            recent_entries: Vec::new(),
         }
     }
 }

@@ -163,6 +163,14 @@ impl From<&Recharge> for RechargeView {
     }
 }
 
+/// `GET /v1/wallet`: balances, newest ledger entries, limits in force.
+#[derive(Debug, Clone, Serialize)]
+pub struct WalletView {
+    pub balances: std::collections::BTreeMap<String, i64>,
+    pub entries: Vec<super::model::LedgerEntry>,
+    pub limits: SpendingLimits,
+}
+
 /// Limits as the user sees them.
 #[derive(Debug, Clone, Serialize)]
 pub struct LimitsView {
@@ -530,6 +538,28 @@ impl WalletService {
             body,
             replayed: false,
         }))
+    }
+
+    /// The caller's balances, newest ledger entries and limits in force.
+    pub async fn wallet_view(&self, user_id: &str) -> Result<WalletView, WalletError> {
+        let profile = self.ports.wallet.readings(user_id, &[], "").await?.profile;
+        let now = self.clock.now();
+        let limits = profile
+            .as_ref()
+            .and_then(|p| p.limits)
+            .map_or(self.policy.default_limits, |l| l.effective(now));
+        Ok(match profile {
+            Some(p) => WalletView {
+                balances: p.balances,
+                entries: p.recent_entries,
+                limits,
+            },
+            None => WalletView {
+                balances: Default::default(),
+                entries: Vec::new(),
+                limits,
+            },
+        })
     }
 
     /// The caller's own recharge.
