@@ -16,8 +16,6 @@ use shared::aws::{
 };
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
-use shared::http::{error_response, RequestMeta};
-use shared::logging::RequestLog;
 
 /// Everything built once per cold start.
 pub struct App {
@@ -76,17 +74,8 @@ pub fn admin_ports(
 
 /// Serves one request and writes its log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let log = RequestLog::start("admin");
-    let meta = RequestMeta::from_request(&req);
-    let (response, user_id) = match routes::dispatch(app, &req, &meta).await {
-        Ok(done) => done,
-        Err(err) => (error_response(&err, &meta.request_id), None),
-    };
-    log.finish(
-        &meta.request_id,
-        &meta.route,
-        response.status().as_u16(),
-        user_id.as_deref(),
-    );
-    response
+    shared::lambda::serve_logged("admin", req, |req, meta| async move {
+        routes::dispatch(app, &req, &meta).await
+    })
+    .await
 }

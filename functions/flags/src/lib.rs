@@ -15,9 +15,8 @@ use shared::config::{parsed_or, ConfigError, Env};
 use shared::flags::model::parse_version;
 use shared::flags::{evaluate, EvalContext, Evaluation, FlagCache, Visibility};
 use shared::http::{
-    empty_response, error_response, header, json_response, only_query_params, ApiError, RequestMeta,
+    empty_response, header, json_response, only_query_params, ApiError, RequestMeta,
 };
-use shared::logging::RequestLog;
 use shared::ports::FlagStore;
 
 /// How long browsers and apps may reuse an answer.
@@ -70,19 +69,10 @@ impl App {
 
 /// Serves one request and writes its log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let log = RequestLog::start("flags");
-    let meta = RequestMeta::from_request(&req);
-    let (response, user_id) = match serve(app, &req, &meta).await {
-        Ok(done) => done,
-        Err(err) => (error_response(&err, &meta.request_id), None),
-    };
-    log.finish(
-        &meta.request_id,
-        &meta.route,
-        response.status().as_u16(),
-        user_id.as_deref(),
-    );
-    response
+    shared::lambda::serve_logged("flags", req, |req, meta| async move {
+        serve(app, &req, &meta).await
+    })
+    .await
 }
 
 async fn serve(

@@ -11,8 +11,6 @@ use shared::auth::{AccessGuard, AuthService};
 use shared::aws::{auth_ports, load_sdk_config, TableNames};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
-use shared::http::{error_response, RequestMeta};
-use shared::logging::RequestLog;
 
 pub use config::LoginConfig;
 
@@ -42,17 +40,8 @@ impl App {
 /// Serves one request: routes it, maps failures to the error contract, and
 /// writes the request's log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let log = RequestLog::start("login");
-    let meta = RequestMeta::from_request(&req);
-    let (response, user_id) = match routes::dispatch(&app.service, &req, &meta).await {
-        Ok(done) => done,
-        Err(err) => (error_response(&err, &meta.request_id), None),
-    };
-    log.finish(
-        &meta.request_id,
-        &meta.route,
-        response.status().as_u16(),
-        user_id.as_deref(),
-    );
-    response
+    shared::lambda::serve_logged("login", req, |req, meta| async move {
+        routes::dispatch(&app.service, &req, &meta).await
+    })
+    .await
 }

@@ -12,10 +12,7 @@ use shared::auth::{AccessConfig, AccessGuard};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 use shared::flags::{FeatureGuard, FlagCache};
-use shared::http::{
-    error_response, header, json_response, json_text_response, parse_json, ApiError, RequestMeta,
-};
-use shared::logging::RequestLog;
+use shared::http::{header, json_response, json_text_response, parse_json, ApiError, RequestMeta};
 use shared::ports::FlagStore;
 use shared::wallet::limits::SpendingLimits;
 use shared::wallet::service::{RechargeRequest, WalletCaller, WalletPorts, WalletService};
@@ -60,19 +57,10 @@ impl App {
 
 /// Serves one request and writes its log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let log = RequestLog::start("recharge");
-    let meta = RequestMeta::from_request(&req);
-    let (response, user_id) = match serve(app, &req, &meta).await {
-        Ok(done) => done,
-        Err(err) => (error_response(&err, &meta.request_id), None),
-    };
-    log.finish(
-        &meta.request_id,
-        &meta.route,
-        response.status().as_u16(),
-        user_id.as_deref(),
-    );
-    response
+    shared::lambda::serve_logged("recharge", req, |req, meta| async move {
+        serve(app, &req, &meta).await
+    })
+    .await
 }
 
 async fn serve(

@@ -1,0 +1,63 @@
+//! What every HTTP function's entry point does: build the app once per cold
+//! start (stopping with a logged error naming a bad variable), then serve
+//! each request with its JSON log line and the error contract.
+
+use std::future::Future;
+
+use lambda_http::{run, service_fn, Body, Error, Request, Response};
+
+use crate::config::ConfigError;
+use crate::http::{error_response, ApiError, RequestMeta};
+use crate::logging::RequestLog;
+
+/// A route's result: the response and, when known, the caller's user id.
+pub type Served = Result<(Response<Body>, Option<String>), ApiError>;
+
+/// Serves one request through `serve`, maps its error to the contract, and
+/// writes the request's log line.
+pub async fn serve_logged<F, Fut>(function: &'static str, req: Request, serve: F) -> Response<Body>
+where
+    F: FnOnce(Request, RequestMeta) -> Fut,
+    Fut: Future<Output = Served>,
+{
+    let log = RequestLog::start(function);
+    let meta = RequestMeta::from_request(&req);
+    let (response, user_id) = match serve(req, meta.clone()).await {
+        Ok(done) => done,
+        Err(err) => (error_response(&err, &meta.request_id), None),
+    };
+    log.finish(
+        &meta.request_id,
+        &meta.route,
+        response.status().as_u16(),
+        user_id.as_deref(),
+    );
+    response
+}
+
+/// Runs an HTTP function: logging, one `build` per cold start, then `handle`
+/// for every request.
+pub async fn run_http<A, B, BFut, H, HFut>(build: B, handle: H) -> Result<(), Error>
+where
+    A: Sync + 'static,
+    B: FnOnce() -> BFut,
+    BFut: Future<Output = Result<A, ConfigError>>,
+    H: Fn(&'static A, Request) -> HFut + Sync,
+    HFut: Future<Output = Response<Body>> + Send,
+{
+    crate::logging::init();
+    let app = match build().await {
+        Ok(app) => app,
+        Err(err) => {
+            tracing::error!(error = %err, "configuration refused; the function cannot start");
+            return Err(err.into());
+        }
+    };
+    // The app lives as long as the process: one per cold start.
+    let app: &'static A = Box::leak(Box::new(app));
+    let handle = &handle;
+    run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(handle(app, req).await)
+    }))
+    .await
+}
