@@ -87,6 +87,47 @@ impl Stack {
         invoke(|req| flags::handle(&self.flags, req), event("flags-get")).await
     }
 
+    /// One call to every route guarded by a kill switch, against this
+    /// test's flag namespace (later guarded functions join here).
+    async fn guarded_routes(&self) -> Vec<Reply> {
+        let sdk = load_sdk_config().await;
+        let wallet = Arc::new(DynamoWallet::new(
+            &sdk,
+            WalletTables::from_env(&ProcessEnv).unwrap(),
+        ));
+        let ports = shared::wallet::service::WalletPorts {
+            wallet: wallet.clone(),
+            idempotency: wallet,
+            users: Arc::new(self.auth.clone()),
+            reviews: Arc::new(shared::aws::SqsReviewQueue::new(
+                &sdk,
+                shared::aws::SqsReviewQueue::url_from_env(&ProcessEnv).unwrap(),
+            )),
+        };
+        let policy =
+            recharge::policy_from_env(&std::collections::HashMap::<String, String>::new()).unwrap();
+        let recharge_app = recharge::App::new(
+            shared::testing::test_access_config(),
+            ports,
+            self.flag_store.clone(),
+            policy,
+            Arc::new(SystemClock),
+        );
+        let (_, token) = shared::testing::signed_in_account(
+            &self.auth,
+            &self.auth,
+            Role::User,
+            &["pwd"],
+            "203.0.113.10",
+            SystemClock.now(),
+        )
+        .await;
+        let recharge = event("recharge-start")
+            .bearer(&token)
+            .header("Idempotency-Key", &new_id());
+        vec![invoke(|req| recharge::handle(&recharge_app, req), recharge).await]
+    }
+
     /// Registers an account, signs it in, and returns its access token.
     async fn account(&self, admin: bool, device: &str) -> (String, String) {
         let email = unique_email("ops");
@@ -193,6 +234,14 @@ async fn an_admin_flag_reaches_clients_within_the_ttl_and_the_emergency_switch_w
         (refused.status.as_u16(), refused.code),
         (503, "FEATURE_DISABLED")
     );
+    for reply in stack.guarded_routes().await {
+        assert_eq!(
+            (reply.status, reply.code()),
+            (503, "FEATURE_DISABLED"),
+            "{}",
+            reply.body
+        );
+    }
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
         stack.flags_call().await.body["flags"]["recharge"],

@@ -471,3 +471,24 @@ async fn the_wallet_shows_balances_entries_and_limits_in_force() {
     assert_eq!(credited.body["balances"]["EUR"], 2_000);
     assert_eq!(credited.body["entries"][0]["recharge_id"], "rc_1");
 }
+
+#[tokio::test]
+async fn the_monthly_limit_binds_across_weeks_of_one_month() {
+    let h = Harness::new(&[("SPENDING_LIMITS", "10000,10000,15000")]).await;
+    let month = 30 * DAY;
+    h.clock.set((NOW / month + 1) * month);
+    assert_eq!(h.recharge("m1", 10_000).await.status, 201);
+    h.clock.advance(8 * DAY);
+    assert_eq!(
+        h.recharge("m2", 5_000).await.status,
+        201,
+        "a new week, same month"
+    );
+    h.clock.advance(8 * DAY);
+    let over = h.recharge("m3", 100).await;
+    assert_eq!(over.code(), "SPENDING_LIMIT_EXCEEDED");
+    assert!(over.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("monthly"));
+}
