@@ -16,6 +16,7 @@ pub mod ports;
 pub mod ratelimit;
 pub mod review;
 pub mod wallet;
+pub mod webhook;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

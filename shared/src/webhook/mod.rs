@@ -1,0 +1,3 @@
+//! Payment-provider webhooks: signature schemes and their verification.
+
+pub mod signature;
