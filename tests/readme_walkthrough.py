@@ -29,7 +29,13 @@ def walkthrough_block(readme):
 def wait_until_serving(base, seconds=600):
     """cargo lambda watch compiles the function on first use: poll until it answers."""
     deadline = time.time() + seconds
+    watcher = os.environ.get("WATCH_PID")
     while time.time() < deadline:
+        if watcher:
+            try:
+                os.kill(int(watcher), 0)
+            except OSError:
+                sys.exit("cargo lambda watch exited before serving")
         request = urllib.request.Request(base + "/me", headers={"X-Device-Id": "probe-0001"})
         try:
             urllib.request.urlopen(request, timeout=120)

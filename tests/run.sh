@@ -30,7 +30,7 @@ env_file=$(write_function_env)
 setsid cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$env_file" \
   > .local/watch.log 2>&1 &
 WATCH_PID=$!
-python3 tests/readme_walkthrough.py README.md \
+WATCH_PID="$WATCH_PID" python3 tests/readme_walkthrough.py README.md \
   "http://127.0.0.1:${LAMBDA_PORT}/lambda-url/login/v1/auth" || {
   echo "--- cargo lambda watch log"; tail -n 40 .local/watch.log; exit 1; }
 kill -- -"$WATCH_PID" 2>/dev/null || true

@@ -24,6 +24,14 @@ export FLAGS_TABLE=local-flags
 export AUDIT_TABLE=local-audit
 export WALLET_TABLE=local-wallet
 export REVIEW_QUEUE_URL="http://127.0.0.1:${MOTO_PORT}/123456789012/local-review"
+export WEBHOOKS_TABLE=local-webhooks
+export WEBHOOK_QUEUE_URL="http://127.0.0.1:${MOTO_PORT}/123456789012/local-webhook"
+export WEBHOOK_PROVIDERS=stripe=stripe
+if [ ! -s "$ROOT/.local/webhook-secret" ]; then
+  python3 -c 'import secrets; print("whsec_" + secrets.token_hex(24))' > "$ROOT/.local/webhook-secret"
+  chmod 600 "$ROOT/.local/webhook-secret"
+fi
+export WEBHOOK_SECRETS_STRIPE="$(cat "$ROOT/.local/webhook-secret")"
 export REVIEW_DLQ_URL="http://127.0.0.1:${MOTO_PORT}/123456789012/local-review-dlq"
 export FLAGS_TTL_SECONDS=10
 export JWT_SECRET="$(cat "$ROOT/.local/jwt-signing-key")"
@@ -42,9 +50,9 @@ write_function_env() {
   : > "$file"
   chmod 600 "$file"
   for var in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_ENDPOINT_URL \
-    USERS_TABLE SESSIONS_TABLE COUNTERS_TABLE FLAGS_TABLE AUDIT_TABLE FLAGS_TTL_SECONDS WALLET_TABLE REVIEW_QUEUE_URL JWT_SECRET JWT_ISSUER JWT_AUDIENCE \
+    USERS_TABLE SESSIONS_TABLE COUNTERS_TABLE FLAGS_TABLE AUDIT_TABLE FLAGS_TTL_SECONDS WALLET_TABLE REVIEW_QUEUE_URL WEBHOOKS_TABLE WEBHOOK_QUEUE_URL WEBHOOK_PROVIDERS WEBHOOK_SECRETS_STRIPE JWT_SECRET JWT_ISSUER JWT_AUDIENCE \
     ADMIN_CIDRS ADMIN_TOTP_REQUIRED AUTH_IP_LIMIT_PER_MINUTE MAIL_FROM REVIEWER_EMAILS LOG_LEVEL; do
-    printf '%s=%s\n' "$var" "${!var}" >> "$file"
+    printf '%s="%s"\n' "$var" "${!var}" >> "$file"
   done
   echo "$file"
 }

@@ -16,14 +16,16 @@ use crate::auth::model::{
 use crate::flags::Snapshot;
 use crate::ports::{
     AdminChange, AdminStore, AttemptStore, AuditLog, CommitOutcome, FlagStore, IdempotencyBegin,
-    IdempotencyStore, Mailer, OutgoingEmail, RechargeCommit, RechargeReadings, ReviewQueue,
-    ReviewStore, SessionStore, StoreError, UserStore, WalletStore,
+    IdempotencyStore, InboxOutcome, Mailer, OutgoingEmail, RechargeCommit, RechargeReadings,
+    ReviewQueue, ReviewStore, SessionStore, StoreError, UserStore, WalletStore, WebhookInbox,
+    WebhookQueue,
 };
 use crate::ratelimit::WindowSlot;
 use crate::review::{CaseStatus, ReviewCase};
 use crate::wallet::limits::LimitsState;
 use crate::wallet::model::{Recharge, RechargeStatus, WalletProfile};
 use crate::wallet::velocity::Tally;
+use crate::webhook::event::ProviderEvent;
 
 #[derive(Default)]
 struct State {
@@ -43,6 +45,9 @@ struct State {
     device_accounts: HashMap<String, Vec<String>>,
     review_messages: Vec<(String, String)>,
     cases: HashMap<String, ReviewCase>,
+    inbox: HashMap<String, (bool, i64)>,
+    webhook_messages: Vec<ProviderEvent>,
+    queue_down: bool,
 }
 
 #[derive(Clone)]
@@ -511,6 +516,72 @@ impl ReviewStore for MemoryStore {
         cases.sort_by_key(|c| (c.opened_at, c.case_id.clone()));
         cases.truncate(limit as usize);
         Ok(cases)
+    }
+}
+
+#[async_trait]
+impl WebhookInbox for MemoryStore {
+    async fn record(
+        &self,
+        event: &ProviderEvent,
+        expires_at: i64,
+    ) -> Result<InboxOutcome, StoreError> {
+        let mut s = self.state()?;
+        let key = format!("{}#{}", event.provider, event.event_id);
+        let live = s
+            .inbox
+            .get(&key)
+            .filter(|(_, until)| *until > event.received_at)
+            .map(|(processed, _)| *processed);
+        Ok(match live {
+            Some(true) => InboxOutcome::Processed,
+            Some(false) => InboxOutcome::Stored,
+            None => {
+                s.inbox.insert(key, (false, expires_at));
+                InboxOutcome::New
+            }
+        })
+    }
+
+    async fn mark_processed(&self, provider: &str, event_id: &str) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let record = s
+            .inbox
+            .get_mut(&format!("{provider}#{event_id}"))
+            .ok_or(StoreError::NotFound)?;
+        record.0 = true;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl WebhookQueue for MemoryStore {
+    async fn enqueue_event(&self, event: &ProviderEvent) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        if s.queue_down {
+            return Err(StoreError::Unavailable("memory queue switched off".into()));
+        }
+        s.webhook_messages.push(event.clone());
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// Webhook events queued so far.
+    pub fn webhook_messages(&self) -> Vec<ProviderEvent> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .webhook_messages
+            .clone()
+    }
+
+    /// Makes queue sends fail while the store itself keeps working.
+    pub fn set_queue_unavailable(&self, down: bool) {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .queue_down = down;
     }
 }
 

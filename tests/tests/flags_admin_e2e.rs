@@ -99,9 +99,9 @@ impl Stack {
             wallet: wallet.clone(),
             idempotency: wallet,
             users: Arc::new(self.auth.clone()),
-            reviews: Arc::new(shared::aws::SqsReviewQueue::new(
+            reviews: Arc::new(shared::aws::SqsQueue::new(
                 &sdk,
-                shared::aws::SqsReviewQueue::url_from_env(&ProcessEnv).unwrap(),
+                shared::aws::SqsQueue::url_from_env(&ProcessEnv).unwrap(),
             )),
         };
         let policy =

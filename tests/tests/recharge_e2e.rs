@@ -9,8 +9,7 @@ use e2e::endpoint;
 use serde_json::{json, Value};
 use shared::auth::model::Role;
 use shared::aws::{
-    load_sdk_config, DynamoFlags, DynamoStore, DynamoWallet, SqsReviewQueue, TableNames,
-    WalletTables,
+    load_sdk_config, DynamoFlags, DynamoStore, DynamoWallet, SqsQueue, TableNames, WalletTables,
 };
 use shared::clock::SystemClock;
 use shared::config::ProcessEnv;
@@ -34,7 +33,7 @@ async fn stack(overrides: &[(&str, &str)]) -> Stack {
     let users = DynamoStore::new(&sdk, TableNames::from_env(&ProcessEnv).unwrap());
     let flags = DynamoFlags::new(&sdk, DynamoFlags::table_from_env(&ProcessEnv).unwrap())
         .in_namespace(&shared::auth::secrets::new_id());
-    let queue = SqsReviewQueue::new(&sdk, SqsReviewQueue::url_from_env(&ProcessEnv).unwrap());
+    let queue = SqsQueue::new(&sdk, SqsQueue::url_from_env(&ProcessEnv).unwrap());
     let now = shared::clock::Clock::now(&SystemClock);
     let (user_id, shared_device_token) =
         signed_in_account(&users, &users, Role::User, &["pwd"], "203.0.113.10", now).await;

@@ -6,6 +6,7 @@ pub mod admin;
 mod db;
 pub mod dynamo;
 pub mod flags;
+pub mod inbox;
 mod item;
 pub mod review;
 pub mod ses;
@@ -17,8 +18,9 @@ use std::sync::Arc;
 pub use admin::{AdminTables, DynamoAdmin};
 pub use dynamo::{DynamoStore, TableNames};
 pub use flags::DynamoFlags;
+pub use inbox::DynamoInbox;
 pub use ses::SesMailer;
-pub use sqs::SqsReviewQueue;
+pub use sqs::SqsQueue;
 pub use wallet::{DynamoWallet, WalletTables};
 
 use crate::auth::service::AuthPorts;
@@ -78,14 +80,14 @@ pub async fn wallet_ports_from_env(
     let wallet_tables = WalletTables::from_env(env)?;
     let auth_tables = TableNames::from_env(env)?;
     let flags_table = DynamoFlags::table_from_env(env)?;
-    let queue_url = SqsReviewQueue::url_from_env(env)?;
+    let queue_url = SqsQueue::url_from_env(env)?;
     let sdk = load_sdk_config().await;
     let wallet = Arc::new(DynamoWallet::new(&sdk, wallet_tables));
     let ports = crate::wallet::service::WalletPorts {
         wallet: wallet.clone(),
         idempotency: wallet,
         users: Arc::new(DynamoStore::new(&sdk, auth_tables)),
-        reviews: Arc::new(SqsReviewQueue::new(&sdk, queue_url)),
+        reviews: Arc::new(SqsQueue::new(&sdk, queue_url)),
     };
     Ok((ports, Arc::new(DynamoFlags::new(&sdk, flags_table))))
 }

@@ -5,21 +5,32 @@ use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::json;
 
 use crate::config::{required, ConfigError, Env};
-use crate::ports::{ReviewQueue, StoreError};
+use crate::ports::{ReviewQueue, StoreError, WebhookQueue};
 
-/// Sends review requests to the fraud-review queue.
+/// Sends JSON messages to one SQS queue (fraud reviews or webhook events).
 #[derive(Clone)]
-pub struct SqsReviewQueue {
+pub struct SqsQueue {
     client: aws_sdk_sqs::Client,
     queue_url: String,
 }
 
-impl SqsReviewQueue {
+impl SqsQueue {
     pub fn new(config: &aws_config::SdkConfig, queue_url: String) -> Self {
         Self {
             client: aws_sdk_sqs::Client::new(config),
             queue_url,
         }
+    }
+
+    async fn send_json(&self, body: String) -> Result<(), StoreError> {
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(DisplayErrorContext(e).to_string()))?;
+        Ok(())
     }
 
     /// Reads `REVIEW_QUEUE_URL`.
@@ -29,16 +40,21 @@ impl SqsReviewQueue {
 }
 
 #[async_trait]
-impl ReviewQueue for SqsReviewQueue {
+impl ReviewQueue for SqsQueue {
     async fn enqueue_review(&self, recharge_id: &str, user_id: &str) -> Result<(), StoreError> {
-        let body = json!({ "recharge_id": recharge_id, "user_id": user_id }).to_string();
-        self.client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(body)
-            .send()
+        self.send_json(json!({ "recharge_id": recharge_id, "user_id": user_id }).to_string())
             .await
-            .map_err(|e| StoreError::Unavailable(DisplayErrorContext(e).to_string()))?;
-        Ok(())
+    }
+}
+
+#[async_trait]
+impl WebhookQueue for SqsQueue {
+    async fn enqueue_event(
+        &self,
+        event: &crate::webhook::event::ProviderEvent,
+    ) -> Result<(), StoreError> {
+        let body =
+            serde_json::to_string(event).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.send_json(body).await
     }
 }

@@ -851,6 +851,56 @@ pub async fn review_store_contract(
     );
 }
 
+/// Received webhook events: stored once, re-deliveries seen as stored or
+/// processed, forgotten after the dedupe window.
+pub async fn webhook_inbox_contract(inbox: Arc<dyn crate::ports::WebhookInbox>) {
+    use crate::ports::InboxOutcome;
+    use crate::webhook::event::{EventKind, ProviderEvent};
+    let event = |id: &str, at: i64| ProviderEvent {
+        provider: "stripe".to_string(),
+        event_id: id.to_string(),
+        kind: EventKind::PaymentSucceeded,
+        recharge_id: Some("rc_1".to_string()),
+        amount: Some(2_000),
+        currency: Some("EUR".to_string()),
+        received_at: at,
+    };
+    let id = format!("evt_{}", new_id());
+    assert_eq!(
+        inbox.record(&event(&id, NOW), NOW + 100).await.unwrap(),
+        InboxOutcome::New
+    );
+    assert_eq!(
+        inbox.record(&event(&id, NOW + 1), NOW + 101).await.unwrap(),
+        InboxOutcome::Stored
+    );
+    inbox.mark_processed("stripe", &id).await.unwrap();
+    assert_eq!(
+        inbox.record(&event(&id, NOW + 2), NOW + 102).await.unwrap(),
+        InboxOutcome::Processed
+    );
+    assert_eq!(
+        inbox.mark_processed("stripe", &new_id()).await,
+        Err(StoreError::NotFound)
+    );
+
+    let raced = format!("evt_{}", new_id());
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let inbox = inbox.clone();
+            let e = event(&raced, NOW);
+            tokio::spawn(async move { inbox.record(&e, NOW + 100).await })
+        })
+        .collect();
+    let mut new = 0;
+    for racer in racers {
+        if racer.await.unwrap().unwrap() == InboxOutcome::New {
+            new += 1;
+        }
+    }
+    assert_eq!(new, 1, "concurrent deliveries store one event");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -867,6 +917,11 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         idempotency_contract(store.clone()).await;
         wallet_store_contract(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn memory_store_keeps_the_inbox_contract() {
+        webhook_inbox_contract(Arc::new(MemoryStore::new())).await;
     }
 
     #[tokio::test]

@@ -1,3 +1,5 @@
-//! Payment-provider webhooks: signature schemes and their verification.
+//! Payment-provider webhooks: signature schemes, events and ingestion.
 
+pub mod event;
+pub mod ingest;
 pub mod signature;

@@ -1,0 +1,83 @@
+//! The webhook function: `POST /v1/webhooks/{provider}` verifies the
+//! delivery over its exact raw bytes (API Gateway's base64 already undone),
+//! stores it once and queues it; 200 only once both are done.
+
+use std::sync::Arc;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+use shared::aws::{load_sdk_config, DynamoInbox, SqsQueue};
+use shared::clock::{Clock, SystemClock};
+use shared::config::{required, ConfigError, Env};
+use shared::http::{body_bytes, json_response, ApiError, RequestMeta};
+use shared::lambda::Served;
+use shared::ports::{WebhookInbox, WebhookQueue};
+use shared::webhook::ingest::{IngestPolicy, WebhookIngest};
+
+/// Everything built once per cold start.
+pub struct App {
+    ingest: WebhookIngest,
+}
+
+impl App {
+    pub fn new(
+        policy: IngestPolicy,
+        inbox: Arc<dyn WebhookInbox>,
+        queue: Arc<dyn WebhookQueue>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            ingest: WebhookIngest {
+                inbox,
+                queue,
+                policy,
+                clock,
+            },
+        }
+    }
+
+    /// Reads the providers and secrets, `WEBHOOKS_TABLE` and `WEBHOOK_QUEUE_URL`.
+    pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let policy = IngestPolicy::from_env(env)?;
+        let table = DynamoInbox::table_from_env(env)?;
+        let queue_url = required(env, "WEBHOOK_QUEUE_URL")?;
+        let sdk = load_sdk_config().await;
+        Ok(Self::new(
+            policy,
+            Arc::new(DynamoInbox::new(&sdk, table)),
+            Arc::new(SqsQueue::new(&sdk, queue_url)),
+            Arc::new(SystemClock),
+        ))
+    }
+}
+
+/// Serves one delivery and writes its log line (never the body).
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    shared::lambda::serve_logged("webhook", req, |req, meta| async move {
+        serve(app, &req, &meta).await
+    })
+    .await
+}
+
+async fn serve(app: &App, req: &Request, meta: &RequestMeta) -> Served {
+    let provider = meta
+        .route
+        .strip_prefix("/v1/webhooks/")
+        .filter(|p| !p.is_empty() && !p.contains('/'))
+        .ok_or_else(ApiError::not_found)?;
+    if req.method().as_str() != "POST" {
+        return Err(ApiError::method_not_allowed());
+    }
+    app.ingest
+        .ingest(provider, req.headers(), body_bytes(req.body()))
+        .await?;
+    Ok((
+        json_response(
+            StatusCode::OK,
+            &json!({ "received": true }),
+            &meta.request_id,
+        ),
+        None,
+    ))
+}
