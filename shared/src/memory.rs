@@ -46,6 +46,7 @@ struct State {
     review_messages: Vec<(String, String)>,
     cases: HashMap<String, ReviewCase>,
     inbox: HashMap<String, (bool, i64)>,
+    ledger: HashMap<String, crate::wallet::model::LedgerEntry>,
     webhook_messages: Vec<ProviderEvent>,
     queue_down: bool,
 }
@@ -468,6 +469,39 @@ impl WalletStore for MemoryStore {
         Ok(self.state()?.recharges.get(recharge_id).cloned())
     }
 
+    async fn apply_payment(
+        &self,
+        commit: &crate::ports::PaymentCommit,
+    ) -> Result<CommitOutcome, StoreError> {
+        let mut s = self.state()?;
+        if let Some(entry) = &commit.entry {
+            if s.ledger.contains_key(&entry.entry_id) {
+                return Ok(CommitOutcome::Duplicate);
+            }
+        }
+        let status_ok = s
+            .recharges
+            .get(&commit.recharge_id)
+            .is_some_and(|r| commit.expected_statuses.contains(&r.status));
+        let seq_ok = s
+            .profiles
+            .get(&commit.profile.user_id)
+            .is_some_and(|p| p.audit_seq == commit.expected_audit_seq);
+        if !status_ok || !seq_ok {
+            return Ok(CommitOutcome::Conflict);
+        }
+        if let Some(entry) = &commit.entry {
+            s.ledger.insert(entry.entry_id.clone(), entry.clone());
+        }
+        if let Some(recharge) = s.recharges.get_mut(&commit.recharge_id) {
+            recharge.status = commit.new_status;
+        }
+        s.profiles
+            .insert(commit.profile.user_id.clone(), commit.profile.clone());
+        s.money_audit.push(commit.audit.clone());
+        Ok(CommitOutcome::Committed)
+    }
+
     async fn ensure_profile(&self, profile: &WalletProfile) -> Result<(), StoreError> {
         let mut s = self.state()?;
         s.profiles
@@ -567,6 +601,14 @@ impl WebhookQueue for MemoryStore {
 }
 
 impl MemoryStore {
+    /// Sets a wallet balance directly (for tests of spent balances).
+    pub fn set_balance_for_tests(&self, user_id: &str, currency: &str, amount: i64) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(profile) = s.profiles.get_mut(user_id) {
+            profile.balances.insert(currency.to_string(), amount);
+        }
+    }
+
     /// Webhook events queued so far.
     pub fn webhook_messages(&self) -> Vec<ProviderEvent> {
         self.state

@@ -246,6 +246,9 @@ pub trait WalletStore: Send + Sync {
         &self,
         profile: &crate::wallet::model::WalletProfile,
     ) -> Result<(), StoreError>;
+    /// Applies a payment outcome: `Committed`, `Duplicate` (the ledger entry
+    /// exists: already applied) or `Conflict` (status or profile moved).
+    async fn apply_payment(&self, commit: &PaymentCommit) -> Result<CommitOutcome, StoreError>;
     /// Replaces the profile's limits; `NotFound` without a profile.
     async fn save_limits(
         &self,
@@ -306,4 +309,19 @@ pub trait WebhookQueue: Send + Sync {
         &self,
         event: &crate::webhook::event::ProviderEvent,
     ) -> Result<(), StoreError>;
+}
+
+/// One payment outcome applied to a recharge and its wallet, atomically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentCommit {
+    pub recharge_id: String,
+    /// The recharge must still be in one of these states.
+    pub expected_statuses: Vec<crate::wallet::model::RechargeStatus>,
+    pub new_status: crate::wallet::model::RechargeStatus,
+    /// The ledger entry to add; it must not exist yet (exactly once).
+    pub entry: Option<crate::wallet::model::LedgerEntry>,
+    /// The profile after the change, written only if still at `expected_audit_seq`.
+    pub profile: crate::wallet::model::WalletProfile,
+    pub expected_audit_seq: u64,
+    pub audit: AuditEntry,
 }

@@ -102,3 +102,95 @@ async fn a_signed_delivery_costs_one_write_and_one_send_and_reaches_the_queue() 
     }
     assert!(found, "the event is on the webhook queue");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_deliveries_credit_once_on_dynamodb() {
+    use shared::aws::{
+        DynamoFlags, DynamoStore, DynamoWallet, SesMailer, TableNames, WalletTables,
+    };
+    use shared::flags::{FeatureGuard, FlagCache};
+    use shared::ports::{WalletStore, WebhookInbox};
+    use shared::wallet::model::RechargeStatus;
+    use shared::wallet::payments::{Applied, PaymentApplier};
+    use shared::webhook::event::{EventKind, ProviderEvent};
+
+    endpoint();
+    let sdk = load_sdk_config().await;
+    let wallet = Arc::new(DynamoWallet::new(
+        &sdk,
+        WalletTables::from_env(&ProcessEnv).unwrap(),
+    ));
+    let inbox = Arc::new(DynamoInbox::new(
+        &sdk,
+        DynamoInbox::table_from_env(&ProcessEnv).unwrap(),
+    ));
+    let user = shared::auth::secrets::new_id();
+    let commit = shared::testing::contract::sample_commit(
+        &user,
+        &format!("VEL#user#{user}#EUR#D#1"),
+        2_000,
+        1_000_000,
+    );
+    wallet.commit_recharge(&commit).await.unwrap();
+    let recharge_id = commit.recharge.recharge_id.clone();
+    let clock = Arc::new(shared::clock::SystemClock);
+    let flags = DynamoFlags::new(&sdk, DynamoFlags::table_from_env(&ProcessEnv).unwrap())
+        .in_namespace(&shared::auth::secrets::new_id());
+    let applier = Arc::new(PaymentApplier {
+        wallet: wallet.clone(),
+        inbox: inbox.clone(),
+        reviews: wallet.clone(),
+        users: Arc::new(DynamoStore::new(
+            &sdk,
+            TableNames::from_env(&ProcessEnv).unwrap(),
+        )),
+        mailer: Arc::new(SesMailer::new(&sdk, &std::env::var("MAIL_FROM").unwrap())),
+        guard: FeatureGuard::new(Arc::new(FlagCache::new(
+            Arc::new(flags),
+            clock.clone(),
+            10,
+            300,
+        ))),
+        clock,
+    });
+    let event = ProviderEvent {
+        provider: "stripe".into(),
+        event_id: format!("evt_{}", shared::auth::secrets::new_id()),
+        kind: EventKind::PaymentSucceeded,
+        recharge_id: Some(recharge_id.clone()),
+        amount: Some(2_000),
+        currency: Some("EUR".into()),
+        received_at: 1_900_000_000,
+    };
+    inbox.record(&event, 1_900_086_400).await.unwrap();
+    let workers: Vec<_> = (0..20)
+        .map(|_| {
+            let applier = applier.clone();
+            let event = event.clone();
+            tokio::spawn(async move { applier.apply(&event).await })
+        })
+        .collect();
+    let mut credited = 0;
+    for worker in workers {
+        if let Ok(Applied::Credited) = worker.await.unwrap() {
+            credited += 1;
+        }
+    }
+    assert_eq!(credited, 1, "credited once");
+    assert_eq!(
+        wallet.recharge(&recharge_id).await.unwrap().unwrap().status,
+        RechargeStatus::Credited
+    );
+    let profile = wallet
+        .readings(&user, &[], "")
+        .await
+        .unwrap()
+        .profile
+        .unwrap();
+    assert_eq!(profile.balances.get("EUR"), Some(&2_000));
+    assert_eq!(
+        applier.apply(&event).await.unwrap(),
+        Applied::AlreadyApplied,
+        "a later delivery changes nothing"
+    );
+}

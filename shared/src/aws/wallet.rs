@@ -94,14 +94,18 @@ impl DynamoWallet {
         self.db.calls()
     }
 
-    fn profile_put(&self, commit: &RechargeCommit) -> Result<TransactWriteItem, StoreError> {
-        let mut item = key(profile_key(&commit.profile.user_id));
-        item.insert("data".into(), json_of(&commit.profile)?);
-        item.insert("audit_seq".into(), n(commit.profile.audit_seq));
+    fn profile_put(
+        &self,
+        profile: &WalletProfile,
+        expected_audit_seq: Option<u64>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut item = key(profile_key(&profile.user_id));
+        item.insert("data".into(), json_of(profile)?);
+        item.insert("audit_seq".into(), n(profile.audit_seq));
         let put = Put::builder()
             .table_name(&self.tables.wallet)
             .set_item(Some(item));
-        let put = match commit.expected_audit_seq {
+        let put = match expected_audit_seq {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(seq) => put
                 .condition_expression("audit_seq = :seq")
@@ -204,7 +208,7 @@ impl WalletStore for DynamoWallet {
             TransactWriteItem::builder()
                 .put(built(recharge_put)?)
                 .build(),
-            self.profile_put(commit)?,
+            self.profile_put(&commit.profile, commit.expected_audit_seq)?,
             TransactWriteItem::builder().put(built(audit_put)?).build(),
         ];
         for add in &commit.counters {
@@ -285,6 +289,67 @@ impl WalletStore for DynamoWallet {
                 .map_err(|e| StoreError::Unavailable(format!("stored status unreadable: {e}")))?;
         }
         Ok(Some(recharge))
+    }
+
+    async fn apply_payment(
+        &self,
+        commit: &crate::ports::PaymentCommit,
+    ) -> Result<CommitOutcome, StoreError> {
+        let mut vals = vec![(":next".to_string(), s(status_text(commit.new_status)))];
+        let mut alternatives = Vec::new();
+        for (i, status) in commit.expected_statuses.iter().enumerate() {
+            let name = format!(":expected{i}");
+            alternatives.push(format!("#status = {name}"));
+            vals.push((name, s(status_text(*status))));
+        }
+        let status_update = Update::builder()
+            .table_name(&self.tables.wallet)
+            .set_key(Some(key(format!("RECHARGE#{}", commit.recharge_id))))
+            .update_expression("SET #status = :next")
+            .condition_expression(format!(
+                "attribute_exists(pk) AND ({})",
+                alternatives.join(" OR ")
+            ))
+            .set_expression_attribute_names(names(&[("#status", "status")]))
+            .set_expression_attribute_values(Some(vals.into_iter().collect()))
+            .build();
+        let mut items = vec![TransactWriteItem::builder()
+            .update(built(status_update)?)
+            .build()];
+        let entry_index = commit.entry.as_ref().map(|_| items.len());
+        if let Some(entry) = &commit.entry {
+            let mut item = key(format!("LEDGER#{}", entry.entry_id));
+            item.insert("data".into(), json_of(entry)?);
+            item.insert("user_id".into(), s(&commit.profile.user_id));
+            let put = Put::builder()
+                .table_name(&self.tables.wallet)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build();
+            items.push(TransactWriteItem::builder().put(built(put)?).build());
+        }
+        items.push(self.profile_put(&commit.profile, Some(commit.expected_audit_seq))?);
+        let audit_put = Put::builder()
+            .table_name(&self.tables.audit)
+            .set_item(Some(entry_item(
+                &commit.audit,
+                &format!("user#{}", commit.profile.user_id),
+            )))
+            .condition_expression("attribute_not_exists(seq)")
+            .build();
+        items.push(TransactWriteItem::builder().put(built(audit_put)?).build());
+        let Some(reasons) = self.db.transact_with_reasons(items).await? else {
+            return Ok(CommitOutcome::Committed);
+        };
+        let failed = |i: usize| {
+            reasons
+                .get(i)
+                .is_some_and(|r| r.as_deref() == Some("ConditionalCheckFailed"))
+        };
+        if entry_index.is_some_and(failed) {
+            return Ok(CommitOutcome::Duplicate);
+        }
+        Ok(CommitOutcome::Conflict)
     }
 
     async fn ensure_profile(&self, profile: &WalletProfile) -> Result<(), StoreError> {

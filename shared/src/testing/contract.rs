@@ -508,7 +508,8 @@ pub async fn admin_store_contract(
     assert_eq!(wins, 1, "one entry per sequence number");
 }
 
-fn sample_commit(
+/// A recharge commit for a fresh user, allowed, with one capped counter.
+pub fn sample_commit(
     user_id: &str,
     counter: &str,
     amount: i64,

@@ -4,5 +4,6 @@
 pub mod fraud;
 pub mod limits;
 pub mod model;
+pub mod payments;
 pub mod service;
 pub mod velocity;

@@ -1,0 +1,78 @@
+//! The webhook worker: applies queued provider events to wallets exactly
+//! once, reporting only failed messages so SQS retries them (and moves a
+//! poison message to the dead-letter queue after its receive limit).
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use shared::aws::{
+    load_sdk_config, DynamoFlags, DynamoInbox, DynamoStore, DynamoWallet, SesMailer, TableNames,
+    WalletTables,
+};
+use shared::clock::SystemClock;
+use shared::config::{required, ConfigError, Env};
+use shared::flags::{FeatureGuard, FlagCache};
+use shared::wallet::payments::PaymentApplier;
+use shared::webhook::event::ProviderEvent;
+
+/// Everything built once per cold start.
+pub struct App {
+    pub applier: PaymentApplier,
+}
+
+impl App {
+    /// Reads the wallet, webhooks, users and flags tables and `MAIL_FROM`.
+    pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let wallet_tables = WalletTables::from_env(env)?;
+        let inbox_table = DynamoInbox::table_from_env(env)?;
+        let auth_tables = TableNames::from_env(env)?;
+        let flags_table = DynamoFlags::table_from_env(env)?;
+        let mail_from = required(env, "MAIL_FROM")?;
+        let sdk = load_sdk_config().await;
+        let wallet = Arc::new(DynamoWallet::new(&sdk, wallet_tables));
+        let clock = Arc::new(SystemClock);
+        let cache = FlagCache::new(
+            Arc::new(DynamoFlags::new(&sdk, flags_table)),
+            clock.clone(),
+            10,
+            300,
+        );
+        Ok(Self {
+            applier: PaymentApplier {
+                wallet: wallet.clone(),
+                inbox: Arc::new(DynamoInbox::new(&sdk, inbox_table)),
+                reviews: wallet,
+                users: Arc::new(DynamoStore::new(&sdk, auth_tables)),
+                mailer: Arc::new(SesMailer::new(&sdk, &mail_from)),
+                guard: FeatureGuard::new(Arc::new(cache)),
+                clock,
+            },
+        })
+    }
+}
+
+/// Applies every message of the batch; the response names the failures.
+pub async fn handle_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let parsed: Option<ProviderEvent> = record
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str(b).ok());
+        let outcome = match parsed {
+            Some(provider_event) => app
+                .applier
+                .apply(&provider_event)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            None => Err("malformed message".to_string()),
+        };
+        if let Err(reason) = outcome {
+            tracing::warn!(message_id = %message_id, reason = %reason, "webhook event left for retry");
+            response.add_failure(message_id);
+        }
+    }
+    response
+}

@@ -1,0 +1,336 @@
+//! Exactly-once crediting over in-memory ports: duplicate and concurrent
+//! deliveries, out-of-order outcomes, refunds, mismatches and the kill switch.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use shared::clock::ManualClock;
+use shared::flags::{FeatureGuard, FlagCache, Snapshot};
+use shared::memory::{MemoryMailer, MemoryStore};
+use shared::ports::{
+    AdminChange, AdminStore, RechargeCommit, ReviewStore, WalletStore, WebhookInbox,
+};
+use shared::review::CaseStatus;
+use shared::wallet::fraud::Decision;
+use shared::wallet::model::{Recharge, RechargeStatus, WalletProfile};
+use shared::wallet::payments::{Applied, PaymentApplier};
+use shared::webhook::event::{EventKind, ProviderEvent};
+
+const NOW: i64 = 1_900_000_000;
+
+struct Harness {
+    applier: Arc<PaymentApplier>,
+    store: Arc<MemoryStore>,
+    mailer: Arc<MemoryMailer>,
+}
+
+async fn harness() -> Harness {
+    let store = Arc::new(MemoryStore::new());
+    let mailer = Arc::new(MemoryMailer::new());
+    let clock = Arc::new(ManualClock::new(NOW));
+    let owner = shared::testing::contract::sample_user("payer@example.test");
+    let mut owner = owner;
+    owner.user_id = "user-1".into();
+    shared::ports::UserStore::create_user(&*store, &owner)
+        .await
+        .unwrap();
+    let cache = Arc::new(FlagCache::new(store.clone(), clock.clone(), 0, 300));
+    let applier = Arc::new(PaymentApplier {
+        wallet: store.clone(),
+        inbox: store.clone(),
+        reviews: store.clone(),
+        users: store.clone(),
+        mailer: mailer.clone(),
+        guard: FeatureGuard::new(cache),
+        clock,
+    });
+    let h = Harness {
+        applier,
+        store,
+        mailer,
+    };
+    h.recharge("rc_1", RechargeStatus::PendingPayment).await;
+    h
+}
+
+impl Harness {
+    async fn recharge(&self, id: &str, status: RechargeStatus) {
+        let audit = shared::audit::chain_after(
+            None,
+            shared::audit::AuditDraft {
+                actor: "user-1".into(),
+                ip: None,
+                action: "recharge.allow".into(),
+                target: id.into(),
+                before: None,
+                after: None,
+            },
+            NOW,
+        );
+        let existing = self
+            .store
+            .readings("user-1", &[], "")
+            .await
+            .unwrap()
+            .profile;
+        let mut profile = existing
+            .clone()
+            .unwrap_or_else(|| WalletProfile::new("user-1", NOW - 86_400));
+        let expected = existing.map(|p| p.audit_seq);
+        let audit = if let Some(seq) = expected {
+            shared::audit::chain_after_head(
+                profile
+                    .audit_hash
+                    .as_deref()
+                    .filter(|_| seq > 0)
+                    .map(|h| (seq, h)),
+                shared::audit::AuditDraft {
+                    actor: "user-1".into(),
+                    ip: None,
+                    action: "recharge.allow".into(),
+                    target: id.into(),
+                    before: None,
+                    after: None,
+                },
+                NOW,
+            )
+        } else {
+            audit
+        };
+        profile.audit_seq = audit.seq;
+        profile.audit_hash = Some(audit.hash.clone());
+        let recharge = Recharge {
+            recharge_id: id.into(),
+            user_id: "user-1".into(),
+            amount: 2_000,
+            currency: "EUR".into(),
+            provider: "stripe".into(),
+            provider_reference: "pay_x".into(),
+            status,
+            created_at: NOW,
+            score: 10,
+            reasons: vec![],
+            decision: Decision::Allow,
+        };
+        let commit = RechargeCommit {
+            recharge,
+            profile,
+            expected_audit_seq: expected,
+            audit,
+            counters: vec![],
+            device_account: None,
+            idempotency: None,
+        };
+        self.store.commit_recharge(&commit).await.unwrap();
+    }
+
+    fn event(&self, id: &str, kind: EventKind, amount: i64) -> ProviderEvent {
+        ProviderEvent {
+            provider: "stripe".into(),
+            event_id: id.into(),
+            kind,
+            recharge_id: Some("rc_1".into()),
+            amount: Some(amount),
+            currency: Some("EUR".into()),
+            received_at: NOW,
+        }
+    }
+
+    async fn delivered(&self, event: &ProviderEvent) -> Applied {
+        self.store.record(event, NOW + 86_400).await.unwrap();
+        self.applier.apply(event).await.unwrap()
+    }
+
+    async fn balance(&self) -> i64 {
+        let profile = self
+            .store
+            .readings("user-1", &[], "")
+            .await
+            .unwrap()
+            .profile
+            .unwrap();
+        profile.balances.get("EUR").copied().unwrap_or(0)
+    }
+
+    async fn status(&self) -> RechargeStatus {
+        self.store.recharge("rc_1").await.unwrap().unwrap().status
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_deliveries_credit_once() {
+    let h = harness().await;
+    let event = h.event("evt_pay", EventKind::PaymentSucceeded, 2_000);
+    h.store.record(&event, NOW + 86_400).await.unwrap();
+    let workers: Vec<_> = (0..20)
+        .map(|_| {
+            let applier = h.applier.clone();
+            let event = event.clone();
+            tokio::spawn(async move { applier.apply(&event).await })
+        })
+        .collect();
+    let mut credited = 0;
+    for worker in workers {
+        if worker.await.unwrap().unwrap() == Applied::Credited {
+            credited += 1;
+        }
+    }
+    assert_eq!(credited, 1);
+    assert_eq!(h.balance().await, 2_000);
+    assert_eq!(h.status().await, RechargeStatus::Credited);
+    let profile = h
+        .store
+        .readings("user-1", &[], "")
+        .await
+        .unwrap()
+        .profile
+        .unwrap();
+    assert_eq!(profile.recent_entries.len(), 1);
+    assert_eq!(h.mailer.sent().len(), 1, "one receipt");
+    assert_eq!(
+        h.store.record(&event, NOW + 86_400).await.unwrap(),
+        shared::ports::InboxOutcome::Processed
+    );
+}
+
+#[tokio::test]
+async fn failed_then_succeeded_credits_and_a_late_failure_changes_nothing() {
+    let h = harness().await;
+    assert_eq!(
+        h.delivered(&h.event("evt_fail", EventKind::PaymentFailed, 2_000))
+            .await,
+        Applied::MarkedFailed
+    );
+    assert_eq!(h.status().await, RechargeStatus::Failed);
+    assert_eq!(
+        h.delivered(&h.event("evt_ok", EventKind::PaymentSucceeded, 2_000))
+            .await,
+        Applied::Credited
+    );
+    assert_eq!(
+        h.delivered(&h.event("evt_fail_late", EventKind::PaymentFailed, 2_000))
+            .await,
+        Applied::AlreadyApplied
+    );
+    assert_eq!(
+        (h.status().await, h.balance().await),
+        (RechargeStatus::Credited, 2_000)
+    );
+}
+
+#[tokio::test]
+async fn a_mismatched_amount_is_reviewed_never_credited() {
+    let h = harness().await;
+    let mut wrong_currency = h.event("evt_usd", EventKind::PaymentSucceeded, 2_000);
+    wrong_currency.currency = Some("USD".into());
+    assert_eq!(
+        h.delivered(&wrong_currency).await,
+        Applied::Reviewed("AMOUNT_MISMATCH")
+    );
+    assert_eq!(
+        h.delivered(&h.event("evt_less", EventKind::PaymentSucceeded, 1_999))
+            .await,
+        Applied::Reviewed("AMOUNT_MISMATCH")
+    );
+    assert_eq!(
+        (h.status().await, h.balance().await),
+        (RechargeStatus::PendingPayment, 0)
+    );
+    assert_eq!(h.store.cases(CaseStatus::Open, 10).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn refunds_debit_once_and_never_below_zero() {
+    let h = harness().await;
+    h.delivered(&h.event("evt_ok", EventKind::PaymentSucceeded, 2_000))
+        .await;
+    assert_eq!(
+        h.delivered(&h.event("evt_refund", EventKind::Refunded, 2_000))
+            .await,
+        Applied::Debited
+    );
+    assert_eq!(
+        h.delivered(&h.event("evt_refund", EventKind::Refunded, 2_000))
+            .await,
+        Applied::AlreadyApplied
+    );
+    assert_eq!(
+        (h.status().await, h.balance().await),
+        (RechargeStatus::Refunded, 0)
+    );
+
+    let spent = harness().await;
+    spent
+        .delivered(&spent.event("evt_ok", EventKind::PaymentSucceeded, 2_000))
+        .await;
+    spent.store.set_balance_for_tests("user-1", "EUR", 500);
+    assert_eq!(
+        spent
+            .delivered(&spent.event("evt_refund", EventKind::Refunded, 2_000))
+            .await,
+        Applied::Reviewed("REFUND_NOT_COVERED")
+    );
+    assert_eq!(spent.balance().await, 500, "never below zero");
+}
+
+#[tokio::test]
+async fn unknown_types_are_recorded_and_ignored() {
+    let h = harness().await;
+    let event = h.event("evt_other", EventKind::Other("customer.created".into()), 0);
+    assert_eq!(h.delivered(&event).await, Applied::Ignored);
+    assert_eq!(
+        h.store.record(&event, NOW + 86_400).await.unwrap(),
+        shared::ports::InboxOutcome::Processed
+    );
+}
+
+#[tokio::test]
+async fn the_crediting_kill_switch_defers_without_losing_the_event() {
+    let h = harness().await;
+    let entry = shared::audit::chain_after(
+        None,
+        shared::audit::AuditDraft {
+            actor: "ops".into(),
+            ip: None,
+            action: "emergency.disable".into(),
+            target: "flags".into(),
+            before: None,
+            after: Some(json!({})),
+        },
+        NOW,
+    );
+    h.store
+        .commit(
+            &AdminChange::SaveSnapshot {
+                snapshot: Snapshot {
+                    version: 1,
+                    emergency: true,
+                    flags: vec![],
+                },
+                expected_version: 0,
+            },
+            &entry,
+        )
+        .await
+        .unwrap();
+    let event = h.event("evt_pay", EventKind::PaymentSucceeded, 2_000);
+    h.store.record(&event, NOW + 86_400).await.unwrap();
+    assert!(h.applier.apply(&event).await.is_err(), "left on the queue");
+    assert_eq!(h.balance().await, 0);
+}
+
+#[tokio::test]
+async fn a_database_outage_is_retried_and_never_double_credits() {
+    let h = harness().await;
+    let event = h.event("evt_pay", EventKind::PaymentSucceeded, 2_000);
+    h.store.record(&event, NOW + 86_400).await.unwrap();
+    h.store.set_unavailable(true);
+    assert!(h.applier.apply(&event).await.is_err());
+    h.store.set_unavailable(false);
+    assert_eq!(h.applier.apply(&event).await.unwrap(), Applied::Credited);
+    assert_eq!(
+        h.applier.apply(&event).await.unwrap(),
+        Applied::AlreadyApplied
+    );
+    assert_eq!(h.balance().await, 2_000);
+}

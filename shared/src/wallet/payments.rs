@@ -1,0 +1,344 @@
+//! Applying provider events to wallets exactly once: the recharge status
+//! change, the ledger entry and the balance are one conditional write, so
+//! any number of deliveries or concurrent workers credit once.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::model::{LedgerEntry, Recharge, RechargeStatus, WalletProfile, RECENT_ENTRIES};
+use crate::audit::{chain_after_head, AuditDraft};
+use crate::auth::secrets::digest;
+use crate::clock::Clock;
+use crate::flags::FeatureGuard;
+use crate::ports::{
+    CommitOutcome, Mailer, OutgoingEmail, PaymentCommit, ReviewStore, StoreError, UserStore,
+    WalletStore, WebhookInbox,
+};
+use crate::review::{CaseStatus, ReviewCase};
+use crate::webhook::event::{EventKind, ProviderEvent};
+
+/// Kill-switch flag guarding webhook crediting.
+pub const CREDITING_FEATURE: &str = "webhook-crediting";
+const ATTEMPTS: usize = 5;
+
+/// Why an event could not be applied now (the message is retried).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event not applied yet: {0}")]
+pub struct RetryLater(pub String);
+
+impl From<StoreError> for RetryLater {
+    fn from(err: StoreError) -> Self {
+        RetryLater(err.to_string())
+    }
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Credited,
+    Debited,
+    MarkedFailed,
+    /// Already applied by an earlier delivery.
+    AlreadyApplied,
+    /// Could not be applied safely; a review case was opened.
+    Reviewed(&'static str),
+    /// Not a payment outcome this backend acts on; recorded.
+    Ignored,
+}
+
+/// Applies provider events to recharges and wallets.
+pub struct PaymentApplier {
+    pub wallet: Arc<dyn WalletStore>,
+    pub inbox: Arc<dyn WebhookInbox>,
+    pub reviews: Arc<dyn ReviewStore>,
+    pub users: Arc<dyn UserStore>,
+    pub mailer: Arc<dyn Mailer>,
+    pub guard: FeatureGuard,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl PaymentApplier {
+    /// Applies `event` once; an error leaves it to be retried.
+    pub async fn apply(&self, event: &ProviderEvent) -> Result<Applied, RetryLater> {
+        let outcome = self.decide_and_apply(event).await?;
+        self.inbox
+            .mark_processed(&event.provider, &event.event_id)
+            .await?;
+        tracing::info!(provider = %event.provider, event_id = %event.event_id, outcome = ?outcome, "provider event applied");
+        Ok(outcome)
+    }
+
+    async fn decide_and_apply(&self, event: &ProviderEvent) -> Result<Applied, RetryLater> {
+        if let EventKind::Other(kind) = &event.kind {
+            tracing::info!(kind = %kind, "provider event type recorded and ignored");
+            return Ok(Applied::Ignored);
+        }
+        let Some(recharge_id) = event.recharge_id.as_deref() else {
+            tracing::warn!(event_id = %event.event_id, "provider event names no recharge; ignored");
+            return Ok(Applied::Ignored);
+        };
+        self.guard
+            .require(CREDITING_FEATURE)
+            .await
+            .map_err(|e| RetryLater(e.code.to_string()))?;
+        for _ in 0..ATTEMPTS {
+            let recharge = self
+                .wallet
+                .recharge(recharge_id)
+                .await?
+                .ok_or_else(|| RetryLater(format!("unknown recharge {recharge_id}")))?;
+            let profile = self
+                .wallet
+                .readings(&recharge.user_id, &[], "")
+                .await?
+                .profile
+                .ok_or_else(|| RetryLater("wallet profile missing".into()))?;
+            let step = match event.kind {
+                EventKind::PaymentSucceeded => self.credit(event, &recharge, profile).await?,
+                EventKind::PaymentFailed => self.mark_failed(event, &recharge, profile).await?,
+                EventKind::Refunded => self.refund(event, &recharge, profile).await?,
+                EventKind::Other(_) => Some(Applied::Ignored),
+            };
+            if let Some(done) = step {
+                return Ok(done);
+            }
+        }
+        Err(RetryLater("wallet busy".into()))
+    }
+
+    /// `None` when the commit lost a race and should be tried again.
+    async fn credit(
+        &self,
+        event: &ProviderEvent,
+        recharge: &Recharge,
+        profile: WalletProfile,
+    ) -> Result<Option<Applied>, RetryLater> {
+        match recharge.status {
+            RechargeStatus::Credited | RechargeStatus::Refunded => {
+                return Ok(Some(Applied::AlreadyApplied))
+            }
+            RechargeStatus::PendingPayment | RechargeStatus::Failed => {}
+            _ => {
+                return self
+                    .review(event, recharge, "PAYMENT_FOR_UNPAYABLE_RECHARGE")
+                    .await
+                    .map(Some)
+            }
+        }
+        if event.amount != Some(recharge.amount)
+            || event.currency.as_deref() != Some(recharge.currency.as_str())
+        {
+            return self
+                .review(event, recharge, "AMOUNT_MISMATCH")
+                .await
+                .map(Some);
+        }
+        let outcome = self
+            .commit(
+                event,
+                recharge,
+                profile,
+                RechargeStatus::Credited,
+                recharge.amount,
+                &[RechargeStatus::PendingPayment, RechargeStatus::Failed],
+            )
+            .await?;
+        if outcome == Some(Applied::Credited) {
+            self.receipt(recharge).await;
+        }
+        Ok(outcome)
+    }
+
+    async fn mark_failed(
+        &self,
+        event: &ProviderEvent,
+        recharge: &Recharge,
+        profile: WalletProfile,
+    ) -> Result<Option<Applied>, RetryLater> {
+        if recharge.status != RechargeStatus::PendingPayment {
+            return Ok(Some(Applied::AlreadyApplied));
+        }
+        self.commit(
+            event,
+            recharge,
+            profile,
+            RechargeStatus::Failed,
+            0,
+            &[RechargeStatus::PendingPayment],
+        )
+        .await
+    }
+
+    async fn refund(
+        &self,
+        event: &ProviderEvent,
+        recharge: &Recharge,
+        profile: WalletProfile,
+    ) -> Result<Option<Applied>, RetryLater> {
+        match recharge.status {
+            RechargeStatus::Refunded => return Ok(Some(Applied::AlreadyApplied)),
+            RechargeStatus::Credited => {}
+            _ => {
+                return self
+                    .review(event, recharge, "REFUND_OF_UNCREDITED_RECHARGE")
+                    .await
+                    .map(Some)
+            }
+        }
+        let amount = event.amount.unwrap_or(recharge.amount);
+        let balance = profile
+            .balances
+            .get(&recharge.currency)
+            .copied()
+            .unwrap_or(0);
+        if amount <= 0 || amount > recharge.amount {
+            return self
+                .review(event, recharge, "REFUND_AMOUNT_INVALID")
+                .await
+                .map(Some);
+        }
+        if balance < amount {
+            return self
+                .review(event, recharge, "REFUND_NOT_COVERED")
+                .await
+                .map(Some);
+        }
+        self.commit(
+            event,
+            recharge,
+            profile,
+            RechargeStatus::Refunded,
+            -amount,
+            &[RechargeStatus::Credited],
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn commit(
+        &self,
+        event: &ProviderEvent,
+        recharge: &Recharge,
+        mut profile: WalletProfile,
+        new_status: RechargeStatus,
+        delta: i64,
+        expected: &[RechargeStatus],
+    ) -> Result<Option<Applied>, RetryLater> {
+        let now = self.clock.now();
+        let expected_audit_seq = profile.audit_seq;
+        let entry = (delta != 0).then(|| LedgerEntry {
+            entry_id: format!(
+                "le_{}",
+                &digest("ledger", &format!("{}:{}", event.provider, event.event_id))[..24]
+            ),
+            recharge_id: recharge.recharge_id.clone(),
+            amount: delta,
+            currency: recharge.currency.clone(),
+            kind: if delta > 0 { "credit" } else { "refund" }.to_string(),
+            at: now,
+        });
+        if let Some(entry) = &entry {
+            *profile
+                .balances
+                .entry(recharge.currency.clone())
+                .or_insert(0) += delta;
+            profile.recent_entries.insert(0, entry.clone());
+            profile.recent_entries.truncate(RECENT_ENTRIES);
+        }
+        let head = profile
+            .audit_hash
+            .as_deref()
+            .filter(|_| profile.audit_seq > 0)
+            .map(|h| (profile.audit_seq, h));
+        let audit = chain_after_head(
+            head,
+            AuditDraft {
+                actor: format!("provider:{}", event.provider),
+                ip: None,
+                action: format!(
+                    "recharge.{}",
+                    match new_status {
+                        RechargeStatus::Credited => "credit",
+                        RechargeStatus::Refunded => "refund",
+                        _ => "payment_failed",
+                    }
+                ),
+                target: format!("recharge:{}", recharge.recharge_id),
+                before: Some(json!({ "status": recharge.status })),
+                after: Some(
+                    json!({ "status": new_status, "amount": delta, "event_id": event.event_id }),
+                ),
+            },
+            now,
+        );
+        profile.audit_seq = audit.seq;
+        profile.audit_hash = Some(audit.hash.clone());
+        let commit = PaymentCommit {
+            recharge_id: recharge.recharge_id.clone(),
+            expected_statuses: expected.to_vec(),
+            new_status,
+            entry,
+            profile,
+            expected_audit_seq,
+            audit,
+        };
+        Ok(match self.wallet.apply_payment(&commit).await? {
+            CommitOutcome::Committed => Some(match new_status {
+                RechargeStatus::Credited => Applied::Credited,
+                RechargeStatus::Refunded => Applied::Debited,
+                _ => Applied::MarkedFailed,
+            }),
+            CommitOutcome::Duplicate => Some(Applied::AlreadyApplied),
+            CommitOutcome::Conflict | CommitOutcome::CapExceeded(_) => None,
+        })
+    }
+
+    async fn review(
+        &self,
+        event: &ProviderEvent,
+        recharge: &Recharge,
+        reason: &'static str,
+    ) -> Result<Applied, RetryLater> {
+        tracing::warn!(recharge_id = %recharge.recharge_id, event_id = %event.event_id, reason, "provider event held for review, not applied");
+        let case = ReviewCase {
+            case_id: format!(
+                "{}~{}",
+                recharge.recharge_id,
+                &digest("case", &event.event_id)[..12]
+            ),
+            user_id: recharge.user_id.clone(),
+            amount: event.amount.unwrap_or(recharge.amount),
+            currency: event
+                .currency
+                .clone()
+                .unwrap_or_else(|| recharge.currency.clone()),
+            score: 0,
+            reasons: vec![reason.to_string()],
+            status: CaseStatus::Open,
+            opened_at: self.clock.now(),
+            notified: false,
+            decided_by: None,
+            note: None,
+        };
+        self.reviews.open_case(&case).await?;
+        Ok(Applied::Reviewed(reason))
+    }
+
+    async fn receipt(&self, recharge: &Recharge) {
+        let Ok(Some(user)) = self.users.user_by_id(&recharge.user_id).await else {
+            return;
+        };
+        let mail = OutgoingEmail {
+            to: user.email,
+            subject: "Your wallet was recharged".to_string(),
+            text: format!(
+                "We received your payment of {} (minor units) {} for recharge {}. Thank you.",
+                recharge.amount, recharge.currency, recharge.recharge_id
+            ),
+        };
+        if let Err(err) = self.mailer.send(&mail).await {
+            tracing::warn!(error = %err, "receipt email not sent");
+        }
+    }
+}
