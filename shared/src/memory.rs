@@ -17,8 +17,8 @@ use crate::flags::Snapshot;
 use crate::ports::{
     AdminChange, AdminStore, AttemptStore, AuditLog, CommitOutcome, FlagStore, IdempotencyBegin,
     IdempotencyStore, InboxOutcome, Mailer, OutgoingEmail, RechargeCommit, RechargeReadings,
-    ReviewQueue, ReviewStore, SessionStore, StoreError, UserStore, WalletStore, WebhookInbox,
-    WebhookQueue,
+    RetryScheduler, ReviewQueue, ReviewStore, SessionStore, StoreError, UserStore, WalletStore,
+    WebhookInbox, WebhookQueue,
 };
 use crate::ratelimit::WindowSlot;
 use crate::review::{CaseStatus, ReviewCase};
@@ -48,6 +48,7 @@ struct State {
     inbox: HashMap<String, (bool, i64)>,
     ledger: HashMap<String, crate::wallet::model::LedgerEntry>,
     webhook_messages: Vec<ProviderEvent>,
+    retries: Vec<(String, i32)>,
     queue_down: bool,
 }
 
@@ -589,6 +590,16 @@ impl WebhookInbox for MemoryStore {
 }
 
 #[async_trait]
+impl RetryScheduler for MemoryStore {
+    async fn retry_after(&self, receipt_handle: &str, seconds: i32) -> Result<(), StoreError> {
+        self.state()?
+            .retries
+            .push((receipt_handle.to_string(), seconds));
+        Ok(())
+    }
+}
+
+#[async_trait]
 impl WebhookQueue for MemoryStore {
     async fn enqueue_event(&self, event: &ProviderEvent) -> Result<(), StoreError> {
         let mut s = self.state()?;
@@ -607,6 +618,15 @@ impl MemoryStore {
         if let Some(profile) = s.profiles.get_mut(user_id) {
             profile.balances.insert(currency.to_string(), amount);
         }
+    }
+
+    /// Retry delays scheduled so far, as (receipt handle, seconds).
+    pub fn retries(&self) -> Vec<(String, i32)> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retries
+            .clone()
     }
 
     /// Webhook events queued so far.

@@ -325,3 +325,9 @@ pub struct PaymentCommit {
     pub expected_audit_seq: u64,
     pub audit: AuditEntry,
 }
+
+/// Delays the next delivery of a failed queue message (growing backoff).
+#[async_trait]
+pub trait RetryScheduler: Send + Sync {
+    async fn retry_after(&self, receipt_handle: &str, seconds: i32) -> Result<(), StoreError>;
+}

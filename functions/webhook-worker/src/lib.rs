@@ -6,18 +6,30 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use shared::aws::{
-    load_sdk_config, DynamoFlags, DynamoInbox, DynamoStore, DynamoWallet, SesMailer, TableNames,
-    WalletTables,
+    load_sdk_config, DynamoFlags, DynamoInbox, DynamoStore, DynamoWallet, SesMailer, SqsQueue,
+    TableNames, WalletTables,
 };
 use shared::clock::SystemClock;
 use shared::config::{required, ConfigError, Env};
 use shared::flags::{FeatureGuard, FlagCache};
+use shared::ports::RetryScheduler;
 use shared::wallet::payments::PaymentApplier;
 use shared::webhook::event::ProviderEvent;
+
+/// First retry delay; each further receive doubles it, up to `MAX_RETRY_SECONDS`.
+pub const FIRST_RETRY_SECONDS: i32 = 10;
+pub const MAX_RETRY_SECONDS: i32 = 900;
+
+/// The delay before the next delivery after `receive_count` receives.
+pub fn retry_delay(receive_count: u32) -> i32 {
+    let doublings = receive_count.saturating_sub(1).min(10);
+    (FIRST_RETRY_SECONDS << doublings).min(MAX_RETRY_SECONDS)
+}
 
 /// Everything built once per cold start.
 pub struct App {
     pub applier: PaymentApplier,
+    pub retries: Arc<dyn RetryScheduler>,
 }
 
 impl App {
@@ -28,6 +40,7 @@ impl App {
         let auth_tables = TableNames::from_env(env)?;
         let flags_table = DynamoFlags::table_from_env(env)?;
         let mail_from = required(env, "MAIL_FROM")?;
+        let queue_url = required(env, "WEBHOOK_QUEUE_URL")?;
         let sdk = load_sdk_config().await;
         let wallet = Arc::new(DynamoWallet::new(&sdk, wallet_tables));
         let clock = Arc::new(SystemClock);
@@ -47,6 +60,7 @@ impl App {
                 guard: FeatureGuard::new(Arc::new(cache)),
                 clock,
             },
+            retries: Arc::new(SqsQueue::new(&sdk, queue_url)),
         })
     }
 }
@@ -70,7 +84,18 @@ pub async fn handle_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
             None => Err("malformed message".to_string()),
         };
         if let Err(reason) = outcome {
-            tracing::warn!(message_id = %message_id, reason = %reason, "webhook event left for retry");
+            let receives: u32 = record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1);
+            let delay = retry_delay(receives);
+            tracing::warn!(message_id = %message_id, reason = %reason, receives, delay, "webhook event left for retry");
+            if let Some(handle) = record.receipt_handle.as_deref() {
+                if let Err(err) = app.retries.retry_after(handle, delay).await {
+                    tracing::warn!(error = %err, "retry delay not set; the queue's default applies");
+                }
+            }
             response.add_failure(message_id);
         }
     }

@@ -334,3 +334,57 @@ async fn a_database_outage_is_retried_and_never_double_credits() {
     );
     assert_eq!(h.balance().await, 2_000);
 }
+
+#[test]
+fn retry_delays_grow_from_ten_seconds_to_fifteen_minutes() {
+    use webhook_worker::retry_delay;
+    let delays: Vec<i32> = (1..=9).map(retry_delay).collect();
+    assert_eq!(delays, vec![10, 20, 40, 80, 160, 320, 640, 900, 900]);
+}
+
+#[tokio::test]
+async fn a_failed_message_is_reported_and_retried_later_each_time() {
+    use aws_lambda_events::event::sqs::SqsEvent;
+    let h = harness().await;
+    let app = webhook_worker::App {
+        applier: Arc::try_unwrap(h.applier).ok().unwrap(),
+        retries: h.store.clone(),
+    };
+    let mut unknown = ProviderEvent {
+        provider: "stripe".into(),
+        event_id: "evt_x".into(),
+        kind: EventKind::PaymentSucceeded,
+        recharge_id: Some("rc_missing".into()),
+        amount: Some(1),
+        currency: Some("EUR".into()),
+        received_at: NOW,
+    };
+    unknown.recharge_id = Some("rc_missing".into());
+    let good = ProviderEvent {
+        event_id: "evt_good".into(),
+        recharge_id: Some("rc_1".into()),
+        amount: Some(2_000),
+        ..unknown.clone()
+    };
+    let batch: SqsEvent = serde_json::from_value(json!({"Records": [
+        {"messageId": "m-bad", "receiptHandle": "rh-bad", "body": serde_json::to_string(&unknown).unwrap(), "attributes": {"ApproximateReceiveCount": "3"}},
+        {"messageId": "m-good", "receiptHandle": "rh-good", "body": serde_json::to_string(&good).unwrap(), "attributes": {"ApproximateReceiveCount": "1"}},
+        {"messageId": "m-poison", "receiptHandle": "rh-poison", "body": "not json", "attributes": {"ApproximateReceiveCount": "1"}},
+    ]}))
+    .unwrap();
+    let response = webhook_worker::handle_batch(&app, batch).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        vec!["m-bad", "m-poison"],
+        "only the failed messages are retried"
+    );
+    assert_eq!(
+        h.store.retries(),
+        vec![("rh-bad".to_string(), 40), ("rh-poison".to_string(), 10)]
+    );
+}

@@ -5,7 +5,7 @@ use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::json;
 
 use crate::config::{required, ConfigError, Env};
-use crate::ports::{ReviewQueue, StoreError, WebhookQueue};
+use crate::ports::{RetryScheduler, ReviewQueue, StoreError, WebhookQueue};
 
 /// Sends JSON messages to one SQS queue (fraud reviews or webhook events).
 #[derive(Clone)]
@@ -56,5 +56,20 @@ impl WebhookQueue for SqsQueue {
         let body =
             serde_json::to_string(event).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         self.send_json(body).await
+    }
+}
+
+#[async_trait]
+impl RetryScheduler for SqsQueue {
+    async fn retry_after(&self, receipt_handle: &str, seconds: i32) -> Result<(), StoreError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(DisplayErrorContext(e).to_string()))?;
+        Ok(())
     }
 }

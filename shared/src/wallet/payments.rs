@@ -62,9 +62,18 @@ impl PaymentApplier {
     /// Applies `event` once; an error leaves it to be retried.
     pub async fn apply(&self, event: &ProviderEvent) -> Result<Applied, RetryLater> {
         let outcome = self.decide_and_apply(event).await?;
-        self.inbox
+        match self
+            .inbox
             .mark_processed(&event.provider, &event.event_id)
-            .await?;
+            .await
+        {
+            Ok(()) => {}
+            // The dedupe record already expired: the ledger still guards against a second credit.
+            Err(StoreError::NotFound) => {
+                tracing::warn!(event_id = %event.event_id, "no inbox record to mark processed")
+            }
+            Err(other) => return Err(other.into()),
+        }
         tracing::info!(provider = %event.provider, event_id = %event.event_id, outcome = ?outcome, "provider event applied");
         Ok(outcome)
     }
