@@ -163,6 +163,18 @@ async fn twenty_concurrent_deliveries_credit_once_on_dynamodb() {
         received_at: 1_900_000_000,
     };
     inbox.record(&event, 1_900_086_400).await.unwrap();
+    let (wallet_before, inbox_before) = (wallet.calls(), inbox.calls());
+    let mut probe = event.clone();
+    probe.kind = EventKind::PaymentFailed;
+    probe.event_id = format!("evt_{}", shared::auth::secrets::new_id());
+    let fail_first = applier.apply(&probe).await.unwrap();
+    assert_eq!(fail_first, Applied::MarkedFailed);
+    let calls = (wallet.calls() - wallet_before) + (inbox.calls() - inbox_before);
+    println!("DynamoDB calls to apply one payment outcome: {calls}");
+    assert_eq!(
+        calls, 4,
+        "recharge read, profile read, one transaction, inbox update"
+    );
     let workers: Vec<_> = (0..20)
         .map(|_| {
             let applier = applier.clone();

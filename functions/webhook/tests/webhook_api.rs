@@ -213,3 +213,21 @@ async fn a_queue_outage_is_503_and_the_providers_retry_completes() {
     h.store.set_unavailable(true);
     assert_eq!(h.post(event("webhook-standard")).await.status, 503);
 }
+
+#[tokio::test]
+async fn a_repeated_signature_header_is_refused() {
+    let h = harness();
+    let mut ev = event("webhook-stripe");
+    let header = ev["headers"]["Stripe-Signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ev["multiValueHeaders"] = json!({ "Stripe-Signature": [header.clone(), header] });
+    let ev = ev.without_header("Stripe-Signature");
+    let reply = h.post(ev).await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (400, "INVALID_SIGNATURE_HEADER")
+    );
+    assert!(h.store.webhook_messages().is_empty());
+}
