@@ -1,9 +1,11 @@
-//! What every HTTP function's entry point does: build the app once per cold
+//! What every function's entry point does: build the app once per cold
 //! start (stopping with a logged error naming a bad variable), then serve
-//! each request with its JSON log line and the error contract.
+//! each request (with its JSON log line and the error contract) or batch.
 
 use std::future::Future;
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_http::lambda_runtime::LambdaEvent;
 use lambda_http::{run, service_fn, Body, Error, Request, Response};
 
 use crate::config::ConfigError;
@@ -59,5 +61,34 @@ where
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(handle(app, req).await)
     }))
+    .await
+}
+
+/// Runs an SQS worker: logging, one `build` per cold start, then `handle`
+/// for every batch (its response names the failed messages).
+pub async fn run_sqs<A, B, BFut, H, HFut>(build: B, handle: H) -> Result<(), Error>
+where
+    A: Sync + 'static,
+    B: FnOnce() -> BFut,
+    BFut: Future<Output = Result<A, ConfigError>>,
+    H: Fn(&'static A, SqsEvent) -> HFut + Sync,
+    HFut: Future<Output = SqsBatchResponse> + Send,
+{
+    crate::logging::init();
+    let app = match build().await {
+        Ok(app) => app,
+        Err(err) => {
+            tracing::error!(error = %err, "configuration refused; the function cannot start");
+            return Err(err.into());
+        }
+    };
+    // The app lives as long as the process: one per cold start.
+    let app: &'static A = Box::leak(Box::new(app));
+    let handle = &handle;
+    lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
+        move |event: LambdaEvent<SqsEvent>| async move {
+            Ok::<_, Error>(handle(app, event.payload).await)
+        },
+    ))
     .await
 }

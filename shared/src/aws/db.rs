@@ -81,24 +81,7 @@ impl Db {
 
     /// Runs a transaction; `Ok(false)` when a condition cancelled it.
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
-        self.count_call();
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+        Ok(self.transact_with_reasons(items).await?.is_none())
     }
 
     /// Runs a transaction; when a condition cancelled it, returns the
@@ -128,6 +111,44 @@ impl Db {
                 }
                 _ => Err(unavailable(err)),
             },
+        }
+    }
+
+    /// Runs a put; `Ok(false)` when its condition did not hold.
+    pub async fn conditional_put(
+        &self,
+        builder: aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
+    ) -> Result<bool, StoreError> {
+        self.count_call();
+        match builder.send().await {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    /// Runs a delete; `Ok(false)` when its condition did not hold.
+    pub async fn conditional_delete(
+        &self,
+        builder: aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder,
+    ) -> Result<bool, StoreError> {
+        self.count_call();
+        match builder.send().await {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(unavailable(err)),
         }
     }
 

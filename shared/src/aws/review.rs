@@ -99,26 +99,13 @@ impl ReviewStore for DynamoWallet {
         );
         item.insert("case_status".into(), s(case.status.as_str()));
         item.insert("opened_at".into(), n(case.opened_at));
-        db.count_call();
-        match db
+        let put = db
             .client
             .put_item()
             .table_name(self.wallet_table())
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+            .condition_expression("attribute_not_exists(pk)");
+        db.conditional_put(put).await.map(|_| ())
     }
 
     async fn case(&self, case_id: &str) -> Result<Option<ReviewCase>, StoreError> {

@@ -356,26 +356,14 @@ impl WalletStore for DynamoWallet {
         let mut item = key(profile_key(&profile.user_id));
         item.insert("data".into(), json_of(profile)?);
         item.insert("audit_seq".into(), n(profile.audit_seq));
-        match self
+        let put = self
             .db
             .client
             .put_item()
             .table_name(&self.tables.wallet)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+            .condition_expression("attribute_not_exists(pk)");
+        self.db.conditional_put(put).await.map(|_| ())
     }
 
     async fn save_limits(&self, user_id: &str, limits: &LimitsState) -> Result<(), StoreError> {
@@ -485,26 +473,13 @@ impl IdempotencyStore for DynamoWallet {
     }
 
     async fn release(&self, idem_key: &str) -> Result<(), StoreError> {
-        self.db.count_call();
-        match self
+        let delete = self
             .db
             .client
             .delete_item()
             .table_name(&self.tables.wallet)
             .set_key(Some(key(format!("IDEM#{idem_key}"))))
-            .condition_expression("attribute_not_exists(response_status)")
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+            .condition_expression("attribute_not_exists(response_status)");
+        self.db.conditional_delete(delete).await.map(|_| ())
     }
 }
