@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod flags;
 pub mod http;
+pub mod kyc;
 pub mod lambda;
 pub mod logging;
 pub mod memory;
