@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 use shared::auth::{AccessConfig, AccessGuard};
 use shared::aws::{load_sdk_config, DynamoFlags};
 use shared::clock::{Clock, SystemClock};
-use shared::config::{parsed_or, ConfigError, Env};
+use shared::config::{ConfigError, Env};
 use shared::flags::model::parse_version;
-use shared::flags::{evaluate, EvalContext, Evaluation, FlagCache, Visibility};
+use shared::flags::{evaluate, CacheTiming, EvalContext, Evaluation, FlagCache, Visibility};
 use shared::http::{
     empty_response, header, json_response, only_query_params, ApiError, RequestMeta,
 };
@@ -54,8 +54,7 @@ impl App {
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let access = AccessConfig::from_env(env)?;
         let table = DynamoFlags::table_from_env(env)?;
-        let ttl = parsed_or(env, "FLAGS_TTL_SECONDS", 10i64)?;
-        let max_stale = parsed_or(env, "FLAGS_MAX_STALE_SECONDS", 300i64)?;
+        let CacheTiming { ttl, max_stale } = CacheTiming::from_env(env)?;
         let store = Arc::new(DynamoFlags::new(&load_sdk_config().await, table));
         Ok(Self::new(
             access,

@@ -11,7 +11,7 @@ use lambda_http::{Body, Request, Response};
 use shared::auth::{AccessConfig, AccessGuard};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
-use shared::flags::{FeatureGuard, FlagCache};
+use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
 use shared::http::{header, json_response, json_text_response, parse_json, ApiError, RequestMeta};
 use shared::ports::FlagStore;
 use shared::wallet::limits::SpendingLimits;
@@ -33,7 +33,19 @@ impl App {
         policy: shared::wallet::service::RechargePolicy,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let cache = Arc::new(FlagCache::new(flags, clock.clone(), 10, 300));
+        Self::with_flag_timing(access, ports, flags, policy, clock, CacheTiming::default())
+    }
+
+    /// As `new`, with the kill switch's flag cache timing.
+    pub fn with_flag_timing(
+        access: AccessConfig,
+        ports: WalletPorts,
+        flags: Arc<dyn FlagStore>,
+        policy: shared::wallet::service::RechargePolicy,
+        clock: Arc<dyn Clock>,
+        timing: CacheTiming,
+    ) -> Self {
+        let cache = Arc::new(FlagCache::with_timing(flags, clock.clone(), timing));
         Self {
             guard: AccessGuard::new(access, clock.clone()),
             service: WalletService::new(ports, FeatureGuard::new(cache), policy, clock),
@@ -44,13 +56,15 @@ impl App {
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let access = AccessConfig::from_env(env)?;
         let policy = policy_from_env(env)?;
+        let timing = CacheTiming::from_env(env)?;
         let (ports, flags) = shared::aws::wallet_ports_from_env(env).await?;
-        Ok(Self::new(
+        Ok(Self::with_flag_timing(
             access,
             ports,
             flags,
             policy,
             Arc::new(SystemClock),
+            timing,
         ))
     }
 }

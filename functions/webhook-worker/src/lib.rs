@@ -11,7 +11,7 @@ use shared::aws::{
 };
 use shared::clock::SystemClock;
 use shared::config::{required, ConfigError, Env};
-use shared::flags::{FeatureGuard, FlagCache};
+use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
 use shared::ports::RetryScheduler;
 use shared::wallet::payments::PaymentApplier;
 use shared::webhook::event::ProviderEvent;
@@ -44,11 +44,10 @@ impl App {
         let sdk = load_sdk_config().await;
         let wallet = Arc::new(DynamoWallet::new(&sdk, wallet_tables));
         let clock = Arc::new(SystemClock);
-        let cache = FlagCache::new(
+        let cache = FlagCache::with_timing(
             Arc::new(DynamoFlags::new(&sdk, flags_table)),
             clock.clone(),
-            10,
-            300,
+            CacheTiming::from_env(env)?,
         );
         Ok(Self {
             applier: PaymentApplier {

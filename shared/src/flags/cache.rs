@@ -17,6 +17,32 @@ pub struct SnapshotView {
     pub beyond_stale_bound: bool,
 }
 
+/// How long the snapshot is fresh, and how long it may then be served stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheTiming {
+    pub ttl: i64,
+    pub max_stale: i64,
+}
+
+impl Default for CacheTiming {
+    fn default() -> Self {
+        Self {
+            ttl: 10,
+            max_stale: 300,
+        }
+    }
+}
+
+impl CacheTiming {
+    /// Reads `FLAGS_TTL_SECONDS` (10) and `FLAGS_MAX_STALE_SECONDS` (300).
+    pub fn from_env(env: &dyn crate::config::Env) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self {
+            ttl: crate::config::parsed_or(env, "FLAGS_TTL_SECONDS", 10i64)?,
+            max_stale: crate::config::parsed_or(env, "FLAGS_MAX_STALE_SECONDS", 300i64)?,
+        })
+    }
+}
+
 #[derive(Default)]
 struct CacheState {
     snapshot: Option<Arc<Snapshot>>,
@@ -37,6 +63,15 @@ pub struct FlagCache {
 }
 
 impl FlagCache {
+    /// A cache with the given timing.
+    pub fn with_timing(
+        store: Arc<dyn FlagStore>,
+        clock: Arc<dyn Clock>,
+        timing: CacheTiming,
+    ) -> Self {
+        Self::new(store, clock, timing.ttl, timing.max_stale)
+    }
+
     pub fn new(store: Arc<dyn FlagStore>, clock: Arc<dyn Clock>, ttl: i64, max_stale: i64) -> Self {
         Self {
             store,

@@ -6,7 +6,7 @@ pub mod eval;
 pub mod guard;
 pub mod model;
 
-pub use cache::{FlagCache, SnapshotView};
+pub use cache::{CacheTiming, FlagCache, SnapshotView};
 pub use eval::{evaluate, EvalContext, Evaluation, Reason};
 pub use guard::FeatureGuard;
 pub use model::{FailMode, Flag, FlagKind, Rule, Snapshot, Visibility};
