@@ -37,6 +37,24 @@ where
     response
 }
 
+/// Sets up logging and builds the app once per cold start; it then lives
+/// as long as the process. A configuration error stops the function.
+async fn build_once<A, B, BFut>(build: B) -> Result<&'static A, Error>
+where
+    A: 'static,
+    B: FnOnce() -> BFut,
+    BFut: Future<Output = Result<A, ConfigError>>,
+{
+    crate::logging::init();
+    match build().await {
+        Ok(app) => Ok(Box::leak(Box::new(app))),
+        Err(err) => {
+            tracing::error!(error = %err, "configuration refused; the function cannot start");
+            Err(err.into())
+        }
+    }
+}
+
 /// Runs an HTTP function: logging, one `build` per cold start, then `handle`
 /// for every request.
 pub async fn run_http<A, B, BFut, H, HFut>(build: B, handle: H) -> Result<(), Error>
@@ -47,16 +65,7 @@ where
     H: Fn(&'static A, Request) -> HFut + Sync,
     HFut: Future<Output = Response<Body>> + Send,
 {
-    crate::logging::init();
-    let app = match build().await {
-        Ok(app) => app,
-        Err(err) => {
-            tracing::error!(error = %err, "configuration refused; the function cannot start");
-            return Err(err.into());
-        }
-    };
-    // The app lives as long as the process: one per cold start.
-    let app: &'static A = Box::leak(Box::new(app));
+    let app = build_once(build).await?;
     let handle = &handle;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(handle(app, req).await)
@@ -74,16 +83,7 @@ where
     H: Fn(&'static A, SqsEvent) -> HFut + Sync,
     HFut: Future<Output = SqsBatchResponse> + Send,
 {
-    crate::logging::init();
-    let app = match build().await {
-        Ok(app) => app,
-        Err(err) => {
-            tracing::error!(error = %err, "configuration refused; the function cannot start");
-            return Err(err.into());
-        }
-    };
-    // The app lives as long as the process: one per cold start.
-    let app: &'static A = Box::leak(Box::new(app));
+    let app = build_once(build).await?;
     let handle = &handle;
     lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
         move |event: LambdaEvent<SqsEvent>| async move {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
@@ -120,17 +120,7 @@ impl Db {
         builder: aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
     ) -> Result<bool, StoreError> {
         self.count_call();
-        match builder.send().await {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+        condition_held(builder.send().await)
     }
 
     /// Runs a delete; `Ok(false)` when its condition did not hold.
@@ -139,17 +129,7 @@ impl Db {
         builder: aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder,
     ) -> Result<bool, StoreError> {
         self.count_call();
-        match builder.send().await {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+        condition_held(builder.send().await)
     }
 
     /// Runs an update; `Ok(false)` when its condition did not hold.
@@ -158,16 +138,25 @@ impl Db {
         builder: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
     ) -> Result<bool, StoreError> {
         self.count_call();
-        match builder.send().await {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(unavailable(err)),
+        condition_held(builder.send().await)
+    }
+}
+
+/// `Ok(true)` when a conditional write went through, `Ok(false)` when its
+/// condition did not hold, the dependency error otherwise.
+fn condition_held<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
         }
+        Err(err) => Err(unavailable(err)),
     }
 }
