@@ -23,7 +23,7 @@ use crate::review::{CaseStatus, ReviewCase};
 
 /// How often a commit is retried when another admin action won the race
 /// for the next audit entry.
-const COMMIT_ATTEMPTS: usize = 5;
+pub(crate) const COMMIT_ATTEMPTS: usize = 5;
 /// Largest audit page.
 pub const MAX_AUDIT_PAGE: u32 = 100;
 
@@ -96,6 +96,7 @@ pub struct AdminPorts {
     pub sessions: Arc<dyn SessionStore>,
     pub reviews: Arc<dyn ReviewStore>,
     pub mailer: Arc<dyn Mailer>,
+    pub kyc: crate::kyc::desk::KycDesk,
 }
 
 /// Operators' actions over their ports.
@@ -107,6 +108,14 @@ pub struct AdminService {
 impl AdminService {
     pub fn new(ports: AdminPorts, clock: Arc<dyn Clock>) -> Self {
         Self { ports, clock }
+    }
+
+    pub(crate) fn ports(&self) -> &AdminPorts {
+        &self.ports
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     /// Admits an admin signed in with TOTP whose session is still live (the
@@ -413,7 +422,11 @@ impl AdminService {
         Err(AdminError::Conflict("BUSY"))
     }
 
-    async fn commit_with_audit<D>(&self, change: &AdminChange, draft: D) -> Result<(), AdminError>
+    pub(crate) async fn commit_with_audit<D>(
+        &self,
+        change: &AdminChange,
+        draft: D,
+    ) -> Result<(), AdminError>
     where
         D: Fn() -> AuditDraft,
     {
@@ -426,7 +439,11 @@ impl AdminService {
         Err(AdminError::Conflict("BUSY"))
     }
 
-    async fn try_commit(&self, change: &AdminChange, draft: AuditDraft) -> Result<(), StoreError> {
+    pub(crate) async fn try_commit(
+        &self,
+        change: &AdminChange,
+        draft: AuditDraft,
+    ) -> Result<(), StoreError> {
         let head = self.ports.audit.head().await?;
         let entry = chain_after(head.as_ref(), draft, self.clock.now());
         self.ports.store.commit(change, &entry).await?;

@@ -92,3 +92,29 @@ where
     ))
     .await
 }
+
+/// Runs a scheduled task: logging, one `build` per cold start, then `handle`
+/// for every tick; its report is the invocation's result, its error fails
+/// the invocation.
+pub async fn run_scheduled<A, B, BFut, H, HFut, R, E>(build: B, handle: H) -> Result<(), Error>
+where
+    A: Sync + 'static,
+    B: FnOnce() -> BFut,
+    BFut: Future<Output = Result<A, ConfigError>>,
+    H: Fn(&'static A, serde_json::Value) -> HFut + Sync,
+    HFut: Future<Output = Result<R, E>> + Send,
+    R: serde::Serialize,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let app = build_once(build).await?;
+    let handle = &handle;
+    lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            handle(app, event.payload).await.map_err(|err| {
+                tracing::error!(error = %err, "scheduled run failed");
+                Error::from(err)
+            })
+        },
+    ))
+    .await
+}

@@ -11,11 +11,14 @@ use lambda_http::{Body, Request, Response};
 use shared::admin::{AdminPorts, AdminService};
 use shared::auth::{AccessConfig, AccessGuard};
 use shared::aws::{
-    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoStore, DynamoWallet, SesMailer,
-    TableNames, WalletTables,
+    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoKyc, DynamoStore, DynamoWallet,
+    S3Documents, SesMailer, TableNames, WalletTables,
 };
 use shared::clock::{Clock, SystemClock};
-use shared::config::{ConfigError, Env};
+use shared::config::{parsed_or, ConfigError, Env};
+use shared::kyc::desk::KycDesk;
+use shared::kyc::pii::PiiKeys;
+use shared::kyc::policy::KycPolicy;
 
 /// Everything built once per cold start.
 pub struct App {
@@ -31,21 +34,41 @@ impl App {
         }
     }
 
-    /// Reads the token settings and the tables (`FLAGS_TABLE`, `AUDIT_TABLE`,
-    /// `USERS_TABLE`, `SESSIONS_TABLE`, `COUNTERS_TABLE`).
+    /// Reads the token settings, the tables (`FLAGS_TABLE`, `AUDIT_TABLE`,
+    /// `USERS_TABLE`, `SESSIONS_TABLE`, `COUNTERS_TABLE`, `WALLET_TABLE`,
+    /// `KYC_TABLE`), `MAIL_FROM`, and for KYC review the PII keys,
+    /// `KYC_BUCKET`, `KYC_RETENTION_DAYS` and `KYC_LINK_SECONDS` (30-900, default 300).
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let access = AccessConfig::from_env(env)?;
         let admin_tables = AdminTables::from_env(env)?;
         let auth_tables = TableNames::from_env(env)?;
-        let sdk = load_sdk_config().await;
         let mail_from = shared::config::required(env, "MAIL_FROM")?;
-        let wallet = DynamoWallet::new(&sdk, WalletTables::from_env(env)?);
+        let pii = PiiKeys::from_env(env)?;
+        let retention_seconds = KycPolicy::from_env(env)?.retention_seconds;
+        let link_seconds: u64 = parsed_or(env, "KYC_LINK_SECONDS", 300)?;
+        if !(30..=900).contains(&link_seconds) {
+            return Err(ConfigError::Invalid {
+                var: "KYC_LINK_SECONDS".into(),
+                reason: "must be between 30 and 900".into(),
+            });
+        }
+        let sdk = load_sdk_config().await;
+        let wallet = Arc::new(DynamoWallet::new(&sdk, WalletTables::from_env(env)?));
+        let kyc = KycDesk {
+            store: Arc::new(DynamoKyc::new(&sdk, admin_tables.kyc.clone())),
+            documents: Arc::new(S3Documents::from_env(&sdk, env)?),
+            wallet: wallet.clone(),
+            pii: Arc::new(pii),
+            retention_seconds,
+            link_seconds,
+        };
         let ports = admin_ports(
             DynamoFlags::new(&sdk, admin_tables.flags.clone()),
             DynamoAdmin::new(&sdk, admin_tables),
             DynamoStore::new(&sdk, auth_tables),
             wallet,
             SesMailer::new(&sdk, &mail_from),
+            kyc,
         );
         Ok(Self::new(access, ports, Arc::new(SystemClock)))
     }
@@ -56,8 +79,9 @@ pub fn admin_ports(
     flags: DynamoFlags,
     admin: DynamoAdmin,
     auth: DynamoStore,
-    wallet: DynamoWallet,
+    wallet: Arc<DynamoWallet>,
     mailer: SesMailer,
+    kyc: KycDesk,
 ) -> AdminPorts {
     let admin = Arc::new(admin);
     let auth = Arc::new(auth);
@@ -67,8 +91,9 @@ pub fn admin_ports(
         store: admin,
         users: auth.clone(),
         sessions: auth,
-        reviews: Arc::new(wallet),
+        reviews: wallet,
         mailer: Arc::new(mailer),
+        kyc,
     }
 }
 

@@ -10,6 +10,7 @@ use shared::http::{
     empty_response, header, json_response, only_query_params, parse_json, ApiError, FieldIssue,
     RequestMeta,
 };
+use shared::kyc::model::{KycStatus, Verdict};
 use shared::review::CaseStatus;
 
 use crate::App;
@@ -35,6 +36,42 @@ struct ReviewDecisionBody {
     decision: ReviewVerdict,
     #[serde(default)]
     note: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum KycVerdict {
+    Approve,
+    Reject,
+    RequestResubmission,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KycDecisionBody {
+    decision: KycVerdict,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+impl KycDecisionBody {
+    /// The verdict, with a reason exactly when the user must be told one.
+    fn verdict(self) -> Result<Verdict, ApiError> {
+        let reason = self.reason.map(|r| r.trim().to_string());
+        let issue = |text: &str| ApiError::validation(vec![FieldIssue::new("reason", text)]);
+        match (self.decision, reason) {
+            (KycVerdict::Approve, None) => Ok(Verdict::Approve),
+            (KycVerdict::Approve, Some(_)) => Err(issue("not used when approving")),
+            (_, None) => Err(issue("required: the user is told why")),
+            (_, Some(r)) if r.is_empty() || r.chars().count() > 500 => {
+                Err(issue("1 to 500 characters"))
+            }
+            (KycVerdict::Reject, Some(reason)) => Ok(Verdict::Reject { reason }),
+            (KycVerdict::RequestResubmission, Some(reason)) => {
+                Ok(Verdict::RequestResubmission { reason })
+            }
+        }
+    }
 }
 
 /// Routes one request; the second value is the admin's user id, for the log line.
@@ -158,6 +195,44 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
                 .await?;
             ok(StatusCode::OK, json!(case))
         }
+        ("GET", ["kyc"]) => {
+            only_query_params(req, &["status", "limit", "cursor"])?;
+            let query = req.query_string_parameters_ref();
+            let status = match query.and_then(|q| q.first("status")) {
+                None => KycStatus::Pending,
+                Some(text) => KycStatus::parse(text).ok_or_else(|| {
+                    ApiError::validation(vec![FieldIssue::new(
+                        "status",
+                        "pending, approved, rejected or resubmission_requested",
+                    )])
+                })?,
+            };
+            let limit = query_number(req, "limit")?.unwrap_or(50).min(100) as u32;
+            let cursor = query.and_then(|q| q.first("cursor"));
+            ok(
+                StatusCode::OK,
+                json!(service.kyc_submissions(status, limit, cursor).await?),
+            )
+        }
+        ("GET", ["kyc", submission_id]) => {
+            only_query_params(req, &[])?;
+            ok(
+                StatusCode::OK,
+                json!(service.kyc_submission(&actor, submission_id).await?),
+            )
+        }
+        ("POST", ["kyc", submission_id, "decision"]) => {
+            let verdict = parse_json::<KycDecisionBody>(req)?.verdict()?;
+            let decided = service.decide_kyc(&actor, submission_id, &verdict).await?;
+            ok(
+                StatusCode::OK,
+                json!(shared::kyc::desk::KycSummary::from(&decided)),
+            )
+        }
+        ("POST", ["users", user_id, "kyc-erasure"]) => ok(
+            StatusCode::OK,
+            json!(service.erase_user_kyc(&actor, user_id).await?),
+        ),
         ("POST", ["users", user_id, "unlock"]) => {
             service.unlock_user(&actor, user_id).await?;
             Ok((
@@ -173,7 +248,11 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
             | ["emergency-restore"]
             | ["audit"]
             | ["audit", "verify"]
-            | ["users", _, "unlock"],
+            | ["users", _, "unlock"]
+            | ["users", _, "kyc-erasure"]
+            | ["kyc"]
+            | ["kyc", _]
+            | ["kyc", _, "decision"],
         ) => Err(ApiError::method_not_allowed()),
         _ => Err(ApiError::not_found()),
     }

@@ -40,6 +40,10 @@ impl Harness {
             sessions: store.clone(),
             reviews: store.clone(),
             mailer: mailer.clone(),
+            kyc: shared::testing::memory_kyc_desk(
+                store.clone(),
+                std::sync::Arc::new(shared::testing::test_pii_keys()),
+            ),
         };
         let app = App::new(test_access_config(), ports, clock.clone());
         let (_, token) = signed_in_account(

@@ -32,16 +32,18 @@ pub struct AdminTables {
     pub audit: String,
     pub counters: String,
     pub wallet: String,
+    pub kyc: String,
 }
 
 impl AdminTables {
-    /// Reads `FLAGS_TABLE`, `AUDIT_TABLE`, `COUNTERS_TABLE` and `WALLET_TABLE`.
+    /// Reads `FLAGS_TABLE`, `AUDIT_TABLE`, `COUNTERS_TABLE`, `WALLET_TABLE` and `KYC_TABLE`.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         Ok(Self {
             flags: required(env, "FLAGS_TABLE")?,
             audit: required(env, "AUDIT_TABLE")?,
             counters: required(env, "COUNTERS_TABLE")?,
             wallet: required(env, "WALLET_TABLE")?,
+            kyc: required(env, "KYC_TABLE")?,
         })
     }
 }
@@ -230,6 +232,27 @@ impl AdminStore for DynamoAdmin {
                 decided_by,
                 note,
             )?,
+            AdminChange::DecideKyc(commit) => {
+                let mut items = super::kyc::decision_items(&self.tables.kyc, commit)?;
+                if let Some(change) = &commit.profile {
+                    items.push(super::wallet::profile_put(
+                        &self.tables.wallet,
+                        &change.profile,
+                        change.expected_audit_seq,
+                    )?);
+                    let user_audit = Put::builder()
+                        .table_name(&self.tables.audit)
+                        .set_item(Some(entry_item(
+                            &change.audit,
+                            &format!("user#{}", change.profile.user_id),
+                        )))
+                        .condition_expression("attribute_not_exists(seq)")
+                        .build();
+                    items.push(TransactWriteItem::builder().put(built(user_audit)?).build());
+                }
+                items
+            }
+            AdminChange::RecordOnly => Vec::new(),
         };
         let audit_put = Put::builder()
             .table_name(&self.tables.audit)

@@ -99,22 +99,29 @@ impl DynamoWallet {
         profile: &WalletProfile,
         expected_audit_seq: Option<u64>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let mut item = key(profile_key(&profile.user_id));
-        item.insert("data".into(), json_of(profile)?);
-        item.insert("audit_seq".into(), n(profile.audit_seq));
-        let put = Put::builder()
-            .table_name(&self.tables.wallet)
-            .set_item(Some(item));
-        let put = match expected_audit_seq {
-            None => put.condition_expression("attribute_not_exists(pk)"),
-            Some(seq) => put
-                .condition_expression("audit_seq = :seq")
-                .set_expression_attribute_values(values(vec![(":seq", n(seq))])),
-        };
-        Ok(TransactWriteItem::builder()
-            .put(built(put.build())?)
-            .build())
+        profile_put(&self.tables.wallet, profile, expected_audit_seq)
     }
+}
+
+/// The put of a profile, guarded by its audit head (`None`: must not exist).
+pub(crate) fn profile_put(
+    table: &str,
+    profile: &WalletProfile,
+    expected_audit_seq: Option<u64>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut item = key(profile_key(&profile.user_id));
+    item.insert("data".into(), json_of(profile)?);
+    item.insert("audit_seq".into(), n(profile.audit_seq));
+    let put = Put::builder().table_name(table).set_item(Some(item));
+    let put = match expected_audit_seq {
+        None => put.condition_expression("attribute_not_exists(pk)"),
+        Some(seq) => put
+            .condition_expression("audit_seq = :seq")
+            .set_expression_attribute_values(values(vec![(":seq", n(seq))])),
+    };
+    Ok(TransactWriteItem::builder()
+        .put(built(put.build())?)
+        .build())
 }
 
 #[async_trait]

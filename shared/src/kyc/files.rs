@@ -86,8 +86,9 @@ pub fn inspect(bytes: &[u8]) -> Result<DocumentKind, FileProblem> {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod samples {
+/// Minimal well-formed document files for tests.
+#[cfg(any(test, feature = "test-support"))]
+pub mod samples {
     /// A PNG header with the given size and the closing IEND chunk.
     pub fn png(width: u32, height: u32) -> Vec<u8> {
         let mut bytes = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
@@ -112,6 +113,21 @@ pub(crate) mod samples {
         bytes.extend_from_slice(&width.to_be_bytes());
         bytes.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
         bytes.extend_from_slice(&[0xFF, 0xD9]);
+        bytes
+    }
+
+    /// A PNG of `width` x `height` padded to `total` bytes with a private
+    /// ancillary chunk (as large photos carry metadata).
+    pub fn png_of_size(width: u32, height: u32, total: usize) -> Vec<u8> {
+        let small = png(width, height);
+        let padding = total.saturating_sub(small.len() + 12);
+        let (head, tail) = small.split_at(small.len() - 12);
+        let mut bytes = head.to_vec();
+        bytes.extend_from_slice(&(padding as u32).to_be_bytes());
+        bytes.extend_from_slice(b"prVt");
+        bytes.extend((0..padding).map(|i| (i % 251) as u8));
+        bytes.extend_from_slice(&[0, 0, 0, 0]);
+        bytes.extend_from_slice(tail);
         bytes
     }
 }

@@ -2,6 +2,7 @@
 //! driving a handler with the sample API Gateway events in `events/`.
 
 pub mod contract;
+pub mod kyc_contract;
 
 use std::future::Future;
 
@@ -66,6 +67,8 @@ where
 pub trait EventExt {
     fn body(self, body: Value) -> Value;
     fn raw_body(self, body: &str) -> Value;
+    /// A binary body as API Gateway delivers it (base64, flagged).
+    fn binary_body(self, body: &[u8], content_type: &str) -> Value;
     fn header(self, name: &str, value: &str) -> Value;
     fn without_header(self, name: &str) -> Value;
     fn bearer(self, token: &str) -> Value;
@@ -86,7 +89,13 @@ impl EventExt for Value {
     }
     fn raw_body(mut self, body: &str) -> Value {
         self["body"] = Value::String(body.to_string());
+        self["isBase64Encoded"] = Value::Bool(false);
         self.header("Content-Type", "application/json")
+    }
+    fn binary_body(mut self, body: &[u8], content_type: &str) -> Value {
+        self["body"] = Value::String(base64::engine::general_purpose::STANDARD.encode(body));
+        self["isBase64Encoded"] = Value::Bool(true);
+        self.header("Content-Type", content_type)
     }
     fn header(self, name: &str, value: &str) -> Value {
         let mut event = self.without_header(name);
@@ -226,4 +235,31 @@ pub async fn signed_in_account(
         now,
     );
     (user.user_id, token)
+}
+
+/// PII keys generated for one test run (never a fixed key).
+pub fn test_pii_keys() -> crate::kyc::pii::PiiKeys {
+    crate::kyc::pii::PiiKeys::new(
+        "test",
+        vec![(
+            "test".to_string(),
+            crate::auth::secrets::random_bytes::<32>(),
+        )],
+    )
+    .expect("a generated key is valid")
+}
+
+/// The KYC review desk over one in-memory store (30-day retention, 5-minute links).
+pub fn memory_kyc_desk(
+    store: std::sync::Arc<crate::memory::MemoryStore>,
+    pii: std::sync::Arc<crate::kyc::pii::PiiKeys>,
+) -> crate::kyc::desk::KycDesk {
+    crate::kyc::desk::KycDesk {
+        store: store.clone(),
+        documents: store.clone(),
+        wallet: store,
+        pii,
+        retention_seconds: 30 * 86_400,
+        link_seconds: 300,
+    }
 }

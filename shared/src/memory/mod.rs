@@ -27,6 +27,8 @@ use crate::wallet::model::{Recharge, RechargeStatus, WalletProfile};
 use crate::wallet::velocity::Tally;
 use crate::webhook::event::ProviderEvent;
 
+mod kyc;
+
 #[derive(Default)]
 struct State {
     users: HashMap<String, UserRecord>,
@@ -50,6 +52,7 @@ struct State {
     webhook_messages: Vec<ProviderEvent>,
     retries: Vec<(String, i32)>,
     queue_down: bool,
+    kyc: kyc::KycState,
 }
 
 #[derive(Clone)]
@@ -65,6 +68,7 @@ struct IdempotencyRecord {
 pub struct MemoryStore {
     state: Mutex<State>,
     unavailable: AtomicBool,
+    documents_down: AtomicBool,
 }
 
 impl MemoryStore {
@@ -310,6 +314,8 @@ impl AdminStore for MemoryStore {
             AdminChange::ClearLockout { key } => {
                 s.lockouts.remove(key);
             }
+            AdminChange::DecideKyc(commit) => kyc::apply_decision(&mut s, commit)?,
+            AdminChange::RecordOnly => {}
             AdminChange::DecideReview {
                 case_id,
                 approve,

@@ -1,0 +1,41 @@
+//! The KYC retention function: on each schedule tick, erases the documents
+//! and PII of submissions decided longer ago than the retention period.
+
+use std::sync::Arc;
+
+use shared::aws::{load_sdk_config, DynamoKyc, S3Documents};
+use shared::clock::{Clock, SystemClock};
+use shared::config::{ConfigError, Env};
+use shared::kyc::retention::{RetentionSweep, SweepReport};
+use shared::kyc::service::KycPorts;
+use shared::ports::StoreError;
+
+/// Everything built once per cold start.
+pub struct App {
+    sweep: RetentionSweep,
+}
+
+impl App {
+    pub fn new(ports: KycPorts, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            sweep: RetentionSweep::new(ports, clock),
+        }
+    }
+
+    /// Reads `KYC_TABLE`, `KYC_BUCKET` (and `KYC_SSE`, `KYC_KMS_KEY_ID`).
+    pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let table = DynamoKyc::table_from_env(env)?;
+        let sdk = load_sdk_config().await;
+        let ports = KycPorts {
+            store: Arc::new(DynamoKyc::new(&sdk, table)),
+            documents: Arc::new(S3Documents::from_env(&sdk, env)?),
+        };
+        Ok(Self::new(ports, Arc::new(SystemClock)))
+    }
+}
+
+/// Runs one sweep; an unreachable store fails the invocation (it is
+/// counted as a function error and alarmed on).
+pub async fn handle_tick(app: &App, _event: serde_json::Value) -> Result<SweepReport, StoreError> {
+    app.sweep.run().await
+}

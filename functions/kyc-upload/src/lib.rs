@@ -1,0 +1,124 @@
+//! The KYC upload function: `POST /v1/kyc/submissions` (multipart form with
+//! the document's details and images) and `GET /v1/kyc/status`, thin over
+//! the shared KYC service.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::auth::{AccessConfig, AccessGuard};
+use shared::aws::{load_sdk_config, DynamoFlags, DynamoKyc, S3Documents};
+use shared::clock::{Clock, SystemClock};
+use shared::config::{required, ConfigError, Env};
+use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
+use shared::http::{header, json_response, only_query_params, ApiError, RequestMeta};
+use shared::kyc::pii::PiiKeys;
+use shared::kyc::policy::KycPolicy;
+use shared::kyc::service::{KycPorts, KycService};
+use shared::ports::FlagStore;
+
+/// Everything built once per cold start.
+pub struct App {
+    service: KycService,
+    guard: AccessGuard,
+}
+
+impl App {
+    pub fn new(
+        access: AccessConfig,
+        ports: KycPorts,
+        flags: Arc<dyn FlagStore>,
+        pii: PiiKeys,
+        policy: KycPolicy,
+        clock: Arc<dyn Clock>,
+        timing: CacheTiming,
+    ) -> Self {
+        let cache = Arc::new(FlagCache::with_timing(flags, clock.clone(), timing));
+        Self {
+            guard: AccessGuard::new(access, clock.clone()),
+            service: KycService::new(
+                ports,
+                Arc::new(pii),
+                policy,
+                FeatureGuard::new(cache),
+                clock,
+            ),
+        }
+    }
+
+    /// Reads the token settings, the PII keys, the KYC rules, `KYC_TABLE`,
+    /// `KYC_BUCKET` (with `KYC_SSE`, `KYC_KMS_KEY_ID`) and `FLAGS_TABLE`.
+    pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let access = AccessConfig::from_env(env)?;
+        let pii = PiiKeys::from_env(env)?;
+        let policy = KycPolicy::from_env(env)?;
+        let timing = CacheTiming::from_env(env)?;
+        let table = DynamoKyc::table_from_env(env)?;
+        let flags_table = required(env, "FLAGS_TABLE")?;
+        let sdk = load_sdk_config().await;
+        let ports = KycPorts {
+            store: Arc::new(DynamoKyc::new(&sdk, table)),
+            documents: Arc::new(S3Documents::from_env(&sdk, env)?),
+        };
+        Ok(Self::new(
+            access,
+            ports,
+            Arc::new(DynamoFlags::new(&sdk, flags_table)),
+            pii,
+            policy,
+            Arc::new(SystemClock),
+            timing,
+        ))
+    }
+}
+
+/// Serves one request and writes its log line.
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    shared::lambda::serve_logged("kyc-upload", req, |req, meta| async move {
+        serve(app, req, &meta).await
+    })
+    .await
+}
+
+async fn serve(
+    app: &App,
+    req: Request,
+    meta: &RequestMeta,
+) -> Result<(Response<Body>, Option<String>), ApiError> {
+    let route = meta.route.as_str();
+    if route != "/v1/kyc/submissions" && route != "/v1/kyc/status" {
+        return Err(ApiError::not_found());
+    }
+    let principal = app.guard.authenticate(
+        header(req.headers(), "authorization"),
+        header(req.headers(), "x-device-id"),
+        meta.source_ip,
+    )?;
+    let user = Some(principal.sub.clone());
+    let id = &meta.request_id;
+    match (req.method().as_str(), route) {
+        ("POST", "/v1/kyc/submissions") => {
+            only_query_params(&req, &[])?;
+            let content_type = header(req.headers(), "content-type")
+                .unwrap_or_default()
+                .to_string();
+            let body = match req.into_body() {
+                Body::Binary(bytes) => Bytes::from(bytes),
+                Body::Text(text) => Bytes::from(text),
+                _ => Bytes::new(),
+            };
+            let receipt = app
+                .service
+                .submit(&principal.sub, &content_type, body)
+                .await?;
+            Ok((json_response(StatusCode::CREATED, &receipt, id), user))
+        }
+        ("GET", "/v1/kyc/status") => {
+            only_query_params(&req, &[])?;
+            let view = app.service.status(&principal.sub).await?;
+            Ok((json_response(StatusCode::OK, &view, id), user))
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
