@@ -37,8 +37,9 @@ CfnLoader.add_multi_constructor("!", _tag)
 
 
 def table_name(raw, stack):
+    """Resolves a resource name; the account id suffix is dropped locally."""
     if isinstance(raw, dict) and "Sub" in raw:
-        return raw["Sub"].replace("${AWS::StackName}", stack)
+        return raw["Sub"].replace("${AWS::StackName}", stack).replace("-${AWS::AccountId}", "")
     if isinstance(raw, str):
         return raw
     sys.exit(f"cannot resolve table name {raw!r}")
@@ -96,6 +97,33 @@ def create_queues(endpoint, stack):
         print(f"queue {name} ({logical_id}) ready")
 
 
+def create_buckets(endpoint, stack):
+    """Creates every AWS::S3::Bucket of the template with its public access
+    block; default encryption locally is SSE-S3 (the stand-in has no KMS key)."""
+    with open(TEMPLATE) as handle:
+        template = yaml.load(handle, Loader=CfnLoader)
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::S3::Bucket":
+            continue
+        props = resource["Properties"]
+        name = table_name(props["BucketName"], stack)
+        if name not in existing:
+            s3.create_bucket(Bucket=name)
+            s3.put_public_access_block(
+                Bucket=name,
+                PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"],
+            )
+            s3.put_bucket_encryption(
+                Bucket=name,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            )
+        print(f"bucket {name} ({logical_id}) ready")
+
+
 def main():
     endpoint = os.environ["AWS_ENDPOINT_URL"]
     stack = os.environ.get("STACK_NAME", "local")
@@ -115,6 +143,7 @@ def main():
                 )
         print(f"table {name} ({logical_id}) ready")
     create_queues(endpoint, stack)
+    create_buckets(endpoint, stack)
     sender = os.environ.get("MAIL_FROM")
     if sender:
         boto3.client("ses", endpoint_url=endpoint).verify_email_identity(

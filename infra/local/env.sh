@@ -33,6 +33,15 @@ if [ ! -s "$ROOT/.local/webhook-secret" ]; then
 fi
 export WEBHOOK_SECRETS_STRIPE="$(cat "$ROOT/.local/webhook-secret")"
 export REVIEW_DLQ_URL="http://127.0.0.1:${MOTO_PORT}/123456789012/local-review-dlq"
+export KYC_TABLE=local-kyc
+export KYC_BUCKET=local-kyc-documents
+export KYC_SSE=AES256
+if [ ! -s "$ROOT/.local/pii-key" ]; then
+  python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())' > "$ROOT/.local/pii-key"
+  chmod 600 "$ROOT/.local/pii-key"
+fi
+export PII_KEYS="local1:$(cat "$ROOT/.local/pii-key")"
+export PII_ACTIVE_KEY_ID=local1
 export FLAGS_TTL_SECONDS=10
 export JWT_SECRET="$(cat "$ROOT/.local/jwt-signing-key")"
 export JWT_ISSUER=http://127.0.0.1:9000
@@ -51,6 +60,7 @@ write_function_env() {
   chmod 600 "$file"
   for var in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_ENDPOINT_URL \
     USERS_TABLE SESSIONS_TABLE COUNTERS_TABLE FLAGS_TABLE AUDIT_TABLE FLAGS_TTL_SECONDS WALLET_TABLE REVIEW_QUEUE_URL WEBHOOKS_TABLE WEBHOOK_QUEUE_URL WEBHOOK_PROVIDERS WEBHOOK_SECRETS_STRIPE JWT_SECRET JWT_ISSUER JWT_AUDIENCE \
+    KYC_TABLE KYC_BUCKET KYC_SSE PII_KEYS PII_ACTIVE_KEY_ID \
     ADMIN_CIDRS ADMIN_TOTP_REQUIRED AUTH_IP_LIMIT_PER_MINUTE MAIL_FROM REVIEWER_EMAILS LOG_LEVEL; do
     printf '%s="%s"\n' "$var" "${!var}" >> "$file"
   done

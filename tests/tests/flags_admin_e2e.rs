@@ -46,12 +46,27 @@ impl Stack {
         let flag_store =
             Arc::new(DynamoFlags::new(&sdk, admin_tables.flags.clone()).in_namespace(&namespace));
         let auth = DynamoStore::new(&sdk, TableNames::from_env(&ProcessEnv).unwrap());
+        let wallet = Arc::new(DynamoWallet::new(
+            &sdk,
+            WalletTables::from_env(&ProcessEnv).unwrap(),
+        ));
         let ports = admin::admin_ports(
             (*flag_store).clone(),
             DynamoAdmin::new(&sdk, admin_tables).in_namespace(&namespace),
             auth.clone(),
-            DynamoWallet::new(&sdk, WalletTables::from_env(&ProcessEnv).unwrap()),
+            wallet.clone(),
             SesMailer::new(&sdk, &std::env::var("MAIL_FROM").unwrap()),
+            shared::kyc::desk::KycDesk {
+                store: Arc::new(shared::aws::DynamoKyc::new(
+                    &sdk,
+                    shared::aws::DynamoKyc::table_from_env(&ProcessEnv).unwrap(),
+                )),
+                documents: Arc::new(shared::aws::S3Documents::from_env(&sdk, &ProcessEnv).unwrap()),
+                wallet,
+                pii: Arc::new(shared::testing::test_pii_keys()),
+                retention_seconds: 30 * 86_400,
+                link_seconds: 300,
+            },
         );
         let access = || AccessConfig::from_env(&ProcessEnv).unwrap();
         let bytes = &namespace.as_bytes()[..2];

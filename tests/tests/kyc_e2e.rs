@@ -1,0 +1,356 @@
+//! KYC end to end on the local stand-in: the DynamoDB and S3 adapters keep
+//! the port contracts; an upload built by a real multipart client lands in
+//! S3 encrypted with its PII unreadable in the table; an admin approval is
+//! audited, emailed, and lets the account recharge above the age limit.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use e2e::{emails_to, endpoint};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use shared::admin::AdminPorts;
+use shared::auth::model::Role;
+use shared::aws::{
+    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoKyc, DynamoStore, DynamoWallet,
+    S3Documents, SesMailer, SqsQueue, TableNames, WalletTables,
+};
+use shared::clock::{Clock, SystemClock};
+use shared::config::ProcessEnv;
+use shared::flags::CacheTiming;
+use shared::kyc::desk::KycDesk;
+use shared::kyc::files::samples::{jpeg, png_of_size};
+use shared::kyc::pii::PiiKeys;
+use shared::kyc::policy::KycPolicy;
+use shared::kyc::service::KycPorts;
+use shared::ports::{AuditLog, DocumentStore, UserStore};
+use shared::testing::kyc_contract::{
+    document_store_contract, kyc_open_race_contract, kyc_store_contract,
+};
+use shared::testing::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
+use shared::wallet::service::WalletPorts;
+
+const ADMIN_IP: &str = "203.0.113.10";
+
+async fn sdk() -> aws_config::SdkConfig {
+    endpoint();
+    load_sdk_config().await
+}
+
+fn documents(sdk: &aws_config::SdkConfig) -> S3Documents {
+    S3Documents::from_env(sdk, &ProcessEnv).unwrap()
+}
+
+fn kyc_store(sdk: &aws_config::SdkConfig) -> DynamoKyc {
+    DynamoKyc::new(sdk, DynamoKyc::table_from_env(&ProcessEnv).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_kyc_store_keeps_the_contract() {
+    let sdk = sdk().await;
+    let kyc = Arc::new(kyc_store(&sdk));
+    let admin = Arc::new(
+        DynamoAdmin::new(&sdk, AdminTables::from_env(&ProcessEnv).unwrap())
+            .in_namespace(&shared::auth::secrets::new_id()),
+    );
+    let wallet = Arc::new(DynamoWallet::new(
+        &sdk,
+        WalletTables::from_env(&ProcessEnv).unwrap(),
+    ));
+    kyc_store_contract(kyc.clone(), admin.clone(), admin, wallet).await;
+    kyc_open_race_contract(kyc).await;
+}
+
+#[tokio::test]
+async fn s3_documents_keep_the_contract_and_links_download_as_attachments() {
+    let sdk = sdk().await;
+    let docs = Arc::new(documents(&sdk));
+    document_store_contract(docs.clone()).await;
+
+    let key = format!("kyc/{}/front.jpg", shared::auth::secrets::new_id());
+    let bytes = jpeg(300, 200);
+    docs.put_document(&key, bytes.clone().into(), "image/jpeg")
+        .await
+        .unwrap();
+    let link = docs.document_link(&key, "front.jpg", 120).await.unwrap();
+    assert!(link.contains("X-Amz-Expires=120"), "short-lived: {link}");
+    let response = ureq::get(&link).call().expect("the link works");
+    assert!(
+        response
+            .header("content-disposition")
+            .is_some_and(|d| d.starts_with("attachment")),
+        "downloaded, never rendered inline"
+    );
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut body).unwrap();
+    assert_eq!(body, bytes);
+}
+
+/// A multipart body and its content type, encoded by reqwest.
+async fn multipart(birth: &str, front: Vec<u8>) -> (Vec<u8>, String) {
+    use reqwest::multipart::{Form, Part};
+    let form = Form::new()
+        .text("document_type", "national_id")
+        .text("issuing_country", "DE")
+        .text("date_of_birth", birth.to_string())
+        .text("document_number", "T22000129")
+        .part(
+            "front",
+            Part::bytes(front)
+                .file_name("id-front.png")
+                .mime_str("image/png")
+                .unwrap(),
+        )
+        .part(
+            "back",
+            Part::bytes(jpeg(1000, 630))
+                .file_name("id-back.jpg")
+                .mime_str("image/jpeg")
+                .unwrap(),
+        );
+    let mut request = reqwest::Client::new()
+        .post("http://127.0.0.1/v1/kyc/submissions")
+        .multipart(form)
+        .build()
+        .unwrap();
+    let content_type = request.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = request.body_mut().take().unwrap();
+    (
+        body.collect().await.unwrap().to_bytes().to_vec(),
+        content_type,
+    )
+}
+
+struct Stack {
+    sdk: aws_config::SdkConfig,
+    kyc: kyc_upload::App,
+    admin: admin::App,
+    recharge: recharge::App,
+    audit: Arc<DynamoAdmin>,
+    users: DynamoStore,
+    user_id: String,
+    user_token: String,
+    admin_token: String,
+}
+
+impl Stack {
+    async fn new() -> Self {
+        let sdk = sdk().await;
+        let namespace = shared::auth::secrets::new_id();
+        let users = DynamoStore::new(&sdk, TableNames::from_env(&ProcessEnv).unwrap());
+        let wallet = Arc::new(DynamoWallet::new(
+            &sdk,
+            WalletTables::from_env(&ProcessEnv).unwrap(),
+        ));
+        let admin_tables = AdminTables::from_env(&ProcessEnv).unwrap();
+        let audit = Arc::new(DynamoAdmin::new(&sdk, admin_tables.clone()).in_namespace(&namespace));
+        let flags =
+            Arc::new(DynamoFlags::new(&sdk, admin_tables.flags.clone()).in_namespace(&namespace));
+        let pii = || PiiKeys::from_env(&ProcessEnv).unwrap();
+        let now = SystemClock.now();
+        let kyc = kyc_upload::App::new(
+            test_access_config(),
+            KycPorts {
+                store: Arc::new(kyc_store(&sdk)),
+                documents: Arc::new(documents(&sdk)),
+            },
+            flags.clone(),
+            pii(),
+            KycPolicy::default(),
+            Arc::new(SystemClock),
+            CacheTiming::default(),
+        );
+        let ports = AdminPorts {
+            flags: flags.clone(),
+            audit: audit.clone(),
+            store: audit.clone(),
+            users: Arc::new(users.clone()),
+            sessions: Arc::new(users.clone()),
+            reviews: wallet.clone(),
+            mailer: Arc::new(SesMailer::new(&sdk, &std::env::var("MAIL_FROM").unwrap())),
+            kyc: KycDesk {
+                store: Arc::new(kyc_store(&sdk)),
+                documents: Arc::new(documents(&sdk)),
+                wallet: wallet.clone(),
+                pii: Arc::new(pii()),
+                retention_seconds: 30 * 86_400,
+                link_seconds: 300,
+            },
+        };
+        let admin = admin::App::new(test_access_config(), ports, Arc::new(SystemClock));
+        let env: std::collections::HashMap<String, String> =
+            [("AGE_CHECK_ABOVE".to_string(), "1000".to_string())].into();
+        let recharge = recharge::App::new(
+            test_access_config(),
+            WalletPorts {
+                wallet: wallet.clone(),
+                idempotency: wallet,
+                users: Arc::new(users.clone()),
+                reviews: Arc::new(SqsQueue::new(
+                    &sdk,
+                    SqsQueue::url_from_env(&ProcessEnv).unwrap(),
+                )),
+            },
+            flags,
+            recharge::policy_from_env(&env).unwrap(),
+            Arc::new(SystemClock),
+        );
+        let (user_id, user_token) =
+            signed_in_account(&users, &users, Role::User, &["pwd"], "198.51.100.20", now).await;
+        let (_, admin_token) =
+            signed_in_account(&users, &users, Role::Admin, &["pwd", "otp"], ADMIN_IP, now).await;
+        Self {
+            sdk,
+            kyc,
+            admin,
+            recharge,
+            audit,
+            users,
+            user_id,
+            user_token,
+            admin_token,
+        }
+    }
+
+    async fn submit(&self, birth: &str, front: Vec<u8>) -> Reply {
+        let (body, content_type) = multipart(birth, front).await;
+        invoke(
+            |req| kyc_upload::handle(&self.kyc, req),
+            event("kyc-upload-submit")
+                .bearer(&self.user_token)
+                .binary_body(&body, &content_type),
+        )
+        .await
+    }
+
+    async fn admin_call(&self, ev: Value) -> Reply {
+        invoke(
+            |req| admin::handle(&self.admin, req),
+            ev.bearer(&self.admin_token),
+        )
+        .await
+    }
+
+    async fn recharge(&self, key: &str) -> Reply {
+        let ev = event("recharge-start")
+            .body(json!({"amount": 2000, "currency": "EUR", "provider": "stripe"}))
+            .header("Idempotency-Key", key)
+            .bearer(&self.user_token);
+        invoke(|req| recharge::handle(&self.recharge, req), ev).await
+    }
+}
+
+#[tokio::test]
+async fn an_upload_is_stored_encrypted_and_an_approval_unlocks_recharges() {
+    let stack = Stack::new().await;
+    let refused = stack.recharge(&shared::auth::secrets::new_id()).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (403, "AGE_VERIFICATION_REQUIRED")
+    );
+
+    let underage = stack
+        .submit("2015-06-01", png_of_size(1600, 1000, 200_000))
+        .await;
+    assert_eq!((underage.status, underage.code()), (422, "UNDERAGE"));
+
+    let reply = stack
+        .submit("1988-07-09", png_of_size(1600, 1000, 1024 * 1024))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = reply.body["submission_id"].as_str().unwrap().to_string();
+
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&stack.sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = std::env::var("KYC_BUCKET").unwrap();
+    for key in [format!("kyc/{id}/front.png"), format!("kyc/{id}/back.jpg")] {
+        let head = s3
+            .head_object()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await
+            .expect("the document is in S3");
+        assert_eq!(
+            head.server_side_encryption().map(|e| e.as_str()),
+            Some("AES256"),
+            "{key} is encrypted at rest"
+        );
+        assert_eq!(head.content_disposition(), Some("attachment"));
+    }
+
+    let raw = aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .get_item()
+        .table_name(std::env::var("KYC_TABLE").unwrap())
+        .key("pk", AttributeValue::S(format!("SUB#{id}")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let stored = format!("{raw:?}");
+    for plain in ["1988-07-09", "T22000129"] {
+        assert!(!stored.contains(plain), "the table holds no readable PII");
+    }
+    assert!(
+        stored.contains("v1.local1."),
+        "sealed under the local key id"
+    );
+
+    let detail = stack
+        .admin_call(event("admin-kyc-get").path(&format!("/admin/kyc/{id}")))
+        .await;
+    assert_eq!(detail.status, 200, "{}", detail.body);
+    assert_eq!(detail.body["date_of_birth"], "1988-07-09");
+    let link = detail.body["links"][0]["url"].as_str().unwrap();
+    let fetched = ureq::get(link).call().expect("the reviewer's link works");
+    assert_eq!(fetched.header("content-type"), Some("image/png"));
+
+    let decided = stack
+        .admin_call(
+            event("admin-kyc-decision")
+                .path(&format!("/admin/kyc/{id}/decision"))
+                .body(json!({"decision": "approve"})),
+        )
+        .await;
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    let again = stack
+        .admin_call(
+            event("admin-kyc-decision")
+                .path(&format!("/admin/kyc/{id}/decision"))
+                .body(json!({"decision": "approve"})),
+        )
+        .await;
+    assert_eq!(again.status, 409);
+
+    let head = stack.audit.head().await.unwrap().unwrap();
+    assert_eq!(head.action, "kyc.approved");
+    assert_eq!(head.target, format!("kyc:{id}"));
+    let email = stack
+        .users
+        .user_by_id(&stack.user_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .email;
+    let mail = emails_to(&email);
+    assert!(
+        mail.iter()
+            .any(|(subject, _)| subject == "Your identity is verified"),
+        "{mail:?}"
+    );
+
+    let allowed = stack.recharge(&shared::auth::secrets::new_id()).await;
+    assert!(
+        [201, 202].contains(&allowed.status),
+        "approval lets the account recharge above the age limit: {} {}",
+        allowed.status,
+        allowed.body
+    );
+}
