@@ -69,6 +69,13 @@ def main():
     checks = {
         "register accepted": any(r.get("status") == "accepted" for r in replies),
         "me names the account": any(r.get("email") == "alice@example.com" for r in replies),
+        "documents submitted": any(
+            r.get("status") == "pending" and "submission_id" in r and "documents" in r
+            for r in replies
+        ),
+        "kyc status pending": any(
+            r.get("status") == "pending" and r.get("can_submit") is False for r in replies
+        ),
         "refresh rotated": sum("refresh_token" in r for r in replies) >= 1,
         "reuse refused": any(
             r.get("error", {}).get("code") == "REFRESH_TOKEN_REUSED" for r in replies
