@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash infra/local/install.sh
+bash infra/local/install.sh --checks
 source infra/local/env.sh "${TEST_MOTO_PORT:-4567}"
 LAMBDA_PORT="${TEST_LAMBDA_PORT:-9100}"
 WATCH_PID=""
@@ -22,8 +22,10 @@ echo "== format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-echo "== SAM template"
+echo "== SAM template: cfn-lint, checkov (deliberate skips carry their reason in the template)"
 cfn-lint infra/template.yaml
+python3 tests/check_template_routes.py
+.local/checkov/bin/checkov -f infra/template.yaml --framework cloudformation --compact --quiet --skip-download
 
 echo "== README walk-through over HTTP (cargo lambda watch)"
 env_file=$(write_function_env)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local run and the tests need, if missing: moto's server
-# (the AWS stand-in), cargo-lambda, cfn-lint, PyYAML and boto3.
+# (the AWS stand-in), cargo-lambda, cfn-lint, PyYAML and boto3; with
+# --checks also checkov. Run from the repository root.
 set -euo pipefail
 
 need_pip=()
@@ -15,4 +16,13 @@ fi
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   echo "installing cargo-nextest"
   cargo install --locked cargo-nextest
+fi
+# With --checks (the test command): checkov, which pins its own AWS
+# libraries, so it lives in a virtualenv of its own and cannot change the
+# versions moto and boto3 run with.
+if [ "${1:-}" = "--checks" ] && [ ! -x .local/checkov/bin/checkov ]; then
+  echo "installing checkov (into .local/checkov)"
+  mkdir -p .local
+  python3 -m venv .local/checkov
+  .local/checkov/bin/pip install --quiet --disable-pip-version-check checkov
 fi

@@ -13,6 +13,7 @@ pub mod kyc;
 pub mod lambda;
 pub mod logging;
 pub mod memory;
+pub mod metrics;
 pub mod ports;
 pub mod ratelimit;
 pub mod review;

@@ -22,6 +22,9 @@ use shared::ports::FlagStore;
 /// How long browsers and apps may reuse an answer.
 const CLIENT_CACHE: &str = "private, max-age=10";
 
+/// Every route this function serves, with its method.
+pub const ROUTES: [(&str, &str); 1] = [("GET", "/v1/flags")];
+
 /// Everything built once per cold start.
 pub struct App {
     cache: FlagCache,

@@ -12,11 +12,14 @@ use shared::aws::{load_sdk_config, DynamoFlags, DynamoKyc, S3Documents};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{required, ConfigError, Env};
 use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
-use shared::http::{header, json_response, only_query_params, ApiError, RequestMeta};
+use shared::http::{header, json_response, match_route, only_query_params, ApiError, RequestMeta};
 use shared::kyc::pii::PiiKeys;
 use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::{KycPorts, KycService};
 use shared::ports::FlagStore;
+
+/// Every route this function serves, with its method.
+pub const ROUTES: [(&str, &str); 2] = [("POST", "/v1/kyc/submissions"), ("GET", "/v1/kyc/status")];
 
 /// Everything built once per cold start.
 pub struct App {
@@ -86,10 +89,7 @@ async fn serve(
     req: Request,
     meta: &RequestMeta,
 ) -> Result<(Response<Body>, Option<String>), ApiError> {
-    let route = meta.route.as_str();
-    if route != "/v1/kyc/submissions" && route != "/v1/kyc/status" {
-        return Err(ApiError::not_found());
-    }
+    let route = match_route(&ROUTES, req.method().as_str(), &meta.route)?;
     let principal = app.guard.authenticate(
         header(req.headers(), "authorization"),
         header(req.headers(), "x-device-id"),
@@ -97,8 +97,8 @@ async fn serve(
     )?;
     let user = Some(principal.sub.clone());
     let id = &meta.request_id;
-    match (req.method().as_str(), route) {
-        ("POST", "/v1/kyc/submissions") => {
+    match route {
+        "/v1/kyc/submissions" => {
             only_query_params(&req, &[])?;
             let content_type = header(req.headers(), "content-type")
                 .unwrap_or_default()
@@ -114,11 +114,11 @@ async fn serve(
                 .await?;
             Ok((json_response(StatusCode::CREATED, &receipt, id), user))
         }
-        ("GET", "/v1/kyc/status") => {
+        "/v1/kyc/status" => {
             only_query_params(&req, &[])?;
             let view = app.service.status(&principal.sub).await?;
             Ok((json_response(StatusCode::OK, &view, id), user))
         }
-        _ => Err(ApiError::method_not_allowed()),
+        _ => Err(ApiError::not_found()),
     }
 }

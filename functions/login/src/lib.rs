@@ -13,6 +13,7 @@ use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 
 pub use config::LoginConfig;
+pub use routes::ROUTES;
 
 /// Everything built once per cold start and borrowed by each request.
 pub struct App {

@@ -12,12 +12,22 @@ use shared::auth::{AccessConfig, AccessGuard};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
-use shared::http::{header, json_response, json_text_response, parse_json, ApiError, RequestMeta};
+use shared::http::{
+    header, json_response, json_text_response, match_route, parse_json, ApiError, RequestMeta,
+};
 use shared::ports::FlagStore;
 use shared::wallet::limits::SpendingLimits;
 use shared::wallet::service::{RechargeRequest, WalletCaller, WalletPorts, WalletService};
 
 pub use config::policy_from_env;
+
+/// Every route this function serves, with its method (`{id}`: one path segment).
+pub const ROUTES: [(&str, &str); 4] = [
+    ("POST", "/v1/wallet/recharge"),
+    ("GET", "/v1/wallet"),
+    ("GET", "/v1/wallet/recharges/{id}"),
+    ("PUT", "/v1/wallet/limits"),
+];
 
 /// Everything built once per cold start.
 pub struct App {
@@ -83,14 +93,7 @@ async fn serve(
     meta: &RequestMeta,
 ) -> Result<(Response<Body>, Option<String>), ApiError> {
     let route = meta.route.as_str();
-    let method = req.method().as_str();
-    let known = route == "/v1/wallet"
-        || route == "/v1/wallet/recharge"
-        || route == "/v1/wallet/limits"
-        || route.starts_with("/v1/wallet/recharges/");
-    if !known {
-        return Err(ApiError::not_found());
-    }
+    let template = match_route(&ROUTES, req.method().as_str(), route)?;
     let device_id = header(req.headers(), "x-device-id");
     let principal = app.guard.authenticate(
         header(req.headers(), "authorization"),
@@ -99,8 +102,8 @@ async fn serve(
     )?;
     let user = Some(principal.sub.clone());
     let id = &meta.request_id;
-    match (method, route) {
-        ("POST", "/v1/wallet/recharge") => {
+    match template {
+        "/v1/wallet/recharge" => {
             let body: RechargeRequest = parse_json(req)?;
             let caller = WalletCaller {
                 user_id: &principal.sub,
@@ -121,18 +124,18 @@ async fn serve(
             }
             Ok((response, user))
         }
-        ("GET", "/v1/wallet") => {
+        "/v1/wallet" => {
             let view = app.service.wallet_view(&principal.sub).await?;
             Ok((json_response(StatusCode::OK, &view, id), user))
         }
-        ("PUT", "/v1/wallet/limits") => {
+        "/v1/wallet/limits" => {
             let wanted: SpendingLimits = parse_json(req)?;
             let view = app.service.set_limits(&principal.sub, wanted).await?;
             Ok((json_response(StatusCode::OK, &view, id), user))
         }
-        ("GET", path) if path.starts_with("/v1/wallet/recharges/") => {
-            let recharge_id = &path["/v1/wallet/recharges/".len()..];
-            if recharge_id.is_empty() || recharge_id.contains('/') || recharge_id.len() > 64 {
+        "/v1/wallet/recharges/{id}" => {
+            let recharge_id = &route["/v1/wallet/recharges/".len()..];
+            if recharge_id.len() > 64 {
                 return Err(ApiError::not_found());
             }
             let view = app
@@ -141,6 +144,6 @@ async fn serve(
                 .await?;
             Ok((json_response(StatusCode::OK, &view, id), user))
         }
-        _ => Err(ApiError::method_not_allowed()),
+        _ => Err(ApiError::not_found()),
     }
 }

@@ -15,6 +15,9 @@ use shared::lambda::Served;
 use shared::ports::{WebhookInbox, WebhookQueue};
 use shared::webhook::ingest::{IngestPolicy, WebhookIngest};
 
+/// Every route this function serves, with its method (`{provider}`: one path segment).
+pub const ROUTES: [(&str, &str); 1] = [("POST", "/v1/webhooks/{provider}")];
+
 /// Everything built once per cold start.
 pub struct App {
     ingest: WebhookIngest,

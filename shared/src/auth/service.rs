@@ -558,6 +558,7 @@ impl AuthService {
             )
             .await?;
         if locked {
+            crate::metrics::count(crate::metrics::Event::AccountLocked);
             tracing::warn!(
                 lock_level = state.level + 1,
                 "account locked after failed sign-ins"

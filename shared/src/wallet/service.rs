@@ -490,6 +490,13 @@ impl WalletService {
         };
         let (status, body) = match self.ports.wallet.commit_recharge(&commit).await? {
             CommitOutcome::Committed => {
+                match decision {
+                    Decision::Block => {
+                        crate::metrics::count(crate::metrics::Event::RechargeBlocked)
+                    }
+                    Decision::Review => crate::metrics::count(crate::metrics::Event::RechargeHeld),
+                    Decision::Allow => {}
+                }
                 tracing::info!(recharge_id = %recharge_id, decision = ?decision, score = fraud.score, "recharge decided");
                 (reply_status, reply_body)
             }

@@ -146,6 +146,7 @@ fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Sig
 }
 
 fn refused(provider: &str, err: SignatureError) -> ApiError {
+    crate::metrics::count(crate::metrics::Event::WebhookRejected);
     tracing::warn!(provider, reason = %err, "webhook delivery refused");
     match err {
         SignatureError::Missing | SignatureError::Malformed => ApiError::new(

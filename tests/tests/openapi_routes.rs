@@ -1,0 +1,235 @@
+//! `infra/openapi.yaml` and the functions agree, both ways: every route a
+//! function declares is in the spec and every spec route is declared by
+//! exactly one function; each function answers its routes (not "no such
+//! route", not 405) and refuses every other spec route as unknown, so its
+//! declared list is the whole of what it serves. In-memory ports only.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value;
+use shared::auth::service::AuthPorts;
+use shared::clock::SystemClock;
+use shared::kyc::policy::KycPolicy;
+use shared::kyc::service::KycPorts;
+use shared::memory::{MemoryMailer, MemoryStore};
+use shared::testing::{event, invoke, test_access_config, test_pii_keys, EventExt, Reply};
+use shared::wallet::service::WalletPorts;
+use shared::webhook::ingest::IngestPolicy;
+
+type Route = (String, String);
+
+/// The (METHOD, path) pairs under `paths:` of the spec. The spec keeps
+/// paths at two spaces of indent and their operations at four.
+fn spec_routes() -> BTreeSet<Route> {
+    let path = format!("{}/../infra/openapi.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).expect("infra/openapi.yaml");
+    let mut routes = BTreeSet::new();
+    let mut in_paths = false;
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if !line.starts_with(' ') && !line.is_empty() {
+            in_paths = line == "paths:";
+            continue;
+        }
+        if !in_paths {
+            continue;
+        }
+        if let Some(p) = line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')) {
+            current = Some(format!("/{p}"));
+        } else if let Some(op) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')) {
+            if ["get", "post", "put", "patch", "delete"].contains(&op) {
+                let path = current.clone().expect("an operation sits under a path");
+                routes.insert((op.to_ascii_uppercase(), path));
+            }
+        }
+    }
+    routes
+}
+
+/// A concrete path for a template (`{param}` → a sample segment).
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            if seg.starts_with('{') {
+                if seg == "{provider}" {
+                    "stripe"
+                } else {
+                    "sample-id"
+                }
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn declared(routes: &[(&str, &str)]) -> Vec<Route> {
+    routes
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect()
+}
+
+struct Functions {
+    login: login::App,
+    flags: flags::App,
+    recharge: recharge::App,
+    webhook: webhook::App,
+    kyc: kyc_upload::App,
+}
+
+impl Functions {
+    fn new() -> Self {
+        let store = Arc::new(MemoryStore::new());
+        let clock = Arc::new(SystemClock);
+        let env: HashMap<String, String> = [
+            ("JWT_SECRET", "test-only-jwt-key-7f3a9c2e41b86d05"),
+            ("JWT_ISSUER", "https://auth.test"),
+            ("JWT_AUDIENCE", "wallet-app"),
+            ("ADMIN_CIDRS", "203.0.113.0/24"),
+            ("MAIL_FROM", "no-reply@example.test"),
+            ("WEBHOOK_PROVIDERS", "stripe=stripe"),
+            (
+                "WEBHOOK_SECRETS_STRIPE",
+                "whsec_test_only_route_probe_5b1f9e",
+            ),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let auth = AuthPorts {
+            users: store.clone(),
+            sessions: store.clone(),
+            attempts: store.clone(),
+            mailer: Arc::new(MemoryMailer::new()),
+        };
+        Self {
+            login: login::App::new(
+                login::LoginConfig::from_env(&env).unwrap(),
+                auth,
+                clock.clone(),
+            ),
+            flags: flags::App::new(test_access_config(), store.clone(), clock.clone(), 10, 300),
+            recharge: recharge::App::new(
+                test_access_config(),
+                WalletPorts {
+                    wallet: store.clone(),
+                    idempotency: store.clone(),
+                    users: store.clone(),
+                    reviews: store.clone(),
+                },
+                store.clone(),
+                recharge::policy_from_env(&env).unwrap(),
+                clock.clone(),
+            ),
+            webhook: webhook::App::new(
+                IngestPolicy::from_env(&env).unwrap(),
+                store.clone(),
+                store.clone(),
+                clock.clone(),
+            ),
+            kyc: kyc_upload::App::new(
+                test_access_config(),
+                KycPorts {
+                    store: store.clone(),
+                    documents: store.clone(),
+                },
+                store,
+                test_pii_keys(),
+                KycPolicy::default(),
+                clock,
+                shared::flags::CacheTiming::default(),
+            ),
+        }
+    }
+
+    /// Every function with the routes it declares.
+    fn declarations(&self) -> Vec<(&'static str, Vec<Route>)> {
+        vec![
+            ("login", declared(&login::ROUTES)),
+            ("flags", declared(&flags::ROUTES)),
+            ("recharge", declared(&recharge::ROUTES)),
+            ("webhook", declared(&webhook::ROUTES)),
+            ("kyc-upload", declared(&kyc_upload::ROUTES)),
+        ]
+    }
+
+    async fn call(&self, function: &str, method: &str, path: &str) -> Reply {
+        let ev: Value = event("recharge-wallet")
+            .method(method)
+            .path(&concrete(path))
+            .raw_body("{}");
+        match function {
+            "login" => invoke(|req| login::handle(&self.login, req), ev).await,
+            "flags" => invoke(|req| flags::handle(&self.flags, req), ev).await,
+            "recharge" => invoke(|req| recharge::handle(&self.recharge, req), ev).await,
+            "webhook" => invoke(|req| webhook::handle(&self.webhook, req), ev).await,
+            "kyc-upload" => invoke(|req| kyc_upload::handle(&self.kyc, req), ev).await,
+            other => panic!("unknown function {other}"),
+        }
+    }
+}
+
+fn unknown_route(reply: &Reply) -> bool {
+    reply.status == 404 && reply.body["error"]["message"] == "No such route."
+}
+
+#[test]
+fn the_spec_lists_exactly_the_routes_the_functions_declare() {
+    let functions = Functions::new();
+    let spec = spec_routes();
+    assert!(spec.len() >= 10, "the spec parsed: {spec:?}");
+    let mut declared_all = BTreeSet::new();
+    for (function, routes) in functions.declarations() {
+        for route in routes {
+            assert!(
+                spec.contains(&route),
+                "{function} serves {route:?}, missing from the spec"
+            );
+            assert!(
+                declared_all.insert(route.clone()),
+                "{route:?} declared twice"
+            );
+        }
+    }
+    let undeclared: Vec<&Route> = spec.difference(&declared_all).collect();
+    assert!(
+        undeclared.is_empty(),
+        "spec routes no function serves: {undeclared:?}"
+    );
+}
+
+#[tokio::test]
+async fn each_function_answers_its_routes_and_no_other_spec_route() {
+    let functions = Functions::new();
+    let spec = spec_routes();
+    for (function, routes) in functions.declarations() {
+        for (method, path) in &spec {
+            let reply = functions.call(function, method, path).await;
+            let owned = routes.contains(&(method.clone(), path.clone()));
+            if owned {
+                assert!(
+                    !unknown_route(&reply) && reply.status != 405,
+                    "{function} does not serve its {method} {path}: {} {}",
+                    reply.status,
+                    reply.body
+                );
+            } else if routes.iter().any(|(_, p)| p == path) {
+                assert_eq!(reply.status, 405, "{function}: {method} {path}");
+            } else {
+                assert!(
+                    unknown_route(&reply),
+                    "{function} answers {method} {path}, which it does not declare: {} {}",
+                    reply.status,
+                    reply.body
+                );
+            }
+        }
+        for (_, path) in &routes {
+            let reply = functions.call(function, "DELETE", path).await;
+            assert_eq!(reply.status, 405, "{function}: DELETE {path}");
+        }
+    }
+}
