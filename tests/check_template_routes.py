@@ -28,7 +28,7 @@ def main():
         (method.upper(), path)
         for path, operations in spec["paths"].items()
         for method in operations
-        if method in ("get", "post", "put", "patch", "delete")
+        if method in ("get", "post", "put", "patch", "delete", "options")
     }
     template_routes = set()
     binaries = {}

@@ -24,9 +24,19 @@ where
 {
     let log = RequestLog::start(function);
     let meta = RequestMeta::from_request(&req);
-    let (response, user_id) = match serve(req, meta.clone()).await {
-        Ok(done) => done,
-        Err(err) => (error_response(&err, &meta.request_id), None),
+    let (response, user_id) = if req.method() == lambda_http::http::Method::OPTIONS {
+        (
+            crate::cors::preflight(req.headers(), &meta.request_id),
+            None,
+        )
+    } else {
+        let request_headers = req.headers().clone();
+        let (mut response, user_id) = match serve(req, meta.clone()).await {
+            Ok(done) => done,
+            Err(err) => (error_response(&err, &meta.request_id), None),
+        };
+        crate::cors::decorate(&request_headers, &mut response);
+        (response, user_id)
     };
     log.finish(
         &meta.request_id,
@@ -66,6 +76,13 @@ where
     HFut: Future<Output = Response<Body>> + Send,
 {
     let app = build_once(build).await?;
+    match crate::cors::CorsPolicy::from_env(&crate::config::ProcessEnv) {
+        Ok(policy) => crate::cors::install(policy),
+        Err(err) => {
+            tracing::error!(error = %err, "configuration refused; the function cannot start");
+            return Err(err.into());
+        }
+    }
     let handle = &handle;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(handle(app, req).await)

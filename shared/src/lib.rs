@@ -7,6 +7,7 @@ pub mod auth;
 pub mod aws;
 pub mod clock;
 pub mod config;
+pub mod cors;
 pub mod flags;
 pub mod http;
 pub mod kyc;
