@@ -6,7 +6,7 @@ concurrent conditional writes can both pass where DynamoDB lets only one.
 Serialising requests gives the stand-in DynamoDB's per-request atomicity,
 which the race tests rely on; connections are still accepted concurrently.
 It also counts requests per service: GET /_stand_in/calls answers
-{"dynamodb": n, "sqs": n, "ses": n, "s3": n, ...} (the benchmark harness
+{"dynamodb:GetItem": n, "sqs": n, "ses": n, "s3": n, ...} (the benchmark harness
 reads it around each invocation to count round trips).
 Usage: stand_in.py HOST PORT
 """
@@ -25,7 +25,7 @@ def service_of(environ):
     """The AWS service a request is for, from its target header or signature scope."""
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target.startswith("DynamoDB"):
-        return "dynamodb"
+        return "dynamodb:" + target.split(".", 1)[-1]
     if target.startswith("AmazonSQS"):
         return "sqs"
     auth = environ.get("HTTP_AUTHORIZATION", "")

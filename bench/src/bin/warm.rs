@@ -112,10 +112,11 @@ async fn main() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
     let mut results: Vec<Value> = Vec::new();
-    let mut record = |function: &str, route: &str, runs: usize, (p50, p99, status): (f64, f64, u16)| {
-        results.push(json!({"function": function, "route": route, "runs": runs,
+    let mut record =
+        |function: &str, route: &str, runs: usize, (p50, p99, status): (f64, f64, u16)| {
+            results.push(json!({"function": function, "route": route, "runs": runs,
             "p50_us": p50, "p99_us": p99, "status": status}));
-    };
+        };
 
     let login = login::App::new(
         login::LoginConfig::from_env(&env).expect("login config"),
@@ -133,23 +134,54 @@ async fn main() {
             .body(json!({"email": format!("bench-{i}@example.test"), "password": "violet tangerine 42"}))
             .to_string()
     };
-    record("login", "POST /v1/auth/register (argon2id)", HASHING_RUNS, time(HASHING_RUNS, register, login_call).await);
+    record(
+        "login",
+        "POST /v1/auth/register (argon2id)",
+        HASHING_RUNS,
+        time(HASHING_RUNS, register, login_call).await,
+    );
     let sign_in = |_| {
         event("login-login")
             .body(json!({"email": "bench-0@example.test", "password": "violet tangerine 42"}))
             .to_string()
     };
-    record("login", "POST /v1/auth/login (argon2id)", HASHING_RUNS, time(HASHING_RUNS, sign_in, login_call).await);
+    record(
+        "login",
+        "POST /v1/auth/login (argon2id)",
+        HASHING_RUNS,
+        time(HASHING_RUNS, sign_in, login_call).await,
+    );
     let (user_id, token) =
         signed_in_account(&*store, &*store, Role::User, &["pwd"], "203.0.113.10", now).await;
     let me = event("login-me").bearer(&token).to_string();
-    record("login", "GET /v1/auth/me", RUNS, time(RUNS, |_| me.clone(), login_call).await);
+    record(
+        "login",
+        "GET /v1/auth/me",
+        RUNS,
+        time(RUNS, |_| me.clone(), login_call).await,
+    );
 
-    let flags_app = flags::App::new(test_access_config(), store.clone(), clock.clone(), 3600, 300);
+    let flags_app = flags::App::new(
+        test_access_config(),
+        store.clone(),
+        clock.clone(),
+        3600,
+        300,
+    );
     let flags_call = |req| flags::handle(&flags_app, req);
     let head = store.head().await.expect("audit");
-    let entry = shared::audit::chain_after(head.as_ref(), shared::audit::AuditDraft {
-        actor: "bench".into(), ip: None, action: "flags".into(), target: "flags".into(), before: None, after: None }, now);
+    let entry = shared::audit::chain_after(
+        head.as_ref(),
+        shared::audit::AuditDraft {
+            actor: "bench".into(),
+            ip: None,
+            action: "flags".into(),
+            target: "flags".into(),
+            before: None,
+            after: None,
+        },
+        now,
+    );
     let snapshot: Snapshot = serde_json::from_value(json!({"version": 1, "emergency": false, "flags":
         (0..100).map(|i| json!({"key": format!("feature.{i}"), "description": "", "kind": "release",
             "enabled": i % 7 != 0, "visibility": "public", "default_value": false, "on_value": true,
@@ -157,72 +189,171 @@ async fn main() {
         .collect::<Vec<_>>()}))
     .expect("snapshot");
     store
-        .commit(&AdminChange::SaveSnapshot { snapshot, expected_version: 0 }, &entry)
+        .commit(
+            &AdminChange::SaveSnapshot {
+                snapshot,
+                expected_version: 0,
+            },
+            &entry,
+        )
         .await
         .expect("flags");
     let flags_event = event("flags-get").to_string();
-    record("flags", "GET /v1/flags (100 flags)", RUNS, time(RUNS, |_| flags_event.clone(), flags_call).await);
+    record(
+        "flags",
+        "GET /v1/flags (100 flags)",
+        RUNS,
+        time(RUNS, |_| flags_event.clone(), flags_call).await,
+    );
 
     let mut profile = WalletProfile::new(&user_id, now - 400 * 86_400);
     profile.age_verified = true;
-    profile.devices = vec![shared::auth::secrets::digest("device", "device-0001-sample")];
+    profile.devices = vec![shared::auth::secrets::digest(
+        "device",
+        "device-0001-sample",
+    )];
     store.ensure_profile(&profile).await.expect("profile");
     let recharge_app = recharge::App::new(
         test_access_config(),
-        WalletPorts { wallet: store.clone(), idempotency: store.clone(), users: store.clone(), reviews: store.clone() },
+        WalletPorts {
+            wallet: store.clone(),
+            idempotency: store.clone(),
+            users: store.clone(),
+            reviews: store.clone(),
+        },
         store.clone(),
         recharge::policy_from_env(&env).expect("policy"),
         clock.clone(),
     );
     let recharge_call = |req| recharge::handle(&recharge_app, req);
     let start = event("recharge-start").bearer(&token);
-    record("recharge", "POST /v1/wallet/recharge", RUNS, time(RUNS, |i| start.clone().header("Idempotency-Key", &format!("bench-{i}")).to_string(), recharge_call).await);
+    record(
+        "recharge",
+        "POST /v1/wallet/recharge",
+        RUNS,
+        time(
+            RUNS,
+            |i| {
+                start
+                    .clone()
+                    .header("Idempotency-Key", &format!("bench-{i}"))
+                    .to_string()
+            },
+            recharge_call,
+        )
+        .await,
+    );
     let wallet = event("recharge-wallet").bearer(&token).to_string();
-    record("recharge", "GET /v1/wallet", RUNS, time(RUNS, |_| wallet.clone(), recharge_call).await);
+    record(
+        "recharge",
+        "GET /v1/wallet",
+        RUNS,
+        time(RUNS, |_| wallet.clone(), recharge_call).await,
+    );
 
-    let webhook_app = webhook::App::new(IngestPolicy::from_env(&env).expect("policy"), store.clone(), store.clone(), clock.clone());
+    let webhook_app = webhook::App::new(
+        IngestPolicy::from_env(&env).expect("policy"),
+        store.clone(),
+        store.clone(),
+        clock.clone(),
+    );
     let webhook_call = |req| webhook::handle(&webhook_app, req);
-    record("webhook", "POST /v1/webhooks/stripe", RUNS, time(RUNS, |i| stripe("rc_bench", i), webhook_call).await);
+    record(
+        "webhook",
+        "POST /v1/webhooks/stripe",
+        RUNS,
+        time(RUNS, |i| stripe("rc_bench", i), webhook_call).await,
+    );
 
     let kyc_app = kyc_upload::App::new(
         test_access_config(),
-        KycPorts { store: store.clone(), documents: store.clone() },
+        KycPorts {
+            store: store.clone(),
+            documents: store.clone(),
+        },
         store.clone(),
         test_pii_keys(),
-        KycPolicy { daily_uploads: 20, ..KycPolicy::default() },
+        KycPolicy {
+            daily_uploads: 20,
+            ..KycPolicy::default()
+        },
         clock.clone(),
         shared::flags::CacheTiming::default(),
     );
     let kyc_call = |req| kyc_upload::handle(&kyc_app, req);
     let status = event("kyc-upload-status").bearer(&token).to_string();
-    record("kyc-upload", "GET /v1/kyc/status", RUNS, time(RUNS, |_| status.clone(), kyc_call).await);
+    record(
+        "kyc-upload",
+        "GET /v1/kyc/status",
+        RUNS,
+        time(RUNS, |_| status.clone(), kyc_call).await,
+    );
     let (body, content_type) = kyc_body();
     let issuer = test_access_config().tokens;
     let amr = vec!["pwd".to_string()];
     let submit = |i: usize| {
         let user = format!("bench-kyc-{i}");
-        let token = issuer.issue(&shared::auth::tokens::TokenSubject {
-            user_id: &user, session_id: "bench", device_id: "device-0001-sample", role: Role::User, amr: &amr, ip: None }, now);
-        event("kyc-upload-submit").bearer(&token).binary_body(&body, &content_type).to_string()
+        let token = issuer.issue(
+            &shared::auth::tokens::TokenSubject {
+                user_id: &user,
+                session_id: "bench",
+                device_id: "device-0001-sample",
+                role: Role::User,
+                amr: &amr,
+                ip: None,
+            },
+            now,
+        );
+        event("kyc-upload-submit")
+            .bearer(&token)
+            .binary_body(&body, &content_type)
+            .to_string()
     };
-    record("kyc-upload", "POST /v1/kyc/submissions (small PNG)", RUNS, time(RUNS, submit, kyc_call).await);
+    record(
+        "kyc-upload",
+        "POST /v1/kyc/submissions (small PNG)",
+        RUNS,
+        time(RUNS, submit, kyc_call).await,
+    );
 
-    let (_, admin_token) =
-        signed_in_account(&*store, &*store, Role::Admin, &["pwd", "otp"], "203.0.113.10", now).await;
+    let (_, admin_token) = signed_in_account(
+        &*store,
+        &*store,
+        Role::Admin,
+        &["pwd", "otp"],
+        "203.0.113.10",
+        now,
+    )
+    .await;
     let admin_app = admin::App::new(
         test_access_config(),
         shared::admin::AdminPorts {
-            flags: store.clone(), audit: store.clone(), store: store.clone(), users: store.clone(),
-            sessions: store.clone(), reviews: store.clone(), mailer: Arc::new(MemoryMailer::new()),
+            flags: store.clone(),
+            audit: store.clone(),
+            store: store.clone(),
+            users: store.clone(),
+            sessions: store.clone(),
+            reviews: store.clone(),
+            mailer: Arc::new(MemoryMailer::new()),
             kyc: memory_kyc_desk(store.clone(), Arc::new(test_pii_keys())),
         },
         clock.clone(),
     );
     let admin_call = |req| admin::handle(&admin_app, req);
     let admin_flags = event("admin-flags-list").bearer(&admin_token).to_string();
-    record("admin", "GET /admin/flags", RUNS, time(RUNS, |_| admin_flags.clone(), admin_call).await);
+    record(
+        "admin",
+        "GET /admin/flags",
+        RUNS,
+        time(RUNS, |_| admin_flags.clone(), admin_call).await,
+    );
     let admin_kyc = event("admin-kyc-list").bearer(&admin_token).to_string();
-    record("admin", "GET /admin/kyc?status=pending", RUNS, time(RUNS, |_| admin_kyc.clone(), admin_call).await);
+    record(
+        "admin",
+        "GET /admin/kyc?status=pending",
+        RUNS,
+        time(RUNS, |_| admin_kyc.clone(), admin_call).await,
+    );
 
     println!("{}", serde_json::to_string_pretty(&results).expect("json"));
 }
