@@ -11,7 +11,9 @@ bash infra/local/install.sh --checks
 source infra/local/env.sh "${TEST_MOTO_PORT:-4567}"
 LAMBDA_PORT="${TEST_LAMBDA_PORT:-9100}"
 WATCH_PID=""
+PROXY_PID=""
 cleanup() {
+  [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null || true
   [ -n "$WATCH_PID" ] && kill -- -"$WATCH_PID" 2>/dev/null || true
   [ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null || true
 }
@@ -21,6 +23,9 @@ source infra/local/moto.sh
 echo "== format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== dependency licenses, bans and sources (cargo deny; advisories: see deny.toml)"
+cargo deny check licenses bans sources 2>&1 | tail -n 1
 
 echo "== SAM template: cfn-lint, checkov (deliberate skips carry their reason in the template)"
 cfn-lint infra/template.yaml
@@ -35,6 +40,20 @@ WATCH_PID=$!
 WATCH_PID="$WATCH_PID" python3 tests/readme_walkthrough.py README.md \
   "http://127.0.0.1:${LAMBDA_PORT}/lambda-url/login/v1/auth" || {
   echo "--- cargo lambda watch log"; tail -n 40 .local/watch.log; exit 1; }
+
+echo "== API conformance: schemathesis against infra/openapi.yaml (no 5xx)"
+PROXY_PORT="${TEST_PROXY_PORT:-9200}"
+python3 tests/api_proxy.py "$PROXY_PORT" "$LAMBDA_PORT" &
+PROXY_PID=$!
+CONFORMANCE_TOKEN=$(python3 tests/conformance_user.py "http://127.0.0.1:${PROXY_PORT}")
+.local/schemathesis/bin/schemathesis run infra/openapi.yaml \
+  --url "http://127.0.0.1:${PROXY_PORT}" \
+  --checks not_a_server_error,response_schema_conformance \
+  --phases examples,fuzzing --max-examples "${CONFORMANCE_EXAMPLES:-15}" \
+  --generation-deterministic --request-timeout 60 --workers 1 \
+  -H "X-Device-Id: conformance-device-01" -H "Authorization: Bearer ${CONFORMANCE_TOKEN}" \
+  -H "Idempotency-Key: conformance-key-0001" --no-color 2>&1 | tee .local/schemathesis.log | tail -n 15
+kill "$PROXY_PID" 2>/dev/null || true
 kill -- -"$WATCH_PID" 2>/dev/null || true
 WATCH_PID=""
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local run and the tests need, if missing: moto's server
 # (the AWS stand-in), cargo-lambda, cfn-lint, PyYAML and boto3; with
-# --checks also checkov. Run from the repository root.
+# --checks also cargo-deny, schemathesis and checkov. Run from the repository root.
 set -euo pipefail
 
 need_pip=()
@@ -20,6 +20,16 @@ fi
 # With --checks (the test command): checkov, which pins its own AWS
 # libraries, so it lives in a virtualenv of its own and cannot change the
 # versions moto and boto3 run with.
+if [ "${1:-}" = "--checks" ] && ! command -v cargo-deny >/dev/null 2>&1; then
+  echo "installing cargo-deny"
+  cargo install --locked cargo-deny
+fi
+if [ "${1:-}" = "--checks" ] && [ ! -x .local/schemathesis/bin/schemathesis ]; then
+  echo "installing schemathesis (into .local/schemathesis)"
+  mkdir -p .local
+  python3 -m venv .local/schemathesis
+  .local/schemathesis/bin/pip install --quiet --disable-pip-version-check schemathesis
+fi
 if [ "${1:-}" = "--checks" ] && [ ! -x .local/checkov/bin/checkov ]; then
   echo "installing checkov (into .local/checkov)"
   mkdir -p .local

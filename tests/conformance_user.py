@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Registers and signs in a fresh user through the API and prints its access
+token (device `conformance-device-01`), for the conformance run.
+Usage: conformance_user.py BASE_URL
+"""
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+
+def post(url, body):
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-Device-Id": "conformance-device-01"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def wait_for(base, seconds=30):
+    """The proxy starts beside this script: wait until it accepts connections."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/v1/flags", timeout=60)
+            return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, ConnectionError):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def main():
+    base = sys.argv[1]
+    wait_for(base)
+    credentials = {"email": f"conformance-{uuid.uuid4().hex[:10]}@example.test",
+                   "password": "violet tangerine 42"}
+    post(f"{base}/v1/auth/register", credentials)
+    print(post(f"{base}/v1/auth/login", credentials)["access_token"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,471 @@
+//! Token attacks against the real handlers (in-memory ports): each forged,
+//! stale, misdirected or misused token is refused with 401/403, changes no
+//! state, and the answer names no library or internal detail.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use shared::auth::model::Role;
+use shared::clock::{Clock, SystemClock};
+use shared::memory::{MemoryMailer, MemoryStore};
+use shared::ports::WalletStore;
+use shared::testing::{
+    claims, event, invoke, memory_kyc_desk, signed_in_account, test_access_config, test_pii_keys,
+    EventExt, Reply,
+};
+use shared::wallet::model::WalletProfile;
+use shared::wallet::service::WalletPorts;
+
+/// The signing key of `test_access_config` (a test-only value).
+const KEY: &[u8] = b"test-only-jwt-key-7f3a9c2e41b86d05";
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn hs256(key: &[u8], signing_input: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    mac.update(signing_input.as_bytes());
+    b64(&mac.finalize().into_bytes())
+}
+
+/// A token with `header` and `claims`, signed HS256 with `key` (or the given signature).
+fn forge(header: &Value, claims: &Value, key: Option<&[u8]>, signature: Option<&str>) -> String {
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let sig = match (signature, key) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(k)) => hs256(k, &input),
+        (None, None) => String::new(),
+    };
+    format!("{input}.{sig}")
+}
+
+struct Stack {
+    store: Arc<MemoryStore>,
+    recharge: recharge::App,
+    admin: admin::App,
+    login: login::App,
+    claims: Value,
+    admin_claims: Value,
+}
+
+impl Stack {
+    async fn new() -> Self {
+        let store = Arc::new(MemoryStore::new());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let now = clock.now();
+        let (user_id, token) =
+            signed_in_account(&*store, &*store, Role::User, &["pwd"], "203.0.113.10", now).await;
+        let mut profile = WalletProfile::new(&user_id, now - 400 * 86_400);
+        profile.age_verified = true;
+        store.ensure_profile(&profile).await.unwrap();
+        let (_, admin_token) = signed_in_account(
+            &*store,
+            &*store,
+            Role::Admin,
+            &["pwd", "otp"],
+            "203.0.113.10",
+            now,
+        )
+        .await;
+        let env: std::collections::HashMap<String, String> = [
+            ("JWT_SECRET", std::str::from_utf8(KEY).unwrap()),
+            ("JWT_ISSUER", "https://auth.test"),
+            ("JWT_AUDIENCE", "wallet-app"),
+            ("ADMIN_CIDRS", "203.0.113.0/24"),
+            ("MAIL_FROM", "no-reply@example.test"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let login = login::App::new(
+            login::LoginConfig::from_env(&env).unwrap(),
+            shared::auth::service::AuthPorts {
+                users: store.clone(),
+                sessions: store.clone(),
+                attempts: store.clone(),
+                mailer: Arc::new(MemoryMailer::new()),
+            },
+            clock.clone(),
+        );
+        let recharge = recharge::App::new(
+            test_access_config(),
+            WalletPorts {
+                wallet: store.clone(),
+                idempotency: store.clone(),
+                users: store.clone(),
+                reviews: store.clone(),
+            },
+            store.clone(),
+            recharge::policy_from_env(&env).unwrap(),
+            clock.clone(),
+        );
+        let admin = admin::App::new(
+            test_access_config(),
+            shared::admin::AdminPorts {
+                flags: store.clone(),
+                audit: store.clone(),
+                store: store.clone(),
+                users: store.clone(),
+                sessions: store.clone(),
+                reviews: store.clone(),
+                mailer: Arc::new(MemoryMailer::new()),
+                kyc: memory_kyc_desk(store.clone(), Arc::new(test_pii_keys())),
+            },
+            clock,
+        );
+        Self {
+            store,
+            recharge,
+            admin,
+            login,
+            claims: claims(&token),
+            admin_claims: claims(&admin_token),
+        }
+    }
+
+    /// Tries a recharge with `token` from device `device`; asserts it is
+    /// refused with `status`, wrote nothing and leaked nothing.
+    async fn refused_recharge(&self, case: &str, token: &str, device: &str, status: u16) {
+        let ev = event("recharge-start")
+            .bearer(token)
+            .device(device)
+            .header("Idempotency-Key", &format!("attack-{case}"));
+        let reply = invoke(|req| recharge::handle(&self.recharge, req), ev).await;
+        assert_eq!(reply.status, status, "{case}: {}", reply.body);
+        self.no_leak(case, &reply);
+        assert!(
+            self.store
+                .recharge(&format!("attack-{case}"))
+                .await
+                .unwrap()
+                .is_none(),
+            "{case}: nothing written"
+        );
+        let profile = self
+            .store
+            .readings(self.claims["sub"].as_str().unwrap(), &[], "")
+            .await
+            .unwrap()
+            .profile
+            .unwrap();
+        assert_eq!(profile.allowed_count, 0, "{case}: no recharge counted");
+    }
+
+    fn no_leak(&self, case: &str, reply: &Reply) {
+        let text = reply.body.to_string().to_lowercase();
+        for word in [
+            "jsonwebtoken",
+            "signature",
+            "base64",
+            "panick",
+            "invalidtoken",
+            "decode",
+        ] {
+            assert!(!text.contains(word), "{case} leaks {word}: {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn forged_and_misused_tokens_never_reach_the_money_path() {
+    let stack = Stack::new().await;
+    let good_claims = stack.claims.clone();
+    let device = good_claims["did"].as_str().unwrap().to_string();
+    let header = json!({"alg": "HS256", "typ": "at+jwt"});
+    let now = SystemClock.now();
+    let with = |edit: &dyn Fn(&mut Value)| {
+        let mut c = good_claims.clone();
+        edit(&mut c);
+        c
+    };
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "alg-none",
+            forge(
+                &json!({"alg": "none", "typ": "at+jwt"}),
+                &good_claims,
+                None,
+                None,
+            ),
+        ),
+        (
+            "alg-none-uppercase",
+            forge(
+                &json!({"alg": "NONE", "typ": "at+jwt"}),
+                &good_claims,
+                None,
+                None,
+            ),
+        ),
+        (
+            "empty-signature",
+            forge(&header, &good_claims, None, Some("")),
+        ),
+        (
+            "wrong-signature",
+            forge(&header, &good_claims, None, Some(&b64(&[7u8; 32]))),
+        ),
+        (
+            "wrong-key",
+            forge(
+                &header,
+                &good_claims,
+                Some(b"an-attacker-chosen-key-with-32-bytes!"),
+                None,
+            ),
+        ),
+        (
+            "rs256-confusion",
+            forge(
+                &json!({"alg": "RS256", "typ": "at+jwt"}),
+                &good_claims,
+                Some(KEY),
+                None,
+            ),
+        ),
+        (
+            "eddsa-confusion",
+            forge(
+                &json!({"alg": "EdDSA", "typ": "at+jwt"}),
+                &good_claims,
+                Some(KEY),
+                None,
+            ),
+        ),
+        (
+            "hs512",
+            forge(
+                &json!({"alg": "HS512", "typ": "at+jwt"}),
+                &good_claims,
+                Some(KEY),
+                None,
+            ),
+        ),
+        (
+            "embedded-jwk",
+            forge(
+                &json!({"alg": "HS256", "typ": "at+jwt", "jwk": {"kty": "oct", "k": b64(b"attacker-key")}}),
+                &good_claims,
+                Some(b"attacker-key"),
+                None,
+            ),
+        ),
+        (
+            "kid-traversal",
+            forge(
+                &json!({"alg": "HS256", "typ": "at+jwt", "kid": "../../../../dev/null"}),
+                &good_claims,
+                Some(b""),
+                None,
+            ),
+        ),
+        (
+            "kid-injection",
+            forge(
+                &json!({"alg": "HS256", "typ": "at+jwt", "kid": "x' UNION SELECT 'key"}),
+                &good_claims,
+                Some(b"key"),
+                None,
+            ),
+        ),
+        (
+            "jku-header",
+            forge(
+                &json!({"alg": "HS256", "typ": "at+jwt", "jku": "https://attacker.example/jwks.json"}),
+                &good_claims,
+                Some(b"attacker-key"),
+                None,
+            ),
+        ),
+        (
+            "wrong-type",
+            forge(
+                &json!({"alg": "HS256", "typ": "JWT"}),
+                &good_claims,
+                Some(KEY),
+                None,
+            ),
+        ),
+        (
+            "expired",
+            forge(
+                &header,
+                &with(&|c| {
+                    c["exp"] = json!(now - 120);
+                    c["iat"] = json!(now - 1020);
+                    c["nbf"] = json!(now - 1020);
+                }),
+                Some(KEY),
+                None,
+            ),
+        ),
+        (
+            "not-yet-valid",
+            forge(
+                &header,
+                &with(&|c| {
+                    c["nbf"] = json!(now + 600);
+                    c["iat"] = json!(now + 600);
+                    c["exp"] = json!(now + 1500);
+                }),
+                Some(KEY),
+                None,
+            ),
+        ),
+        (
+            "wrong-issuer",
+            forge(
+                &header,
+                &with(&|c| c["iss"] = json!("https://evil.example")),
+                Some(KEY),
+                None,
+            ),
+        ),
+        (
+            "wrong-audience",
+            forge(
+                &header,
+                &with(&|c| c["aud"] = json!("another-app")),
+                Some(KEY),
+                None,
+            ),
+        ),
+        (
+            "audience-list",
+            forge(
+                &header,
+                &with(&|c| c["aud"] = json!(["wallet-app", "another-app"])),
+                Some(KEY),
+                None,
+            ),
+        ),
+        (
+            "extra-claim",
+            forge(
+                &header,
+                &with(&|c| c["admin"] = json!(true)),
+                Some(KEY),
+                None,
+            ),
+        ),
+        ("role-escalation-unsigned", {
+            let mut c = good_claims.clone();
+            c["role"] = json!("admin");
+            forge(&header, &c, None, Some(&b64(&[1u8; 32])))
+        }),
+        ("not-a-jwt", "definitely.not.a-token".to_string()),
+        ("two-parts", "eyJhbGciOiJIUzI1NiJ9.e30".to_string()),
+    ];
+    for (case, token) in &cases {
+        stack.refused_recharge(case, token, &device, 401).await;
+    }
+    let real = shared::testing::test_access_config().tokens.issue(
+        &shared::auth::tokens::TokenSubject {
+            user_id: good_claims["sub"].as_str().unwrap(),
+            session_id: good_claims["sid"].as_str().unwrap(),
+            device_id: &device,
+            role: Role::User,
+            amr: &["pwd".to_string()],
+            ip: None,
+        },
+        now,
+    );
+    stack
+        .refused_recharge("another-device", &real, "device-of-the-thief", 401)
+        .await;
+    stack
+        .refused_recharge("no-device-header", &real, "", 401)
+        .await;
+    let opaque = format!("rt_{}", "a".repeat(43));
+    stack
+        .refused_recharge("refresh-token-as-access", &opaque, &device, 401)
+        .await;
+    assert!(
+        cases.len() + 3 >= 25,
+        "the suite covers at least 25 token attacks"
+    );
+}
+
+#[tokio::test]
+async fn an_access_token_is_not_a_refresh_token() {
+    let stack = Stack::new().await;
+    let device = stack.claims["did"].as_str().unwrap().to_string();
+    let access = shared::testing::test_access_config().tokens.issue(
+        &shared::auth::tokens::TokenSubject {
+            user_id: stack.claims["sub"].as_str().unwrap(),
+            session_id: stack.claims["sid"].as_str().unwrap(),
+            device_id: &device,
+            role: Role::User,
+            amr: &["pwd".to_string()],
+            ip: None,
+        },
+        SystemClock.now(),
+    );
+    let reply = invoke(
+        |req| login::handle(&stack.login, req),
+        event("login-refresh")
+            .device(&device)
+            .body(json!({"refresh_token": access})),
+    )
+    .await;
+    assert_eq!(reply.status, 401, "{}", reply.body);
+    stack.no_leak("access-as-refresh", &reply);
+}
+
+#[tokio::test]
+async fn admin_tokens_are_pinned_to_their_ip_and_need_totp() {
+    let stack = Stack::new().await;
+    let claims = stack.admin_claims.clone();
+    let issue = |amr: &[&str], ip: Option<&str>| {
+        let amr: Vec<String> = amr.iter().map(|s| s.to_string()).collect();
+        shared::testing::test_access_config().tokens.issue(
+            &shared::auth::tokens::TokenSubject {
+                user_id: claims["sub"].as_str().unwrap(),
+                session_id: claims["sid"].as_str().unwrap(),
+                device_id: claims["did"].as_str().unwrap(),
+                role: Role::Admin,
+                amr: &amr,
+                ip,
+            },
+            SystemClock.now(),
+        )
+    };
+    let admin = &stack.admin;
+    let call = |token: String, ip: &'static str| {
+        let ev = event("admin-emergency-disable")
+            .bearer(&token)
+            .source_ip(ip);
+        async move { invoke(|req| admin::handle(admin, req), ev).await }
+    };
+    let pinned = issue(&["pwd", "otp"], Some("203.0.113.10"));
+    let other_ip = call(pinned.clone(), "203.0.113.99").await;
+    assert_eq!(
+        (other_ip.status, other_ip.code()),
+        (403, "IP_NOT_ALLOWED"),
+        "{}",
+        other_ip.body
+    );
+    let outside = call(issue(&["pwd", "otp"], Some("198.51.100.4")), "198.51.100.4").await;
+    assert!([401, 403].contains(&outside.status), "{}", outside.body);
+    let no_totp = call(issue(&["pwd"], Some("203.0.113.10")), "203.0.113.10").await;
+    assert_eq!((no_totp.status, no_totp.code()), (403, "TOTP_REQUIRED"));
+    for reply in [&other_ip, &outside, &no_totp] {
+        stack.no_leak("admin", reply);
+    }
+    let snapshot = shared::ports::FlagStore::load_snapshot(&*stack.store)
+        .await
+        .unwrap();
+    assert!(
+        snapshot.is_none_or(|s| !s.emergency),
+        "the emergency switch was not touched"
+    );
+}
