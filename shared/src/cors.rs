@@ -80,7 +80,8 @@ fn policy() -> &'static CorsPolicy {
     POLICY.get_or_init(CorsPolicy::default)
 }
 
-fn allowed_origin(headers: &HeaderMap) -> Option<HeaderValue> {
+/// The request's `Origin`, if it is on the allowlist.
+pub fn allowed_origin(headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get("origin")?;
     policy()
         .allows(origin.to_str().ok()?)
@@ -116,11 +117,12 @@ pub fn preflight(headers: &HeaderMap, request_id: &str) -> Response<Body> {
     response
 }
 
-/// Adds the CORS headers to a response when the request came from an allowed origin.
-pub fn decorate(request_headers: &HeaderMap, response: &mut Response<Body>) {
+/// Adds the CORS headers to a response; `origin` is the request's allowed
+/// origin (see `allowed_origin`), if any.
+pub fn decorate(origin: Option<HeaderValue>, response: &mut Response<Body>) {
     let out = response.headers_mut();
     out.insert("vary", HeaderValue::from_static("Origin"));
-    if let Some(origin) = allowed_origin(request_headers) {
+    if let Some(origin) = origin {
         out.insert("access-control-allow-origin", origin);
         out.insert(
             "access-control-expose-headers",

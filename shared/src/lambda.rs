@@ -30,12 +30,12 @@ where
             None,
         )
     } else {
-        let request_headers = req.headers().clone();
+        let origin = crate::cors::allowed_origin(req.headers());
         let (mut response, user_id) = match serve(req, meta.clone()).await {
             Ok(done) => done,
             Err(err) => (error_response(&err, &meta.request_id), None),
         };
-        crate::cors::decorate(&request_headers, &mut response);
+        crate::cors::decorate(origin, &mut response);
         (response, user_id)
     };
     log.finish(

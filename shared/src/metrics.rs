@@ -51,11 +51,14 @@ pub fn emf_line(function: &str, event: Event, timestamp_ms: i64) -> String {
 
 /// Counts one `event` (the function name comes from the Lambda environment).
 pub fn count(event: Event) {
-    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    static FUNCTION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let function = FUNCTION.get_or_init(|| {
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into())
+    });
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    println!("{}", emf_line(&function, event, now_ms));
+    println!("{}", emf_line(function, event, now_ms));
 }
 
 #[cfg(test)]

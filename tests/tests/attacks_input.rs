@@ -9,9 +9,10 @@ use shared::auth::model::Role;
 use shared::clock::{Clock, SystemClock};
 use shared::memory::MemoryStore;
 use shared::ports::WalletStore;
-use shared::testing::{event, invoke, signed_in_account, test_access_config, EventExt};
+use shared::testing::{
+    event, invoke, memory_wallet_ports, signed_in_account, test_access_config, EventExt,
+};
 use shared::wallet::model::WalletProfile;
-use shared::wallet::service::WalletPorts;
 
 #[tokio::test]
 async fn hostile_bodies_and_headers_are_refused_without_side_effects() {
@@ -25,12 +26,7 @@ async fn hostile_bodies_and_headers_are_refused_without_side_effects() {
     let env = std::collections::HashMap::new();
     let app = recharge::App::new(
         test_access_config(),
-        WalletPorts {
-            wallet: store.clone(),
-            idempotency: store.clone(),
-            users: store.clone(),
-            reviews: store.clone(),
-        },
+        memory_wallet_ports(&store),
         store.clone(),
         recharge::policy_from_env(&env).unwrap(),
         Arc::new(SystemClock),

@@ -14,11 +14,10 @@ use shared::clock::{Clock, SystemClock};
 use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::WalletStore;
 use shared::testing::{
-    claims, event, invoke, memory_kyc_desk, signed_in_account, test_access_config, test_pii_keys,
-    EventExt, Reply,
+    claims, event, invoke, memory_admin_ports, memory_auth_ports, memory_wallet_ports,
+    signed_in_account, test_access_config, test_login_env, EventExt, Reply,
 };
 use shared::wallet::model::WalletProfile;
-use shared::wallet::service::WalletPorts;
 
 /// The signing key of `test_access_config` (a test-only value).
 const KEY: &[u8] = b"test-only-jwt-key-7f3a9c2e41b86d05";
@@ -76,50 +75,22 @@ impl Stack {
             now,
         )
         .await;
-        let env: std::collections::HashMap<String, String> = [
-            ("JWT_SECRET", std::str::from_utf8(KEY).unwrap()),
-            ("JWT_ISSUER", "https://auth.test"),
-            ("JWT_AUDIENCE", "wallet-app"),
-            ("ADMIN_CIDRS", "203.0.113.0/24"),
-            ("MAIL_FROM", "no-reply@example.test"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let env = test_login_env(&[]);
         let login = login::App::new(
             login::LoginConfig::from_env(&env).unwrap(),
-            shared::auth::service::AuthPorts {
-                users: store.clone(),
-                sessions: store.clone(),
-                attempts: store.clone(),
-                mailer: Arc::new(MemoryMailer::new()),
-            },
+            memory_auth_ports(&store),
             clock.clone(),
         );
         let recharge = recharge::App::new(
             test_access_config(),
-            WalletPorts {
-                wallet: store.clone(),
-                idempotency: store.clone(),
-                users: store.clone(),
-                reviews: store.clone(),
-            },
+            memory_wallet_ports(&store),
             store.clone(),
             recharge::policy_from_env(&env).unwrap(),
             clock.clone(),
         );
         let admin = admin::App::new(
             test_access_config(),
-            shared::admin::AdminPorts {
-                flags: store.clone(),
-                audit: store.clone(),
-                store: store.clone(),
-                users: store.clone(),
-                sessions: store.clone(),
-                reviews: store.clone(),
-                mailer: Arc::new(MemoryMailer::new()),
-                kyc: memory_kyc_desk(store.clone(), Arc::new(test_pii_keys())),
-            },
+            memory_admin_ports(&store, Arc::new(MemoryMailer::new())),
             clock,
         );
         Self {

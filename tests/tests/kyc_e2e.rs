@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::{emails_to, endpoint};
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use shared::admin::AdminPorts;
 use shared::auth::model::Role;
@@ -27,6 +26,7 @@ use shared::ports::{AuditLog, DocumentStore, UserStore};
 use shared::testing::kyc_contract::{
     document_store_contract, kyc_open_race_contract, kyc_store_contract,
 };
+use shared::testing::multipart::{multipart_body, FormPart};
 use shared::testing::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
 use shared::wallet::service::WalletPorts;
 
@@ -86,42 +86,17 @@ async fn s3_documents_keep_the_contract_and_links_download_as_attachments() {
     assert_eq!(body, bytes);
 }
 
-/// A multipart body and its content type, encoded by reqwest.
+/// A national id submission with a PNG front and a JPEG back.
 async fn multipart(birth: &str, front: Vec<u8>) -> (Vec<u8>, String) {
-    use reqwest::multipart::{Form, Part};
-    let form = Form::new()
-        .text("document_type", "national_id")
-        .text("issuing_country", "DE")
-        .text("date_of_birth", birth.to_string())
-        .text("document_number", "T22000129")
-        .part(
-            "front",
-            Part::bytes(front)
-                .file_name("id-front.png")
-                .mime_str("image/png")
-                .unwrap(),
-        )
-        .part(
-            "back",
-            Part::bytes(jpeg(1000, 630))
-                .file_name("id-back.jpg")
-                .mime_str("image/jpeg")
-                .unwrap(),
-        );
-    let mut request = reqwest::Client::new()
-        .post("http://127.0.0.1/v1/kyc/submissions")
-        .multipart(form)
-        .build()
-        .unwrap();
-    let content_type = request.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let body = request.body_mut().take().unwrap();
-    (
-        body.collect().await.unwrap().to_bytes().to_vec(),
-        content_type,
-    )
+    multipart_body(vec![
+        FormPart::Text("document_type", "national_id".into()),
+        FormPart::Text("issuing_country", "DE".into()),
+        FormPart::Text("date_of_birth", birth.to_string()),
+        FormPart::Text("document_number", "T22000129".into()),
+        FormPart::File("front", front, "id-front.png", "image/png"),
+        FormPart::File("back", jpeg(1000, 630), "id-back.jpg", "image/jpeg"),
+    ])
+    .await
 }
 
 struct Stack {

@@ -4,17 +4,18 @@
 //! route", not 405) and refuses every other spec route as unknown, so its
 //! declared list is the whole of what it serves. In-memory ports only.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::Value;
-use shared::auth::service::AuthPorts;
 use shared::clock::SystemClock;
 use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::KycPorts;
-use shared::memory::{MemoryMailer, MemoryStore};
-use shared::testing::{event, invoke, test_access_config, test_pii_keys, EventExt, Reply};
-use shared::wallet::service::WalletPorts;
+use shared::memory::MemoryStore;
+use shared::testing::{
+    event, invoke, memory_auth_ports, memory_wallet_ports, test_access_config, test_login_env,
+    test_pii_keys, EventExt, Reply,
+};
 use shared::webhook::ingest::IngestPolicy;
 
 type Route = (String, String);
@@ -84,42 +85,23 @@ impl Functions {
     fn new() -> Self {
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(SystemClock);
-        let env: HashMap<String, String> = [
-            ("JWT_SECRET", "test-only-jwt-key-7f3a9c2e41b86d05"),
-            ("JWT_ISSUER", "https://auth.test"),
-            ("JWT_AUDIENCE", "wallet-app"),
-            ("ADMIN_CIDRS", "203.0.113.0/24"),
-            ("MAIL_FROM", "no-reply@example.test"),
+        let env = test_login_env(&[
             ("WEBHOOK_PROVIDERS", "stripe=stripe"),
             (
                 "WEBHOOK_SECRETS_STRIPE",
                 "whsec_test_only_route_probe_5b1f9e",
             ),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let auth = AuthPorts {
-            users: store.clone(),
-            sessions: store.clone(),
-            attempts: store.clone(),
-            mailer: Arc::new(MemoryMailer::new()),
-        };
+        ]);
         Self {
             login: login::App::new(
                 login::LoginConfig::from_env(&env).unwrap(),
-                auth,
+                memory_auth_ports(&store),
                 clock.clone(),
             ),
             flags: flags::App::new(test_access_config(), store.clone(), clock.clone(), 10, 300),
             recharge: recharge::App::new(
                 test_access_config(),
-                WalletPorts {
-                    wallet: store.clone(),
-                    idempotency: store.clone(),
-                    users: store.clone(),
-                    reviews: store.clone(),
-                },
+                memory_wallet_ports(&store),
                 store.clone(),
                 recharge::policy_from_env(&env).unwrap(),
                 clock.clone(),

@@ -13,7 +13,6 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use shared::auth::model::Role;
-use shared::auth::service::AuthPorts;
 use shared::clock::{Clock, SystemClock};
 use shared::flags::Snapshot;
 use shared::kyc::policy::KycPolicy;
@@ -21,10 +20,10 @@ use shared::kyc::service::KycPorts;
 use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::{AdminChange, AdminStore, AuditLog, WalletStore};
 use shared::testing::{
-    event, memory_kyc_desk, signed_in_account, test_access_config, test_pii_keys, EventExt,
+    event, memory_admin_ports, memory_auth_ports, memory_wallet_ports, signed_in_account,
+    test_access_config, test_login_env, test_pii_keys, EventExt,
 };
 use shared::wallet::model::WalletProfile;
-use shared::wallet::service::WalletPorts;
 use shared::webhook::ingest::IngestPolicy;
 
 const RUNS: usize = 2_000;
@@ -32,20 +31,12 @@ const HASHING_RUNS: usize = 30;
 const WEBHOOK_SECRET: &str = "whsec_bench_only_7c1d9e3a5b";
 
 fn env() -> HashMap<String, String> {
-    [
-        ("JWT_SECRET", "test-only-jwt-key-7f3a9c2e41b86d05"),
-        ("JWT_ISSUER", "https://auth.test"),
-        ("JWT_AUDIENCE", "wallet-app"),
-        ("ADMIN_CIDRS", "203.0.113.0/24"),
-        ("MAIL_FROM", "no-reply@example.test"),
+    test_login_env(&[
         ("AUTH_IP_LIMIT_PER_MINUTE", "100000000"),
         ("WEBHOOK_PROVIDERS", "stripe=stripe"),
         ("WEBHOOK_SECRETS_STRIPE", WEBHOOK_SECRET),
         ("SPENDING_LIMITS", "900000000000,900000000000,900000000000"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    ])
 }
 
 /// Times `runs` calls of `call` on events made by `make`; returns p50, p99 in µs.
@@ -120,12 +111,7 @@ async fn main() {
 
     let login = login::App::new(
         login::LoginConfig::from_env(&env).expect("login config"),
-        AuthPorts {
-            users: store.clone(),
-            sessions: store.clone(),
-            attempts: store.clone(),
-            mailer: Arc::new(MemoryMailer::new()),
-        },
+        memory_auth_ports(&store),
         clock.clone(),
     );
     let login_call = |req| login::handle(&login, req);
@@ -215,12 +201,7 @@ async fn main() {
     store.ensure_profile(&profile).await.expect("profile");
     let recharge_app = recharge::App::new(
         test_access_config(),
-        WalletPorts {
-            wallet: store.clone(),
-            idempotency: store.clone(),
-            users: store.clone(),
-            reviews: store.clone(),
-        },
+        memory_wallet_ports(&store),
         store.clone(),
         recharge::policy_from_env(&env).expect("policy"),
         clock.clone(),
@@ -327,16 +308,7 @@ async fn main() {
     .await;
     let admin_app = admin::App::new(
         test_access_config(),
-        shared::admin::AdminPorts {
-            flags: store.clone(),
-            audit: store.clone(),
-            store: store.clone(),
-            users: store.clone(),
-            sessions: store.clone(),
-            reviews: store.clone(),
-            mailer: Arc::new(MemoryMailer::new()),
-            kyc: memory_kyc_desk(store.clone(), Arc::new(test_pii_keys())),
-        },
+        memory_admin_ports(&store, Arc::new(MemoryMailer::new())),
         clock.clone(),
     );
     let admin_call = |req| admin::handle(&admin_app, req);

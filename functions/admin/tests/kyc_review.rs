@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use admin::App;
 use serde_json::{json, Value};
-use shared::admin::AdminPorts;
 use shared::audit::verify_chain;
 use shared::auth::model::Role;
 use shared::clock::ManualClock;
@@ -17,8 +16,8 @@ use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::{AuditLog, DocumentStore, KycStore, UserStore, WalletStore};
 use shared::testing::kyc_contract::sample_submission;
 use shared::testing::{
-    event, invoke, memory_kyc_desk, signed_in_account, test_access_config, test_pii_keys, EventExt,
-    Reply,
+    event, invoke, memory_admin_ports, memory_kyc_desk, signed_in_account, test_access_config,
+    test_pii_keys, EventExt, Reply,
 };
 
 const NOW: i64 = 1_795_435_200;
@@ -38,16 +37,8 @@ impl Harness {
         let mailer = Arc::new(MemoryMailer::new());
         let clock = Arc::new(ManualClock::new(NOW));
         let pii = Arc::new(test_pii_keys());
-        let ports = AdminPorts {
-            flags: store.clone(),
-            audit: store.clone(),
-            store: store.clone(),
-            users: store.clone(),
-            sessions: store.clone(),
-            reviews: store.clone(),
-            mailer: mailer.clone(),
-            kyc: memory_kyc_desk(store.clone(), pii.clone()),
-        };
+        let mut ports = memory_admin_ports(&store, mailer.clone());
+        ports.kyc = memory_kyc_desk(store.clone(), pii.clone());
         let app = App::new(test_access_config(), ports, clock.clone());
         let (_, token) = signed_in_account(
             &*store,

@@ -5,16 +5,13 @@
 use std::sync::Arc;
 
 use kyc_retention::{handle_tick, App};
-use shared::audit::{chain_after, AuditDraft};
 use shared::clock::ManualClock;
 use shared::kyc::model::KycStatus;
 use shared::kyc::service::KycPorts;
 use shared::memory::MemoryStore;
-use shared::ports::{
-    AdminChange, AdminStore, AuditLog, DocumentStore, KycDecisionCommit, KycStore,
-};
-use shared::testing::event;
+use shared::ports::{AdminChange, DocumentStore, KycDecisionCommit, KycStore};
 use shared::testing::kyc_contract::sample_submission;
+use shared::testing::{commit_audited, event};
 
 const NOW: i64 = 1_795_435_200;
 const DAY: i64 = 86_400;
@@ -58,24 +55,13 @@ impl Harness {
             sub.status = KycStatus::Rejected;
             sub.decided_at = Some(NOW);
             sub.purge_after = Some(NOW + 30 * DAY);
-            let head = self.store.head().await.unwrap();
-            let entry = chain_after(
-                head.as_ref(),
-                AuditDraft {
-                    actor: "admin".into(),
-                    ip: None,
-                    action: "kyc.rejected".into(),
-                    target: sub.submission_id.clone(),
-                    before: None,
-                    after: None,
-                },
-                NOW,
-            );
             let change = AdminChange::DecideKyc(Box::new(KycDecisionCommit {
                 submission: sub.clone(),
                 profile: None,
             }));
-            self.store.commit(&change, &entry).await.unwrap();
+            commit_audited(&*self.store, &*self.store, change, "kyc.rejected", NOW)
+                .await
+                .unwrap();
         }
         sub.submission_id
     }

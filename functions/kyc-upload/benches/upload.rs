@@ -11,7 +11,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use http_body_util::BodyExt;
 use shared::auth::model::Role;
 use shared::auth::tokens::TokenSubject;
 use shared::clock::{Clock, SystemClock};
@@ -20,6 +19,7 @@ use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::KycPorts;
 use shared::memory::MemoryStore;
 use shared::ports::{DocumentStore, StoreError};
+use shared::testing::multipart::{multipart_body, FormPart};
 use shared::testing::{event, test_access_config, test_pii_keys, EventExt};
 
 /// Accepts every document and keeps none.
@@ -42,31 +42,19 @@ impl DocumentStore for Sink {
 }
 
 async fn one_mebibyte_form() -> (Vec<u8>, String) {
-    use reqwest::multipart::{Form, Part};
-    let form = Form::new()
-        .text("document_type", "passport")
-        .text("issuing_country", "FR")
-        .text("date_of_birth", "1990-04-12")
-        .text("document_number", "12AB34567")
-        .part(
+    multipart_body(vec![
+        FormPart::Text("document_type", "passport".into()),
+        FormPart::Text("issuing_country", "FR".into()),
+        FormPart::Text("date_of_birth", "1990-04-12".into()),
+        FormPart::Text("document_number", "12AB34567".into()),
+        FormPart::File(
             "front",
-            Part::bytes(png_of_size(3000, 2000, 1024 * 1024))
-                .file_name("front.png")
-                .mime_str("image/png")
-                .expect("mime"),
-        );
-    let mut request = reqwest::Client::new()
-        .post("http://127.0.0.1/v1/kyc/submissions")
-        .multipart(form)
-        .build()
-        .expect("request");
-    let content_type = request.headers()["content-type"]
-        .to_str()
-        .expect("ascii")
-        .to_string();
-    let body = request.body_mut().take().expect("body");
-    let bytes = body.collect().await.expect("bytes").to_bytes().to_vec();
-    (bytes, content_type)
+            png_of_size(3000, 2000, 1024 * 1024),
+            "front.png",
+            "image/png",
+        ),
+    ])
+    .await
 }
 
 fn bench(c: &mut Criterion) {

@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 
-use http_body_util::BodyExt;
 use shared::auth::model::Role;
 use shared::clock::SystemClock;
 use shared::kyc::files::samples::png_of_size;
 use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::KycPorts;
 use shared::memory::MemoryStore;
+use shared::testing::multipart::{multipart_body, FormPart};
 use shared::testing::{event, signed_in_account, test_access_config, test_pii_keys, EventExt};
 
 /// A field of /proc/self/status, in KiB.
@@ -45,34 +45,23 @@ fn app() -> kyc_upload::App {
 
 /// Writes the API Gateway event of a 5 MiB upload to `path`.
 async fn write_event(path: &std::path::Path) {
-    use reqwest::multipart::{Form, Part};
     let store = MemoryStore::new();
     let now = shared::clock::Clock::now(&SystemClock);
     let (_, token) =
         signed_in_account(&store, &store, Role::User, &["pwd"], "203.0.113.10", now).await;
-    let form = Form::new()
-        .text("document_type", "passport")
-        .text("issuing_country", "FR")
-        .text("date_of_birth", "1990-04-12")
-        .text("document_number", "12AB34567")
-        .part(
+    let (body, content_type) = multipart_body(vec![
+        FormPart::Text("document_type", "passport".into()),
+        FormPart::Text("issuing_country", "FR".into()),
+        FormPart::Text("date_of_birth", "1990-04-12".into()),
+        FormPart::Text("document_number", "12AB34567".into()),
+        FormPart::File(
             "front",
-            Part::bytes(png_of_size(4000, 3000, 5 * 1024 * 1024))
-                .file_name("front.png")
-                .mime_str("image/png")
-                .expect("mime"),
-        );
-    let mut request = reqwest::Client::new()
-        .post("http://127.0.0.1/v1/kyc/submissions")
-        .multipart(form)
-        .build()
-        .expect("request");
-    let content_type = request.headers()["content-type"]
-        .to_str()
-        .expect("ascii")
-        .to_string();
-    let body = request.body_mut().take().expect("body");
-    let body = body.collect().await.expect("bytes").to_bytes().to_vec();
+            png_of_size(4000, 3000, 5 * 1024 * 1024),
+            "front.png",
+            "image/png",
+        ),
+    ])
+    .await;
     let json = event("kyc-upload-submit")
         .bearer(&token)
         .binary_body(&body, &content_type)

@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-use http_body_util::BodyExt;
 use kyc_upload::App;
-use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 use shared::auth::model::Role;
 use shared::clock::ManualClock;
@@ -18,64 +16,32 @@ use shared::kyc::pii::PiiKeys;
 use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::{pii_field, KycPorts};
 use shared::memory::MemoryStore;
-use shared::ports::{AdminChange, AdminStore, AuditLog, KycDecisionCommit, KycStore};
-use shared::testing::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
+use shared::ports::{AdminChange, KycDecisionCommit, KycStore};
+use shared::testing::multipart::{multipart_body, FormPart};
+use shared::testing::{
+    commit_audited, event, invoke, signed_in_account, test_access_config, EventExt, Reply,
+};
 
 /// 2026-11-23T12:00:00Z.
 const NOW: i64 = 1_795_435_200;
 const MIB: usize = 1024 * 1024;
 
-/// One part of a form: a text value or a file with its declared name and type.
-enum Field {
-    Text(&'static str, String),
-    File(&'static str, Vec<u8>, &'static str, &'static str),
-}
-
-/// A multipart body and its content type, encoded by reqwest.
-async fn encode(fields: Vec<Field>) -> (Vec<u8>, String) {
-    let mut form = Form::new();
-    for field in fields {
-        form = match field {
-            Field::Text(name, value) => form.text(name, value),
-            Field::File(name, bytes, file_name, mime) => form.part(
-                name,
-                Part::bytes(bytes)
-                    .file_name(file_name)
-                    .mime_str(mime)
-                    .unwrap(),
-            ),
-        };
-    }
-    let mut request = reqwest::Client::new()
-        .post("http://127.0.0.1/v1/kyc/submissions")
-        .multipart(form)
-        .build()
-        .unwrap();
-    let content_type = request.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let body = request.body_mut().take().unwrap();
-    let bytes = body.collect().await.unwrap().to_bytes().to_vec();
-    (bytes, content_type)
-}
-
-fn details(birth: &str, country: &str) -> Vec<Field> {
+fn details(birth: &str, country: &str) -> Vec<FormPart> {
     vec![
-        Field::Text("document_type", "passport".into()),
-        Field::Text("issuing_country", country.into()),
-        Field::Text("date_of_birth", birth.into()),
-        Field::Text("document_number", "12AB 34567".into()),
+        FormPart::Text("document_type", "passport".into()),
+        FormPart::Text("issuing_country", country.into()),
+        FormPart::Text("date_of_birth", birth.into()),
+        FormPart::Text("document_number", "12AB 34567".into()),
     ]
 }
 
-fn with_files(mut fields: Vec<Field>, files: Vec<Field>) -> Vec<Field> {
+fn with_files(mut fields: Vec<FormPart>, files: Vec<FormPart>) -> Vec<FormPart> {
     fields.extend(files);
     fields
 }
 
-fn front() -> Field {
-    Field::File("front", jpeg(1200, 800), "front.jpg", "image/jpeg")
+fn front() -> FormPart {
+    FormPart::File("front", jpeg(1200, 800), "front.jpg", "image/jpeg")
 }
 
 struct Harness {
@@ -124,8 +90,8 @@ impl Harness {
         invoke(|req| kyc_upload::handle(&self.app, req), event).await
     }
 
-    async fn submit(&self, fields: Vec<Field>) -> Reply {
-        let (body, content_type) = encode(fields).await;
+    async fn submit(&self, fields: Vec<FormPart>) -> Reply {
+        let (body, content_type) = multipart_body(fields).await;
         self.call(
             event("kyc-upload-submit")
                 .bearer(&self.token)
@@ -148,29 +114,18 @@ impl Harness {
         let mut sub = self.latest().await.unwrap();
         sub.status = status;
         sub.reason = Some("photo unreadable".into());
-        let head = self.store.head().await.unwrap();
-        let entry = shared::audit::chain_after(
-            head.as_ref(),
-            shared::audit::AuditDraft {
-                actor: "admin".into(),
-                ip: None,
-                action: "kyc.decide".into(),
-                target: sub.submission_id.clone(),
-                before: None,
-                after: None,
-            },
+        commit_audited(
+            &*self.store,
+            &*self.store,
+            AdminChange::DecideKyc(Box::new(KycDecisionCommit {
+                submission: sub,
+                profile: None,
+            })),
+            "kyc.decide",
             NOW,
-        );
-        self.store
-            .commit(
-                &AdminChange::DecideKyc(Box::new(KycDecisionCommit {
-                    submission: sub,
-                    profile: None,
-                })),
-                &entry,
-            )
-            .await
-            .unwrap();
+        )
+        .await
+        .unwrap();
     }
 
     fn nothing_stored(&self) {
@@ -186,8 +141,8 @@ async fn a_complete_submission_is_stored_encrypted_under_server_names() {
             details("1990-04-12", "fr"),
             vec![
                 front(),
-                Field::File("back", png(1200, 800), "../../etc/passwd", "text/plain"),
-                Field::File(
+                FormPart::File("back", png(1200, 800), "../../etc/passwd", "text/plain"),
+                FormPart::File(
                     "selfie",
                     jpeg(640, 480),
                     "me.exe",
@@ -240,7 +195,7 @@ async fn the_type_is_decided_by_the_bytes_not_the_name_or_declared_type() {
     let reply = h
         .submit(with_files(
             details("1990-04-12", "FR"),
-            vec![Field::File("front", html, "front.jpg", "image/jpeg")],
+            vec![FormPart::File("front", html, "front.jpg", "image/jpeg")],
         ))
         .await;
     assert_eq!(reply.status, 415);
@@ -252,7 +207,7 @@ async fn the_type_is_decided_by_the_bytes_not_the_name_or_declared_type() {
     let reply = h
         .submit(with_files(
             details("1990-04-12", "FR"),
-            vec![Field::File(
+            vec![FormPart::File(
                 "front",
                 png(800, 600),
                 "scan.pdf",
@@ -274,7 +229,12 @@ async fn truncated_oversized_and_extra_parts_are_refused_before_anything_is_writ
     let reply = h
         .submit(with_files(
             details("1990-04-12", "FR"),
-            vec![Field::File("front", truncated, "front.jpg", "image/jpeg")],
+            vec![FormPart::File(
+                "front",
+                truncated,
+                "front.jpg",
+                "image/jpeg",
+            )],
         ))
         .await;
     assert_eq!(reply.status, 400);
@@ -284,7 +244,7 @@ async fn truncated_oversized_and_extra_parts_are_refused_before_anything_is_writ
     let reply = h
         .submit(with_files(
             details("1990-04-12", "FR"),
-            vec![Field::File("front", oversize, "front.png", "image/png")],
+            vec![FormPart::File("front", oversize, "front.png", "image/png")],
         ))
         .await;
     assert_eq!(reply.status, 413);
@@ -295,7 +255,7 @@ async fn truncated_oversized_and_extra_parts_are_refused_before_anything_is_writ
             details("1990-04-12", "FR"),
             vec![
                 front(),
-                Field::File("extra", jpeg(10, 10), "x.jpg", "image/jpeg"),
+                FormPart::File("extra", jpeg(10, 10), "x.jpg", "image/jpeg"),
             ],
         ))
         .await;
@@ -315,7 +275,7 @@ async fn truncated_oversized_and_extra_parts_are_refused_before_anything_is_writ
     let reply = h
         .submit(with_files(
             details("1990-04-12", "FR"),
-            vec![Field::File("front", flood, "front.png", "image/png")],
+            vec![FormPart::File("front", flood, "front.png", "image/png")],
         ))
         .await;
     assert_eq!(reply.status, 400, "a pixel flood");
@@ -347,9 +307,9 @@ async fn three_files_of_five_mebibytes_are_accepted() {
         .submit(with_files(
             details("1990-04-12", "FR"),
             vec![
-                Field::File("front", big(), "f.png", "image/png"),
-                Field::File("back", big(), "b.png", "image/png"),
-                Field::File("selfie", big(), "s.png", "image/png"),
+                FormPart::File("front", big(), "f.png", "image/png"),
+                FormPart::File("back", big(), "b.png", "image/png"),
+                FormPart::File("selfie", big(), "s.png", "image/png"),
             ],
         ))
         .await;
@@ -485,29 +445,18 @@ async fn the_kill_switch_refuses_uploads_before_reading_them() {
         emergency: true,
         flags: Vec::new(),
     };
-    let head = h.store.head().await.unwrap();
-    let entry = shared::audit::chain_after(
-        head.as_ref(),
-        shared::audit::AuditDraft {
-            actor: "admin".into(),
-            ip: None,
-            action: "emergency.disable".into(),
-            target: "flags".into(),
-            before: None,
-            after: None,
+    commit_audited(
+        &*h.store,
+        &*h.store,
+        AdminChange::SaveSnapshot {
+            snapshot,
+            expected_version: 0,
         },
+        "emergency.disable",
         NOW,
-    );
-    h.store
-        .commit(
-            &AdminChange::SaveSnapshot {
-                snapshot,
-                expected_version: 0,
-            },
-            &entry,
-        )
-        .await
-        .unwrap();
+    )
+    .await
+    .unwrap();
     let reply = h
         .submit(with_files(details("1990-04-12", "FR"), vec![front()]))
         .await;
@@ -520,7 +469,8 @@ async fn the_kill_switch_refuses_uploads_before_reading_them() {
 #[tokio::test]
 async fn callers_must_be_signed_in_on_their_own_device() {
     let h = Harness::new(KycPolicy::default()).await;
-    let (body, content_type) = encode(with_files(details("1990-04-12", "FR"), vec![front()])).await;
+    let (body, content_type) =
+        multipart_body(with_files(details("1990-04-12", "FR"), vec![front()])).await;
     let anonymous = h
         .call(
             event("kyc-upload-submit")

@@ -314,11 +314,7 @@ impl AdminService {
                 (WalletProfile::new(&sub.user_id, user.created_at), None)
             }
         };
-        let head = profile
-            .audit_hash
-            .as_deref()
-            .filter(|_| profile.audit_seq > 0)
-            .map(|h| (profile.audit_seq, h));
+        let head = profile.audit_head();
         let audit = chain_after_head(
             head,
             AuditDraft {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::audit::{chain_after, chain_after_head, AuditDraft};
+use crate::audit::{chain_after_head, AuditDraft};
 use crate::auth::secrets::new_id;
 use crate::kyc::model::{
     DocumentRole, DocumentType, KycStatus, KycSubmission, StoredDocument, UploadReservation,
@@ -61,22 +61,15 @@ async fn commit_decision(
     audit: &dyn AuditLog,
     commit: KycDecisionCommit,
 ) -> Result<(), StoreError> {
-    let head = audit.head().await.unwrap();
-    let entry = chain_after(
-        head.as_ref(),
-        AuditDraft {
-            actor: "admin-1".into(),
-            ip: None,
-            action: format!("kyc.{}", commit.submission.status.as_str()),
-            target: format!("kyc:{}", commit.submission.submission_id),
-            before: None,
-            after: None,
-        },
+    let action = format!("kyc.{}", commit.submission.status.as_str());
+    super::commit_audited(
+        admin,
+        audit,
+        AdminChange::DecideKyc(Box::new(commit)),
+        &action,
         NOW,
-    );
-    admin
-        .commit(&AdminChange::DecideKyc(Box::new(commit)), &entry)
-        .await
+    )
+    .await
 }
 
 /// The KYC store, with decisions through the admin store. `audit` must be

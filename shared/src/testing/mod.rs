@@ -3,6 +3,7 @@
 
 pub mod contract;
 pub mod kyc_contract;
+pub mod multipart;
 
 use std::future::Future;
 
@@ -262,4 +263,89 @@ pub fn memory_kyc_desk(
         retention_seconds: 30 * 86_400,
         link_seconds: 300,
     }
+}
+
+/// Appends an audit entry after the current head and commits `change` with it
+/// (what the admin service does), at `at`.
+pub async fn commit_audited(
+    admin: &dyn crate::ports::AdminStore,
+    audit: &dyn crate::ports::AuditLog,
+    change: crate::ports::AdminChange,
+    action: &str,
+    at: i64,
+) -> Result<(), crate::ports::StoreError> {
+    let head = audit.head().await?;
+    let entry = crate::audit::chain_after(
+        head.as_ref(),
+        crate::audit::AuditDraft {
+            actor: "test-admin".into(),
+            ip: None,
+            action: action.into(),
+            target: "test".into(),
+            before: None,
+            after: None,
+        },
+        at,
+    );
+    admin.commit(&change, &entry).await
+}
+
+/// The wallet ports over one in-memory store.
+pub fn memory_wallet_ports(
+    store: &std::sync::Arc<crate::memory::MemoryStore>,
+) -> crate::wallet::service::WalletPorts {
+    crate::wallet::service::WalletPorts {
+        wallet: store.clone(),
+        idempotency: store.clone(),
+        users: store.clone(),
+        reviews: store.clone(),
+    }
+}
+
+/// The auth ports over one in-memory store and an in-memory mailer.
+pub fn memory_auth_ports(
+    store: &std::sync::Arc<crate::memory::MemoryStore>,
+) -> crate::auth::service::AuthPorts {
+    crate::auth::service::AuthPorts {
+        users: store.clone(),
+        sessions: store.clone(),
+        attempts: store.clone(),
+        mailer: std::sync::Arc::new(crate::memory::MemoryMailer::new()),
+    }
+}
+
+/// The admin ports over one in-memory store, sending through `mailer`.
+pub fn memory_admin_ports(
+    store: &std::sync::Arc<crate::memory::MemoryStore>,
+    mailer: std::sync::Arc<crate::memory::MemoryMailer>,
+) -> crate::admin::AdminPorts {
+    crate::admin::AdminPorts {
+        flags: store.clone(),
+        audit: store.clone(),
+        store: store.clone(),
+        users: store.clone(),
+        sessions: store.clone(),
+        reviews: store.clone(),
+        mailer,
+        kyc: memory_kyc_desk(store.clone(), std::sync::Arc::new(test_pii_keys())),
+    }
+}
+
+/// The login configuration of the tests (test-only signing key, the test
+/// admin network), with `overrides`.
+pub fn test_login_env(overrides: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    let mut env: std::collections::HashMap<String, String> = [
+        ("JWT_SECRET", "test-only-jwt-key-7f3a9c2e41b86d05"),
+        ("JWT_ISSUER", "https://auth.test"),
+        ("JWT_AUDIENCE", "wallet-app"),
+        ("ADMIN_CIDRS", "203.0.113.0/24"),
+        ("MAIL_FROM", "no-reply@example.test"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in overrides {
+        env.insert(k.to_string(), v.to_string());
+    }
+    env
 }

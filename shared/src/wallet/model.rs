@@ -65,6 +65,16 @@ pub struct WalletProfile {
     pub recent_entries: Vec<LedgerEntry>,
 }
 
+impl WalletProfile {
+    /// The head of this account's audit chain (`None` before its first entry).
+    pub fn audit_head(&self) -> Option<(u64, &str)> {
+        self.audit_hash
+            .as_deref()
+            .filter(|_| self.audit_seq > 0)
+            .map(|hash| (self.audit_seq, hash))
+    }
+}
+
 /// How many ledger entries the profile keeps for `GET /v1/wallet`.
 pub const RECENT_ENTRIES: usize = 20;
 

@@ -255,11 +255,7 @@ impl PaymentApplier {
             profile.recent_entries.insert(0, entry.clone());
             profile.recent_entries.truncate(RECENT_ENTRIES);
         }
-        let head = profile
-            .audit_hash
-            .as_deref()
-            .filter(|_| profile.audit_seq > 0)
-            .map(|h| (profile.audit_seq, h));
+        let head = profile.audit_head();
         let audit = chain_after_head(
             head,
             AuditDraft {

@@ -421,11 +421,7 @@ impl WalletService {
             decision,
         };
         let (reply_status, reply_body) = decision_reply(&recharge, caller.request_id);
-        let head = profile
-            .audit_hash
-            .as_deref()
-            .filter(|_| profile.audit_seq > 0)
-            .map(|hash| (profile.audit_seq, hash));
+        let head = profile.audit_head();
         let audit = chain_after_head(
             head,
             AuditDraft {
