@@ -1,5 +1,10 @@
 //! Progressive lockout policy: after `max_failures` failures the account
 //! locks for `base`, doubling per further lock up to `max`.
+//!
+//! A device that has signed in to the account before keeps its own counter,
+//! so strangers failing on purpose cannot lock the owner out of the devices
+//! they already use (the owner's recovery path); failures on a known device
+//! lock that device alone.
 
 use crate::auth::secrets::digest;
 
@@ -38,6 +43,15 @@ pub fn lockout_key(email: &str) -> String {
     format!("LOCK#{}", digest("lockout", email))
 }
 
+/// The counter key for `email` on a device the account already knows
+/// (`device_hash` as stored in the account).
+pub fn known_device_lockout_key(email: &str, device_hash: &str) -> String {
+    format!(
+        "LOCK#{}",
+        digest("lockout-device", &format!("{email}\n{device_hash}"))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +65,17 @@ mod tests {
             vec![60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
         );
         assert_eq!(policy.lock_seconds(u32::MAX), 3600);
+    }
+
+    #[test]
+    fn known_devices_count_apart_from_the_account_and_from_each_other() {
+        let account = lockout_key("ana@example.com");
+        let phone = known_device_lockout_key("ana@example.com", "hash-phone");
+        let laptop = known_device_lockout_key("ana@example.com", "hash-laptop");
+        let other = known_device_lockout_key("bo@example.com", "hash-phone");
+        assert_ne!(account, phone);
+        assert_ne!(phone, laptop);
+        assert_ne!(phone, other);
+        assert!(phone.starts_with("LOCK#"));
     }
 }

@@ -79,7 +79,12 @@ pub fn check_password_policy(password: &str, email: &str) -> Result<(), FieldIss
         return issue("must have at most 128 characters");
     }
     let lower = password.to_lowercase();
-    if COMMON_PASSWORDS.lines().any(|common| common == lower) {
+    // "Password1!" and "Summer2026!" are sprayed as often as their base word.
+    let core = lower.trim_end_matches(|c: char| c.is_ascii_digit() || c.is_ascii_punctuation());
+    if COMMON_PASSWORDS
+        .lines()
+        .any(|common| common == lower || (!core.is_empty() && common == core))
+    {
         return issue("is too common; choose another");
     }
     let local = email.split('@').next().unwrap_or_default();
@@ -123,5 +128,22 @@ mod tests {
         assert!(check_password_policy("qwertyuiop", email).is_err());
         assert!(check_password_policy("alice-2024-spring", email).is_err());
         assert!(check_password_policy("violet tangerine 42", email).is_ok());
+    }
+
+    #[test]
+    fn a_common_word_with_digits_and_symbols_appended_is_still_common() {
+        let email = "bob@example.com";
+        for sprayed in [
+            "Password1!",
+            "Summer2026!",
+            "Welcome123!",
+            "QWERTY2024",
+            "Letmein!!",
+        ] {
+            assert!(check_password_policy(sprayed, email).is_err(), "{sprayed}");
+        }
+        for fine in ["Dragonfly2026!", "summer in lisbon 7", "12345678 tangerine"] {
+            assert!(check_password_policy(fine, email).is_ok(), "{fine}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::access::{AccessGuard, Principal};
 use super::email::normalize_email;
 use super::error::AuthError;
-use super::lockout::{lockout_key, LockoutPolicy};
+use super::lockout::{known_device_lockout_key, lockout_key, LockoutPolicy};
 use super::model::{
     AccountAttempt, AttemptOutcome, RefreshRecord, Role, Session, SessionStart, TotpState,
     UserRecord,
@@ -211,10 +211,18 @@ impl AuthService {
             )]));
         }
         let now = self.clock.now();
-        let account = self.account_attempt(&email, now);
+        let user = self.ports.users.user_by_email(&email).await?;
+        let device_hash = digest("device", caller.device_id);
+        let known_device = user
+            .as_ref()
+            .is_some_and(|u| u.known_devices.contains(&device_hash));
+        let account = if known_device {
+            self.attempt_on(known_device_lockout_key(&email, &device_hash), now)
+        } else {
+            self.account_attempt(&email, now)
+        };
         self.reserve(caller.ip, Some(&account)).await?;
 
-        let user = self.ports.users.user_by_email(&email).await?;
         let verified = self.passwords.verify(
             form.password,
             user.as_ref().map(|u| u.password_hash.as_str()),
@@ -251,8 +259,7 @@ impl AuthService {
             }
         }
 
-        let device_hash = digest("device", caller.device_id);
-        let new_device = !user.known_devices.contains(&device_hash);
+        let new_device = !known_device;
         let pinned_ip = (user.role == Role::Admin).then(|| caller.ip.map(|ip| ip.to_string()));
         let pinned_ip = pinned_ip.flatten();
         let session = Session {
@@ -480,8 +487,13 @@ impl AuthService {
 
     /// The lockout counter of `email` for an attempt at `now`.
     fn account_attempt(&self, email: &str, now: i64) -> AccountAttempt {
+        self.attempt_on(lockout_key(email), now)
+    }
+
+    /// The lockout counter under `key` for an attempt at `now`.
+    fn attempt_on(&self, key: String, now: i64) -> AccountAttempt {
         AccountAttempt {
-            key: lockout_key(email),
+            key,
             max_failures: self.policy.lockout.max_failures,
             expires_at: now + self.policy.lockout.memory_seconds,
         }

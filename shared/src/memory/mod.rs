@@ -618,6 +618,15 @@ impl WebhookQueue for MemoryStore {
 }
 
 impl MemoryStore {
+    /// How many sessions were ever started (each sign-in starts one).
+    pub fn session_count(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .sessions
+            .len()
+    }
+
     /// Sets a wallet balance directly (for tests of spent balances).
     pub fn set_balance_for_tests(&self, user_id: &str, currency: &str, amount: i64) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
