@@ -8,14 +8,33 @@ which the race tests rely on; connections are still accepted concurrently.
 It also counts requests per service: GET /_stand_in/calls answers
 {"dynamodb:GetItem": n, "sqs": n, "ses": n, "s3": n, ...} (the benchmark harness
 reads it around each invocation to count round trips).
+
+Faults for the fault-injection tests: POST /_stand_in/faults with
+{"service": "dynamodb:TransactWriteItems", "match": "<text in the request
+body>", "mode": ..., "times": n, "seconds": s} makes the next n matching
+requests misbehave. Matching on body text scopes a fault to one test's own
+keys, so tests running at the same time are not touched. Modes:
+  throttle     the service's throttling error (DynamoDB
+               ProvisionedThroughputExceededException, SQS/SES throttling,
+               S3 SlowDown), which the SDK retries with backoff
+  fail         HTTP 500, a transient server error
+  stall_drop   hold the request s seconds, then fail it unapplied (a caller
+               that timed out in between never learns)
+  stall_apply  hold the request s seconds, then apply it (the write lands
+               after its caller gave up: a lost response)
+GET /_stand_in/faults?match=<text> answers {"used": n}, the requests they hit;
+DELETE /_stand_in/faults clears them (?match=<text>: only those with that match).
 Usage: stand_in.py HOST PORT
 """
 
+import io
 import json
 import os
 import sys
 import threading
+import time
 from collections import Counter
+from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
@@ -38,22 +57,120 @@ def service_of(environ):
     return "other"
 
 
+def throttling_error(service):
+    """Status, headers and body of the service's throttling answer."""
+    if service.startswith("dynamodb:"):
+        kind = "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
+        body = json.dumps({"__type": kind, "message": "Rate of requests exceeds the allowed throughput."})
+        return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.0")], body
+    if service == "sqs":
+        body = json.dumps({"__type": "com.amazonaws.sqs#ThrottlingException", "message": "Rate exceeded"})
+        return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.0")], body
+    if service == "ses":
+        body = json.dumps({"message": "Maximum sending rate exceeded."})
+        return "429 Too Many Requests", [("Content-Type", "application/json"), ("x-amzn-ErrorType", "TooManyRequestsException")], body
+    body = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+    return "503 Slow Down", [("Content-Type", "application/xml")], body
+
+
+def server_error(service):
+    if service.startswith("dynamodb:") or service == "sqs":
+        body = json.dumps({"__type": "InternalServerError", "message": "Internal server error (injected)."})
+        return "500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.0")], body
+    return "500 Internal Server Error", [("Content-Type", "application/json"), ("x-amzn-ErrorType", "InternalFailure")], "{}"
+
+
+class Faults:
+    """Pending injected faults, matched by service and body text."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pending = []
+
+    def add(self, fault):
+        fault.setdefault("times", 1)
+        fault.setdefault("seconds", 0)
+        fault.setdefault("match", "")
+        fault["used"] = 0
+        if fault.get("mode") not in ("throttle", "fail", "stall_drop", "stall_apply"):
+            raise ValueError("mode must be throttle, fail, stall_drop or stall_apply")
+        with self.lock:
+            self.pending.append(fault)
+
+    def used(self, match):
+        """How many requests the faults with `match` have hit so far."""
+        with self.lock:
+            return sum(f["used"] for f in self.pending if f["match"] == match)
+
+    def clear(self, match=None):
+        with self.lock:
+            self.pending = [f for f in self.pending if match is not None and f["match"] != match]
+
+    def take(self, service, body):
+        """The fault for this request, if one is pending (and counts it)."""
+        text = body.decode("utf-8", "replace")
+        with self.lock:
+            for fault in self.pending:
+                if fault["service"] == service and fault["match"] in text and fault["times"] > 0:
+                    fault["times"] -= 1
+                    fault["used"] += 1
+                    return dict(fault)
+        return None
+
+
+def answer(start_response, status, headers, body):
+    start_response(status, headers)
+    return [body.encode()]
+
+
 class Serialized:
     """WSGI middleware running one request at a time, response included,
-    and counting requests per service."""
+    counting requests per service and injecting the faults asked for."""
 
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
         self.calls = Counter()
+        self.faults = Faults()
+
+    def control(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD")
+        if environ.get("PATH_INFO") == "/_stand_in/calls":
+            return answer(start_response, "200 OK", [("Content-Type", "application/json")], json.dumps(self.calls))
+        if method == "GET":
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            used = self.faults.used(query.get("match", [""])[0])
+            return answer(start_response, "200 OK", [("Content-Type", "application/json")], json.dumps({"used": used}))
+        if method == "DELETE":
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            self.faults.clear(query["match"][0] if "match" in query else None)
+            return answer(start_response, "204 No Content", [], "")
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            self.faults.add(json.loads(environ["wsgi.input"].read(length)))
+        except (ValueError, KeyError, TypeError) as err:
+            return answer(start_response, "400 Bad Request", [("Content-Type", "text/plain")], str(err))
+        return answer(start_response, "204 No Content", [], "")
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") == "/_stand_in/calls":
-            body = json.dumps(self.calls).encode()
-            start_response("200 OK", [("Content-Type", "application/json")])
-            return [body]
+        if environ.get("PATH_INFO", "").startswith("/_stand_in/"):
+            return self.control(environ, start_response)
+        service = service_of(environ)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        fault = self.faults.take(service, body)
+        if fault is not None:
+            mode = fault["mode"]
+            if mode == "throttle":
+                return answer(start_response, *throttling_error(service))
+            if mode == "fail":
+                return answer(start_response, *server_error(service))
+            time.sleep(fault["seconds"])
+            if mode == "stall_drop":
+                return answer(start_response, *server_error(service))
         with self.lock:
-            self.calls[service_of(environ)] += 1
+            self.calls[service] += 1
             return list(self.app(environ, start_response))
 
 

@@ -44,3 +44,143 @@ pub fn emails_to(to: &str) -> Vec<(String, String)> {
         })
         .unwrap_or_default()
 }
+
+/// How an injected fault misbehaves (see `infra/local/stand_in.py`).
+#[derive(Debug, Clone, Copy)]
+pub enum FaultMode {
+    /// The service's throttling error, retried by the SDK with backoff.
+    Throttle,
+    /// HTTP 500.
+    Fail,
+    /// Held for the given seconds, then failed unapplied.
+    StallDrop(f64),
+    /// Held for the given seconds, then applied (a lost response).
+    StallApply(f64),
+}
+
+/// Makes the stand-in misbehave on the next `times` requests to `service`
+/// (`dynamodb:<Operation>`, `sqs`, `ses` or `s3`) whose body contains
+/// `matching` (a key of the calling test's own, so other tests are not hit).
+pub fn inject_fault(service: &str, matching: &str, mode: FaultMode, times: u32) {
+    let (mode, seconds) = match mode {
+        FaultMode::Throttle => ("throttle", 0.0),
+        FaultMode::Fail => ("fail", 0.0),
+        FaultMode::StallDrop(s) => ("stall_drop", s),
+        FaultMode::StallApply(s) => ("stall_apply", s),
+    };
+    let fault = serde_json::json!({
+        "service": service, "match": matching, "mode": mode, "times": times, "seconds": seconds,
+    });
+    ureq::post(&format!("{}/_stand_in/faults", endpoint()))
+        .send_string(&fault.to_string())
+        .expect("the stand-in takes the fault");
+}
+
+/// The recharge function over the DynamoDB and SQS adapters on the stand-in,
+/// with a signed-in user of its own on a device of its own.
+pub struct RechargeStack {
+    pub app: recharge::App,
+    pub wallet: shared::aws::DynamoWallet,
+    pub users: shared::aws::DynamoStore,
+    pub user_id: String,
+    pub token: String,
+    /// A device of this stack's own, so scoring sees no shared device.
+    pub device: String,
+}
+
+impl RechargeStack {
+    /// Builds the stack with policy `overrides`; `clock` drives the function.
+    pub async fn new(
+        overrides: &[(&str, &str)],
+        clock: std::sync::Arc<dyn shared::clock::Clock>,
+    ) -> Self {
+        use shared::auth::model::Role;
+        use shared::aws::{
+            load_sdk_config, DynamoFlags, DynamoStore, DynamoWallet, SqsQueue, TableNames,
+            WalletTables,
+        };
+        use shared::config::ProcessEnv;
+        use shared::testing::{signed_in_account, test_access_config};
+        use std::sync::Arc;
+
+        endpoint();
+        let sdk = load_sdk_config().await;
+        let wallet = DynamoWallet::new(&sdk, WalletTables::from_env(&ProcessEnv).unwrap());
+        let users = DynamoStore::new(&sdk, TableNames::from_env(&ProcessEnv).unwrap());
+        let flags = DynamoFlags::new(&sdk, DynamoFlags::table_from_env(&ProcessEnv).unwrap())
+            .in_namespace(&shared::auth::secrets::new_id());
+        let queue = SqsQueue::new(&sdk, SqsQueue::url_from_env(&ProcessEnv).unwrap());
+        let now = clock.now();
+        let (user_id, shared_device_token) =
+            signed_in_account(&users, &users, Role::User, &["pwd"], "203.0.113.10", now).await;
+        let claims = shared::testing::claims(&shared_device_token);
+        let device = format!("device-{}", shared::auth::secrets::new_id());
+        let amr = vec!["pwd".to_string()];
+        let token = test_access_config().tokens.issue(
+            &shared::auth::tokens::TokenSubject {
+                user_id: &user_id,
+                session_id: claims["sid"].as_str().unwrap(),
+                device_id: &device,
+                role: Role::User,
+                amr: &amr,
+                ip: None,
+            },
+            now,
+        );
+        let ports = shared::wallet::service::WalletPorts {
+            wallet: Arc::new(wallet.clone()),
+            idempotency: Arc::new(wallet.clone()),
+            users: Arc::new(users.clone()),
+            reviews: Arc::new(queue),
+        };
+        let env: std::collections::HashMap<String, String> = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let policy = recharge::policy_from_env(&env).unwrap();
+        let app = recharge::App::new(test_access_config(), ports, Arc::new(flags), policy, clock);
+        Self {
+            app,
+            wallet,
+            users,
+            user_id,
+            token,
+            device,
+        }
+    }
+
+    /// `POST /v1/wallet/recharge` of `amount` EUR cents under `key`.
+    pub async fn recharge(&self, key: &str, amount: i64) -> shared::testing::Reply {
+        use shared::testing::EventExt;
+        let body = serde_json::json!({"amount": amount, "currency": "EUR", "provider": "stripe"});
+        let ev = shared::testing::event("recharge-start")
+            .body(body)
+            .header("Idempotency-Key", key)
+            .bearer(&self.token)
+            .device(&self.device);
+        shared::testing::invoke(|req| recharge::handle(&self.app, req), ev).await
+    }
+
+    /// DynamoDB requests made so far by the stack's adapters.
+    pub fn calls(&self) -> u64 {
+        self.wallet.calls() + self.users.calls()
+    }
+}
+
+/// Drops the faults injected with `matching` and answers how many requests
+/// they hit (so a test shows its fault really happened).
+pub fn clear_faults(matching: &str) -> u64 {
+    let url = format!("{}/_stand_in/faults", endpoint());
+    let text = ureq::get(&url)
+        .query("match", matching)
+        .call()
+        .expect("the stand-in answers")
+        .into_string()
+        .expect("text body");
+    let used: Value = serde_json::from_str(&text).expect("JSON");
+    ureq::delete(&url)
+        .query("match", matching)
+        .call()
+        .expect("the stand-in clears the faults");
+    used["used"].as_u64().expect("a count")
+}

@@ -5,93 +5,15 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use e2e::endpoint;
-use serde_json::{json, Value};
-use shared::auth::model::Role;
-use shared::aws::{
-    load_sdk_config, DynamoFlags, DynamoStore, DynamoWallet, SqsQueue, TableNames, WalletTables,
-};
+use e2e::{endpoint, RechargeStack};
+use serde_json::Value;
+use shared::aws::{load_sdk_config, DynamoWallet, WalletTables};
 use shared::clock::SystemClock;
 use shared::config::ProcessEnv;
 use shared::testing::contract::{idempotency_contract, wallet_store_contract};
-use shared::testing::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
-use shared::wallet::service::WalletPorts;
 
-struct Stack {
-    app: recharge::App,
-    wallet: DynamoWallet,
-    users: DynamoStore,
-    token: String,
-    /// A device of this test's own, so scoring sees no shared device.
-    device: String,
-}
-
-async fn stack(overrides: &[(&str, &str)]) -> Stack {
-    endpoint();
-    let sdk = load_sdk_config().await;
-    let wallet = DynamoWallet::new(&sdk, WalletTables::from_env(&ProcessEnv).unwrap());
-    let users = DynamoStore::new(&sdk, TableNames::from_env(&ProcessEnv).unwrap());
-    let flags = DynamoFlags::new(&sdk, DynamoFlags::table_from_env(&ProcessEnv).unwrap())
-        .in_namespace(&shared::auth::secrets::new_id());
-    let queue = SqsQueue::new(&sdk, SqsQueue::url_from_env(&ProcessEnv).unwrap());
-    let now = shared::clock::Clock::now(&SystemClock);
-    let (user_id, shared_device_token) =
-        signed_in_account(&users, &users, Role::User, &["pwd"], "203.0.113.10", now).await;
-    let claims = shared::testing::claims(&shared_device_token);
-    let device = format!("device-{}", shared::auth::secrets::new_id());
-    let amr = vec!["pwd".to_string()];
-    let token = test_access_config().tokens.issue(
-        &shared::auth::tokens::TokenSubject {
-            user_id: &user_id,
-            session_id: claims["sid"].as_str().unwrap(),
-            device_id: &device,
-            role: Role::User,
-            amr: &amr,
-            ip: None,
-        },
-        now,
-    );
-    let ports = WalletPorts {
-        wallet: Arc::new(wallet.clone()),
-        idempotency: Arc::new(wallet.clone()),
-        users: Arc::new(users.clone()),
-        reviews: Arc::new(queue),
-    };
-    let env: std::collections::HashMap<String, String> = overrides
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let policy = recharge::policy_from_env(&env).unwrap();
-    let app = recharge::App::new(
-        test_access_config(),
-        ports,
-        Arc::new(flags),
-        policy,
-        Arc::new(SystemClock),
-    );
-    Stack {
-        app,
-        wallet,
-        users,
-        token,
-        device,
-    }
-}
-
-impl Stack {
-    async fn recharge(&self, key: &str, amount: i64) -> Reply {
-        let body = json!({"amount": amount, "currency": "EUR", "provider": "stripe"});
-        let ev = event("recharge-start")
-            .body(body)
-            .header("Idempotency-Key", key)
-            .bearer(&self.token)
-            .device(&self.device);
-        invoke(|req| recharge::handle(&self.app, req), ev).await
-    }
-
-    fn calls(&self) -> u64 {
-        self.wallet.calls() + self.users.calls()
-    }
+async fn stack(overrides: &[(&str, &str)]) -> RechargeStack {
+    RechargeStack::new(overrides, Arc::new(SystemClock)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -188,6 +188,16 @@ pub struct WalletPorts {
     pub reviews: Arc<dyn ReviewQueue>,
 }
 
+/// The id of the recharge made under `idempotency_key` by `user_id`, so a
+/// retried request can never make a second one.
+pub fn recharge_id_for(user_id: &str, idempotency_key: &str) -> String {
+    recharge_id_of(&format!("{user_id}#{idempotency_key}"))
+}
+
+fn recharge_id_of(scoped_key: &str) -> String {
+    format!("rc_{}", &digest("recharge-id", scoped_key)[..24])
+}
+
 /// The wallet flows over their ports.
 pub struct WalletService {
     ports: WalletPorts,
@@ -401,7 +411,7 @@ impl WalletService {
         };
         let fraud = score(&signals);
         let decision = decide(fraud.score, self.policy.thresholds);
-        let recharge_id = format!("rc_{}", &digest("recharge-id", scoped_key)[..24]);
+        let recharge_id = recharge_id_of(scoped_key);
         let status = match decision {
             Decision::Allow => RechargeStatus::PendingPayment,
             Decision::Review => RechargeStatus::PendingReview,
