@@ -3,6 +3,7 @@
 
 pub mod contract;
 pub mod kyc_contract;
+#[cfg(feature = "test-support")]
 pub mod multipart;
 
 use std::future::Future;

@@ -30,7 +30,8 @@ pub fn decode_standard_secret(secret: &str) -> Option<Vec<u8>> {
 }
 
 fn fresh(timestamp: i64, now: i64, tolerance: i64) -> Result<(), SignatureError> {
-    if (now - timestamp).abs() > tolerance {
+    // `abs_diff` cannot overflow, whatever timestamp a sender writes.
+    if now.abs_diff(timestamp) > tolerance.unsigned_abs() {
         Err(SignatureError::Stale)
     } else {
         Ok(())
@@ -193,6 +194,42 @@ mod tests {
 
     fn standard_secret(v: &Value) -> Vec<Vec<u8>> {
         vec![decode_standard_secret(text(&v["standard"], "secret")).unwrap()]
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic_or_a_wrap() {
+        // Found by the `webhook_signatures` fuzz target: `now - t` overflowed
+        // for very negative `t` (a panic with overflow checks; without them
+        // `t = i64::MIN + now` wrapped to a difference that passed as fresh).
+        let now = 1_900_000_000;
+        let secrets = vec![b"test-only-regression-key-0001".to_vec()];
+        for t in [i64::MIN, i64::MIN + now, i64::MIN + now + 1, -1, i64::MAX] {
+            let stamp = t.to_string();
+            let mut mac = HmacSha256::new_from_slice(&secrets[0]).unwrap();
+            mac.update(format!("{stamp}.{{}}").as_bytes());
+            let header = format!("t={stamp},v1={}", hex::encode(mac.finalize().into_bytes()));
+            assert_eq!(
+                verify_stripe(Some(&header), b"{}", &secrets, now, TOLERANCE),
+                Err(SignatureError::Stale),
+                "t={t}"
+            );
+            let mut mac = HmacSha256::new_from_slice(&secrets[0]).unwrap();
+            mac.update(format!("msg_1.{stamp}.{{}}").as_bytes());
+            let signature = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+            assert_eq!(
+                verify_standard(
+                    Some("msg_1"),
+                    Some(&stamp),
+                    Some(&signature),
+                    b"{}",
+                    &secrets,
+                    now,
+                    TOLERANCE
+                ),
+                Err(SignatureError::Stale),
+                "t={t}"
+            );
+        }
     }
 
     #[test]
