@@ -274,12 +274,16 @@ pub trait WalletStore: Send + Sync {
     /// Applies a payment outcome: `Committed`, `Duplicate` (the ledger entry
     /// exists: already applied) or `Conflict` (status or profile moved).
     async fn apply_payment(&self, commit: &PaymentCommit) -> Result<CommitOutcome, StoreError>;
-    /// Replaces the profile's limits; `NotFound` without a profile.
+    /// Stores `profile` (new limits, new audit head) with `audit`, the entry
+    /// of the change in the user's chain, in one write while the stored head
+    /// is still `expected_audit_seq`: `Committed`, or `Conflict` when a
+    /// concurrent decision moved it (read again and retry).
     async fn save_limits(
         &self,
-        user_id: &str,
-        limits: &crate::wallet::limits::LimitsState,
-    ) -> Result<(), StoreError>;
+        profile: &crate::wallet::model::WalletProfile,
+        expected_audit_seq: u64,
+        audit: &AuditEntry,
+    ) -> Result<CommitOutcome, StoreError>;
 }
 
 /// Messages for fraud reviewers.

@@ -10,7 +10,9 @@ use serde_json::Value;
 use shared::aws::{load_sdk_config, DynamoWallet, WalletTables};
 use shared::clock::SystemClock;
 use shared::config::ProcessEnv;
+use shared::ports::WalletStore;
 use shared::testing::contract::{idempotency_contract, wallet_store_contract};
+use shared::testing::EventExt;
 
 async fn stack(overrides: &[(&str, &str)]) -> RechargeStack {
     RechargeStack::new(overrides, Arc::new(SystemClock)).await
@@ -113,4 +115,59 @@ async fn round_trips_per_decision() {
         "claim key, batch read, transaction, store reply"
     );
     assert_eq!(block_calls, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_limits_change_racing_recharges_is_never_undone() {
+    // Scoring out of the way: this race is about the limits.
+    let stack = Arc::new(stack(&[("FRAUD_REVIEW_AT", "100"), ("FRAUD_BLOCK_AT", "100")]).await);
+    for round in 0..4i64 {
+        let daily = 30_000 - round * 1_000;
+        let tasks: Vec<_> = (0..4)
+            .map(|i| {
+                let stack = stack.clone();
+                tokio::spawn(async move {
+                    let reply = stack.recharge(&format!("race-{round}-{i}"), 100).await;
+                    (reply.status, reply.body)
+                })
+            })
+            .collect();
+        let limits = {
+            let stack = stack.clone();
+            tokio::spawn(async move {
+                let ev = shared::testing::event("recharge-limits")
+                    .body(serde_json::json!({"daily": daily, "weekly": 60_000, "monthly": 150_000}))
+                    .bearer(&stack.token)
+                    .device(&stack.device);
+                shared::testing::invoke(|req| recharge::handle(&stack.app, req), ev).await
+            })
+        };
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            assert_eq!(status, 201, "{body}");
+        }
+        let changed = limits.await.unwrap();
+        assert_eq!(changed.status, 200, "{}", changed.body);
+        let profile = stack
+            .wallet
+            .readings(&stack.user_id, &[], "")
+            .await
+            .unwrap()
+            .profile
+            .unwrap();
+        let in_force = profile.limits.expect("limits stored");
+        assert_eq!(
+            in_force
+                .effective(shared::clock::Clock::now(&SystemClock))
+                .daily,
+            daily,
+            "round {round}: a recharge committed after the change put the old limits back"
+        );
+        let chain = profile.audit_seq;
+        assert_eq!(
+            chain,
+            (round as u64 + 1) * 5,
+            "four decisions and one change audited"
+        );
+    }
 }

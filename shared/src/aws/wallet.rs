@@ -14,13 +14,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWr
 
 use super::admin::entry_item;
 use super::db::{built, key, names, unavailable, values, Db};
-use super::item::{get_n, get_s, n, opt_n, opt_s, s, Item};
+use super::item::{get_s, n, opt_n, opt_s, s, Item};
+use crate::audit::AuditEntry;
 use crate::config::{required, ConfigError, Env};
 use crate::ports::{
     CommitOutcome, IdempotencyBegin, IdempotencyStore, RechargeCommit, RechargeReadings,
     StoreError, WalletStore,
 };
-use crate::wallet::limits::LimitsState;
 use crate::wallet::model::{Recharge, WalletProfile};
 use crate::wallet::velocity::Tally;
 
@@ -373,34 +373,29 @@ impl WalletStore for DynamoWallet {
         self.db.conditional_put(put).await.map(|_| ())
     }
 
-    async fn save_limits(&self, user_id: &str, limits: &LimitsState) -> Result<(), StoreError> {
-        for _ in 0..5 {
-            let item = self
-                .db
-                .get(&self.tables.wallet, profile_key(user_id))
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            let mut profile: WalletProfile = from_json(&item)?;
-            profile.limits = Some(*limits);
-            let seq: u64 = get_n(&item, "audit_seq")?;
-            let update = self
-                .db
-                .client
-                .update_item()
-                .table_name(&self.tables.wallet)
-                .set_key(Some(key(profile_key(user_id))))
-                .update_expression("SET #data = :data")
-                .condition_expression("audit_seq = :seq")
-                .set_expression_attribute_names(names(&[("#data", "data")]))
-                .set_expression_attribute_values(values(vec![
-                    (":data", json_of(&profile)?),
-                    (":seq", n(seq)),
-                ]));
-            if self.db.conditional_update(update).await? {
-                return Ok(());
-            }
-        }
-        Err(StoreError::Conflict)
+    async fn save_limits(
+        &self,
+        profile: &WalletProfile,
+        expected_audit_seq: u64,
+        audit: &AuditEntry,
+    ) -> Result<CommitOutcome, StoreError> {
+        let audit_put = Put::builder()
+            .table_name(&self.tables.audit)
+            .set_item(Some(entry_item(
+                audit,
+                &format!("user#{}", profile.user_id),
+            )))
+            .condition_expression("attribute_not_exists(seq)")
+            .build();
+        let items = vec![
+            self.profile_put(profile, Some(expected_audit_seq))?,
+            TransactWriteItem::builder().put(built(audit_put)?).build(),
+        ];
+        Ok(if self.db.transact(items).await? {
+            CommitOutcome::Committed
+        } else {
+            CommitOutcome::Conflict
+        })
     }
 }
 

@@ -22,7 +22,6 @@ use crate::ports::{
 };
 use crate::ratelimit::WindowSlot;
 use crate::review::{CaseStatus, ReviewCase};
-use crate::wallet::limits::LimitsState;
 use crate::wallet::model::{Recharge, RechargeStatus, WalletProfile};
 use crate::wallet::velocity::Tally;
 use crate::webhook::event::ProviderEvent;
@@ -517,11 +516,20 @@ impl WalletStore for MemoryStore {
         Ok(())
     }
 
-    async fn save_limits(&self, user_id: &str, limits: &LimitsState) -> Result<(), StoreError> {
+    async fn save_limits(
+        &self,
+        profile: &WalletProfile,
+        expected_audit_seq: u64,
+        audit: &AuditEntry,
+    ) -> Result<CommitOutcome, StoreError> {
         let mut s = self.state()?;
-        let profile = s.profiles.get_mut(user_id).ok_or(StoreError::NotFound)?;
-        profile.limits = Some(*limits);
-        Ok(())
+        let stored = s.profiles.get(&profile.user_id).map(|p| p.audit_seq);
+        if stored != Some(expected_audit_seq) {
+            return Ok(CommitOutcome::Conflict);
+        }
+        s.profiles.insert(profile.user_id.clone(), profile.clone());
+        s.money_audit.push(audit.clone());
+        Ok(CommitOutcome::Committed)
     }
 }
 

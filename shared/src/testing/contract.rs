@@ -735,18 +735,50 @@ pub async fn wallet_store_contract(wallet: Arc<dyn crate::ports::WalletStore>) {
         weekly: 2,
         monthly: 3,
     });
-    assert_eq!(
-        wallet.save_limits(&new_id(), &limits).await,
-        Err(StoreError::NotFound)
-    );
-    wallet.save_limits(&user, &limits).await.unwrap();
-    let profile = wallet
+    let mut profile = wallet
         .readings(&user, &[], "")
         .await
         .unwrap()
         .profile
         .unwrap();
-    assert_eq!(profile.limits, Some(limits));
+    let expected = profile.audit_seq;
+    let entry = crate::audit::chain_after_head(
+        profile.audit_head(),
+        crate::audit::AuditDraft {
+            actor: user.clone(),
+            ip: None,
+            action: "limits.request".into(),
+            target: format!("user:{user}"),
+            before: None,
+            after: None,
+        },
+        1_900_000_000,
+    );
+    profile.limits = Some(limits);
+    profile.audit_seq = entry.seq;
+    profile.audit_hash = Some(entry.hash.clone());
+    assert_eq!(
+        wallet.save_limits(&profile, expected + 1, &entry).await,
+        Ok(CommitOutcome::Conflict),
+        "a moved head refuses the write"
+    );
+    assert_eq!(
+        wallet.save_limits(&profile, expected, &entry).await,
+        Ok(CommitOutcome::Committed)
+    );
+    assert_eq!(
+        wallet.save_limits(&profile, expected, &entry).await,
+        Ok(CommitOutcome::Conflict),
+        "the same change cannot land twice"
+    );
+    let stored = wallet
+        .readings(&user, &[], "")
+        .await
+        .unwrap()
+        .profile
+        .unwrap();
+    assert_eq!(stored.limits, Some(limits));
+    assert_eq!(stored.audit_seq, expected + 1, "the head moved");
     wallet
         .ensure_profile(&crate::wallet::model::WalletProfile::new(&user, 0))
         .await

@@ -623,30 +623,61 @@ impl WalletService {
             return Err(WalletError::Invalid(issues));
         }
         let now = self.clock.now();
-        let readings = self.ports.wallet.readings(user_id, &[], "").await?;
-        let profile = match readings.profile {
-            Some(profile) => profile,
-            None => {
-                let user = self
-                    .ports
-                    .users
-                    .user_by_id(user_id)
-                    .await?
-                    .ok_or(WalletError::NotFound)?;
-                let profile = WalletProfile::new(user_id, user.created_at);
-                self.ports.wallet.ensure_profile(&profile).await?;
-                profile
+        for _ in 0..COMMIT_ATTEMPTS {
+            let mut profile = self.profile_of(user_id).await?;
+            let before = profile
+                .limits
+                .unwrap_or_else(|| LimitsState::new(self.policy.default_limits));
+            let state = before.request(wanted, now);
+            let audit = chain_after_head(
+                profile.audit_head(),
+                AuditDraft {
+                    actor: user_id.to_string(),
+                    ip: None,
+                    action: "limits.request".to_string(),
+                    target: format!("user:{user_id}"),
+                    before: serde_json::to_value(before.effective(now)).ok(),
+                    after: serde_json::to_value(wanted).ok(),
+                },
+                now,
+            );
+            let expected = profile.audit_seq;
+            profile.limits = Some(state);
+            profile.audit_seq = audit.seq;
+            profile.audit_hash = Some(audit.hash.clone());
+            match self
+                .ports
+                .wallet
+                .save_limits(&profile, expected, &audit)
+                .await?
+            {
+                CommitOutcome::Committed => {
+                    return Ok(LimitsView {
+                        current: state.effective(now),
+                        pending: state.pending,
+                    })
+                }
+                _ => continue,
             }
-        };
-        let state = profile
-            .limits
-            .unwrap_or_else(|| LimitsState::new(self.policy.default_limits))
-            .request(wanted, now);
-        self.ports.wallet.save_limits(user_id, &state).await?;
-        Ok(LimitsView {
-            current: state.effective(now),
-            pending: state.pending,
-        })
+        }
+        Err(WalletError::Busy)
+    }
+
+    /// The user's wallet profile, created on first use.
+    async fn profile_of(&self, user_id: &str) -> Result<WalletProfile, WalletError> {
+        let readings = self.ports.wallet.readings(user_id, &[], "").await?;
+        if let Some(profile) = readings.profile {
+            return Ok(profile);
+        }
+        let user = self
+            .ports
+            .users
+            .user_by_id(user_id)
+            .await?
+            .ok_or(WalletError::NotFound)?;
+        let profile = WalletProfile::new(user_id, user.created_at);
+        self.ports.wallet.ensure_profile(&profile).await?;
+        Ok(profile)
     }
 
     fn check_request(&self, request: &RechargeRequest) -> Result<(), WalletError> {
