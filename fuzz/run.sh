@@ -6,8 +6,9 @@
 #   FUZZ_SECONDS=600 ./fuzz/run.sh access_token
 #
 # A crash leaves its input in fuzz/artifacts/<target>/; copy it to
-# fuzz/regressions/<target>/ and add the case to a unit test (see
-# fuzz/README.md), so the normal test command keeps it fixed.
+# fuzz/regressions/<target>/ (replayed at the start of every run) and add
+# the case to a unit test beside the code it broke, so the normal test
+# command keeps it fixed (README, "Security and reliability suites").
 set -euo pipefail
 cd "$(dirname "$0")"
 root="$(cd .. && pwd)"
