@@ -184,3 +184,109 @@ pub fn clear_faults(matching: &str) -> u64 {
         .expect("the stand-in clears the faults");
     used["used"].as_u64().expect("a count")
 }
+
+/// A 20.00 EUR recharge waiting for its payment on the stand-in, and the
+/// webhook worker's applier over the DynamoDB, SES and flag adapters.
+pub struct DynamoPayments {
+    pub applier: std::sync::Arc<shared::wallet::payments::PaymentApplier>,
+    pub wallet: std::sync::Arc<shared::aws::DynamoWallet>,
+    pub inbox: std::sync::Arc<shared::aws::DynamoInbox>,
+    pub user_id: String,
+    pub recharge_id: String,
+}
+
+impl DynamoPayments {
+    pub async fn pending() -> Self {
+        use shared::aws::{
+            load_sdk_config, DynamoFlags, DynamoInbox, DynamoStore, DynamoWallet, SesMailer,
+            TableNames, WalletTables,
+        };
+        use shared::config::ProcessEnv;
+        use shared::flags::{FeatureGuard, FlagCache};
+        use shared::ports::WalletStore;
+        use std::sync::Arc;
+
+        endpoint();
+        let sdk = load_sdk_config().await;
+        let wallet = Arc::new(DynamoWallet::new(
+            &sdk,
+            WalletTables::from_env(&ProcessEnv).unwrap(),
+        ));
+        let inbox = Arc::new(DynamoInbox::new(
+            &sdk,
+            DynamoInbox::table_from_env(&ProcessEnv).unwrap(),
+        ));
+        let user_id = shared::auth::secrets::new_id();
+        let commit = shared::testing::contract::sample_commit(
+            &user_id,
+            &format!("VEL#user#{user_id}#EUR#D#1"),
+            2_000,
+            1_000_000,
+        );
+        wallet.commit_recharge(&commit).await.unwrap();
+        let clock = Arc::new(shared::clock::SystemClock);
+        let flags = DynamoFlags::new(&sdk, DynamoFlags::table_from_env(&ProcessEnv).unwrap())
+            .in_namespace(&shared::auth::secrets::new_id());
+        let applier = Arc::new(shared::wallet::payments::PaymentApplier {
+            wallet: wallet.clone(),
+            inbox: inbox.clone(),
+            reviews: wallet.clone(),
+            users: Arc::new(DynamoStore::new(
+                &sdk,
+                TableNames::from_env(&ProcessEnv).unwrap(),
+            )),
+            mailer: Arc::new(SesMailer::new(&sdk, &std::env::var("MAIL_FROM").unwrap())),
+            guard: FeatureGuard::new(Arc::new(FlagCache::new(
+                Arc::new(flags),
+                clock.clone(),
+                10,
+                300,
+            ))),
+            clock,
+        });
+        Self {
+            applier,
+            wallet,
+            inbox,
+            user_id,
+            recharge_id: commit.recharge.recharge_id,
+        }
+    }
+
+    /// The user's EUR balance (0 before any credit).
+    pub async fn balance(&self) -> i64 {
+        shared::testing::balance(&*self.wallet, &self.user_id, "EUR").await
+    }
+}
+
+/// Receives from `queue_url` `polls` times and takes (deletes) the messages
+/// whose body contains `containing`, answering their bodies; the others are
+/// left visible to the tests they belong to.
+pub async fn take_messages(queue_url: &str, containing: &str, polls: usize) -> Vec<Value> {
+    let sqs = aws_sdk_sqs::Client::new(&shared::aws::load_sdk_config().await);
+    let mut taken = Vec::new();
+    for _ in 0..polls {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("the stand-in answers");
+        for message in out.messages() {
+            let body = message.body().unwrap_or_default();
+            if !body.contains(containing) {
+                continue;
+            }
+            taken.push(serde_json::from_str(body).expect("a JSON message"));
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("the stand-in deletes");
+        }
+    }
+    taken
+}

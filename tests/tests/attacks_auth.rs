@@ -81,6 +81,17 @@ impl Login {
         self.clock.advance(61);
     }
 
+    /// `times` wrong passwords for `email`, each from its own address
+    /// (198.51.100.`first`, then up) and its own unknown device.
+    async fn attack(&self, email: &str, times: usize, first: usize) {
+        for i in first..first + times {
+            let ip = format!("198.51.100.{i}");
+            let device = format!("device-attacker-{i:03}");
+            self.login_from(email, "not the password", &ip, &device)
+                .await;
+        }
+    }
+
     fn sessions(&self) -> usize {
         self.store.session_count()
     }
@@ -218,13 +229,7 @@ async fn an_attacker_cannot_lock_the_victim_out_of_a_known_device() {
 
     // The attacker fails over and over from rotating addresses and devices.
     for round in 0..4 {
-        for i in 0..6 {
-            let ip = format!("198.51.100.{}", round * 10 + i + 1);
-            let device = format!("device-attacker-{round}-{i}");
-            login
-                .login_from(victim, "not the password", &ip, &device)
-                .await;
-        }
+        login.attack(victim, 6, round * 10 + 1).await;
         let stranger = login
             .login_from(victim, PASSWORD, "192.0.2.50", "device-new-laptop")
             .await;
@@ -276,12 +281,7 @@ async fn a_lock_never_outlasts_an_hour_and_support_can_lift_it_at_once() {
     login.account(victim, VICTIM_DEVICE).await;
     let mut longest = 0;
     for round in 0..10 {
-        for i in 0..5 {
-            let ip = format!("198.51.100.{}", round * 5 + i + 1);
-            login
-                .login_from(victim, "attacker guess", &ip, "device-attacker")
-                .await;
-        }
+        login.attack(victim, 5, round * 5 + 1).await;
         let locked = login
             .login_from(victim, PASSWORD, "192.0.2.9", "device-new-laptop")
             .await;
@@ -298,12 +298,7 @@ async fn a_lock_never_outlasts_an_hour_and_support_can_lift_it_at_once() {
         .await;
     assert_eq!(after.status, 200, "once the lock ends the password works");
 
-    for i in 0..5 {
-        let ip = format!("198.51.100.{}", 200 + i);
-        login
-            .login_from(victim, "again", &ip, "device-attacker")
-            .await;
-    }
+    login.attack(victim, 5, 200).await;
     let user = login
         .store
         .user_by_email(victim)

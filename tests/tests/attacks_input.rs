@@ -5,24 +5,18 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use shared::auth::model::Role;
 use shared::clock::{Clock, SystemClock};
 use shared::memory::MemoryStore;
 use shared::ports::WalletStore;
 use shared::testing::{
-    event, invoke, memory_wallet_ports, signed_in_account, test_access_config, EventExt,
+    event, invoke, memory_wallet_ports, test_access_config, verified_wallet_user, EventExt,
 };
-use shared::wallet::model::WalletProfile;
 
 #[tokio::test]
 async fn hostile_bodies_and_headers_are_refused_without_side_effects() {
     let store = Arc::new(MemoryStore::new());
     let now = SystemClock.now();
-    let (user_id, token) =
-        signed_in_account(&*store, &*store, Role::User, &["pwd"], "203.0.113.10", now).await;
-    let mut profile = WalletProfile::new(&user_id, now - 400 * 86_400);
-    profile.age_verified = true;
-    store.ensure_profile(&profile).await.unwrap();
+    let (user_id, token) = verified_wallet_user(&store, now).await;
     let env = std::collections::HashMap::new();
     let app = recharge::App::new(
         test_access_config(),

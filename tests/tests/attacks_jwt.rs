@@ -15,9 +15,8 @@ use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::WalletStore;
 use shared::testing::{
     claims, event, invoke, memory_admin_ports, memory_auth_ports, memory_wallet_ports,
-    signed_in_account, test_access_config, test_login_env, EventExt, Reply,
+    signed_in_account, test_access_config, test_login_env, verified_wallet_user, EventExt, Reply,
 };
-use shared::wallet::model::WalletProfile;
 
 /// The signing key of `test_access_config` (a test-only value).
 const KEY: &[u8] = b"test-only-jwt-key-7f3a9c2e41b86d05";
@@ -61,11 +60,7 @@ impl Stack {
         let store = Arc::new(MemoryStore::new());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let now = clock.now();
-        let (user_id, token) =
-            signed_in_account(&*store, &*store, Role::User, &["pwd"], "203.0.113.10", now).await;
-        let mut profile = WalletProfile::new(&user_id, now - 400 * 86_400);
-        profile.age_verified = true;
-        store.ensure_profile(&profile).await.unwrap();
+        let (_, token) = verified_wallet_user(&store, now).await;
         let (_, admin_token) = signed_in_account(
             &*store,
             &*store,

@@ -13,16 +13,15 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use shared::auth::model::Role;
 use shared::clock::{Clock, ManualClock};
 use shared::flags::{FeatureGuard, FlagCache};
 use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::WalletStore;
 use shared::testing::{
-    event, invoke, memory_wallet_ports, signed_in_account, test_access_config, test_login_env,
-    EventExt, Reply,
+    event, invoke, memory_wallet_ports, stripe_signature_header, test_access_config,
+    test_login_env, verified_wallet_user, EventExt, Reply,
 };
-use shared::wallet::model::{RechargeStatus, WalletProfile};
+use shared::wallet::model::RechargeStatus;
 use shared::wallet::payments::PaymentApplier;
 use shared::webhook::ingest::IngestPolicy;
 
@@ -51,14 +50,12 @@ struct Delivery {
 
 impl Delivery {
     fn stripe(body: &str, signed_at: i64) -> Self {
-        let t = signed_at.to_string();
-        let signature = hex::encode(hmac(
-            STRIPE_SECRET.as_bytes(),
-            &[t.as_bytes(), b".", body.as_bytes()],
-        ));
         Self {
             provider: "stripe",
-            headers: vec![("Stripe-Signature".into(), format!("t={t},v1={signature}"))],
+            headers: vec![(
+                "Stripe-Signature".into(),
+                stripe_signature_header(STRIPE_SECRET, body, signed_at),
+            )],
             body: body.to_string(),
         }
     }
@@ -136,11 +133,7 @@ impl Payments {
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(START));
         let now = clock.now();
-        let (user_id, token) =
-            signed_in_account(&*store, &*store, Role::User, &["pwd"], "203.0.113.10", now).await;
-        let mut profile = WalletProfile::new(&user_id, now - 400 * 86_400);
-        profile.age_verified = true;
-        store.ensure_profile(&profile).await.unwrap();
+        let (user_id, token) = verified_wallet_user(&store, now).await;
         let recharge_app = recharge::App::new(
             test_access_config(),
             memory_wallet_ports(&store),
@@ -226,14 +219,16 @@ impl Payments {
 
     /// Runs the worker over every event queued since the last run.
     async fn work(&self) -> usize {
-        let queued = self.store.webhook_messages();
-        let mut applied = self.applied.lock().unwrap().to_owned();
-        let fresh = queued[applied..].to_vec();
+        let fresh = {
+            let mut applied = self.applied.lock().unwrap();
+            let queued = self.store.webhook_messages();
+            let fresh = queued[*applied..].to_vec();
+            *applied = queued.len();
+            fresh
+        };
         for event in &fresh {
             self.applier.apply(event).await.expect("applies");
         }
-        applied += fresh.len();
-        *self.applied.lock().unwrap() = applied;
         fresh.len()
     }
 
@@ -242,14 +237,7 @@ impl Payments {
     }
 
     async fn balance(&self) -> i64 {
-        let profile = self
-            .store
-            .readings(&self.user_id, &[], "")
-            .await
-            .unwrap()
-            .profile
-            .unwrap();
-        profile.balances.get("EUR").copied().unwrap_or(0)
+        shared::testing::balance(&*self.store, &self.user_id, "EUR").await
     }
 
     async fn status(&self) -> RechargeStatus {

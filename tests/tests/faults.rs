@@ -8,19 +8,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::{clear_faults, endpoint, inject_fault, unique_email, FaultMode, RechargeStack};
-use serde_json::{json, Value};
-use shared::aws::{
-    load_sdk_config, DynamoFlags, DynamoInbox, DynamoStore, DynamoWallet, SesMailer, SqsQueue,
-    TableNames, WalletTables,
+use e2e::{
+    clear_faults, endpoint, inject_fault, unique_email, DynamoPayments, FaultMode, RechargeStack,
 };
+use serde_json::{json, Value};
+use shared::aws::{load_sdk_config, DynamoInbox, SqsQueue};
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::config::ProcessEnv;
-use shared::flags::{FeatureGuard, FlagCache};
 use shared::ports::{WalletStore, WebhookInbox};
 use shared::testing::{event, invoke, EventExt, Reply};
 use shared::wallet::model::RechargeStatus;
-use shared::wallet::payments::{Applied, PaymentApplier};
+use shared::wallet::payments::Applied;
 use shared::wallet::service::IDEMPOTENCY_LOCK_SECONDS;
 use shared::webhook::event::{EventKind, ProviderEvent};
 use shared::webhook::ingest::IngestPolicy;
@@ -236,13 +234,6 @@ async fn throttled_email_does_not_fail_registration() {
     );
 }
 
-fn stripe_signed(body: &str, secret: &str, at: i64) -> String {
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{at}.{body}").as_bytes());
-    format!("t={at},v1={}", hex::encode(mac.finalize().into_bytes()))
-}
-
 #[tokio::test]
 async fn a_throttled_queue_is_503_and_the_providers_retry_queues_the_event() {
     endpoint();
@@ -268,9 +259,10 @@ async fn a_throttled_queue_is_503_and_the_providers_retry_queues_the_event() {
         "data": {"object": {"amount": 2000, "currency": "eur", "metadata": {"recharge_id": "rc_faults"}}}})
     .to_string();
     let now = SystemClock.now();
-    let delivery = event("webhook-stripe")
-        .raw_body(&body)
-        .header("Stripe-Signature", &stripe_signed(&body, secret, now));
+    let delivery = event("webhook-stripe").raw_body(&body).header(
+        "Stripe-Signature",
+        &shared::testing::stripe_signature_header(secret, &body, now),
+    );
 
     inject_fault("sqs", &event_id, FaultMode::Throttle, 50);
     let refused = invoke(|req| webhook::handle(&app, req), delivery.clone()).await;
@@ -279,72 +271,15 @@ async fn a_throttled_queue_is_503_and_the_providers_retry_queues_the_event() {
 
     let retried = invoke(|req| webhook::handle(&app, req), delivery).await;
     assert_eq!(retried.status, 200, "{}", retried.body);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let mut copies = 0;
-    for _ in 0..5 {
-        let out = sqs
-            .receive_message()
-            .queue_url(&webhook_queue)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        for message in out.messages() {
-            if message.body().unwrap_or_default().contains(&event_id) {
-                copies += 1;
-                sqs.delete_message()
-                    .queue_url(&webhook_queue)
-                    .receipt_handle(message.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
-    }
+    let copies = e2e::take_messages(&webhook_queue, &event_id, 5).await.len();
     assert_eq!(copies, 1, "queued once, by the retry");
 }
 
 #[tokio::test]
 async fn a_worker_timing_out_mid_credit_is_redelivered_and_credits_once() {
-    endpoint();
-    let sdk = load_sdk_config().await;
-    let wallet = Arc::new(DynamoWallet::new(
-        &sdk,
-        WalletTables::from_env(&ProcessEnv).unwrap(),
-    ));
-    let inbox = Arc::new(DynamoInbox::new(
-        &sdk,
-        DynamoInbox::table_from_env(&ProcessEnv).unwrap(),
-    ));
-    let user = shared::auth::secrets::new_id();
-    let commit = shared::testing::contract::sample_commit(
-        &user,
-        &format!("VEL#user#{user}#EUR#D#1"),
-        2_000,
-        1_000_000,
-    );
-    wallet.commit_recharge(&commit).await.unwrap();
-    let recharge_id = commit.recharge.recharge_id.clone();
-    let clock = Arc::new(SystemClock);
-    let flags = DynamoFlags::new(&sdk, DynamoFlags::table_from_env(&ProcessEnv).unwrap())
-        .in_namespace(&shared::auth::secrets::new_id());
-    let applier = PaymentApplier {
-        wallet: wallet.clone(),
-        inbox: inbox.clone(),
-        reviews: wallet.clone(),
-        users: Arc::new(DynamoStore::new(
-            &sdk,
-            TableNames::from_env(&ProcessEnv).unwrap(),
-        )),
-        mailer: Arc::new(SesMailer::new(&sdk, &std::env::var("MAIL_FROM").unwrap())),
-        guard: FeatureGuard::new(Arc::new(FlagCache::new(
-            Arc::new(flags),
-            clock.clone(),
-            10,
-            300,
-        ))),
-        clock,
-    };
+    let payments = DynamoPayments::pending().await;
+    let (applier, wallet, inbox) = (&payments.applier, &payments.wallet, &payments.inbox);
+    let recharge_id = payments.recharge_id.clone();
     let event = ProviderEvent {
         provider: "stripe".into(),
         event_id: format!("evt_{}", shared::auth::secrets::new_id()),
@@ -358,11 +293,7 @@ async fn a_worker_timing_out_mid_credit_is_redelivered_and_credits_once() {
         .record(&event, SystemClock.now() + 86_400)
         .await
         .unwrap();
-    let balance = || async {
-        let profile = wallet.readings(&user, &[], "").await.unwrap().profile;
-        profile.and_then(|p| p.balances.get("EUR").copied())
-    };
-    let before = balance().await;
+    let before = payments.balance().await;
 
     inject_fault(
         "dynamodb:TransactWriteItems",
@@ -384,8 +315,8 @@ async fn a_worker_timing_out_mid_credit_is_redelivered_and_credits_once() {
     let redelivered = applier.apply(&event).await.expect("applies");
     assert_eq!(redelivered, Applied::AlreadyApplied);
     assert_eq!(
-        balance().await,
-        Some(before.unwrap_or(0) + 2_000),
+        payments.balance().await,
+        before + 2_000,
         "credited exactly once"
     );
 }

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use e2e::{endpoint, RechargeStack};
-use serde_json::Value;
 use shared::aws::{load_sdk_config, DynamoWallet, WalletTables};
 use shared::clock::SystemClock;
 use shared::config::ProcessEnv;
@@ -65,26 +64,8 @@ async fn a_held_recharge_reaches_the_review_queue() {
     let held = stack.recharge("review-me", 2_000).await;
     assert_eq!(held.status, 202, "{}", held.body);
     let id = held.body["recharge_id"].as_str().unwrap().to_string();
-    let sqs = aws_sdk_sqs::Client::new(&load_sdk_config().await);
     let url = std::env::var("REVIEW_QUEUE_URL").unwrap();
-    let mut found = false;
-    for _ in 0..10 {
-        let out = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .visibility_timeout(0)
-            .send()
-            .await
-            .unwrap();
-        found = out.messages().iter().any(|m| {
-            let body: Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap();
-            body["recharge_id"] == id.as_str()
-        });
-        if found {
-            break;
-        }
-    }
+    let found = !e2e::take_messages(&url, &id, 10).await.is_empty();
     assert!(found, "the review message for {id} is on the queue");
 }
 

@@ -58,101 +58,32 @@ async fn a_signed_delivery_costs_one_write_and_one_send_and_reaches_the_queue() 
         "data": {"object": {"amount": 2000, "currency": "eur", "metadata": {"recharge_id": "rc_e2e"}}}})
     .to_string();
     let secret = v["stripe"]["secret"].as_str().unwrap();
-    let signature = {
-        use hmac::Mac;
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(format!("1900000000.{body}").as_bytes());
-        hex::encode(mac.finalize().into_bytes())
-    };
-    let delivery = event("webhook-stripe")
-        .raw_body(&body)
-        .header("Stripe-Signature", &format!("t=1900000000,v1={signature}"));
+    let delivery = event("webhook-stripe").raw_body(&body).header(
+        "Stripe-Signature",
+        &shared::testing::stripe_signature_header(secret, &body, 1_900_000_000),
+    );
     let before = inbox.calls();
     let reply = invoke(|req| webhook::handle(&app, req), delivery).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     println!("DynamoDB calls per new webhook: {}", inbox.calls() - before);
     assert_eq!(inbox.calls() - before, 1, "one conditional write");
 
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let mut found = false;
-    for _ in 0..5 {
-        let out = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        for message in out.messages() {
-            let queued: Value = serde_json::from_str(message.body().unwrap()).unwrap();
-            if queued["event_id"] == event_id.as_str() {
-                found = true;
-                assert_eq!(queued["recharge_id"], "rc_e2e");
-                sqs.delete_message()
-                    .queue_url(&url)
-                    .receipt_handle(message.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
-        if found {
-            break;
-        }
-    }
-    assert!(found, "the event is on the webhook queue");
+    let queued = e2e::take_messages(&url, &event_id, 5).await;
+    assert_eq!(queued.len(), 1, "the event is on the webhook queue");
+    assert_eq!(queued[0]["event_id"], event_id.as_str());
+    assert_eq!(queued[0]["recharge_id"], "rc_e2e");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_deliveries_credit_once_on_dynamodb() {
-    use shared::aws::{
-        DynamoFlags, DynamoStore, DynamoWallet, SesMailer, TableNames, WalletTables,
-    };
-    use shared::flags::{FeatureGuard, FlagCache};
     use shared::ports::{WalletStore, WebhookInbox};
     use shared::wallet::model::RechargeStatus;
-    use shared::wallet::payments::{Applied, PaymentApplier};
+    use shared::wallet::payments::Applied;
     use shared::webhook::event::{EventKind, ProviderEvent};
 
-    endpoint();
-    let sdk = load_sdk_config().await;
-    let wallet = Arc::new(DynamoWallet::new(
-        &sdk,
-        WalletTables::from_env(&ProcessEnv).unwrap(),
-    ));
-    let inbox = Arc::new(DynamoInbox::new(
-        &sdk,
-        DynamoInbox::table_from_env(&ProcessEnv).unwrap(),
-    ));
-    let user = shared::auth::secrets::new_id();
-    let commit = shared::testing::contract::sample_commit(
-        &user,
-        &format!("VEL#user#{user}#EUR#D#1"),
-        2_000,
-        1_000_000,
-    );
-    wallet.commit_recharge(&commit).await.unwrap();
-    let recharge_id = commit.recharge.recharge_id.clone();
-    let clock = Arc::new(shared::clock::SystemClock);
-    let flags = DynamoFlags::new(&sdk, DynamoFlags::table_from_env(&ProcessEnv).unwrap())
-        .in_namespace(&shared::auth::secrets::new_id());
-    let applier = Arc::new(PaymentApplier {
-        wallet: wallet.clone(),
-        inbox: inbox.clone(),
-        reviews: wallet.clone(),
-        users: Arc::new(DynamoStore::new(
-            &sdk,
-            TableNames::from_env(&ProcessEnv).unwrap(),
-        )),
-        mailer: Arc::new(SesMailer::new(&sdk, &std::env::var("MAIL_FROM").unwrap())),
-        guard: FeatureGuard::new(Arc::new(FlagCache::new(
-            Arc::new(flags),
-            clock.clone(),
-            10,
-            300,
-        ))),
-        clock,
-    });
+    let payments = e2e::DynamoPayments::pending().await;
+    let (applier, wallet, inbox) = (&payments.applier, &payments.wallet, &payments.inbox);
+    let recharge_id = payments.recharge_id.clone();
     let event = ProviderEvent {
         provider: "stripe".into(),
         event_id: format!("evt_{}", shared::auth::secrets::new_id()),
@@ -193,13 +124,7 @@ async fn twenty_concurrent_deliveries_credit_once_on_dynamodb() {
         wallet.recharge(&recharge_id).await.unwrap().unwrap().status,
         RechargeStatus::Credited
     );
-    let profile = wallet
-        .readings(&user, &[], "")
-        .await
-        .unwrap()
-        .profile
-        .unwrap();
-    assert_eq!(profile.balances.get("EUR"), Some(&2_000));
+    assert_eq!(payments.balance().await, 2_000);
     assert_eq!(
         applier.apply(&event).await.unwrap(),
         Applied::AlreadyApplied,

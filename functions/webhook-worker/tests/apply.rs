@@ -142,14 +142,7 @@ impl Harness {
     }
 
     async fn balance(&self) -> i64 {
-        let profile = self
-            .store
-            .readings("user-1", &[], "")
-            .await
-            .unwrap()
-            .profile
-            .unwrap();
-        profile.balances.get("EUR").copied().unwrap_or(0)
+        shared::testing::balance(&*self.store, "user-1", "EUR").await
     }
 
     async fn status(&self) -> RechargeStatus {

@@ -291,6 +291,52 @@ pub async fn commit_audited(
     admin.commit(&change, &entry).await
 }
 
+/// A signed-in user (on the sample device) with an age-verified wallet
+/// opened 400 days before `now`, so plain recharges are allowed; returns
+/// `(user_id, access token)`.
+pub async fn verified_wallet_user(
+    store: &crate::memory::MemoryStore,
+    now: i64,
+) -> (String, String) {
+    use crate::ports::WalletStore;
+    let (user_id, token) = signed_in_account(
+        store,
+        store,
+        crate::auth::model::Role::User,
+        &["pwd"],
+        "203.0.113.10",
+        now,
+    )
+    .await;
+    let mut profile = crate::wallet::model::WalletProfile::new(&user_id, now - 400 * 86_400);
+    profile.age_verified = true;
+    store
+        .ensure_profile(&profile)
+        .await
+        .expect("the memory store takes the profile");
+    (user_id, token)
+}
+
+/// The `Stripe-Signature` header Stripe sends with `body` signed at `at`.
+pub fn stripe_signature_header(secret: &str, body: &str, at: i64) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(format!("{at}.{body}").as_bytes());
+    format!("t={at},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The balance of `user_id` in `currency` (0 without a profile or balance).
+pub async fn balance(wallet: &dyn crate::ports::WalletStore, user_id: &str, currency: &str) -> i64 {
+    wallet
+        .readings(user_id, &[], "")
+        .await
+        .expect("the wallet answers")
+        .profile
+        .and_then(|p| p.balances.get(currency).copied())
+        .unwrap_or(0)
+}
+
 /// The wallet ports over one in-memory store.
 pub fn memory_wallet_ports(
     store: &std::sync::Arc<crate::memory::MemoryStore>,
