@@ -253,6 +253,26 @@ impl DynamoPayments {
         }
     }
 
+    /// A new "payment succeeded" event for the whole recharge, received at
+    /// `received_at` and recorded in the inbox (as ingestion does).
+    pub async fn succeeded(&self, received_at: i64) -> shared::webhook::event::ProviderEvent {
+        use shared::ports::WebhookInbox;
+        let event = shared::webhook::event::ProviderEvent {
+            provider: "stripe".into(),
+            event_id: format!("evt_{}", shared::auth::secrets::new_id()),
+            kind: shared::webhook::event::EventKind::PaymentSucceeded,
+            recharge_id: Some(self.recharge_id.clone()),
+            amount: Some(2_000),
+            currency: Some("EUR".into()),
+            received_at,
+        };
+        self.inbox
+            .record(&event, received_at + 86_400)
+            .await
+            .expect("the inbox records");
+        event
+    }
+
     /// The user's EUR balance (0 before any credit).
     pub async fn balance(&self) -> i64 {
         shared::testing::balance(&*self.wallet, &self.user_id, "EUR").await

@@ -15,12 +15,11 @@ use serde_json::{json, Value};
 use shared::aws::{load_sdk_config, DynamoInbox, SqsQueue};
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::config::ProcessEnv;
-use shared::ports::{WalletStore, WebhookInbox};
+use shared::ports::WalletStore;
 use shared::testing::{event, invoke, EventExt, Reply};
 use shared::wallet::model::RechargeStatus;
 use shared::wallet::payments::Applied;
 use shared::wallet::service::IDEMPOTENCY_LOCK_SECONDS;
-use shared::webhook::event::{EventKind, ProviderEvent};
 use shared::webhook::ingest::IngestPolicy;
 
 /// Shorter than the SDK's 2 s attempt timeout: the invocation ends while
@@ -278,21 +277,9 @@ async fn a_throttled_queue_is_503_and_the_providers_retry_queues_the_event() {
 #[tokio::test]
 async fn a_worker_timing_out_mid_credit_is_redelivered_and_credits_once() {
     let payments = DynamoPayments::pending().await;
-    let (applier, wallet, inbox) = (&payments.applier, &payments.wallet, &payments.inbox);
+    let (applier, wallet) = (&payments.applier, &payments.wallet);
     let recharge_id = payments.recharge_id.clone();
-    let event = ProviderEvent {
-        provider: "stripe".into(),
-        event_id: format!("evt_{}", shared::auth::secrets::new_id()),
-        kind: EventKind::PaymentSucceeded,
-        recharge_id: Some(recharge_id.clone()),
-        amount: Some(2_000),
-        currency: Some("EUR".into()),
-        received_at: SystemClock.now(),
-    };
-    inbox
-        .record(&event, SystemClock.now() + 86_400)
-        .await
-        .unwrap();
+    let event = payments.succeeded(SystemClock.now()).await;
     let before = payments.balance().await;
 
     inject_fault(

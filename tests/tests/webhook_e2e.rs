@@ -76,24 +76,15 @@ async fn a_signed_delivery_costs_one_write_and_one_send_and_reaches_the_queue() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_deliveries_credit_once_on_dynamodb() {
-    use shared::ports::{WalletStore, WebhookInbox};
+    use shared::ports::WalletStore;
     use shared::wallet::model::RechargeStatus;
     use shared::wallet::payments::Applied;
-    use shared::webhook::event::{EventKind, ProviderEvent};
+    use shared::webhook::event::EventKind;
 
     let payments = e2e::DynamoPayments::pending().await;
     let (applier, wallet, inbox) = (&payments.applier, &payments.wallet, &payments.inbox);
     let recharge_id = payments.recharge_id.clone();
-    let event = ProviderEvent {
-        provider: "stripe".into(),
-        event_id: format!("evt_{}", shared::auth::secrets::new_id()),
-        kind: EventKind::PaymentSucceeded,
-        recharge_id: Some(recharge_id.clone()),
-        amount: Some(2_000),
-        currency: Some("EUR".into()),
-        received_at: 1_900_000_000,
-    };
-    inbox.record(&event, 1_900_086_400).await.unwrap();
+    let event = payments.succeeded(1_900_000_000).await;
     let (wallet_before, inbox_before) = (wallet.calls(), inbox.calls());
     let mut probe = event.clone();
     probe.kind = EventKind::PaymentFailed;
