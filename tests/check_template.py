@@ -1,0 +1,611 @@
+#!/usr/bin/env python3
+"""Proves offline that infra/template.yaml deploys the API it describes.
+
+The template is handed to the SAM translator (samtranslator, the library
+CloudFormation's AWS::Serverless transform runs) the way CloudFormation hands
+it over: every `Fn::Transform: AWS::Include` already replaced by the included
+file (CloudFormation resolves those before the template-level transform),
+and parameters given values. No AWS account, no network: managed policies
+come from a stub. Then the generated CloudFormation is checked:
+
+- the REST API body has one method per spec route (infra/openapi.yaml), and
+  the spec's routes are exactly the Api events of the functions (the
+  functions' side: tests/tests/openapi_routes.rs checks the Rust routers
+  against the spec);
+- every method has an `x-amazon-apigateway-integration` of type aws_proxy,
+  httpMethod POST, whose uri is the function whose Api event declares that
+  method and path;
+- the spec's pieces survive the merge: request validators (every one a
+  method or the API refers to is defined), JSON body schemas, gateway
+  responses, binary media types;
+- exactly one AWS::ApiGateway::Stage (the one with throttling and access
+  logs), no deployment-created stage, and the WAF association on it;
+- every AWS::Lambda::Permission is either bound to this REST API by its
+  SourceArn, or grants the admin role the admin function URL;
+- every CloudWatch alarm notifies AlarmTopicArn when it is given;
+- every function crate under functions/ is deployed by exactly one
+  AWS::Serverless::Function built with cargo-lambda from that binary.
+
+Usage (from the repository root):
+  check_template.py [TEMPLATE]               check (default infra/template.yaml)
+  check_template.py --expect-failure TEMPLATE  succeed only if TEMPLATE fails
+  check_template.py --self-test              break the template in memory in
+                                             known ways; each must be caught
+Prints the counts (methods, integrations, stages, permissions).
+"""
+
+import copy
+import logging
+import os
+import re
+import sys
+
+import yaml
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+logging.disable(logging.WARNING)  # the translator's feature-toggle chatter
+
+import samtranslator  # noqa: E402
+from samtranslator.translator.transform import transform  # noqa: E402
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "x-amazon-apigateway-any-method")
+REGION = "us-east-1"
+ALARM_TOPIC = "arn:aws:sns:us-east-1:123456789012:wallet-alarms"
+ADMIN_ROLE = "arn:aws:iam::123456789012:role/wallet-admin"
+
+# Values for the parameters without a default (what `sam deploy --guided` asks).
+PARAMETERS = {
+    "AdminCidrs": "203.0.113.0/24",
+    "MailFrom": "no-reply@wallet.example",
+    "MailIdentity": "wallet.example",
+    "AdminRoleArn": ADMIN_ROLE,
+    "ReviewerEmails": "review@wallet.example",
+    "AlarmTopicArn": ALARM_TOPIC,
+}
+
+
+class CheckFailed(Exception):
+    pass
+
+
+# ---------- reading the template as CloudFormation does ----------
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation YAML, short-form tags turned into the JSON form."""
+
+
+def _intrinsic(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "Condition":
+        return {"Condition": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_yaml(path):
+    with open(path) as handle:
+        return yaml.load(handle, Loader=CfnLoader)
+
+
+def resolve_includes(node, base_dir):
+    """Replaces every `Fn::Transform: {Name: AWS::Include}` by the file's content."""
+    if isinstance(node, dict):
+        transform_spec = node.get("Fn::Transform")
+        if len(node) == 1 and isinstance(transform_spec, dict) and transform_spec.get("Name") == "AWS::Include":
+            location = transform_spec["Parameters"]["Location"]
+            if "://" in location:
+                raise CheckFailed(f"AWS::Include of {location}: only local files can be checked offline")
+            return resolve_includes(load_yaml(os.path.join(base_dir, location)), base_dir)
+        return {key: resolve_includes(value, base_dir) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve_includes(item, base_dir) for item in node]
+    return node
+
+
+class NoManagedPolicies:
+    """The translator asks for AWS managed policy ARNs only for names in
+    `Policies`; the template uses inline statements, so none are needed."""
+
+    def load(self):
+        return {}
+
+
+def translate(template, parameters):
+    values = {"AWS::Region": REGION, "AWS::Partition": "aws", "AWS::AccountId": "123456789012"}
+    values.update(parameters)
+    return transform(copy.deepcopy(template), values, NoManagedPolicies())
+
+
+# ---------- what the template and the spec declare ----------
+
+
+def spec_routes(spec):
+    return {
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        for method in operations
+        if method in HTTP_METHODS
+    }
+
+
+def api_events(template):
+    """(METHOD, path) -> function logical id, from the functions' Api events."""
+    routes = {}
+    problems = []
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event["Type"] != "Api":
+                continue
+            props = event["Properties"]
+            route = (props["Method"].upper(), props["Path"])
+            if route in routes:
+                problems.append(f"{route} is routed by both {routes[route]} and {logical_id}")
+            routes[route] = logical_id
+    return routes, problems
+
+
+def crate_problems(template):
+    problems = []
+    binaries = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        metadata = resource.get("Metadata", {})
+        if metadata.get("BuildMethod") != "rust-cargolambda":
+            problems.append(f"{logical_id} is not built with cargo-lambda")
+            continue
+        binary = metadata["BuildProperties"]["Binary"]
+        if binary in binaries:
+            problems.append(f"{binary} is deployed twice ({binaries[binary]}, {logical_id})")
+        binaries[binary] = logical_id
+    crates = set(os.listdir("functions"))
+    for crate in sorted(crates - set(binaries)):
+        problems.append(f"function crate {crate} is not deployed by the template")
+    for binary in sorted(set(binaries) - crates):
+        problems.append(f"template builds {binary}, which is not a function crate")
+    return problems, len(binaries)
+
+
+# ---------- checks on the translator's output ----------
+
+
+def of_type(resources, kind):
+    return {lid: res for lid, res in resources.items() if res["Type"] == kind}
+
+
+def integration_function(uri):
+    """The function logical id an integration uri invokes, or None."""
+    text = uri.get("Fn::Sub") if isinstance(uri, dict) else uri
+    if isinstance(text, list):
+        text = text[0]
+    if not isinstance(text, str) or ":lambda:path/2015-03-31/functions/" not in text:
+        return None
+    match = re.search(r"functions/\$\{(\w+)\.Arn\}/invocations$", text)
+    return match.group(1) if match else None
+
+
+def refs(node):
+    """Every logical id a value refers to (Ref, GetAtt, ${...} in Sub)."""
+    found = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else value.split(".")[0])
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                found.update(name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text))
+                if isinstance(value, list):
+                    found.update(refs(value[1]))
+            else:
+                found.update(refs(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.update(refs(item))
+    return found
+
+
+def check_api(output, spec, events, stats, problems):
+    resources = output["Resources"]
+    apis = of_type(resources, "AWS::ApiGateway::RestApi")
+    if len(apis) != 1:
+        problems.append(f"expected one AWS::ApiGateway::RestApi, found {len(apis)}")
+        return None
+    api_id, api = next(iter(apis.items()))
+    body = api["Properties"].get("Body")
+    if not isinstance(body, dict) or not isinstance(body.get("paths"), dict):
+        problems.append(f"{api_id} has no inline OpenAPI Body")
+        return api_id
+    methods = {}
+    for path, item in body["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                methods[(method.upper(), path)] = operation
+    stats["methods"] = len(methods)
+    integrated = 0
+    for route, operation in sorted(methods.items()):
+        integration = operation.get("x-amazon-apigateway-integration")
+        if not integration:
+            problems.append(f"{route[0]} {route[1]}: no x-amazon-apigateway-integration")
+            continue
+        integrated += 1
+        if integration.get("type") != "aws_proxy":
+            problems.append(f"{route[0]} {route[1]}: integration type {integration.get('type')!r}, not aws_proxy")
+        if integration.get("httpMethod") != "POST":
+            problems.append(f"{route[0]} {route[1]}: integration httpMethod {integration.get('httpMethod')!r}, not POST")
+        target = integration_function(integration.get("uri"))
+        if target is None or target != events.get(route):
+            problems.append(
+                f"{route[0]} {route[1]}: integration invokes {target}, but the route is declared by {events.get(route)}"
+            )
+    stats["integrations"] = integrated
+    declared = spec_routes(spec)
+    for route in sorted(declared - set(methods)):
+        problems.append(f"spec lists {route} but the deployed API has no such method")
+    for route in sorted(set(methods) - declared):
+        problems.append(f"the deployed API has {route}, which the spec does not list")
+
+    # The spec's own pieces must survive the merge.
+    validators = body.get("x-amazon-apigateway-request-validators") or {}
+    used = {("(API default)", body.get("x-amazon-apigateway-request-validator"))}
+    for route, operation in methods.items():
+        used.add((f"{route[0]} {route[1]}", operation.get("x-amazon-apigateway-request-validator")))
+    for where, name in sorted(used, key=str):
+        if name is not None and name not in validators:
+            problems.append(f"{where}: request validator {name!r} is not defined in x-amazon-apigateway-request-validators")
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS or "requestBody" not in operation:
+                continue
+            deployed = methods.get((method.upper(), path), {})
+            if deployed.get("requestBody") != operation["requestBody"]:
+                problems.append(f"{method.upper()} {path}: the spec's request body schema did not survive the merge")
+            if deployed.get("x-amazon-apigateway-request-validator") != operation.get(
+                "x-amazon-apigateway-request-validator"
+            ):
+                problems.append(f"{method.upper()} {path}: the spec's request validator did not survive the merge")
+    schemas = (spec.get("components") or {}).get("schemas") or {}
+    deployed_schemas = (body.get("components") or {}).get("schemas") or {}
+    for name in sorted(set(schemas) - set(deployed_schemas)):
+        problems.append(f"schema {name} is missing from the deployed API")
+    responses = body.get("x-amazon-apigateway-gateway-responses") or {}
+    for kind in ("BAD_REQUEST_BODY", "DEFAULT_4XX", "DEFAULT_5XX"):
+        if kind not in responses:
+            problems.append(f"gateway response {kind} is missing from the deployed API")
+    if "multipart/form-data" not in (body.get("x-amazon-apigateway-binary-media-types") or []):
+        problems.append("multipart/form-data is not a binary media type of the deployed API")
+    return api_id
+
+
+def check_stage(output, api_id, stats, problems):
+    resources = output["Resources"]
+    stages = of_type(resources, "AWS::ApiGateway::Stage")
+    deployments = of_type(resources, "AWS::ApiGateway::Deployment")
+    implicit = [lid for lid, res in deployments.items() if res["Properties"].get("StageName")]
+    stats["stages"] = len(stages) + len(implicit)
+    for lid in implicit:
+        problems.append(f"{lid} creates a stage of its own ({lid}.StageName); only the configured stage may exist")
+    if len(stages) != 1:
+        problems.append(f"expected one AWS::ApiGateway::Stage, found {len(stages)}")
+        return
+    stage_id, stage = next(iter(stages.items()))
+    props = stage["Properties"]
+    if props.get("RestApiId") != {"Ref": api_id}:
+        problems.append(f"{stage_id} is not a stage of {api_id}")
+    settings = props.get("MethodSettings") or []
+    if not any("ThrottlingRateLimit" in s and "ThrottlingBurstLimit" in s for s in settings):
+        problems.append(f"{stage_id} has no throttling")
+    if not (props.get("AccessLogSetting") or {}).get("DestinationArn"):
+        problems.append(f"{stage_id} has no access log")
+    associations = of_type(resources, "AWS::WAFv2::WebACLAssociation")
+    on_stage = [lid for lid, res in associations.items() if stage_id in refs(res["Properties"].get("ResourceArn"))]
+    if len(on_stage) != 1:
+        problems.append(f"expected one AWS::WAFv2::WebACLAssociation on {stage_id}, found {len(on_stage)}")
+
+
+def check_permissions(output, api_id, template, stats, problems):
+    resources = output["Resources"]
+    permissions = of_type(resources, "AWS::Lambda::Permission")
+    stats["permissions"] = len(permissions)
+    for lid, permission in sorted(permissions.items()):
+        props = permission["Properties"]
+        if props.get("Principal") == {"Ref": "AdminRoleArn"}:
+            through_url = (
+                props.get("Action") == "lambda:InvokeFunctionUrl" and props.get("FunctionUrlAuthType") == "AWS_IAM"
+            ) or (props.get("Action") == "lambda:InvokeFunction" and props.get("InvokedViaFunctionUrl") is True)
+            if props.get("FunctionName") != {"Ref": "AdminFunction"} or not through_url:
+                problems.append(f"{lid}: grants AdminRoleArn something other than the admin function URL")
+            continue
+        if props.get("Principal") != "apigateway.amazonaws.com":
+            problems.append(f"{lid}: principal {props.get('Principal')!r} is neither API Gateway nor the admin role")
+            continue
+        source = props.get("SourceArn")
+        text, variables = None, {}
+        if isinstance(source, dict) and "Fn::Sub" in source:
+            sub = source["Fn::Sub"]
+            text, variables = (sub[0], sub[1]) if isinstance(sub, list) else (sub, {})
+        if not text or ":execute-api:" not in text:
+            problems.append(f"{lid}: SourceArn {source!r} is not an execute-api ARN")
+            continue
+        api_ref = variables.get("__ApiId__") if "${__ApiId__}" in text else None
+        if api_ref != {"Ref": api_id} and f"${{{api_id}}}" not in text:
+            problems.append(f"{lid}: SourceArn is not bound to {api_id}")
+        # SAM grants each Api event on every stage of the API ("*"); the API
+        # has exactly one stage (check_stage), so that is this stage.
+        if "${__Stage__}" in text and variables.get("__Stage__") not in ("*", {"Ref": "Stage"}):
+            problems.append(f"{lid}: SourceArn names stage {variables.get('__Stage__')!r}")
+    urls = [lid for lid, p in permissions.items() if p["Properties"].get("Principal") == {"Ref": "AdminRoleArn"}]
+    actions = {permissions[lid]["Properties"].get("Action") for lid in urls}
+    if "lambda:InvokeFunctionUrl" not in actions:
+        problems.append("the admin role is not granted lambda:InvokeFunctionUrl on the admin function")
+    invoke = [lid for lid in urls if permissions[lid]["Properties"].get("Action") == "lambda:InvokeFunction"]
+    if not invoke or not all(permissions[lid]["Properties"].get("InvokedViaFunctionUrl") is True for lid in invoke):
+        problems.append(
+            "the admin role needs lambda:InvokeFunction with InvokedViaFunctionUrl: true as well (function URLs created since October 2025)"
+        )
+
+
+# Which secrets each function may read (README, Deploy): the signing key only
+# in login; the public keys wherever tokens are verified.
+SECRETS = {
+    "LoginFunction": ["JwtSigningKeySecretName", "JwtPublicKeysSecretName"],
+    "FlagsFunction": ["JwtPublicKeysSecretName"],
+    "RechargeFunction": ["JwtPublicKeysSecretName"],
+    "AdminFunction": ["JwtPublicKeysSecretName", "PiiKeysSecretName"],
+    "KycUploadFunction": ["JwtPublicKeysSecretName", "PiiKeysSecretName"],
+    "WebhookFunction": ["WebhookSecretName"],
+}
+SECRET_VALUES_IN_ENV = ("JWT_SECRET", "JWT_SIGNING_KEY", "JWT_PUBLIC_KEYS", "WEBHOOK_SECRETS_", "PII_KEYS", "PII_ACTIVE_KEY_ID")
+
+
+def secret_arn(name):
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{{name}}}-??????"}
+
+
+def check_secrets(template, output, problems):
+    if "resolve:secretsmanager" in repr(template):
+        problems.append("a {{resolve:secretsmanager:...}} reference is left: secrets are read at cold start, not deployed into the environment")
+    resources = output["Resources"]
+    for lid, function in sorted(of_type(resources, "AWS::Lambda::Function").items()):
+        variables = ((function["Properties"].get("Environment") or {}).get("Variables")) or {}
+        for name in variables:
+            if name.startswith(SECRET_VALUES_IN_ENV):
+                problems.append(f"{lid}: secret value {name} in the environment")
+        expected = SECRETS.get(lid, [])
+        wanted_ids = {"Fn::Sub": ",".join(f"${{{n}}}" for n in expected)} if expected else None
+        if variables.get("SECRET_IDS") != wanted_ids:
+            problems.append(f"{lid}: SECRET_IDS is {variables.get('SECRET_IDS')!r}, expected {wanted_ids!r}")
+        if expected and variables.get("SECRETS_REFRESH_SECONDS") != "300":
+            problems.append(f"{lid}: SECRETS_REFRESH_SECONDS is not \"300\"")
+        role = function["Properties"].get("Role", {}).get("Fn::GetAtt", [None])[0]
+        statements = [
+            statement
+            for policy in (resources.get(role, {}).get("Properties", {}).get("Policies") or [])
+            for statement in policy["PolicyDocument"]["Statement"]
+            if "secretsmanager" in repr(statement.get("Action"))
+        ]
+        granted = [arn for st in statements for arn in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])]
+        actions = {a for st in statements for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+        if actions - {"secretsmanager:GetSecretValue"}:
+            problems.append(f"{lid}: secrets actions beyond GetSecretValue: {sorted(actions)}")
+        if sorted(map(repr, granted)) != sorted(repr(secret_arn(n)) for n in expected):
+            problems.append(f"{lid}: may read secrets {granted!r}, expected exactly {expected}")
+
+
+def check_alarms(output, stats, problems):
+    alarms = of_type(output["Resources"], "AWS::CloudWatch::Alarm")
+    stats["alarms"] = len(alarms)
+    for lid, alarm in sorted(alarms.items()):
+        actions = alarm["Properties"].get("AlarmActions")
+        if actions is None or ALARM_TOPIC not in refs(actions) and "AlarmTopicArn" not in refs(actions):
+            problems.append(f"{lid}: no AlarmActions to AlarmTopicArn")
+
+
+def check(template_path):
+    """Returns the counts; raises CheckFailed with every problem found."""
+    raw = load_yaml(template_path)
+    return check_loaded(raw, os.path.dirname(os.path.abspath(template_path)))
+
+
+def packaged(template):
+    """What `sam package` / `sam deploy` hand CloudFormation: local code
+    locations replaced by the uploaded artefacts' S3 URIs."""
+    for logical_id, resource in template["Resources"].items():
+        props = resource.get("Properties") or {}
+        if resource["Type"] == "AWS::Serverless::Function" and isinstance(props.get("CodeUri"), str):
+            if not props["CodeUri"].startswith("s3://"):
+                props["CodeUri"] = f"s3://wallet-deploy-artefacts/{logical_id}.zip"
+    return template
+
+
+def check_loaded(raw, base_dir):
+    template = packaged(resolve_includes(raw, base_dir))
+    problems = []
+    stats = {"methods": 0, "integrations": 0, "stages": 0, "permissions": 0}
+    api = next(
+        (res for res in template["Resources"].values() if res["Type"] == "AWS::Serverless::Api"),
+        None,
+    )
+    spec = (api or {}).get("Properties", {}).get("DefinitionBody")
+    if not isinstance(spec, dict) or "paths" not in spec:
+        raise CheckFailed("the AWS::Serverless::Api has no OpenAPI DefinitionBody")
+    events, duplicate = api_events(template)
+    problems += duplicate
+    declared = spec_routes(spec)
+    for route in sorted(set(events) - declared):
+        problems.append(f"template routes {route} but the spec does not list it")
+    for route in sorted(declared - set(events)):
+        problems.append(f"spec lists {route} but no function event routes it")
+    crates, functions = crate_problems(template)
+    problems += crates
+    stats["functions"] = functions
+    parameters = {
+        name: value for name, value in PARAMETERS.items() if name in (template.get("Parameters") or {})
+    }
+    try:
+        output = translate(template, parameters)
+    except Exception as error:  # the translator's own refusals are findings too
+        raise CheckFailed(f"SAM translator refused the template: {error}") from error
+    api_id = check_api(output, spec, events, stats, problems)
+    if api_id:
+        check_stage(output, api_id, stats, problems)
+        check_permissions(output, api_id, template, stats, problems)
+    check_alarms(output, stats, problems)
+    check_secrets(template, output, problems)
+    stats["problems"] = problems
+    return stats
+
+
+def summary(stats):
+    return (
+        f"{stats['methods']} methods, {stats['integrations']} integrations, {stats['stages']} stages, "
+        f"{stats['permissions']} permissions, {stats.get('alarms', 0)} alarms, {stats.get('functions', 0)} functions"
+    )
+
+
+# ---------- self-test: known breakages must be caught ----------
+
+
+def _api(raw):
+    return next(res for res in raw["Resources"].values() if res["Type"] == "AWS::Serverless::Api")
+
+
+def _drop(key):
+    def mutate(raw):
+        _api(raw)["Properties"].pop(key, None)
+
+    return mutate
+
+
+def _unscoped_permission(raw):
+    raw["Resources"]["StrayPermission"] = {
+        "Type": "AWS::Lambda::Permission",
+        "Properties": {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Ref": "LoginFunction"},
+            "Principal": "apigateway.amazonaws.com",
+        },
+    }
+
+
+def _alarm_without_action(raw):
+    for res in raw["Resources"].values():
+        if res["Type"] == "AWS::CloudWatch::Alarm":
+            res["Properties"].pop("AlarmActions", None)
+            return
+
+
+def _extra_event(raw):
+    events = raw["Resources"]["FlagsFunction"]["Properties"]["Events"]
+    events["Stray"] = {"Type": "Api", "Properties": {"RestApiId": {"Ref": "Api"}, "Path": "/v1/stray", "Method": "GET"}}
+
+
+def _url_permission_without_invoke(raw):
+    raw["Resources"] = {
+        lid: res
+        for lid, res in raw["Resources"].items()
+        if not (res["Type"] == "AWS::Lambda::Permission" and res["Properties"].get("InvokedViaFunctionUrl"))
+    }
+
+
+def _flags_reads_signing_key(raw):
+    policies = raw["Resources"]["FlagsFunction"]["Properties"]["Policies"]
+    policies.append({"Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn("JwtSigningKeySecretName")}]})
+
+
+def _waf_elsewhere(raw):
+    association = raw["Resources"]["WebAclAssociation"]["Properties"]
+    association["ResourceArn"] = {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/Stage"}
+
+
+SELF_TESTS = [
+    ("the admin URL without lambda:InvokeFunction", _url_permission_without_invoke, "InvokedViaFunctionUrl: true"),
+    ("the WAF associated with another stage", _waf_elsewhere, "WebACLAssociation on"),
+    ("no MergeDefinitions (integrations not merged)", _drop("MergeDefinitions"), "no x-amazon-apigateway-integration"),
+    ("no OpenApiVersion (extra stage)", _drop("OpenApiVersion"), "creates a stage of its own"),
+    ("a permission without SourceArn", _unscoped_permission, "not an execute-api ARN"),
+    ("an alarm without actions", _alarm_without_action, "no AlarmActions"),
+    ("a route the spec does not list", _extra_event, "the spec does not list"),
+    ("the signing key readable by flags", _flags_reads_signing_key, "FlagsFunction: may read secrets"),
+]
+
+
+def self_test(template_path):
+    raw = load_yaml(template_path)
+    base_dir = os.path.dirname(os.path.abspath(template_path))
+    stats = check_loaded(copy.deepcopy(raw), base_dir)
+    if stats["problems"]:
+        raise CheckFailed("self-test needs a passing template:\n" + "\n".join(stats["problems"]))
+    failures = []
+    for name, mutate, expected in SELF_TESTS:
+        broken = copy.deepcopy(raw)
+        mutate(broken)
+        try:
+            found = check_loaded(broken, base_dir)["problems"]
+        except CheckFailed as error:
+            found = [str(error)]
+        if not any(expected in problem for problem in found):
+            failures.append(f"{name}: not caught (expected a problem containing {expected!r}; got {found[:3]})")
+        else:
+            print(f"self-test: caught {name}")
+    # An undefined request validator in the spec must be caught too.
+    broken = resolve_includes(copy.deepcopy(raw), base_dir)
+    spec = _api(broken)["Properties"]["DefinitionBody"]
+    first_path = next(iter(spec["paths"].values()))
+    next(op for m, op in first_path.items() if m in HTTP_METHODS)["x-amazon-apigateway-request-validator"] = "missing"
+    found = check_loaded(broken, base_dir)["problems"]
+    if not any("is not defined" in problem for problem in found):
+        failures.append("an undefined request validator: not caught")
+    else:
+        print("self-test: caught an undefined request validator")
+    if failures:
+        raise CheckFailed("\n".join(failures))
+
+
+def main(argv):
+    args = argv[1:]
+    if args[:1] == ["--self-test"]:
+        try:
+            self_test(args[1] if len(args) > 1 else "infra/template.yaml")
+        except CheckFailed as error:
+            sys.exit(f"check_template self-test FAILED:\n{error}")
+        print("check_template self-test: every known breakage is caught")
+        return
+    expect_failure = args[:1] == ["--expect-failure"]
+    if expect_failure:
+        args = args[1:]
+    path = args[0] if args else "infra/template.yaml"
+    try:
+        stats = check(path)
+        problems = stats["problems"]
+    except CheckFailed as error:
+        stats, problems = None, [str(error)]
+    counts = summary(stats) if stats else "not translated"
+    if expect_failure:
+        if not problems:
+            sys.exit(f"{path}: expected the check to fail, but it passed ({counts})")
+        print(f"{path}: fails as expected ({counts}; {len(problems)} problems, first: {problems[0]})")
+        return
+    if problems:
+        print(f"{path}: {counts}", file=sys.stderr)
+        sys.exit("\n".join(problems))
+    print(f"{path}: SAM translator {samtranslator.__version__}: {counts}; all checks pass")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
