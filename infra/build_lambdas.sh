@@ -6,7 +6,8 @@
 # puts the result in .aws-sam/build/<LogicalId>/bootstrap, the directory
 # `sam deploy` zips and uploads. Then prints each artefact's zip and binary
 # size and checks that every binary is an aarch64 executable.
-# Installs cargo-lambda and zig (PyPI) and aws-sam-cli (.local/sam) if missing.
+# Installs cargo-lambda and zig (PyPI), aws-sam-cli (.local/sam) and Rust's
+# aarch64 target if missing.
 # Usage: infra/build_lambdas.sh [dev|prod]   (the samconfig.toml environment; default dev)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,11 @@ STAGE="${1:-dev}"
 command -v cargo-lambda >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check cargo-lambda
 command -v zig >/dev/null 2>&1 || python3 -c 'import ziglang' 2>/dev/null \
   || python3 -m pip install --quiet --disable-pip-version-check ziglang
+# cargo-lambda cross-compiles to arm64 with zig against Rust's aarch64 std.
+if command -v rustup >/dev/null 2>&1 \
+  && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  rustup target add aarch64-unknown-linux-gnu
+fi
 if [ ! -x .local/sam/bin/sam ]; then
   echo "installing aws-sam-cli (into .local/sam)"
   mkdir -p .local
