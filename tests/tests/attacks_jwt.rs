@@ -408,7 +408,7 @@ async fn admin_tokens_are_pinned_to_their_ip_and_need_totp() {
     let admin = &stack.admin;
     let call = |token: String, ip: &'static str| {
         let ev = event("admin-emergency-disable")
-            .bearer(&token)
+            .header("X-Admin-Session", &token)
             .source_ip(ip);
         async move { invoke(|req| admin::handle(admin, req), ev).await }
     };

@@ -94,7 +94,10 @@ impl Stack {
     }
 
     async fn admin_event(&self, ev: Value, token: &str, device: &str) -> Reply {
-        let ev = ev.bearer(token).device(device).source_ip(&self.ip);
+        let ev = ev
+            .header("X-Admin-Session", token)
+            .device(device)
+            .source_ip(&self.ip);
         invoke(|req| admin::handle(&self.admin, req), ev).await
     }
 
@@ -292,7 +295,7 @@ async fn non_admins_admins_without_totp_and_admins_elsewhere_are_refused() {
 
     let token = stack.totp_admin(DEVICE).await;
     let elsewhere = event("admin-flags-list")
-        .bearer(&token)
+        .header("X-Admin-Session", &token)
         .device(DEVICE)
         .source_ip("127.200.200.200");
     let reply = invoke(|req| admin::handle(&stack.admin, req), elsewhere).await;

@@ -204,7 +204,7 @@ impl Stack {
     async fn admin_call(&self, ev: Value) -> Reply {
         invoke(
             |req| admin::handle(&self.admin, req),
-            ev.bearer(&self.admin_token),
+            ev.header("X-Admin-Session", &self.admin_token),
         )
         .await
     }

@@ -312,14 +312,18 @@ async fn main() {
         clock.clone(),
     );
     let admin_call = |req| admin::handle(&admin_app, req);
-    let admin_flags = event("admin-flags-list").bearer(&admin_token).to_string();
+    let admin_flags = event("admin-flags-list")
+        .header("X-Admin-Session", &admin_token)
+        .to_string();
     record(
         "admin",
         "GET /admin/flags",
         RUNS,
         time(RUNS, |_| admin_flags.clone(), admin_call).await,
     );
-    let admin_kyc = event("admin-kyc-list").bearer(&admin_token).to_string();
+    let admin_kyc = event("admin-kyc-list")
+        .header("X-Admin-Session", &admin_token)
+        .to_string();
     record(
         "admin",
         "GET /admin/kyc?status=pending",

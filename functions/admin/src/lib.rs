@@ -1,9 +1,12 @@
 //! The admin function (Lambda function URL with IAM auth): flag management,
 //! the emergency switch, account unlocks and the audit log. Besides IAM at
-//! the URL, every call needs an admin access token with TOTP, sent from the
-//! IP it is pinned to, inside the admin allowlist.
+//! the URL (the SigV4 signature travels in `Authorization`), every call needs
+//! an admin access token with TOTP in its own header, `X-Admin-Session`,
+//! sent from the IP it is pinned to, inside the admin allowlist.
 
 mod routes;
+
+pub use routes::SESSION_HEADER;
 
 use std::sync::Arc;
 
@@ -20,25 +23,60 @@ use shared::kyc::desk::KycDesk;
 use shared::kyc::pii::PiiKeys;
 use shared::kyc::policy::KycPolicy;
 
+/// How the function URL in front of the function authenticates callers
+/// (`ADMIN_URL_AUTH`): `AWS_IAM` in AWS, where the URL checks the SigV4
+/// signature and names the IAM caller in the request context; `NONE` for
+/// the local emulator, which does not sign. Either way the admin session
+/// travels in `X-Admin-Session`, never in `Authorization`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UrlAuth {
+    AwsIam,
+    None,
+}
+
+impl UrlAuth {
+    /// Reads `ADMIN_URL_AUTH`: `AWS_IAM` or `NONE` (the default).
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        match env.get("ADMIN_URL_AUTH").as_deref().map(str::trim) {
+            None | Some("") | Some("NONE") => Ok(Self::None),
+            Some("AWS_IAM") => Ok(Self::AwsIam),
+            Some(_) => Err(ConfigError::Invalid {
+                var: "ADMIN_URL_AUTH".into(),
+                reason: "must be AWS_IAM or NONE".into(),
+            }),
+        }
+    }
+}
+
 /// Everything built once per cold start.
 pub struct App {
     service: AdminService,
     guard: AccessGuard,
+    url_auth: UrlAuth,
 }
 
 impl App {
+    /// An app behind an unauthenticated URL (`UrlAuth::None`); see [`App::with_url_auth`].
     pub fn new(access: AccessConfig, ports: AdminPorts, clock: Arc<dyn Clock>) -> Self {
         Self {
             guard: AccessGuard::new(access, clock.clone()),
             service: AdminService::new(ports, clock),
+            url_auth: UrlAuth::None,
         }
     }
 
-    /// Reads the token settings, the tables (`FLAGS_TABLE`, `AUDIT_TABLE`,
+    /// The same app, for a function URL that authenticates with `url_auth`.
+    pub fn with_url_auth(mut self, url_auth: UrlAuth) -> Self {
+        self.url_auth = url_auth;
+        self
+    }
+
+    /// Reads `ADMIN_URL_AUTH`, the token settings, the tables (`FLAGS_TABLE`, `AUDIT_TABLE`,
     /// `USERS_TABLE`, `SESSIONS_TABLE`, `COUNTERS_TABLE`, `WALLET_TABLE`,
     /// `KYC_TABLE`), `MAIL_FROM`, and for KYC review the PII keys,
     /// `KYC_BUCKET`, `KYC_RETENTION_DAYS` and `KYC_LINK_SECONDS` (30-900, default 300).
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let url_auth = UrlAuth::from_env(env)?;
         let access = AccessConfig::from_env(env)?;
         let admin_tables = AdminTables::from_env(env)?;
         let auth_tables = TableNames::from_env(env)?;
@@ -70,7 +108,7 @@ impl App {
             SesMailer::new(&sdk, &mail_from),
             kyc,
         );
-        Ok(Self::new(access, ports, Arc::new(SystemClock)))
+        Ok(Self::new(access, ports, Arc::new(SystemClock)).with_url_auth(url_auth))
     }
 }
 

@@ -2,6 +2,7 @@
 //! call the admin service, shape the response.
 
 use lambda_http::http::StatusCode;
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -13,7 +14,11 @@ use shared::http::{
 use shared::kyc::model::{KycStatus, Verdict};
 use shared::review::CaseStatus;
 
-use crate::App;
+use crate::{App, UrlAuth};
+
+/// The header that carries the admin session (the access token from the
+/// login API); `Authorization` is left to the function URL's SigV4 signature.
+pub const SESSION_HEADER: &str = "x-admin-session";
 
 type Outcome = Result<(Response<Body>, Option<String>), ApiError>;
 
@@ -79,8 +84,19 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
     if !meta.route.starts_with("/admin/") {
         return Err(ApiError::not_found());
     }
+    if app.url_auth == UrlAuth::AwsIam {
+        let Some(caller) = iam_caller(req) else {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "IAM_CALLER_REQUIRED",
+                "The admin function only serves requests signed with SigV4.",
+            ));
+        };
+        tracing::info!(request_id = %meta.request_id, iam_caller = %caller, "admin request");
+    }
+    let bearer = session_bearer(req)?;
     let principal = app.guard.authenticate(
-        header(req.headers(), "authorization"),
+        bearer.as_deref(),
         header(req.headers(), "x-device-id"),
         meta.source_ip,
     )?;
@@ -255,6 +271,42 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
             | ["kyc", _, "decision"],
         ) => Err(ApiError::method_not_allowed()),
         _ => Err(ApiError::not_found()),
+    }
+}
+
+/// The admin session from `X-Admin-Session`, as the guard reads it. A
+/// bearer token in `Authorization` (the header SigV4 owns) is refused
+/// rather than read, so there is one convention behind both URL modes.
+fn session_bearer(req: &Request) -> Result<Option<String>, ApiError> {
+    let bearer_in_authorization = header(req.headers(), "authorization").is_some_and(|value| {
+        value
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+    });
+    if bearer_in_authorization {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "ADMIN_SESSION_HEADER_REQUIRED",
+            "Send the admin access token in the X-Admin-Session header; Authorization carries only the SigV4 signature.",
+        ));
+    }
+    Ok(header(req.headers(), SESSION_HEADER)
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .map(|token| format!("Bearer {token}")))
+}
+
+/// The IAM principal the function URL authenticated (its ARN), when the
+/// request came through a URL with `AuthType: AWS_IAM`.
+fn iam_caller(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.iam.as_ref())
+            .and_then(|iam| iam.user_arn.clone())
+            .filter(|arn| !arn.is_empty()),
+        _ => None,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use admin::App;
+use admin::{App, UrlAuth};
 use serde_json::{json, Value};
 use shared::admin::AdminPorts;
 use shared::auth::lockout::lockout_key;
@@ -29,6 +29,11 @@ struct Harness {
 
 impl Harness {
     async fn new() -> Self {
+        Self::behind(UrlAuth::None).await
+    }
+
+    /// The app behind a function URL that authenticates with `url_auth`.
+    async fn behind(url_auth: UrlAuth) -> Self {
         let store = Arc::new(MemoryStore::new());
         let mailer = Arc::new(MemoryMailer::new());
         let clock = Arc::new(ManualClock::new(NOW));
@@ -45,7 +50,7 @@ impl Harness {
                 std::sync::Arc::new(shared::testing::test_pii_keys()),
             ),
         };
-        let app = App::new(test_access_config(), ports, clock.clone());
+        let app = App::new(test_access_config(), ports, clock.clone()).with_url_auth(url_auth);
         let (_, token) = signed_in_account(
             &*store,
             &*store,
@@ -70,11 +75,13 @@ impl Harness {
 
     /// Calls with the admin's token.
     async fn admin(&self, name: &str) -> Reply {
-        self.call(event(name).bearer(&self.token)).await
+        self.call(event(name).header("X-Admin-Session", &self.token))
+            .await
     }
 
     async fn admin_with(&self, event: Value) -> Reply {
-        self.call(event.bearer(&self.token)).await
+        self.call(event.header("X-Admin-Session", &self.token))
+            .await
     }
 
     async fn token_for(&self, role: Role, amr: &[&str], ip: &str) -> String {
@@ -185,7 +192,7 @@ async fn invalid_flags_are_refused_with_field_details_and_change_nothing() {
 async fn only_admins_with_totp_from_their_pinned_ip_get_in() {
     let h = Harness::new().await;
     let no_token = h
-        .call(event("admin-flags-list").without_header("authorization"))
+        .call(event("admin-flags-list").without_header("x-admin-session"))
         .await;
     assert_eq!((no_token.status, no_token.code()), (401, "UNAUTHENTICATED"));
 
@@ -193,14 +200,16 @@ async fn only_admins_with_totp_from_their_pinned_ip_get_in() {
     let as_user = h
         .call(
             event("admin-flags-list")
-                .bearer(&user)
+                .header("X-Admin-Session", &user)
                 .device("device-0001-sample"),
         )
         .await;
     assert_eq!((as_user.status, as_user.code()), (403, "ADMIN_REQUIRED"));
 
     let no_totp = h.token_for(Role::Admin, &["pwd"], ADMIN_IP).await;
-    let reply = h.call(event("admin-flags-list").bearer(&no_totp)).await;
+    let reply = h
+        .call(event("admin-flags-list").header("X-Admin-Session", &no_totp))
+        .await;
     assert_eq!((reply.status, reply.code()), (403, "TOTP_REQUIRED"));
 
     let moved = h
@@ -214,7 +223,7 @@ async fn only_admins_with_totp_from_their_pinned_ip_get_in() {
     let reply = h
         .call(
             event("admin-flags-list")
-                .bearer(&outside)
+                .header("X-Admin-Session", &outside)
                 .source_ip("198.51.100.5"),
         )
         .await;
@@ -537,4 +546,93 @@ async fn a_rejected_review_cancels_the_recharge_and_emails_the_user() {
     assert_eq!(bad.status, 400);
     let missing = h.admin_with(decision_event("rc_nope", "approve")).await;
     assert_eq!(missing.status, 404);
+}
+
+#[tokio::test]
+async fn the_session_travels_in_its_own_header_never_as_a_bearer_token() {
+    for url_auth in [UrlAuth::AwsIam, UrlAuth::None] {
+        let h = Harness::behind(url_auth).await;
+        let old_way = h
+            .call(
+                event("admin-flags-list")
+                    .without_header("x-admin-session")
+                    .bearer(&h.token),
+            )
+            .await;
+        assert_eq!(
+            (old_way.status, old_way.code()),
+            (401, "ADMIN_SESSION_HEADER_REQUIRED"),
+            "{url_auth:?}: {}",
+            old_way.body
+        );
+        let both = h
+            .call(
+                event("admin-flags-list")
+                    .header("X-Admin-Session", &h.token)
+                    .header("Authorization", &format!("bearer {}", h.token)),
+            )
+            .await;
+        assert_eq!(
+            (both.status, both.code()),
+            (401, "ADMIN_SESSION_HEADER_REQUIRED"),
+            "{url_auth:?}: a bearer token next to the session is still refused"
+        );
+        let signed = event("admin-flags-list");
+        assert!(
+            signed["headers"]["authorization"]
+                .as_str()
+                .unwrap()
+                .starts_with("AWS4-HMAC-SHA256 Credential="),
+            "the sample event carries a SigV4 Authorization header"
+        );
+        let reply = h.call(signed.header("X-Admin-Session", &h.token)).await;
+        assert_eq!(
+            reply.status, 200,
+            "{url_auth:?}: SigV4 in Authorization plus the session header: {}",
+            reply.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn behind_an_iam_url_a_request_without_the_iam_caller_is_refused() {
+    let h = Harness::behind(UrlAuth::AwsIam).await;
+    let mut unsigned = event("admin-flags-list");
+    unsigned["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let reply = h.admin_with(unsigned.clone()).await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (403, "IAM_CALLER_REQUIRED"),
+        "{}",
+        reply.body
+    );
+    let local = Harness::new().await;
+    assert_eq!(
+        local.admin_with(unsigned).await.status,
+        200,
+        "the local emulator (ADMIN_URL_AUTH=NONE) does not sign"
+    );
+}
+
+#[test]
+fn admin_url_auth_is_aws_iam_or_none() {
+    let env = |value: Option<&str>| -> std::collections::HashMap<String, String> {
+        value
+            .map(|v| [("ADMIN_URL_AUTH".to_string(), v.to_string())].into())
+            .unwrap_or_default()
+    };
+    assert_eq!(UrlAuth::from_env(&env(None)).unwrap(), UrlAuth::None);
+    assert_eq!(
+        UrlAuth::from_env(&env(Some("NONE"))).unwrap(),
+        UrlAuth::None
+    );
+    assert_eq!(
+        UrlAuth::from_env(&env(Some("AWS_IAM"))).unwrap(),
+        UrlAuth::AwsIam
+    );
+    let err = UrlAuth::from_env(&env(Some("aws_iam"))).unwrap_err();
+    assert!(err.to_string().contains("ADMIN_URL_AUTH"), "{err}");
 }

@@ -103,7 +103,7 @@ impl Harness {
     async fn call(&self, event: Value) -> Reply {
         invoke(
             |req| admin::handle(&self.app, req),
-            event.bearer(&self.token),
+            event.header("X-Admin-Session", &self.token),
         )
         .await
     }
@@ -377,7 +377,7 @@ async fn kyc_routes_need_an_admin_with_totp() {
         |req| admin::handle(&h.app, req),
         event("admin-kyc-get")
             .path(&format!("/admin/kyc/{id}"))
-            .bearer(&user_token)
+            .header("X-Admin-Session", &user_token)
             .device("device-0001-sample"),
     )
     .await;
@@ -389,7 +389,7 @@ async fn kyc_routes_need_an_admin_with_totp() {
         |req| admin::handle(&h.app, req),
         event("admin-kyc-decision")
             .path(&format!("/admin/kyc/{id}/decision"))
-            .bearer(&no_totp),
+            .header("X-Admin-Session", &no_totp),
     )
     .await;
     assert_eq!((reply.status, reply.code()), (403, "TOTP_REQUIRED"));
