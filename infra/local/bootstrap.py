@@ -5,6 +5,9 @@ Every AWS::DynamoDB::Table in the template is created on the emulator at
 AWS_ENDPOINT_URL with the same keys, indexes and TTL, named as the template
 names it with the stack name replaced by STACK_NAME (default "local"). The
 SES sender identity MAIL_FROM is verified so the emulator accepts email.
+The secrets named in LOCAL_SECRETS ("id=VAR,VAR;id=VAR") are stored in
+Secrets Manager as JSON objects of those variables' values, which is where
+the functions read them (SECRET_IDS), as in AWS.
 Safe to run again: existing resources are left as they are.
 """
 
@@ -124,6 +127,20 @@ def create_buckets(endpoint, stack):
         print(f"bucket {name} ({logical_id}) ready")
 
 
+def store_secrets(endpoint):
+    """Creates or updates each secret of LOCAL_SECRETS from the environment."""
+    spec = os.environ.get("LOCAL_SECRETS", "")
+    client = boto3.client("secretsmanager", endpoint_url=endpoint)
+    for entry in filter(None, spec.split(";")):
+        secret_id, names = entry.split("=", 1)
+        value = json.dumps({name: os.environ[name] for name in names.split(",")})
+        try:
+            client.put_secret_value(SecretId=secret_id, SecretString=value)
+        except client.exceptions.ResourceNotFoundException:
+            client.create_secret(Name=secret_id, SecretString=value)
+        print(f"secret {secret_id} ready")
+
+
 def main():
     endpoint = os.environ["AWS_ENDPOINT_URL"]
     stack = os.environ.get("STACK_NAME", "local")
@@ -144,6 +161,7 @@ def main():
         print(f"table {name} ({logical_id}) ready")
     create_queues(endpoint, stack)
     create_buckets(endpoint, stack)
+    store_secrets(endpoint)
     sender = os.environ.get("MAIL_FROM")
     if sender:
         boto3.client("ses", endpoint_url=endpoint).verify_email_identity(

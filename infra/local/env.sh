@@ -1,14 +1,20 @@
 # Environment of the local run and the tests: fake credentials, the AWS
-# stand-in's endpoint, table names as the bootstrap creates them, and a
-# signing key generated once per checkout (kept in .local/, never committed).
+# stand-in's endpoint, table names as the bootstrap creates them, and keys
+# generated once per checkout (kept in .local/, never committed). The tests
+# read the keys from here; the functions read them as in AWS, from the
+# stand-in's Secrets Manager (SECRET_IDS; the bootstrap stores them there).
 # Usage: source infra/local/env.sh [moto-port]
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 MOTO_PORT="${1:-${MOTO_PORT:-4566}}"
 mkdir -p "$ROOT/.local"
-if [ ! -s "$ROOT/.local/jwt-signing-key" ]; then
-  python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$ROOT/.local/jwt-signing-key"
-  chmod 600 "$ROOT/.local/jwt-signing-key"
+if [ ! -s "$ROOT/.local/jwt-signing-key.pem" ]; then
+  (umask 077 && python3 -c '
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+print(Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM,
+      serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode(), end="")
+' > "$ROOT/.local/jwt-signing-key.pem")
 fi
 
 export AWS_ACCESS_KEY_ID=local-fake-access-key
@@ -43,7 +49,18 @@ fi
 export PII_KEYS="local1:$(cat "$ROOT/.local/pii-key")"
 export PII_ACTIVE_KEY_ID=local1
 export FLAGS_TTL_SECONDS=10
-export JWT_SECRET="$(cat "$ROOT/.local/jwt-signing-key")"
+export JWT_SIGNING_KID=local-1
+export JWT_SIGNING_KEY="$(cat "$ROOT/.local/jwt-signing-key.pem")"
+JWT_PUBLIC_KEYS="$(python3 -c '
+import base64, json, sys
+from cryptography.hazmat.primitives import serialization
+key = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), None).public_key()
+x = base64.urlsafe_b64encode(key.public_bytes(serialization.Encoding.Raw,
+    serialization.PublicFormat.Raw)).rstrip(b"=").decode()
+print(json.dumps({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": sys.argv[2], "x": x,
+                            "alg": "EdDSA", "use": "sig"}]}))
+' "$ROOT/.local/jwt-signing-key.pem" "$JWT_SIGNING_KID")"
+export JWT_PUBLIC_KEYS
 export JWT_ISSUER=http://127.0.0.1:9000
 export JWT_AUDIENCE=wallet-app
 export ADMIN_CIDRS=127.0.0.0/8,::1/128
@@ -53,16 +70,34 @@ export MAIL_FROM=no-reply@wallet.local
 export REVIEWER_EMAILS=fraud-team@wallet.local
 export LOG_LEVEL=info
 
+# The secrets the bootstrap stores in the stand-in's Secrets Manager, each a
+# JSON object of the variables it supplies; the functions read them from there.
+export LOCAL_SECRETS="$STACK_NAME/jwt-signing-key=JWT_SIGNING_KID,JWT_SIGNING_KEY;$STACK_NAME/jwt-public-keys=JWT_PUBLIC_KEYS;$STACK_NAME/webhook-secrets=WEBHOOK_SECRETS_STRIPE;$STACK_NAME/pii-keys=PII_KEYS,PII_ACTIVE_KEY_ID"
+SECRET_VARS="JWT_SIGNING_KID JWT_SIGNING_KEY JWT_PUBLIC_KEYS WEBHOOK_SECRETS_STRIPE PII_KEYS PII_ACTIVE_KEY_ID"
+
+# Runs a command (cargo lambda watch) without the secret variables, so the
+# functions it serves take them from Secrets Manager only, as in AWS.
+without_secrets() {
+  local unset_args=()
+  for var in $SECRET_VARS; do unset_args+=(-u "$var"); done
+  env "${unset_args[@]}" "$@"
+}
+
 # The variables the functions read, for `cargo lambda watch --env-file`.
 write_function_env() {
   local file="$ROOT/.local/functions.env"
   : > "$file"
   chmod 600 "$file"
   for var in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_ENDPOINT_URL \
-    USERS_TABLE SESSIONS_TABLE COUNTERS_TABLE FLAGS_TABLE AUDIT_TABLE FLAGS_TTL_SECONDS WALLET_TABLE REVIEW_QUEUE_URL WEBHOOKS_TABLE WEBHOOK_QUEUE_URL WEBHOOK_PROVIDERS WEBHOOK_SECRETS_STRIPE JWT_SECRET JWT_ISSUER JWT_AUDIENCE \
-    KYC_TABLE KYC_BUCKET KYC_SSE PII_KEYS PII_ACTIVE_KEY_ID \
+    USERS_TABLE SESSIONS_TABLE COUNTERS_TABLE FLAGS_TABLE AUDIT_TABLE FLAGS_TTL_SECONDS WALLET_TABLE REVIEW_QUEUE_URL WEBHOOKS_TABLE WEBHOOK_QUEUE_URL WEBHOOK_PROVIDERS JWT_ISSUER JWT_AUDIENCE \
+    KYC_TABLE KYC_BUCKET KYC_SSE \
     ADMIN_CIDRS ADMIN_TOTP_REQUIRED AUTH_IP_LIMIT_PER_MINUTE MAIL_FROM REVIEWER_EMAILS LOG_LEVEL; do
     printf '%s="%s"\n' "$var" "${!var}" >> "$file"
   done
+  local ids=""
+  local entry
+  IFS=';' read -ra entries <<< "$LOCAL_SECRETS"
+  for entry in "${entries[@]}"; do ids="${ids:+$ids,}${entry%%=*}"; done
+  printf 'SECRET_IDS="%s"\n' "$ids" >> "$file"
   echo "$file"
 }

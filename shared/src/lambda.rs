@@ -8,9 +8,14 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::lambda_runtime::LambdaEvent;
 use lambda_http::{run, service_fn, Body, Error, Request, Response};
 
-use crate::config::ConfigError;
+use std::sync::Arc;
+
+use crate::aws::SecretsManager;
+use crate::clock::SystemClock;
+use crate::config::{ConfigError, Env, ProcessEnv};
 use crate::http::{error_response, ApiError, RequestMeta};
 use crate::logging::RequestLog;
+use crate::secrets::{secret_ids, LiveApp, SecretEnv, SecretSource};
 
 /// A route's result: the response and, when known, the caller's user id.
 pub type Served = Result<(Response<Body>, Option<String>), ApiError>;
@@ -47,17 +52,27 @@ where
     response
 }
 
-/// Sets up logging and builds the app once per cold start; it then lives
-/// as long as the process. A configuration error stops the function.
-async fn build_once<A, B, BFut>(build: B) -> Result<&'static A, Error>
+/// Sets up logging and builds the app from the process environment and the
+/// secrets it names (`SECRET_IDS`, read from Secrets Manager); the app is
+/// rebuilt when a refresh finds rotated secrets. A configuration error at
+/// cold start stops the function.
+async fn start_live<A, B, BFut>(build: B) -> Result<&'static LiveApp<A, B>, Error>
 where
-    A: 'static,
-    B: FnOnce() -> BFut,
-    BFut: Future<Output = Result<A, ConfigError>>,
+    A: Sync + 'static,
+    B: Fn(SecretEnv) -> BFut + Sync + 'static,
+    BFut: Future<Output = Result<A, ConfigError>> + Send,
 {
     crate::logging::init();
-    match build().await {
-        Ok(app) => Ok(Box::leak(Box::new(app))),
+    let base: Arc<dyn Env> = Arc::new(ProcessEnv);
+    let source: Option<Arc<dyn SecretSource>> = if secret_ids(base.as_ref()).is_empty() {
+        None
+    } else {
+        Some(Arc::new(SecretsManager::new(
+            &crate::aws::load_sdk_config().await,
+        )))
+    };
+    match LiveApp::start(base, source, Arc::new(SystemClock), build).await {
+        Ok(live) => Ok(Box::leak(Box::new(live))),
         Err(err) => {
             tracing::error!(error = %err, "configuration refused; the function cannot start");
             Err(err.into())
@@ -65,17 +80,17 @@ where
     }
 }
 
-/// Runs an HTTP function: logging, one `build` per cold start, then `handle`
-/// for every request.
+/// Runs an HTTP function: logging, `build` at cold start (and again when
+/// secrets rotate), then `handle` for every request.
 pub async fn run_http<A, B, BFut, H, HFut>(build: B, handle: H) -> Result<(), Error>
 where
     A: Sync + 'static,
-    B: FnOnce() -> BFut,
-    BFut: Future<Output = Result<A, ConfigError>>,
+    B: Fn(SecretEnv) -> BFut + Sync + 'static,
+    BFut: Future<Output = Result<A, ConfigError>> + Send,
     H: Fn(&'static A, Request) -> HFut + Sync,
     HFut: Future<Output = Response<Body>> + Send,
 {
-    let app = build_once(build).await?;
+    let live = start_live(build).await?;
     match crate::cors::CorsPolicy::from_env(&crate::config::ProcessEnv) {
         Ok(policy) => crate::cors::install(policy),
         Err(err) => {
@@ -85,7 +100,7 @@ where
     }
     let handle = &handle;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(handle(app, req).await)
+        Ok::<_, Error>(handle(live.current().await, req).await)
     }))
     .await
 }
@@ -95,16 +110,16 @@ where
 pub async fn run_sqs<A, B, BFut, H, HFut>(build: B, handle: H) -> Result<(), Error>
 where
     A: Sync + 'static,
-    B: FnOnce() -> BFut,
-    BFut: Future<Output = Result<A, ConfigError>>,
+    B: Fn(SecretEnv) -> BFut + Sync + 'static,
+    BFut: Future<Output = Result<A, ConfigError>> + Send,
     H: Fn(&'static A, SqsEvent) -> HFut + Sync,
     HFut: Future<Output = SqsBatchResponse> + Send,
 {
-    let app = build_once(build).await?;
+    let live = start_live(build).await?;
     let handle = &handle;
     lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
         move |event: LambdaEvent<SqsEvent>| async move {
-            Ok::<_, Error>(handle(app, event.payload).await)
+            Ok::<_, Error>(handle(live.current().await, event.payload).await)
         },
     ))
     .await
@@ -116,21 +131,23 @@ where
 pub async fn run_scheduled<A, B, BFut, H, HFut, R, E>(build: B, handle: H) -> Result<(), Error>
 where
     A: Sync + 'static,
-    B: FnOnce() -> BFut,
-    BFut: Future<Output = Result<A, ConfigError>>,
+    B: Fn(SecretEnv) -> BFut + Sync + 'static,
+    BFut: Future<Output = Result<A, ConfigError>> + Send,
     H: Fn(&'static A, serde_json::Value) -> HFut + Sync,
     HFut: Future<Output = Result<R, E>> + Send,
     R: serde::Serialize,
     E: std::error::Error + Send + Sync + 'static,
 {
-    let app = build_once(build).await?;
+    let live = start_live(build).await?;
     let handle = &handle;
     lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            handle(app, event.payload).await.map_err(|err| {
-                tracing::error!(error = %err, "scheduled run failed");
-                Error::from(err)
-            })
+            handle(live.current().await, event.payload)
+                .await
+                .map_err(|err| {
+                    tracing::error!(error = %err, "scheduled run failed");
+                    Error::from(err)
+                })
         },
     ))
     .await

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod ports;
 pub mod ratelimit;
 pub mod review;
+pub mod secrets;
 pub mod wallet;
 pub mod webhook;
 

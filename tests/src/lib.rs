@@ -100,7 +100,7 @@ impl RechargeStack {
             WalletTables,
         };
         use shared::config::ProcessEnv;
-        use shared::testing::{signed_in_account, test_access_config};
+        use shared::testing::{signed_in_account, test_access_config, test_signer};
         use std::sync::Arc;
 
         endpoint();
@@ -116,7 +116,7 @@ impl RechargeStack {
         let claims = shared::testing::claims(&shared_device_token);
         let device = format!("device-{}", shared::auth::secrets::new_id());
         let amr = vec!["pwd".to_string()];
-        let token = test_access_config().tokens.issue(
+        let token = test_signer().issue(
             &shared::auth::tokens::TokenSubject {
                 user_id: &user_id,
                 session_id: claims["sid"].as_str().unwrap(),

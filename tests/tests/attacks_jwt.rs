@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use aws_lc_rs::signature::Ed25519KeyPair;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -18,8 +19,13 @@ use shared::testing::{
     signed_in_account, test_access_config, test_login_env, verified_wallet_user, EventExt, Reply,
 };
 
-/// The signing key of `test_access_config` (a test-only value).
-const KEY: &[u8] = b"test-only-jwt-key-7f3a9c2e41b86d05";
+/// The public half of the tests' signing key: what an attacker can read from
+/// the published key set and try as an HMAC secret.
+fn public_key() -> Vec<u8> {
+    URL_SAFE_NO_PAD
+        .decode(shared::testing::test_signer().public_jwk().x)
+        .unwrap()
+}
 
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -31,19 +37,38 @@ fn hs256(key: &[u8], signing_input: &str) -> String {
     b64(&mac.finalize().into_bytes())
 }
 
-/// A token with `header` and `claims`, signed HS256 with `key` (or the given signature).
-fn forge(header: &Value, claims: &Value, key: Option<&[u8]>, signature: Option<&str>) -> String {
+/// How a forged token is signed.
+enum Sig<'a> {
+    /// EdDSA with an Ed25519 private key (PKCS#8 PEM): the tests' genuine key or another.
+    Ed25519(&'a str),
+    /// HS256 with this secret.
+    Hmac(&'a [u8]),
+    /// This signature text, as given.
+    Text(&'a str),
+}
+
+/// A token with `header` and `claims`, signed as `sig` says.
+fn forge(header: &Value, claims: &Value, sig: Sig<'_>) -> String {
     let input = format!(
         "{}.{}",
         b64(header.to_string().as_bytes()),
         b64(claims.to_string().as_bytes())
     );
-    let sig = match (signature, key) {
-        (Some(s), _) => s.to_string(),
-        (None, Some(k)) => hs256(k, &input),
-        (None, None) => String::new(),
+    let signature = match sig {
+        Sig::Ed25519(pem) => {
+            let der = pem::parse(pem).unwrap();
+            let pair = Ed25519KeyPair::from_pkcs8(der.contents()).unwrap();
+            b64(pair.sign(input.as_bytes()).as_ref())
+        }
+        Sig::Hmac(key) => hs256(key, &input),
+        Sig::Text(text) => text.to_string(),
     };
-    format!("{input}.{sig}")
+    format!("{input}.{signature}")
+}
+
+/// Signed with the tests' genuine signing key.
+fn genuine() -> Sig<'static> {
+    Sig::Ed25519(shared::testing::test_signing_key_pem())
 }
 
 struct Stack {
@@ -146,7 +171,9 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
     let stack = Stack::new().await;
     let good_claims = stack.claims.clone();
     let device = good_claims["did"].as_str().unwrap().to_string();
-    let header = json!({"alg": "HS256", "typ": "at+jwt"});
+    let kid = shared::testing::TEST_KID;
+    let header = json!({"alg": "EdDSA", "typ": "at+jwt", "kid": kid});
+    let retired_key = shared::auth::tokens::generate_private_key_pem();
     let now = SystemClock.now();
     let with = |edit: &dyn Fn(&mut Value)| {
         let mut c = good_claims.clone();
@@ -159,8 +186,7 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
             forge(
                 &json!({"alg": "none", "typ": "at+jwt"}),
                 &good_claims,
-                None,
-                None,
+                Sig::Text(""),
             ),
         ),
         (
@@ -168,52 +194,71 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
             forge(
                 &json!({"alg": "NONE", "typ": "at+jwt"}),
                 &good_claims,
-                None,
-                None,
+                Sig::Text(""),
             ),
         ),
         (
             "empty-signature",
-            forge(&header, &good_claims, None, Some("")),
+            forge(&header, &good_claims, Sig::Text("")),
         ),
         (
             "wrong-signature",
-            forge(&header, &good_claims, None, Some(&b64(&[7u8; 32]))),
+            forge(&header, &good_claims, Sig::Text(&b64(&[7u8; 64]))),
         ),
         (
             "wrong-key",
             forge(
                 &header,
                 &good_claims,
-                Some(b"an-attacker-chosen-key-with-32-bytes!"),
-                None,
+                Sig::Ed25519(&shared::auth::tokens::generate_private_key_pem()),
             ),
         ),
         (
             "rs256-confusion",
             forge(
-                &json!({"alg": "RS256", "typ": "at+jwt"}),
+                &json!({"alg": "RS256", "typ": "at+jwt", "kid": kid}),
                 &good_claims,
-                Some(KEY),
-                None,
+                Sig::Hmac(&public_key()),
             ),
         ),
         (
-            "eddsa-confusion",
+            "hs256-with-the-public-key",
+            forge(
+                &json!({"alg": "HS256", "typ": "at+jwt", "kid": kid}),
+                &good_claims,
+                Sig::Hmac(&public_key()),
+            ),
+        ),
+        (
+            "hs512-with-the-public-key",
+            forge(
+                &json!({"alg": "HS512", "typ": "at+jwt", "kid": kid}),
+                &good_claims,
+                Sig::Hmac(&public_key()),
+            ),
+        ),
+        (
+            "retired-key",
+            forge(
+                &json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "retired-2026-11"}),
+                &good_claims,
+                Sig::Ed25519(&retired_key),
+            ),
+        ),
+        (
+            "unknown-kid",
+            forge(
+                &json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "no-such-key"}),
+                &good_claims,
+                genuine(),
+            ),
+        ),
+        (
+            "missing-kid",
             forge(
                 &json!({"alg": "EdDSA", "typ": "at+jwt"}),
                 &good_claims,
-                Some(KEY),
-                None,
-            ),
-        ),
-        (
-            "hs512",
-            forge(
-                &json!({"alg": "HS512", "typ": "at+jwt"}),
-                &good_claims,
-                Some(KEY),
-                None,
+                genuine(),
             ),
         ),
         (
@@ -221,8 +266,7 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
             forge(
                 &json!({"alg": "HS256", "typ": "at+jwt", "jwk": {"kty": "oct", "k": b64(b"attacker-key")}}),
                 &good_claims,
-                Some(b"attacker-key"),
-                None,
+                Sig::Hmac(b"attacker-key"),
             ),
         ),
         (
@@ -230,8 +274,7 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
             forge(
                 &json!({"alg": "HS256", "typ": "at+jwt", "kid": "../../../../dev/null"}),
                 &good_claims,
-                Some(b""),
-                None,
+                Sig::Hmac(b""),
             ),
         ),
         (
@@ -239,26 +282,23 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
             forge(
                 &json!({"alg": "HS256", "typ": "at+jwt", "kid": "x' UNION SELECT 'key"}),
                 &good_claims,
-                Some(b"key"),
-                None,
+                Sig::Hmac(b"key"),
             ),
         ),
         (
             "jku-header",
             forge(
-                &json!({"alg": "HS256", "typ": "at+jwt", "jku": "https://attacker.example/jwks.json"}),
+                &json!({"alg": "EdDSA", "typ": "at+jwt", "kid": kid, "jku": "https://attacker.example/jwks.json"}),
                 &good_claims,
-                Some(b"attacker-key"),
-                None,
+                genuine(),
             ),
         ),
         (
             "wrong-type",
             forge(
-                &json!({"alg": "HS256", "typ": "JWT"}),
+                &json!({"alg": "EdDSA", "typ": "JWT", "kid": kid}),
                 &good_claims,
-                Some(KEY),
-                None,
+                genuine(),
             ),
         ),
         (
@@ -270,8 +310,7 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
                     c["iat"] = json!(now - 1020);
                     c["nbf"] = json!(now - 1020);
                 }),
-                Some(KEY),
-                None,
+                genuine(),
             ),
         ),
         (
@@ -283,8 +322,7 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
                     c["iat"] = json!(now + 600);
                     c["exp"] = json!(now + 1500);
                 }),
-                Some(KEY),
-                None,
+                genuine(),
             ),
         ),
         (
@@ -292,8 +330,7 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
             forge(
                 &header,
                 &with(&|c| c["iss"] = json!("https://evil.example")),
-                Some(KEY),
-                None,
+                genuine(),
             ),
         ),
         (
@@ -301,8 +338,7 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
             forge(
                 &header,
                 &with(&|c| c["aud"] = json!("another-app")),
-                Some(KEY),
-                None,
+                genuine(),
             ),
         ),
         (
@@ -310,31 +346,31 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
             forge(
                 &header,
                 &with(&|c| c["aud"] = json!(["wallet-app", "another-app"])),
-                Some(KEY),
-                None,
+                genuine(),
             ),
         ),
         (
             "extra-claim",
-            forge(
-                &header,
-                &with(&|c| c["admin"] = json!(true)),
-                Some(KEY),
-                None,
-            ),
+            forge(&header, &with(&|c| c["admin"] = json!(true)), genuine()),
         ),
         ("role-escalation-unsigned", {
             let mut c = good_claims.clone();
             c["role"] = json!("admin");
-            forge(&header, &c, None, Some(&b64(&[1u8; 32])))
+            forge(&header, &c, Sig::Text(&b64(&[1u8; 64])))
         }),
         ("not-a-jwt", "definitely.not.a-token".to_string()),
         ("two-parts", "eyJhbGciOiJIUzI1NiJ9.e30".to_string()),
     ];
+    // The forger signs like the login function: with the good claims its
+    // token verifies, so each case above is refused for the one thing it changed.
+    assert!(test_access_config()
+        .tokens
+        .verify(&forge(&header, &good_claims, genuine()), now)
+        .is_ok());
     for (case, token) in &cases {
         stack.refused_recharge(case, token, &device, 401).await;
     }
-    let real = shared::testing::test_access_config().tokens.issue(
+    let real = shared::testing::test_signer().issue(
         &shared::auth::tokens::TokenSubject {
             user_id: good_claims["sub"].as_str().unwrap(),
             session_id: good_claims["sid"].as_str().unwrap(),
@@ -365,7 +401,7 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
 async fn an_access_token_is_not_a_refresh_token() {
     let stack = Stack::new().await;
     let device = stack.claims["did"].as_str().unwrap().to_string();
-    let access = shared::testing::test_access_config().tokens.issue(
+    let access = shared::testing::test_signer().issue(
         &shared::auth::tokens::TokenSubject {
             user_id: stack.claims["sub"].as_str().unwrap(),
             session_id: stack.claims["sid"].as_str().unwrap(),
@@ -393,7 +429,7 @@ async fn admin_tokens_are_pinned_to_their_ip_and_need_totp() {
     let claims = stack.admin_claims.clone();
     let issue = |amr: &[&str], ip: Option<&str>| {
         let amr: Vec<String> = amr.iter().map(|s| s.to_string()).collect();
-        shared::testing::test_access_config().tokens.issue(
+        shared::testing::test_signer().issue(
             &shared::auth::tokens::TokenSubject {
                 user_id: claims["sub"].as_str().unwrap(),
                 session_id: claims["sid"].as_str().unwrap(),

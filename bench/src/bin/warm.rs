@@ -270,7 +270,7 @@ async fn main() {
         time(RUNS, |_| status.clone(), kyc_call).await,
     );
     let (body, content_type) = kyc_body();
-    let issuer = test_access_config().tokens;
+    let issuer = shared::testing::test_signer();
     let amr = vec!["pwd".to_string()];
     let submit = |i: usize| {
         let user = format!("bench-kyc-{i}");

@@ -1,8 +1,10 @@
 //! Lambda entry point: build the app once, then serve requests.
 
-use shared::config::ProcessEnv;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_http(|| flags::App::from_env(&ProcessEnv), flags::handle).await
+    shared::lambda::run_http(
+        |env| async move { flags::App::from_env(&env).await },
+        flags::handle,
+    )
+    .await
 }

@@ -77,7 +77,7 @@ fn bench(c: &mut Criterion) {
     );
     let (body, content_type) = runtime.block_on(one_mebibyte_form());
     let base = event("kyc-upload-submit").binary_body(&body, &content_type);
-    let issuer = test_access_config().tokens;
+    let issuer = shared::testing::test_signer();
     let amr = vec!["pwd".to_string()];
     let mut group = c.benchmark_group("kyc-upload");
     group

@@ -1,6 +1,8 @@
 //! The login function's configuration, validated once per cold start.
 
+use shared::auth::access::signer_from_env;
 use shared::auth::lockout::LockoutPolicy;
+use shared::auth::tokens::TokenSigner;
 use shared::auth::{AccessConfig, AuthPolicy};
 use shared::config::{flag_or, parsed_or, required, ConfigError, Env};
 use shared::ratelimit::WindowLimit;
@@ -8,16 +10,18 @@ use shared::ratelimit::WindowLimit;
 /// Validated settings of the login function.
 pub struct LoginConfig {
     pub access: AccessConfig,
+    pub signer: TokenSigner,
     pub policy: AuthPolicy,
     pub mail_from: String,
 }
 
 impl LoginConfig {
-    /// Reads `JWT_SECRET` (≥ 32 bytes), `JWT_ISSUER`, `JWT_AUDIENCE`,
-    /// `ADMIN_CIDRS`, `MAIL_FROM`, and optionally `ADMIN_TOTP_REQUIRED`
+    /// Reads the token keys (`JWT_SIGNING_KID`, `JWT_SIGNING_KEY`,
+    /// `JWT_PUBLIC_KEYS`), `JWT_ISSUER`, `JWT_AUDIENCE`, `ADMIN_CIDRS`, `MAIL_FROM`, and optionally `ADMIN_TOTP_REQUIRED`
     /// (default true), `AUTH_IP_LIMIT_PER_MINUTE` (default 20) and `PRODUCT_NAME`.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let access = AccessConfig::from_env(env)?;
+        let signer = signer_from_env(env)?;
         let mail_from = required(env, "MAIL_FROM")?;
         let ip_limit = parsed_or(env, "AUTH_IP_LIMIT_PER_MINUTE", 20u32)?;
         if ip_limit == 0 {
@@ -37,6 +41,7 @@ impl LoginConfig {
         };
         Ok(Self {
             access,
+            signer,
             policy,
             mail_from,
         })

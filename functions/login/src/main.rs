@@ -1,8 +1,10 @@
 //! Lambda entry point: build the app once, then serve requests.
 
-use shared::config::ProcessEnv;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_http(|| login::App::from_env(&ProcessEnv), login::handle).await
+    shared::lambda::run_http(
+        |env| async move { login::App::from_env(&env).await },
+        login::handle,
+    )
+    .await
 }

@@ -148,7 +148,9 @@ async fn email_outage_does_not_block_sign_in() {
 #[test]
 fn configuration_errors_name_the_variable() {
     for var in [
-        "JWT_SECRET",
+        "JWT_SIGNING_KID",
+        "JWT_SIGNING_KEY",
+        "JWT_PUBLIC_KEYS",
         "JWT_ISSUER",
         "JWT_AUDIENCE",
         "ADMIN_CIDRS",
@@ -161,8 +163,30 @@ fn configuration_errors_name_the_variable() {
             .expect("must refuse");
         assert_eq!(err, ConfigError::Missing(var.to_string()));
     }
-    let weak = login::LoginConfig::from_env(&test_env(&[("JWT_SECRET", "too-short")]));
-    assert!(matches!(weak.err(), Some(ConfigError::Weak { var, .. }) if var == "JWT_SECRET"));
+    let invalid =
+        |overrides: &[(&str, &str)]| match login::LoginConfig::from_env(&test_env(overrides)) {
+            Err(ConfigError::Invalid { var, reason }) => (var, reason),
+            other => panic!("must refuse, got {:?}", other.err()),
+        };
+    let not_a_key = invalid(&[("JWT_SIGNING_KEY", "not-a-pem-key")]);
+    assert_eq!(not_a_key.0, "JWT_SIGNING_KEY");
+    assert!(
+        !not_a_key.1.contains("not-a-pem-key"),
+        "never echoes the key"
+    );
+    assert_eq!(invalid(&[("JWT_SIGNING_KID", "../x")]).0, "JWT_SIGNING_KID");
+    assert_eq!(invalid(&[("JWT_PUBLIC_KEYS", "{}")]).0, "JWT_PUBLIC_KEYS");
+    // A signing key whose public half is not published would mint tokens no
+    // other function accepts: login refuses to start with it.
+    let unpublished = shared::auth::tokens::generate_private_key_pem();
+    assert_eq!(
+        invalid(&[("JWT_SIGNING_KEY", unpublished.as_str())]).0,
+        "JWT_PUBLIC_KEYS"
+    );
+    assert_eq!(
+        invalid(&[("JWT_SIGNING_KID", "another-kid")]).0,
+        "JWT_PUBLIC_KEYS"
+    );
     let bad = login::LoginConfig::from_env(&test_env(&[("ADMIN_TOTP_REQUIRED", "maybe")]));
     assert!(bad.is_err());
 }

@@ -11,7 +11,9 @@ use shared::clock::ManualClock;
 use shared::flags::Snapshot;
 use shared::memory::MemoryStore;
 use shared::ports::{AdminChange, AdminStore, IdempotencyBegin, IdempotencyStore, WalletStore};
-use shared::testing::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
+use shared::testing::{
+    event, invoke, signed_in_account, test_access_config, test_signer, EventExt, Reply,
+};
 use shared::wallet::model::{RechargeStatus, WalletProfile};
 
 const NOW: i64 = 1_900_000_000;
@@ -81,7 +83,7 @@ impl Harness {
         use shared::clock::Clock;
         let claims = shared::testing::claims(&self.token);
         let amr = vec!["pwd".to_string()];
-        test_access_config().tokens.issue(
+        test_signer().issue(
             &shared::auth::tokens::TokenSubject {
                 user_id: &self.user_id,
                 session_id: claims["sid"].as_str().unwrap(),

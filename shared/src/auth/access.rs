@@ -9,35 +9,76 @@ use subtle::ConstantTimeEq;
 
 use super::error::AuthError;
 use super::model::Role;
-use super::tokens::{AccessClaims, TokenIssuer};
+use super::tokens::{AccessClaims, KeyError, PublicKeySet, TokenSigner, TokenVerifier};
 use crate::clock::Clock;
-use crate::config::{cidr_list, required, secret, ConfigError, Env};
+use crate::config::{cidr_list, required, ConfigError, Env};
 
 /// The verified caller of an authenticated request.
 pub type Principal = AccessClaims;
 
 /// Token verification settings every function that authenticates reads.
 pub struct AccessConfig {
-    pub tokens: TokenIssuer,
+    pub tokens: TokenVerifier,
     pub admin_cidrs: Vec<IpNet>,
 }
 
 impl AccessConfig {
-    /// Reads `JWT_SECRET` (at least 32 bytes), `JWT_ISSUER`, `JWT_AUDIENCE` and `ADMIN_CIDRS`.
+    /// Reads `JWT_PUBLIC_KEYS` (a JWKS of Ed25519 keys), `JWT_ISSUER`,
+    /// `JWT_AUDIENCE` and `ADMIN_CIDRS`.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let jwt_secret = secret(env, "JWT_SECRET", 32)?;
         let issuer = required(env, "JWT_ISSUER")?;
         let audience = required(env, "JWT_AUDIENCE")?;
+        let keys = public_keys(env)?;
         Ok(Self {
-            tokens: TokenIssuer::new(&jwt_secret, &issuer, &audience),
+            tokens: TokenVerifier::new(&keys, &issuer, &audience)
+                .map_err(|err| key_error("JWT_PUBLIC_KEYS", err))?,
             admin_cidrs: cidr_list(env, "ADMIN_CIDRS")?,
         })
     }
 }
 
+/// The published verification keys, `JWT_PUBLIC_KEYS`.
+fn public_keys(env: &dyn Env) -> Result<PublicKeySet, ConfigError> {
+    serde_json::from_str(&required(env, "JWT_PUBLIC_KEYS")?)
+        .map_err(|_| key_error("JWT_PUBLIC_KEYS", KeyError::BadKeySet("not a JWKS".into())))
+}
+
+fn key_error(var: &str, err: KeyError) -> ConfigError {
+    ConfigError::Invalid {
+        var: var.to_string(),
+        reason: err.to_string(),
+    }
+}
+
+/// The login function's token signer: `JWT_SIGNING_KID` and `JWT_SIGNING_KEY`
+/// (Ed25519, PKCS#8 PEM), for `JWT_ISSUER` and `JWT_AUDIENCE`. Refused unless
+/// `JWT_PUBLIC_KEYS` publishes this very key, so no token is minted that the
+/// other functions cannot verify.
+pub fn signer_from_env(env: &dyn Env) -> Result<TokenSigner, ConfigError> {
+    let kid = required(env, "JWT_SIGNING_KID")?;
+    let pem = env
+        .get("JWT_SIGNING_KEY")
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| ConfigError::Missing("JWT_SIGNING_KEY".into()))?;
+    let signer = TokenSigner::from_pem(
+        &kid,
+        &pem,
+        &required(env, "JWT_ISSUER")?,
+        &required(env, "JWT_AUDIENCE")?,
+    )
+    .map_err(|err| match err {
+        KeyError::BadKeyId => key_error("JWT_SIGNING_KID", err),
+        other => key_error("JWT_SIGNING_KEY", other),
+    })?;
+    signer
+        .check_published_in(&public_keys(env)?)
+        .map_err(|err| key_error("JWT_PUBLIC_KEYS", err))?;
+    Ok(signer)
+}
+
 /// Verifies bearer tokens, device binding and admin IP pinning.
 pub struct AccessGuard {
-    tokens: TokenIssuer,
+    tokens: TokenVerifier,
     admin_cidrs: Vec<IpNet>,
     clock: Arc<dyn Clock>,
 }
@@ -51,7 +92,7 @@ impl AccessGuard {
         }
     }
 
-    pub fn tokens(&self) -> &TokenIssuer {
+    pub fn tokens(&self) -> &TokenVerifier {
         &self.tokens
     }
 

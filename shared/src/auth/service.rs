@@ -17,7 +17,7 @@ use super::model::{
 };
 use super::password::{check_password_policy, PasswordHasher};
 use super::secrets::{digest, new_id, new_refresh_token};
-use super::tokens::{TokenSubject, ACCESS_TTL_SECONDS};
+use super::tokens::{TokenSigner, TokenSubject, ACCESS_TTL_SECONDS};
 use super::totp;
 use crate::clock::Clock;
 use crate::http::FieldIssue;
@@ -121,6 +121,7 @@ pub struct LoginForm<'a> {
 pub struct AuthService {
     ports: AuthPorts,
     guard: AccessGuard,
+    signer: TokenSigner,
     passwords: PasswordHasher,
     policy: AuthPolicy,
     clock: Arc<dyn Clock>,
@@ -130,12 +131,14 @@ impl AuthService {
     pub fn new(
         ports: AuthPorts,
         guard: AccessGuard,
+        signer: TokenSigner,
         policy: AuthPolicy,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             ports,
             guard,
+            signer,
             passwords: PasswordHasher::new(),
             policy,
             clock,
@@ -591,7 +594,7 @@ impl AuthService {
     }
 
     fn token_pair(&self, record: &RefreshRecord, refresh_token: String, now: i64) -> TokenPair {
-        let access_token = self.guard.tokens().issue(
+        let access_token = self.signer.issue(
             &TokenSubject {
                 user_id: &record.user_id,
                 session_id: &record.session_id,

@@ -158,14 +158,51 @@ pub fn claims(token: &str) -> Value {
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
-/// Token settings for tests: a clearly fake key, admins allowed from 203.0.113.0/24.
+/// Key id of the tests' token signing key.
+pub const TEST_KID: &str = "test-key-1";
+/// Issuer and audience of the tests' tokens.
+pub const TEST_ISSUER: &str = "https://auth.test";
+pub const TEST_AUDIENCE: &str = "wallet-app";
+
+/// The tests' token signing key (Ed25519, PKCS#8 PEM): generated once per
+/// test process, never stored.
+pub fn test_signing_key_pem() -> &'static str {
+    static PEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PEM.get_or_init(crate::auth::tokens::generate_private_key_pem)
+}
+
+/// The signer of the tests' tokens (what the login function holds).
+pub fn test_signer() -> &'static crate::auth::tokens::TokenSigner {
+    static SIGNER: std::sync::OnceLock<crate::auth::tokens::TokenSigner> =
+        std::sync::OnceLock::new();
+    SIGNER.get_or_init(|| {
+        crate::auth::tokens::TokenSigner::from_pem(
+            TEST_KID,
+            test_signing_key_pem(),
+            TEST_ISSUER,
+            TEST_AUDIENCE,
+        )
+        .expect("a generated key parses")
+    })
+}
+
+/// The published key set of the tests (JWKS JSON) holding the signer's public key.
+pub fn test_public_keys_json() -> String {
+    serde_json::to_string(&crate::auth::tokens::PublicKeySet {
+        keys: vec![test_signer().public_jwk()],
+    })
+    .expect("a key set serialises")
+}
+
+/// Token settings for tests: the generated key, admins allowed from 203.0.113.0/24.
 pub fn test_access_config() -> crate::auth::AccessConfig {
     crate::auth::AccessConfig {
-        tokens: crate::auth::tokens::TokenIssuer::new(
-            b"test-only-jwt-key-7f3a9c2e41b86d05",
-            "https://auth.test",
-            "wallet-app",
-        ),
+        tokens: crate::auth::tokens::TokenVerifier::from_jwks(
+            &test_public_keys_json(),
+            TEST_ISSUER,
+            TEST_AUDIENCE,
+        )
+        .expect("the test key set is valid"),
         admin_cidrs: vec!["203.0.113.0/24".parse().expect("valid CIDR")],
     }
 }
@@ -225,7 +262,7 @@ pub async fn signed_in_account(
         .start_session(&start)
         .await
         .expect("session started");
-    let token = test_access_config().tokens.issue(
+    let token = test_signer().issue(
         &TokenSubject {
             user_id: &user.user_id,
             session_id: &session.session_id,
@@ -381,10 +418,13 @@ pub fn memory_admin_ports(
 /// The login configuration of the tests (test-only signing key, the test
 /// admin network), with `overrides`.
 pub fn test_login_env(overrides: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    let public_keys = test_public_keys_json();
     let mut env: std::collections::HashMap<String, String> = [
-        ("JWT_SECRET", "test-only-jwt-key-7f3a9c2e41b86d05"),
-        ("JWT_ISSUER", "https://auth.test"),
-        ("JWT_AUDIENCE", "wallet-app"),
+        ("JWT_SIGNING_KID", TEST_KID),
+        ("JWT_SIGNING_KEY", test_signing_key_pem()),
+        ("JWT_PUBLIC_KEYS", public_keys.as_str()),
+        ("JWT_ISSUER", TEST_ISSUER),
+        ("JWT_AUDIENCE", TEST_AUDIENCE),
         ("ADMIN_CIDRS", "203.0.113.0/24"),
         ("MAIL_FROM", "no-reply@example.test"),
     ]

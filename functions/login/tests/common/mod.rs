@@ -25,18 +25,10 @@ pub struct Harness {
 }
 
 pub fn test_env(overrides: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut env: HashMap<String, String> = [
-        ("JWT_SECRET", "test-only-jwt-key-7f3a9c2e41b86d05"),
-        ("JWT_ISSUER", "https://auth.test"),
-        ("JWT_AUDIENCE", "wallet-app"),
-        ("ADMIN_CIDRS", "203.0.113.0/24"),
-        ("MAIL_FROM", "no-reply@example.test"),
+    let mut env = shared::testing::test_login_env(&[
         ("ADMIN_TOTP_REQUIRED", "true"),
         ("AUTH_IP_LIMIT_PER_MINUTE", "1000"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    ]);
     for (k, v) in overrides {
         env.insert(k.to_string(), v.to_string());
     }
