@@ -1,0 +1,344 @@
+//! The session store (0600 files, refresh only when expired), the command
+//! line, and the exit codes of whole runs against a fake admin function.
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wallet_admin::args::{parse, AdminCall, BodySource, Command, Parsed};
+use wallet_admin::session::{ensure_fresh, FreshError, Profile, Session, Store};
+use wallet_admin::{run, EXIT_LOCAL, EXIT_OK, EXIT_REFUSED, EXIT_USAGE};
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "wallet-admin-test-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn session(expires_at: i64, refresh_expires_at: i64) -> Session {
+    Session {
+        email: "ops@example.com".into(),
+        session_id: "session-1".into(),
+        access_token: "access-1".into(),
+        refresh_token: "refresh-1".into(),
+        expires_at,
+        refresh_expires_at,
+    }
+}
+
+fn profile(admin_url: &str, session: Session) -> Profile {
+    Profile {
+        api_url: "http://127.0.0.1:9/lambda-url/login".into(),
+        admin_url: admin_url.into(),
+        region: None,
+        unsigned: false,
+        device_id: "wallet-admin-test-0001".into(),
+        session,
+    }
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_session_file_is_private_and_round_trips() {
+    let root = temp_dir();
+    let store = Store::new(root.join("wallet-admin"));
+    let data = profile("https://x.lambda-url.eu-west-1.on.aws", session(100, 200));
+    store.save("prod", &data).unwrap();
+    let path = store.path("prod");
+    assert_eq!(mode(&path), 0o600, "the session file is 0600");
+    assert_eq!(
+        mode(&root.join("wallet-admin")),
+        0o700,
+        "its directory is 0700"
+    );
+    assert_eq!(store.load("prod").unwrap(), Some(data.clone()));
+    assert_eq!(store.load("staging").unwrap(), None);
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = store.load("prod").unwrap_err();
+    assert!(err.to_string().contains("readable by others"), "{err}");
+
+    assert!(store.delete("prod").unwrap());
+    assert!(!store.delete("prod").unwrap());
+    assert!(!path.exists());
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn the_store_lives_under_xdg_config_home_or_home() {
+    let env: HashMap<&str, &str> = [("XDG_CONFIG_HOME", "/cfg"), ("HOME", "/home/ops")].into();
+    let store = Store::from_env(&|n| env.get(n).map(|v| v.to_string())).unwrap();
+    assert_eq!(
+        store.path("default"),
+        PathBuf::from("/cfg/wallet-admin/default.json")
+    );
+    let env: HashMap<&str, &str> = [("HOME", "/home/ops")].into();
+    let store = Store::from_env(&|n| env.get(n).map(|v| v.to_string())).unwrap();
+    assert_eq!(
+        store.path("default"),
+        PathBuf::from("/home/ops/.config/wallet-admin/default.json")
+    );
+}
+
+#[tokio::test]
+async fn a_session_is_refreshed_only_when_expired_and_the_new_one_is_stored() {
+    let root = temp_dir();
+    let store = Store::new(&root);
+    let calls = AtomicUsize::new(0);
+    let renew = |old: Session| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        async move {
+            assert_eq!(
+                old.refresh_token, "refresh-1",
+                "the stored refresh token is used"
+            );
+            Ok::<_, String>(Session {
+                access_token: "access-2".into(),
+                refresh_token: "refresh-2".into(),
+                expires_at: 2_000 + 900,
+                ..old
+            })
+        }
+    };
+
+    let mut fresh = profile("http://127.0.0.1:9/lambda-url/admin", session(1_000, 9_000));
+    store.save("p", &fresh).unwrap();
+    assert!(!ensure_fresh(&store, "p", &mut fresh, 900, renew)
+        .await
+        .unwrap());
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "not expired: no refresh");
+
+    let mut expired = fresh.clone();
+    assert!(ensure_fresh(&store, "p", &mut expired, 2_000, renew)
+        .await
+        .unwrap());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(expired.session.access_token, "access-2");
+    let stored = store.load("p").unwrap().unwrap();
+    assert_eq!(
+        stored.session.refresh_token, "refresh-2",
+        "the rotated refresh token is stored at once (the old one is spent)"
+    );
+    assert_eq!(mode(&store.path("p")), 0o600);
+
+    let mut ended = profile("http://127.0.0.1:9/lambda-url/admin", session(1_000, 1_500));
+    let result = ensure_fresh(&store, "p", &mut ended, 2_000, renew).await;
+    assert!(matches!(result, Err(FreshError::Ended)));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "an ended session is not refreshed"
+    );
+
+    let failing = |_old: Session| async { Err::<Session, _>("refused".to_string()) };
+    let mut refused = profile("http://127.0.0.1:9/lambda-url/admin", session(1_000, 9_000));
+    let result = ensure_fresh(&store, "p", &mut refused, 2_000, failing).await;
+    assert!(matches!(result, Err(FreshError::Refresh(_))));
+    assert_eq!(
+        store.load("p").unwrap().unwrap().session.access_token,
+        "access-2",
+        "a failed refresh leaves the stored session alone"
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+fn args(line: &str) -> Vec<String> {
+    line.split_whitespace().map(str::to_string).collect()
+}
+
+fn parsed(line: &str, env: &HashMap<&str, &str>) -> Result<Parsed, String> {
+    parse(&args(line), &|n| env.get(n).map(|v| v.to_string())).map_err(|e| e.0)
+}
+
+fn command(line: &str) -> Command {
+    match parsed(line, &HashMap::new()) {
+        Ok(Parsed::Run(invocation)) => invocation.command,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+#[test]
+fn commands_and_options_are_parsed() {
+    assert_eq!(command("flags list"), Command::Admin(AdminCall::FlagsList));
+    assert_eq!(
+        command("flags delete new.checkout --version 3"),
+        Command::Admin(AdminCall::FlagsDelete {
+            key: "new.checkout".into(),
+            version: 3
+        })
+    );
+    assert_eq!(
+        command("flags update new.checkout --file=-"),
+        Command::Admin(AdminCall::FlagsUpdate {
+            key: "new.checkout".into(),
+            body: BodySource::Stdin
+        })
+    );
+    assert_eq!(
+        command("kyc resubmit sub-1 --reason blurred"),
+        Command::Admin(AdminCall::KycDecide {
+            id: "sub-1".into(),
+            decision: "request_resubmission",
+            reason: Some("blurred".into())
+        })
+    );
+    assert_eq!(
+        command("--json audit list --limit 5"),
+        Command::Admin(AdminCall::AuditList {
+            limit: Some(5),
+            before: None
+        })
+    );
+    assert_eq!(
+        command("login --email ops@example.com --totp-code 123456"),
+        Command::Login {
+            email: Some("ops@example.com".into()),
+            totp_code: Some("123456".into())
+        }
+    );
+    let env: HashMap<&str, &str> = [
+        ("WALLET_ADMIN_URL", "https://a.lambda-url.eu-west-1.on.aws"),
+        ("WALLET_ADMIN_PROFILE", "prod"),
+    ]
+    .into();
+    let Ok(Parsed::Run(invocation)) = parsed("audit verify --json --unsigned", &env) else {
+        panic!("parses");
+    };
+    assert_eq!(invocation.global.profile, "prod");
+    assert_eq!(
+        invocation.global.admin_url.as_deref(),
+        Some("https://a.lambda-url.eu-west-1.on.aws")
+    );
+    assert!(invocation.global.json && invocation.global.unsigned);
+    assert_eq!(parsed("--help", &HashMap::new()), Ok(Parsed::Help));
+}
+
+#[test]
+fn bad_command_lines_are_usage_errors() {
+    for (line, expected) in [
+        ("", "a command is required"),
+        ("frobnicate", "unknown command"),
+        ("flags", "a subcommand is required"),
+        ("flags wipe", "unknown subcommand"),
+        ("flags get", "KEY is required"),
+        ("flags delete k", "--version"),
+        ("flags delete k --version minus-one", "non-negative integer"),
+        ("emergency disable", "--reason is required"),
+        ("kyc reject s1", "--reason is required"),
+        ("flags list --reason x", "not an option of this command"),
+        ("flags list extra", "unexpected argument"),
+        ("flags list --bogus", "unknown option"),
+        ("flags list --profile ../../etc", "--profile"),
+        ("audit list --limit", "needs a value"),
+    ] {
+        let err = parsed(line, &HashMap::new()).unwrap_err();
+        assert!(err.contains(expected), "{line:?}: {err}");
+    }
+}
+
+/// A one-connection-at-a-time HTTP server answering every request with
+/// `status` and `body`; it records each request's head.
+async fn fake_admin(status: u16, body: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/lambda-url/admin", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = vec![0u8; 16 * 1024];
+            let mut read = 0;
+            while !String::from_utf8_lossy(&buffer[..read]).contains("\r\n\r\n") {
+                match socket.read(&mut buffer[read..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => read += n,
+                }
+            }
+            log.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buffer[..read]).to_string());
+            let reply = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn exit_codes_say_done_refused_usage_or_local_failure() {
+    let root = temp_dir();
+    let config = root.to_string_lossy().to_string();
+    let env: HashMap<&str, String> = [("XDG_CONFIG_HOME", config)].into();
+    let lookup = |n: &str| env.get(n).cloned();
+
+    assert_eq!(run(args("--help"), &lookup).await, EXIT_OK);
+    assert_eq!(run(args("flags frobnicate"), &lookup).await, EXIT_USAGE);
+    assert_eq!(
+        run(args("flags list"), &lookup).await,
+        EXIT_LOCAL,
+        "not signed in"
+    );
+
+    let (url, seen) = fake_admin(
+        401,
+        r#"{"error":{"code":"ADMIN_SESSION_HEADER_REQUIRED","message":"m","request_id":"r"}}"#,
+    )
+    .await;
+    let store = Store::new(root.join("wallet-admin"));
+    store
+        .save(
+            "default",
+            &profile(&url, session(i64::MAX / 2, i64::MAX / 2)),
+        )
+        .unwrap();
+    assert_eq!(run(args("flags list"), &lookup).await, EXIT_REFUSED);
+    let head = seen.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(
+        head.starts_with("get /lambda-url/admin/admin/flags http/1.1"),
+        "{head}"
+    );
+    assert!(head.contains("x-admin-session: access-1\r\n"), "{head}");
+    assert!(
+        head.contains("x-device-id: wallet-admin-test-0001\r\n"),
+        "{head}"
+    );
+    assert!(
+        !head.contains("authorization:"),
+        "the local emulator is not signed: {head}"
+    );
+
+    let (ok_url, _) = fake_admin(200, r#"{"intact":true,"entries":3}"#).await;
+    store
+        .save(
+            "default",
+            &profile(&ok_url, session(i64::MAX / 2, i64::MAX / 2)),
+        )
+        .unwrap();
+    assert_eq!(run(args("audit verify"), &lookup).await, EXIT_OK);
+    assert_eq!(
+        run(
+            args(&format!("audit verify --admin-url {url}/other")),
+            &lookup
+        )
+        .await,
+        EXIT_LOCAL,
+        "a session is never sent to another URL"
+    );
+    assert_eq!(run(args("logout"), &lookup).await, EXIT_OK);
+    assert!(
+        !store.path("default").exists(),
+        "logout deletes the session file"
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
