@@ -1,10 +1,10 @@
-//! The DynamoDB and SES adapters keep the same port contract as the
+//! The DynamoDB, SES and Secrets Manager adapters keep the same port contract as the
 //! in-memory ones, against the local stand-in.
 
 use std::sync::Arc;
 
 use e2e::{emails_to, endpoint, unique_email};
-use shared::aws::{load_sdk_config, DynamoStore, SesMailer, TableNames};
+use shared::aws::{load_sdk_config, DynamoStore, SecretsManager, SesMailer, TableNames};
 use shared::config::ProcessEnv;
 use shared::ports::{Mailer, OutgoingEmail};
 use shared::testing::contract::full_contract;
@@ -40,4 +40,30 @@ async fn ses_mailer_delivers_to_the_stand_in() {
             "Hello from the contract suite.".to_string()
         )]
     );
+}
+
+#[tokio::test]
+async fn secrets_manager_keeps_the_secret_source_contract() {
+    endpoint();
+    let sdk = load_sdk_config().await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let id = format!("contract/{}", shared::auth::secrets::new_id());
+    client
+        .create_secret()
+        .name(&id)
+        .secret_string(r#"{"CONTRACT_A": "alpha", "CONTRACT_B": "beta"}"#)
+        .send()
+        .await
+        .unwrap();
+    let source = Arc::new(SecretsManager::new(&sdk));
+    shared::testing::secret_source_contract(source, &id, "contract/absent", || async {
+        client
+            .put_secret_value()
+            .secret_id(&id)
+            .secret_string(r#"{"CONTRACT_A": "rotated", "CONTRACT_B": "beta"}"#)
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
 }

@@ -436,3 +436,49 @@ pub fn test_login_env(overrides: &[(&str, &str)]) -> std::collections::HashMap<S
     }
     env
 }
+
+/// The secret-source contract: `stored_id` holds the JSON object `{"CONTRACT_A":
+/// "alpha", "CONTRACT_B": "beta"}` (stored by the caller, in the store under
+/// test), `rotate` replaces it with `{"CONTRACT_A": "rotated", ...}`, and
+/// `absent_id` names no secret.
+pub async fn secret_source_contract<R, RFut>(
+    source: std::sync::Arc<dyn crate::secrets::SecretSource>,
+    stored_id: &str,
+    absent_id: &str,
+    rotate: R,
+) where
+    R: FnOnce() -> RFut,
+    RFut: Future<Output = ()>,
+{
+    use crate::config::Env;
+    use crate::secrets::{SecretEnv, SecretError};
+
+    let text = source
+        .secret_string(stored_id)
+        .await
+        .expect("stored secret");
+    let value: Value = serde_json::from_str(&text).expect("JSON secret");
+    assert_eq!(value, json!({"CONTRACT_A": "alpha", "CONTRACT_B": "beta"}));
+    assert_eq!(
+        source.secret_string(absent_id).await,
+        Err(SecretError::NotFound(absent_id.to_string()))
+    );
+    let base: std::sync::Arc<dyn Env> = std::sync::Arc::new(
+        [("SECRET_IDS".to_string(), stored_id.to_string())]
+            .into_iter()
+            .collect::<std::collections::HashMap<String, String>>(),
+    );
+    let env = SecretEnv::load(base.clone(), source.as_ref())
+        .await
+        .expect("overlay");
+    assert_eq!(env.get("CONTRACT_B").as_deref(), Some("beta"));
+    rotate().await;
+    let env = SecretEnv::load(base, source.as_ref())
+        .await
+        .expect("overlay");
+    assert_eq!(
+        env.get("CONTRACT_A").as_deref(),
+        Some("rotated"),
+        "a read after a rotation sees the new version"
+    );
+}
