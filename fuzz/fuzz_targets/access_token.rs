@@ -6,21 +6,34 @@
 
 use libfuzzer_sys::fuzz_target;
 use shared::auth::model::Role;
-use shared::auth::tokens::{TokenIssuer, TokenSubject};
+use std::sync::OnceLock;
+
+use shared::auth::tokens::{
+    generate_private_key_pem, PublicKeySet, TokenSigner, TokenSubject, TokenVerifier,
+};
 
 const NOW: i64 = 1_900_000_000;
 
-fn issuer() -> TokenIssuer {
-    TokenIssuer::new(b"fuzz-only-jwt-key-0123456789abcdef", "https://auth.fuzz", "wallet-app")
+/// A key generated once per fuzzing run, and the verifier of its tokens.
+fn keys() -> &'static (TokenSigner, TokenVerifier) {
+    static KEYS: OnceLock<(TokenSigner, TokenVerifier)> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let (iss, aud) = ("https://auth.fuzz", "wallet-app");
+        let signer = TokenSigner::from_pem("fuzz-1", &generate_private_key_pem(), iss, aud)
+            .expect("a generated key parses");
+        let set = PublicKeySet { keys: vec![signer.public_jwk()] };
+        let verifier = TokenVerifier::new(&set, iss, aud).expect("a valid key set");
+        (signer, verifier)
+    })
 }
 
 fuzz_target!(|input: (&str, u16, u8)| {
     let (text, position, replacement) = input;
-    let tokens = issuer();
+    let (signer, tokens) = keys();
     assert!(tokens.verify(text, NOW).is_err(), "accepted: {text:?}");
 
     let amr = vec!["pwd".to_string()];
-    let real = tokens.issue(
+    let real = signer.issue(
         &TokenSubject {
             user_id: "user-fuzz",
             session_id: "session-fuzz",
