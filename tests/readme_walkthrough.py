@@ -5,7 +5,10 @@ The walk-through is the ```bash block after the line
 `<!-- walkthrough -->` in README.md. It runs with BASE set to the given URL
 once the function answers; every step must succeed, `me` must name the
 account, and reusing the rotated refresh token must be refused.
-Usage: readme_walkthrough.py README.md BASE_URL
+Usage: readme_walkthrough.py README.md BASE_URL [--email ADDRESS]
+With --email the block runs for that address instead of the README's
+alice@example.com (a throwaway account, so the walk-through can run again
+against the same stack: infra/smoke.sh).
 """
 
 import json
@@ -49,9 +52,22 @@ def wait_until_serving(base, seconds=600):
     sys.exit("the login function did not start under cargo lambda watch")
 
 
+README_EMAIL = "alice@example.com"
+
+
 def main():
-    readme, base = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    email = README_EMAIL
+    if len(args) == 4 and args[2] == "--email":
+        email = args[3]
+        args = args[:2]
+    if len(args) != 2:
+        sys.exit("usage: readme_walkthrough.py README.md BASE_URL [--email ADDRESS]")
+    readme, base = args
     script = walkthrough_block(readme)
+    if README_EMAIL not in script:
+        sys.exit(f"the walk-through no longer uses {README_EMAIL}")
+    script = script.replace(README_EMAIL, email)
     wait_until_serving(base)
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
@@ -68,7 +84,7 @@ def main():
     replies = [json.loads(line) for line in lines]
     checks = {
         "register accepted": any(r.get("status") == "accepted" for r in replies),
-        "me names the account": any(r.get("email") == "alice@example.com" for r in replies),
+        "me names the account": any(r.get("email") == email for r in replies),
         "documents submitted": any(
             r.get("status") == "pending" and "submission_id" in r and "documents" in r
             for r in replies

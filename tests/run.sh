@@ -51,6 +51,10 @@ WATCH_PID="$WATCH_PID" python3 tests/readme_walkthrough.py README.md \
   "http://127.0.0.1:${LAMBDA_PORT}/lambda-url/login/v1/auth" || {
   echo "--- cargo lambda watch log"; tail -n 40 .local/watch.log; exit 1; }
 
+echo "== smoke test of the local stack: infra/smoke.sh --local (walk-through, flag lookup, wallet-admin with TOTP)"
+WATCH_PID="$WATCH_PID" LAMBDA_PORT="$LAMBDA_PORT" bash infra/smoke.sh --local || {
+  echo "--- cargo lambda watch log"; tail -n 40 .local/watch.log; exit 1; }
+
 echo "== API conformance: schemathesis against infra/openapi.yaml (no 5xx)"
 PROXY_PORT="${TEST_PROXY_PORT:-9200}"
 python3 tests/api_proxy.py "$PROXY_PORT" "$LAMBDA_PORT" &
