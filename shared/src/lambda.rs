@@ -80,6 +80,14 @@ where
     }
 }
 
+/// The answer while secrets are stale: 503 with the error contract and a log line.
+async fn stale_secrets_response(req: Request) -> Response<Body> {
+    serve_logged("secrets", req, |_, _| async {
+        Err(ApiError::unavailable())
+    })
+    .await
+}
+
 /// Runs an HTTP function: logging, `build` at cold start (and again when
 /// secrets rotate), then `handle` for every request.
 pub async fn run_http<A, B, BFut, H, HFut>(build: B, handle: H) -> Result<(), Error>
@@ -100,7 +108,10 @@ where
     }
     let handle = &handle;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(handle(live.current().await, req).await)
+        match live.current().await {
+            Ok(app) => Ok::<_, Error>(handle(app, req).await),
+            Err(_) => Ok(stale_secrets_response(req).await),
+        }
     }))
     .await
 }
@@ -119,7 +130,8 @@ where
     let handle = &handle;
     lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
         move |event: LambdaEvent<SqsEvent>| async move {
-            Ok::<_, Error>(handle(live.current().await, event.payload).await)
+            let app = live.current().await?;
+            Ok::<_, Error>(handle(app, event.payload).await)
         },
     ))
     .await
@@ -142,12 +154,11 @@ where
     let handle = &handle;
     lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            handle(live.current().await, event.payload)
-                .await
-                .map_err(|err| {
-                    tracing::error!(error = %err, "scheduled run failed");
-                    Error::from(err)
-                })
+            let app = live.current().await?;
+            handle(app, event.payload).await.map_err(|err| {
+                tracing::error!(error = %err, "scheduled run failed");
+                Error::from(err)
+            })
         },
     ))
     .await

@@ -51,7 +51,9 @@ async fn secrets_manager_keeps_the_secret_source_contract() {
     client
         .create_secret()
         .name(&id)
-        .secret_string(r#"{"CONTRACT_A": "alpha", "CONTRACT_B": "beta"}"#)
+        .secret_string(
+            r#"{"WEBHOOK_SECRETS_CONTRACT_A": "alpha", "WEBHOOK_SECRETS_CONTRACT_B": "beta"}"#,
+        )
         .send()
         .await
         .unwrap();
@@ -60,7 +62,7 @@ async fn secrets_manager_keeps_the_secret_source_contract() {
         client
             .put_secret_value()
             .secret_id(&id)
-            .secret_string(r#"{"CONTRACT_A": "rotated", "CONTRACT_B": "beta"}"#)
+            .secret_string(r#"{"WEBHOOK_SECRETS_CONTRACT_A": "rotated", "WEBHOOK_SECRETS_CONTRACT_B": "beta"}"#)
             .send()
             .await
             .unwrap();

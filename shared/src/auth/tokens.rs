@@ -242,8 +242,16 @@ impl TokenVerifier {
             let raw = URL_SAFE_NO_PAD
                 .decode(&jwk.x)
                 .map_err(|_| bad("x is not base64url"))?;
-            if raw.len() != 32 {
-                return Err(bad("x must be 32 bytes"));
+            let point: [u8; 32] = raw
+                .as_slice()
+                .try_into()
+                .map_err(|_| bad("x must be 32 bytes"))?;
+            // A small-order point verifies forged signatures (R = identity,
+            // S = 0) for any message; a point off the curve verifies nothing.
+            let strong =
+                ed25519_dalek::VerifyingKey::from_bytes(&point).is_ok_and(|key| !key.is_weak());
+            if !strong {
+                return Err(bad("x is not a valid Ed25519 public key"));
             }
             if keys
                 .insert(jwk.kid.clone(), DecodingKey::from_ed_der(&raw))
@@ -269,11 +277,20 @@ impl TokenVerifier {
             return Err(AuthError::Unauthenticated);
         }
         let header = decode_header(token).map_err(|_| AuthError::Unauthenticated)?;
+        // Only `alg`, `typ` and `kid` are ever written; any other header
+        // field (keys, certificates, critical extensions) is refused.
         if header.alg != Algorithm::EdDSA
             || header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE)
+            || header.cty.is_some()
             || header.jwk.is_some()
             || header.jku.is_some()
             || header.x5u.is_some()
+            || header.x5c.is_some()
+            || header.x5t.is_some()
+            || header.x5t_s256.is_some()
+            || header.crit.is_some()
+            || header.enc.is_some()
+            || header.zip.is_some()
         {
             return Err(AuthError::Unauthenticated);
         }
@@ -285,15 +302,28 @@ impl TokenVerifier {
         let data: TokenData<AccessClaims> =
             decode(token, key, &self.validation).map_err(|_| AuthError::Unauthenticated)?;
         let claims = data.claims;
-        let current = claims.exp + LEEWAY_SECONDS > now
-            && claims.nbf - LEEWAY_SECONDS <= now
-            && claims.iat - LEEWAY_SECONDS <= now
-            && claims.exp - claims.iat <= ACCESS_TTL_SECONDS;
-        if !current {
+        if !is_current(&claims, now) {
             return Err(AuthError::Unauthenticated);
         }
         Ok(claims)
     }
+}
+
+/// Whether a token's times describe a live access token at `now`: issued
+/// no later than it becomes valid or expires, living exactly the access
+/// lifetime, within the leeway. Checked arithmetic: extreme values from a
+/// signed token are refused, never wrapped.
+fn is_current(claims: &AccessClaims, now: i64) -> bool {
+    let lifetime = claims.exp.checked_sub(claims.iat);
+    let expires = claims.exp.checked_add(LEEWAY_SECONDS);
+    let starts = claims.nbf.checked_sub(LEEWAY_SECONDS);
+    let issued = claims.iat.checked_sub(LEEWAY_SECONDS);
+    claims.iat >= 0
+        && claims.nbf >= claims.iat
+        && lifetime == Some(ACCESS_TTL_SECONDS)
+        && expires.is_some_and(|t| t > now)
+        && starts.is_some_and(|t| t <= now)
+        && issued.is_some_and(|t| t <= now)
 }
 
 /// A new Ed25519 private key in PKCS#8 PEM, for key generation and tests.
@@ -492,6 +522,70 @@ mod tests {
         assert!(TokenVerifier::from_jwks(r#"{"keys":[]}"#, ISS, AUD).is_err());
         let twice = serde_json::json!({"keys": [good["keys"][0], good["keys"][0]]});
         assert!(TokenVerifier::from_jwks(&twice.to_string(), ISS, AUD).is_err());
+    }
+
+    #[test]
+    fn small_order_and_off_curve_public_keys_are_refused() {
+        let k1 = signer("k1");
+        let mut set = serde_json::to_value(PublicKeySet {
+            keys: vec![k1.public_jwk()],
+        })
+        .unwrap();
+        // The identity point (order 1), the all-zero encoding (order 4), and
+        // a y coordinate with no point on the curve.
+        let mut off_curve = [0u8; 32];
+        off_curve[0] = 2;
+        for x in [
+            {
+                let mut identity = [0u8; 32];
+                identity[0] = 1;
+                identity
+            },
+            [0u8; 32],
+            off_curve,
+        ] {
+            set["keys"][0]["x"] = URL_SAFE_NO_PAD.encode(x).into();
+            assert!(
+                TokenVerifier::from_jwks(&set.to_string(), ISS, AUD).is_err(),
+                "{x:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_signed_token_with_extreme_times_is_refused_not_wrapped() {
+        let pem = generate_private_key_pem();
+        let k1 = TokenSigner::from_pem("k1", &pem, ISS, AUD).unwrap();
+        let verifier = verifier(&[&k1]);
+        let key = EncodingKey::from_ed_der(pem::parse(&pem).unwrap().contents());
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        header.kid = Some("k1".into());
+        let genuine = part(&token(&k1, 1_000), 1);
+        // The test signs like the login function: unchanged claims verify.
+        assert!(verifier
+            .verify(&encode(&header, &genuine, &key).unwrap(), 1_000)
+            .is_ok());
+        for (exp, iat, nbf) in [
+            (i64::MAX - 100, -1_000, 0),
+            (i64::MAX, i64::MAX - 900, i64::MAX - 900),
+            (1_800, 1_000, 1_000),
+            (1_901, 1_000, 1_000),
+            (1_000 + 900, 1_000, 2_000),
+            (-100, -1_000, -1_000),
+        ] {
+            let mut claims = genuine.clone();
+            claims["exp"] = exp.into();
+            claims["iat"] = iat.into();
+            claims["nbf"] = nbf.into();
+            let token = encode(&header, &claims, &key).unwrap();
+            for now in [1_000, 1_500, i64::MAX - 1_000, -500] {
+                assert!(
+                    verifier.verify(&token, now).is_err(),
+                    "exp {exp} iat {iat} nbf {nbf} at {now}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -437,9 +437,9 @@ pub fn test_login_env(overrides: &[(&str, &str)]) -> std::collections::HashMap<S
     env
 }
 
-/// The secret-source contract: `stored_id` holds the JSON object `{"CONTRACT_A":
-/// "alpha", "CONTRACT_B": "beta"}` (stored by the caller, in the store under
-/// test), `rotate` replaces it with `{"CONTRACT_A": "rotated", ...}`, and
+/// The secret-source contract: `stored_id` holds the JSON object `{"WEBHOOK_SECRETS_CONTRACT_A":
+/// "alpha", "WEBHOOK_SECRETS_CONTRACT_B": "beta"}` (stored by the caller, in the store under
+/// test), `rotate` replaces it with `{"WEBHOOK_SECRETS_CONTRACT_A": "rotated", ...}`, and
 /// `absent_id` names no secret.
 pub async fn secret_source_contract<R, RFut>(
     source: std::sync::Arc<dyn crate::secrets::SecretSource>,
@@ -458,7 +458,10 @@ pub async fn secret_source_contract<R, RFut>(
         .await
         .expect("stored secret");
     let value: Value = serde_json::from_str(&text).expect("JSON secret");
-    assert_eq!(value, json!({"CONTRACT_A": "alpha", "CONTRACT_B": "beta"}));
+    assert_eq!(
+        value,
+        json!({"WEBHOOK_SECRETS_CONTRACT_A": "alpha", "WEBHOOK_SECRETS_CONTRACT_B": "beta"})
+    );
     assert_eq!(
         source.secret_string(absent_id).await,
         Err(SecretError::NotFound(absent_id.to_string()))
@@ -471,13 +474,16 @@ pub async fn secret_source_contract<R, RFut>(
     let env = SecretEnv::load(base.clone(), source.as_ref())
         .await
         .expect("overlay");
-    assert_eq!(env.get("CONTRACT_B").as_deref(), Some("beta"));
+    assert_eq!(
+        env.get("WEBHOOK_SECRETS_CONTRACT_B").as_deref(),
+        Some("beta")
+    );
     rotate().await;
     let env = SecretEnv::load(base, source.as_ref())
         .await
         .expect("overlay");
     assert_eq!(
-        env.get("CONTRACT_A").as_deref(),
+        env.get("WEBHOOK_SECRETS_CONTRACT_A").as_deref(),
         Some("rotated"),
         "a read after a rotation sees the new version"
     );
