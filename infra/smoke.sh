@@ -15,7 +15,8 @@
 #   wallet-admin --profile <stack> login --api-url <ApiUrl> --admin-url <AdminUrl>
 # or signs in when WALLET_ADMIN_EMAIL, WALLET_ADMIN_PASSWORD and a TOTP code
 # (WALLET_ADMIN_TOTP_CODE, or WALLET_ADMIN_TOTP_SECRET to compute it) are set.
-# AWS credentials for SigV4 come from the standard chain (AWS_PROFILE, SSO, ...).
+# AWS credentials for SigV4 and for reading the stack come from the standard
+# chain (AWS_PROFILE, SSO, ...); AWS_REGION names the stack's region.
 #
 # Locally it makes its own admin: registers a throwaway account, promotes it
 # (promote-admin), enrols TOTP with codes computed here (RFC 6238, Python
@@ -136,9 +137,14 @@ admin_writes() {
 deployed() {
   local outputs
   outputs=$(python3 - "$MODE" <<'PY'
-import sys
+import os, sys
 import boto3
-stack = boto3.client("cloudformation").describe_stacks(StackName=sys.argv[1])["Stacks"][0]
+region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+try:
+    cloudformation = boto3.client("cloudformation", region_name=region)
+    stack = cloudformation.describe_stacks(StackName=sys.argv[1])["Stacks"][0]
+except Exception as err:  # no credentials, no region, no such stack: one line
+    sys.exit(f"describe_stacks {sys.argv[1]}: {err}")
 outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 api = outputs.get("ApiUrl")
 admin = outputs.get("AdminUrl") or outputs.get("AdminFunctionUrl")
@@ -151,6 +157,9 @@ PY
   read -r API_URL ADMIN_URL REGION <<< "$outputs"
   LOGIN_BASE="$API_URL/v1/auth"
   FLAGS_URL="$API_URL/v1/flags"
+  # One API base serves every function (the walk-through's default is the
+  # local layout, a URL prefix per function).
+  export KYC="$API_URL/v1/kyc"
   ADMIN_PROFILE="${WALLET_ADMIN_PROFILE:-$MODE}"
   export AWS_REGION="${AWS_REGION:-$REGION}"
   echo "stack $MODE: API $API_URL, admin $ADMIN_URL, region $REGION"
