@@ -342,3 +342,159 @@ async fn exit_codes_say_done_refused_usage_or_local_failure() {
     );
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// A fake login API and admin function on one port: answers by path,
+/// records each request (head and body).
+async fn fake_backend(
+    routes: Vec<(&'static str, u16, String)>,
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = vec![0u8; 16 * 1024];
+            let mut read = 0;
+            loop {
+                let text = String::from_utf8_lossy(&buffer[..read]).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if read >= end + 4 + length {
+                        break;
+                    }
+                }
+                match socket.read(&mut buffer[read..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => read += n,
+                }
+            }
+            let request = String::from_utf8_lossy(&buffer[..read]).to_string();
+            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+            log.lock().unwrap().push(request);
+            let (status, body) = routes
+                .iter()
+                .find(|(prefix, _, _)| path.starts_with(prefix))
+                .map(|(_, status, body)| (*status, body.clone()))
+                .unwrap_or((
+                    404,
+                    r#"{"error":{"code":"NOT_FOUND","message":"no route"}}"#.into(),
+                ));
+            let reply = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    (base, seen)
+}
+
+fn pair(access: &str, refresh: &str) -> String {
+    format!(
+        r#"{{"access_token":"{access}","token_type":"Bearer","expires_in":900,"refresh_token":"{refresh}","refresh_expires_in":2592000,"session_id":"session-9"}}"#
+    )
+}
+
+#[tokio::test]
+async fn login_stores_a_private_session_and_an_expired_one_is_refreshed_before_the_call() {
+    let root = temp_dir();
+    let (base, seen) = fake_backend(vec![
+        (
+            "/lambda-url/login/v1/auth/login",
+            200,
+            pair("access-A", "refresh-A"),
+        ),
+        (
+            "/lambda-url/login/v1/auth/refresh",
+            200,
+            pair("access-B", "refresh-B"),
+        ),
+        (
+            "/lambda-url/admin/admin/audit/verify",
+            200,
+            r#"{"intact":true,"entries":1}"#.into(),
+        ),
+    ])
+    .await;
+    let env: HashMap<&str, String> = [
+        ("XDG_CONFIG_HOME", root.to_string_lossy().to_string()),
+        ("WALLET_ADMIN_PASSWORD", "correct horse battery".to_string()),
+    ]
+    .into();
+    let lookup = |n: &str| env.get(n).cloned();
+    let login = format!(
+        "--profile local login --api-url {base}/lambda-url/login --admin-url {base}/lambda-url/admin \
+         --email ops@example.com --totp-code 123456 --device-id laptop-ops-0001"
+    );
+    assert_eq!(run(args(&login), &lookup).await, EXIT_OK);
+    let sign_in = seen.lock().unwrap()[0].clone();
+    assert!(
+        sign_in.starts_with("POST /lambda-url/login/v1/auth/login "),
+        "{sign_in}"
+    );
+    assert!(sign_in
+        .to_ascii_lowercase()
+        .contains("x-device-id: laptop-ops-0001\r\n"));
+    assert!(
+        sign_in.ends_with(
+            r#"{"email":"ops@example.com","password":"correct horse battery","totp_code":"123456"}"#
+        ),
+        "{sign_in}"
+    );
+    let store = Store::new(root.join("wallet-admin"));
+    assert_eq!(mode(&store.path("local")), 0o600);
+    let mut stored = store.load("local").unwrap().unwrap();
+    assert_eq!(stored.session.access_token, "access-A");
+    assert_eq!(stored.device_id, "laptop-ops-0001");
+
+    // The access token has expired: the next call refreshes first.
+    stored.session.expires_at = 0;
+    store.save("local", &stored).unwrap();
+    assert_eq!(
+        run(args("--profile local audit verify"), &lookup).await,
+        EXIT_OK
+    );
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 3, "login, refresh, the call");
+    assert!(requests[1].starts_with("POST /lambda-url/login/v1/auth/refresh "));
+    assert!(
+        requests[1].ends_with(r#"{"refresh_token":"refresh-A"}"#),
+        "{}",
+        requests[1]
+    );
+    let call = requests[2].to_ascii_lowercase();
+    assert!(
+        call.starts_with("get /lambda-url/admin/admin/audit/verify "),
+        "{call}"
+    );
+    assert!(
+        call.contains("x-admin-session: access-b\r\n"),
+        "the refreshed token is sent: {call}"
+    );
+    let renewed = store.load("local").unwrap().unwrap();
+    assert_eq!(
+        (
+            renewed.session.access_token.as_str(),
+            renewed.session.refresh_token.as_str()
+        ),
+        ("access-B", "refresh-B"),
+        "the rotated pair is stored"
+    );
+    assert_eq!(mode(&store.path("local")), 0o600);
+
+    // Not expired: no refresh.
+    assert_eq!(
+        run(args("--profile local audit verify"), &lookup).await,
+        EXIT_OK
+    );
+    assert_eq!(seen.lock().unwrap().len(), 4);
+    std::fs::remove_dir_all(root).unwrap();
+}
