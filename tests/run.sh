@@ -44,7 +44,7 @@ rm -rf "$old_template"
 
 echo "== README walk-through over HTTP (cargo lambda watch)"
 env_file=$(write_function_env)
-without_secrets setsid cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$env_file" \
+setsid env $(secret_unset_flags) cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$env_file" \
   > .local/watch.log 2>&1 &
 WATCH_PID=$!
 WATCH_PID="$WATCH_PID" python3 tests/readme_walkthrough.py README.md \

@@ -75,12 +75,12 @@ export LOG_LEVEL=info
 export LOCAL_SECRETS="$STACK_NAME/jwt-signing-key=JWT_SIGNING_KID,JWT_SIGNING_KEY;$STACK_NAME/jwt-public-keys=JWT_PUBLIC_KEYS;$STACK_NAME/webhook-secrets=WEBHOOK_SECRETS_STRIPE;$STACK_NAME/pii-keys=PII_KEYS,PII_ACTIVE_KEY_ID"
 SECRET_VARS="JWT_SIGNING_KID JWT_SIGNING_KEY JWT_PUBLIC_KEYS WEBHOOK_SECRETS_STRIPE PII_KEYS PII_ACTIVE_KEY_ID"
 
-# Runs a command (cargo lambda watch) without the secret variables, so the
-# functions it serves take them from Secrets Manager only, as in AWS.
-without_secrets() {
-  local unset_args=()
-  for var in $SECRET_VARS; do unset_args+=(-u "$var"); done
-  env "${unset_args[@]}" "$@"
+# `env` flags that drop the secret variables, so the functions that
+# `cargo lambda watch` serves take them from Secrets Manager only, as in AWS:
+# env $(secret_unset_flags) cargo lambda watch ...
+secret_unset_flags() {
+  local var
+  for var in $SECRET_VARS; do printf -- '-u %s ' "$var"; done
 }
 
 # The variables the functions read, for `cargo lambda watch --env-file`.

@@ -21,4 +21,4 @@ env_file=$(write_function_env)
 echo "backend: http://127.0.0.1:$LAMBDA_PORT/lambda-url/<login|flags|recharge|kyc-upload|webhook|admin>/..."
 echo "review and webhook queues are pumped to their worker functions"
 echo "make an account an admin: USERS_TABLE=$USERS_TABLE AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL cargo run -q -p login --bin promote-admin -- <email>"
-without_secrets cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$env_file"
+env $(secret_unset_flags) cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$env_file"
