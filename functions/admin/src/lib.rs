@@ -5,8 +5,10 @@
 //! sent from the IP it is pinned to, inside the admin allowlist.
 
 mod routes;
+mod url_auth;
 
 pub use routes::SESSION_HEADER;
+pub use url_auth::{AdminRole, UrlAuth};
 
 use std::sync::Arc;
 
@@ -22,31 +24,6 @@ use shared::config::{parsed_or, ConfigError, Env};
 use shared::kyc::desk::KycDesk;
 use shared::kyc::pii::PiiKeys;
 use shared::kyc::policy::KycPolicy;
-
-/// How the function URL in front of the function authenticates callers
-/// (`ADMIN_URL_AUTH`): `AWS_IAM` in AWS, where the URL checks the SigV4
-/// signature and names the IAM caller in the request context; `NONE` for
-/// the local emulator, which does not sign. Either way the admin session
-/// travels in `X-Admin-Session`, never in `Authorization`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UrlAuth {
-    AwsIam,
-    None,
-}
-
-impl UrlAuth {
-    /// Reads `ADMIN_URL_AUTH`: `AWS_IAM` or `NONE` (the default).
-    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        match env.get("ADMIN_URL_AUTH").as_deref().map(str::trim) {
-            None | Some("") | Some("NONE") => Ok(Self::None),
-            Some("AWS_IAM") => Ok(Self::AwsIam),
-            Some(_) => Err(ConfigError::Invalid {
-                var: "ADMIN_URL_AUTH".into(),
-                reason: "must be AWS_IAM or NONE".into(),
-            }),
-        }
-    }
-}
 
 /// Everything built once per cold start.
 pub struct App {
@@ -71,7 +48,7 @@ impl App {
         self
     }
 
-    /// Reads `ADMIN_URL_AUTH`, the token settings, the tables (`FLAGS_TABLE`, `AUDIT_TABLE`,
+    /// Reads `ADMIN_URL_AUTH` (and `ADMIN_ROLE_ARN` behind `AWS_IAM`), the token settings, the tables (`FLAGS_TABLE`, `AUDIT_TABLE`,
     /// `USERS_TABLE`, `SESSIONS_TABLE`, `COUNTERS_TABLE`, `WALLET_TABLE`,
     /// `KYC_TABLE`), `MAIL_FROM`, and for KYC review the PII keys,
     /// `KYC_BUCKET`, `KYC_RETENTION_DAYS` and `KYC_LINK_SECONDS` (30-900, default 300).

@@ -84,7 +84,7 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
     if !meta.route.starts_with("/admin/") {
         return Err(ApiError::not_found());
     }
-    if app.url_auth == UrlAuth::AwsIam {
+    if let UrlAuth::AwsIam(role) = &app.url_auth {
         let Some(caller) = iam_caller(req) else {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -93,6 +93,13 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
             ));
         };
         tracing::info!(request_id = %meta.request_id, iam_caller = %caller, "admin request");
+        if !role.admits(&caller) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "ADMIN_ROLE_REQUIRED",
+                "Sign the request with the admin role's credentials.",
+            ));
+        }
     }
     let bearer = session_bearer(req)?;
     let principal = app.guard.authenticate(

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use admin::{App, UrlAuth};
+use admin::{AdminRole, App, UrlAuth};
 use serde_json::{json, Value};
 use shared::admin::AdminPorts;
 use shared::auth::lockout::lockout_key;
@@ -18,6 +18,13 @@ use shared::testing::{event, invoke, signed_in_account, test_access_config, Even
 
 const NOW: i64 = 1_900_000_000;
 const ADMIN_IP: &str = "203.0.113.10";
+/// The role the sample events' IAM caller assumed (`events/admin-*.json`).
+const ADMIN_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/wallet-admin";
+
+/// Behind an IAM-auth URL that admits the sample events' role.
+fn iam() -> UrlAuth {
+    UrlAuth::AwsIam(AdminRole::parse(ADMIN_ROLE_ARN).unwrap())
+}
 
 struct Harness {
     app: App,
@@ -550,8 +557,8 @@ async fn a_rejected_review_cancels_the_recharge_and_emails_the_user() {
 
 #[tokio::test]
 async fn the_session_travels_in_its_own_header_never_as_a_bearer_token() {
-    for url_auth in [UrlAuth::AwsIam, UrlAuth::None] {
-        let h = Harness::behind(url_auth).await;
+    for url_auth in [iam(), UrlAuth::None] {
+        let h = Harness::behind(url_auth.clone()).await;
         let old_way = h
             .call(
                 event("admin-flags-list")
@@ -596,7 +603,7 @@ async fn the_session_travels_in_its_own_header_never_as_a_bearer_token() {
 
 #[tokio::test]
 async fn behind_an_iam_url_a_request_without_the_iam_caller_is_refused() {
-    let h = Harness::behind(UrlAuth::AwsIam).await;
+    let h = Harness::behind(iam()).await;
     let mut unsigned = event("admin-flags-list");
     unsigned["requestContext"]
         .as_object_mut()
@@ -617,22 +624,60 @@ async fn behind_an_iam_url_a_request_without_the_iam_caller_is_refused() {
     );
 }
 
+#[tokio::test]
+async fn behind_an_iam_url_only_the_admin_roles_sessions_get_in() {
+    let h = Harness::behind(iam()).await;
+    for caller in [
+        "arn:aws:sts::123456789012:assumed-role/PowerUser/ci",
+        "arn:aws:sts::210987654321:assumed-role/wallet-admin/admin",
+        "arn:aws:iam::123456789012:user/deployer",
+    ] {
+        let mut other = event("admin-flags-list").header("X-Admin-Session", &h.token);
+        other["requestContext"]["authorizer"]["iam"]["userArn"] = caller.into();
+        let reply = h.call(other).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (403, "ADMIN_ROLE_REQUIRED"),
+            "{caller}: {}",
+            reply.body
+        );
+    }
+    let admin = h
+        .call(event("admin-flags-list").header("X-Admin-Session", &h.token))
+        .await;
+    assert_eq!(admin.status, 200, "{}", admin.body);
+}
+
 #[test]
-fn admin_url_auth_is_aws_iam_or_none() {
-    let env = |value: Option<&str>| -> std::collections::HashMap<String, String> {
-        value
-            .map(|v| [("ADMIN_URL_AUTH".to_string(), v.to_string())].into())
-            .unwrap_or_default()
+fn admin_url_auth_is_required_and_aws_iam_names_the_role() {
+    let env = |pairs: &[(&str, &str)]| -> std::collections::HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     };
-    assert_eq!(UrlAuth::from_env(&env(None)).unwrap(), UrlAuth::None);
+    let missing = UrlAuth::from_env(&env(&[])).unwrap_err();
+    assert!(missing.to_string().contains("ADMIN_URL_AUTH"), "{missing}");
     assert_eq!(
-        UrlAuth::from_env(&env(Some("NONE"))).unwrap(),
+        UrlAuth::from_env(&env(&[("ADMIN_URL_AUTH", "NONE")])).unwrap(),
         UrlAuth::None
     );
     assert_eq!(
-        UrlAuth::from_env(&env(Some("AWS_IAM"))).unwrap(),
-        UrlAuth::AwsIam
+        UrlAuth::from_env(&env(&[
+            ("ADMIN_URL_AUTH", "AWS_IAM"),
+            ("ADMIN_ROLE_ARN", ADMIN_ROLE_ARN)
+        ]))
+        .unwrap(),
+        iam()
     );
-    let err = UrlAuth::from_env(&env(Some("aws_iam"))).unwrap_err();
+    let no_role = UrlAuth::from_env(&env(&[("ADMIN_URL_AUTH", "AWS_IAM")])).unwrap_err();
+    assert!(no_role.to_string().contains("ADMIN_ROLE_ARN"), "{no_role}");
+    let wide = UrlAuth::from_env(&env(&[
+        ("ADMIN_URL_AUTH", "AWS_IAM"),
+        ("ADMIN_ROLE_ARN", "*"),
+    ]))
+    .unwrap_err();
+    assert!(wide.to_string().contains("ADMIN_ROLE_ARN"), "{wide}");
+    let err = UrlAuth::from_env(&env(&[("ADMIN_URL_AUTH", "aws_iam")])).unwrap_err();
     assert!(err.to_string().contains("ADMIN_URL_AUTH"), "{err}");
 }
