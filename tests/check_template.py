@@ -21,7 +21,25 @@ come from a stub. Then the generated CloudFormation is checked:
 - exactly one AWS::ApiGateway::Stage (the one with throttling and access
   logs), no deployment-created stage, and the WAF association on it;
 - every AWS::Lambda::Permission is either bound to this REST API by its
-  SourceArn, or grants the admin role the admin function URL;
+  SourceArn, or grants the admin role the admin function URL; an API
+  Gateway permission's SourceArn names one method and path, and that route
+  is an Api event of the very function it lets API Gateway invoke (no
+  `${Api}/*`, no grant on another function's route); every Api event has
+  its permission;
+- identity policies (every IAM role's inline policies, AWS::IAM::Policy and
+  ::ManagedPolicy): no Allow with a wildcard action (`*`, `dynamodb:*`,
+  `s3:Get*`), NotAction or NotResource, and no Allow on Resource `*` except
+  the actions in RESOURCE_STAR_ACTIONS; managed policies only those SAM
+  attaches for logs, X-Ray and SQS polling, and API Gateway's logging role
+  (EXPECTED_MANAGED_POLICIES);
+- the admin function: its URL has AuthType AWS_IAM, its environment has
+  ADMIN_URL_AUTH=AWS_IAM and ADMIN_ROLE_ARN=!Ref AdminRoleArn, and the
+  AdminRoleArn parameter's AllowedPattern admits one role ARN only (not `*`,
+  an account id or an account root); every parameter value the gate
+  deploys with matches the parameter's AllowedPattern and AllowedValues;
+- the WebACL has its named rules (WAF_RULES), each blocking (managed rule
+  groups without a Count override);
+- the template's Rules refuse Stage=prod without AlarmTopicArn;
 - every CloudWatch alarm notifies AlarmTopicArn when it is given;
 - every function crate under functions/ is deployed by exactly one
   AWS::Serverless::Function built with cargo-lambda from that binary.
@@ -31,7 +49,8 @@ Usage (from the repository root):
   check_template.py --expect-failure TEMPLATE  succeed only if TEMPLATE fails
   check_template.py --self-test              break the template in memory in
                                              known ways; each must be caught
-Prints the counts (methods, integrations, stages, permissions).
+Prints the counts (methods, integrations, stages, permissions, alarms,
+functions, IAM roles and statements, WAF rules).
 """
 
 import copy
@@ -318,9 +337,18 @@ def check_stage(output, api_id, stats, problems):
         problems.append(f"expected one AWS::WAFv2::WebACLAssociation on {stage_id}, found {len(on_stage)}")
 
 
-def check_permissions(output, api_id, template, stats, problems):
+def permission_route(route):
+    """An Api event's (METHOD, path) as SAM writes it into a permission's
+    SourceArn: path parameters and ANY become `*`."""
+    method, path = route
+    return ("*" if method == "ANY" else method, re.sub(r"\{[^}]+\}", "*", path))
+
+
+def check_permissions(output, api_id, events, stats, problems):
     resources = output["Resources"]
     permissions = of_type(resources, "AWS::Lambda::Permission")
+    granted = {permission_route(route): function for route, function in events.items()}
+    covered = set()
     stats["permissions"] = len(permissions)
     for lid, permission in sorted(permissions.items()):
         props = permission["Properties"]
@@ -349,6 +377,22 @@ def check_permissions(output, api_id, template, stats, problems):
         # has exactly one stage (check_stage), so that is this stage.
         if "${__Stage__}" in text and variables.get("__Stage__") not in ("*", {"Ref": "Stage"}):
             problems.append(f"{lid}: SourceArn names stage {variables.get('__Stage__')!r}")
+        # The rest names stage, method and path: it must be one route, an Api
+        # event of the function this permission lets API Gateway invoke.
+        match = re.search(r"\$\{(?:__ApiId__|" + re.escape(api_id) + r")\}/(.*)$", text)
+        parts = match.group(1).split("/", 2) if match else []
+        function = (props.get("FunctionName") or {}).get("Ref")
+        if len(parts) < 3 or not parts[2]:
+            problems.append(f"{lid}: SourceArn {text!r} names no single method and path (it covers every route)")
+            continue
+        route = (parts[1], "/" + parts[2])
+        if granted.get(route) != function:
+            problems.append(
+                f"{lid}: SourceArn allows {route[0]} {route[1]} on {function}, but that route is an Api event of {granted.get(route)}"
+            )
+        covered.add(route)
+    for route in sorted(set(granted) - covered):
+        problems.append(f"Api event {route[0]} {route[1]} of {granted[route]} has no permission for API Gateway")
     urls = [lid for lid, p in permissions.items() if p["Properties"].get("Principal") == {"Ref": "AdminRoleArn"}]
     actions = {permissions[lid]["Properties"].get("Action") for lid in urls}
     if "lambda:InvokeFunctionUrl" not in actions:
@@ -407,6 +451,220 @@ def check_secrets(template, output, problems):
             problems.append(f"{lid}: may read secrets {granted!r}, expected exactly {expected}")
 
 
+# ---------- IAM: identity policies of the translated stack ----------
+
+# Actions an Allow statement may grant on Resource "*" because the service
+# cannot scope them, with the reason. The template has none inline today:
+# X-Ray (PutTraceSegments, PutTelemetryRecords) reaches the functions only
+# through the AWSXrayWriteOnlyAccess managed policy SAM attaches for
+# `Tracing: Active`, and the EMF metrics are written through the log group,
+# not cloudwatch:PutMetricData. Add an action here only with its reason.
+RESOURCE_STAR_ACTIONS = {}
+
+LAMBDA_BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+XRAY_WRITE = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
+SQS_POLL = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
+APIGW_LOGS = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}
+
+
+def expected_managed_policies(template):
+    """Role logical id -> the managed policy ARNs it deliberately has: SAM's
+    logs policy and X-Ray write access (Globals Tracing: Active) on every
+    function role, SQS polling on the roles of functions with an SQS event,
+    and API Gateway's CloudWatch push policy on its account logging role.
+    Every other role has none."""
+    expected = {"ApiGatewayCloudWatchRole": [APIGW_LOGS]}
+    for lid, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        arns = [LAMBDA_BASIC, XRAY_WRITE]
+        events = (resource["Properties"].get("Events") or {}).values()
+        if any(event["Type"] == "SQS" for event in events):
+            arns.append(SQS_POLL)
+        expected[f"{lid}Role"] = arns
+    return expected
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def leaves(node):
+    """Every plain string in a value (through Fn::If branches and lists)."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, list):
+        return [leaf for item in node for leaf in leaves(item)]
+    if isinstance(node, dict):
+        if "Fn::If" in node:
+            return leaves(node["Fn::If"][1:])
+        return []  # Ref, GetAtt, Sub: a named resource, not a wildcard
+    return []
+
+
+def identity_policies(resources):
+    """(owner, policy document) of every identity policy in the stack."""
+    for lid, resource in resources.items():
+        props = resource.get("Properties") or {}
+        if resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
+            for policy in as_list(props.get("Policies") or []):
+                if isinstance(policy, dict) and "PolicyDocument" in policy:
+                    yield lid, policy["PolicyDocument"]
+        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            yield lid, props.get("PolicyDocument") or {}
+
+
+def check_iam(template, output, stats, problems):
+    resources = output["Resources"]
+    statements = 0
+    for owner, document in identity_policies(resources):
+        for index, statement in enumerate(as_list(document.get("Statement") or [])):
+            statements += 1
+            if statement.get("Effect") != "Allow":
+                continue
+            where = f"{owner}: statement {statement.get('Sid', index)}"
+            for key in ("NotAction", "NotResource"):
+                if key in statement:
+                    problems.append(f"{where} allows with {key}")
+            actions = leaves(statement.get("Action"))
+            for action in actions:
+                if "*" in action:
+                    problems.append(f"{where} allows the wildcard action {action!r}")
+            if "*" in leaves(statement.get("Resource")):
+                unscoped = [a for a in actions if a not in RESOURCE_STAR_ACTIONS]
+                if unscoped or not actions:
+                    problems.append(f'{where} allows {unscoped or actions} on Resource "*"')
+    stats["statements"] = statements
+    expected = expected_managed_policies(template)
+    roles = of_type(resources, "AWS::IAM::Role")
+    stats["roles"] = len(roles)
+    for lid, role in sorted(roles.items()):
+        arns = role["Properties"].get("ManagedPolicyArns") or []
+        wanted = expected.get(lid, [])
+        extra = [arn for arn in arns if arn not in wanted]
+        missing = [arn for arn in wanted if arn not in arns]
+        if extra:
+            problems.append(f"{lid}: managed policies beyond the deliberate ones: {extra}")
+        if missing:
+            problems.append(f"{lid}: expected managed policies missing: {missing}")
+    for kind in ("AWS::IAM::User", "AWS::IAM::Group"):
+        for lid in of_type(resources, kind):
+            problems.append(f"{lid}: the stack creates an {kind}")
+
+
+# ---------- the admin function and its URL ----------
+
+# Values AdminRoleArn's AllowedPattern must refuse: each would open the URL
+# to more than one role.
+NOT_ONE_ROLE = ("*", "123456789012", "arn:aws:iam::123456789012:root", "arn:aws:iam::123456789012:role/*", "arn:aws:iam::*:role/wallet-admin")
+
+
+def check_parameters(template, values, problems):
+    """The values the gate deploys with must pass the parameters' own
+    constraints, as CloudFormation enforces them before the transform."""
+    declared = template.get("Parameters") or {}
+    for name, spec in declared.items():
+        value = values.get(name, spec.get("Default"))
+        if value is None or not isinstance(value, str):
+            continue
+        pattern = spec.get("AllowedPattern")
+        if pattern is not None and not re.fullmatch(pattern, value):
+            problems.append(f"parameter {name}={value!r} does not match its AllowedPattern {pattern!r}")
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and value not in allowed:
+            problems.append(f"parameter {name}={value!r} is not one of its AllowedValues")
+    pattern = (declared.get("AdminRoleArn") or {}).get("AllowedPattern")
+    if pattern is None:
+        problems.append("AdminRoleArn's AllowedPattern is missing: \"*\" or an account would open the admin URL")
+    else:
+        for value in NOT_ONE_ROLE:
+            if re.fullmatch(pattern, value):
+                problems.append(f"AdminRoleArn's AllowedPattern admits {value!r}, which is not one role")
+        if not re.fullmatch(pattern, ADMIN_ROLE):
+            problems.append(f"AdminRoleArn's AllowedPattern refuses the role ARN {ADMIN_ROLE!r}")
+
+
+def check_admin(output, problems):
+    resources = output["Resources"]
+    function = resources.get("AdminFunction")
+    if not function:
+        problems.append("no AdminFunction in the translated stack")
+        return
+    variables = ((function["Properties"].get("Environment") or {}).get("Variables")) or {}
+    if variables.get("ADMIN_URL_AUTH") != "AWS_IAM":
+        problems.append(f"AdminFunction: ADMIN_URL_AUTH is {variables.get('ADMIN_URL_AUTH')!r}, not \"AWS_IAM\"")
+    if variables.get("ADMIN_ROLE_ARN") != {"Ref": "AdminRoleArn"}:
+        problems.append(f"AdminFunction: ADMIN_ROLE_ARN is {variables.get('ADMIN_ROLE_ARN')!r}, not !Ref AdminRoleArn")
+    urls = of_type(resources, "AWS::Lambda::Url")
+    admin_urls = [lid for lid, url in urls.items() if url["Properties"].get("TargetFunctionArn") == {"Ref": "AdminFunction"}]
+    if len(admin_urls) != 1:
+        problems.append(f"expected one function URL on AdminFunction, found {len(admin_urls)}")
+    for lid, url in sorted(urls.items()):
+        if url["Properties"].get("AuthType") != "AWS_IAM":
+            problems.append(f"{lid}: function URL AuthType {url['Properties'].get('AuthType')!r}, not AWS_IAM")
+
+
+# ---------- the WAF ----------
+
+# The WebACL's rules today; each must stay (GeoBlock is conditional on
+# BlockedCountries and checked when present in either branch).
+WAF_RULES = (
+    "AwsCommonRules",
+    "AwsKnownBadInputs",
+    "AwsIpReputation",
+    "AuthRateLimit",
+    "KycUploadRateLimit",
+    "ApiRateLimit",
+    "BodySizeLimit",
+)
+
+
+def waf_rules(rules):
+    found = []
+    for rule in as_list(rules or []):
+        if isinstance(rule, dict) and "Fn::If" in rule:
+            found += waf_rules([branch for branch in rule["Fn::If"][1:] if isinstance(branch, dict) and "Name" in branch])
+        elif isinstance(rule, dict) and "Name" in rule:
+            found.append(rule)
+    return found
+
+
+def check_waf(output, stats, problems):
+    acls = of_type(output["Resources"], "AWS::WAFv2::WebACL")
+    if len(acls) != 1:
+        problems.append(f"expected one AWS::WAFv2::WebACL, found {len(acls)}")
+        return
+    lid, acl = next(iter(acls.items()))
+    rules = {rule["Name"]: rule for rule in waf_rules(acl["Properties"].get("Rules"))}
+    stats["waf_rules"] = len(rules)
+    for name in WAF_RULES:
+        if name not in rules:
+            problems.append(f"WebACL {lid}: rule {name} is missing")
+    for name, rule in sorted(rules.items()):
+        if "ManagedRuleGroupStatement" in (rule.get("Statement") or {}):
+            if rule.get("OverrideAction") != {"None": {}}:
+                problems.append(f"WebACL {lid}: managed rule group {name} is overridden ({rule.get('OverrideAction')!r}), not enforced")
+        elif "Block" not in (rule.get("Action") or {}):
+            problems.append(f"WebACL {lid}: rule {name} does not block ({rule.get('Action')!r})")
+
+
+# ---------- template Rules ----------
+
+PROD_ALARM_RULE = "ProdNeedsAlarmTopic"
+
+
+def check_rules(output, problems):
+    rule = (output.get("Rules") or {}).get(PROD_ALARM_RULE)
+    if not rule:
+        problems.append(f"Rules.{PROD_ALARM_RULE} is missing: prod could deploy with every alarm silent")
+        return
+    if rule.get("RuleCondition") != {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}:
+        problems.append(f"Rules.{PROD_ALARM_RULE}: RuleCondition is not Stage == prod")
+    wanted = {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+    if not any(assertion.get("Assert") == wanted for assertion in rule.get("Assertions") or []):
+        problems.append(f"Rules.{PROD_ALARM_RULE}: no assertion that AlarmTopicArn is not empty")
+
+
 def check_alarms(output, stats, problems):
     alarms = of_type(output["Resources"], "AWS::CloudWatch::Alarm")
     stats["alarms"] = len(alarms)
@@ -433,7 +691,7 @@ def packaged(template):
     return template
 
 
-def check_loaded(raw, base_dir):
+def check_loaded(raw, base_dir, overrides=None):
     template = packaged(resolve_includes(raw, base_dir))
     problems = []
     stats = {"methods": 0, "integrations": 0, "stages": 0, "permissions": 0}
@@ -457,6 +715,8 @@ def check_loaded(raw, base_dir):
     parameters = {
         name: value for name, value in PARAMETERS.items() if name in (template.get("Parameters") or {})
     }
+    parameters.update(overrides or {})
+    check_parameters(template, parameters, problems)
     try:
         output = translate(template, parameters)
     except Exception as error:  # the translator's own refusals are findings too
@@ -464,9 +724,13 @@ def check_loaded(raw, base_dir):
     api_id = check_api(output, spec, events, stats, problems)
     if api_id:
         check_stage(output, api_id, stats, problems)
-        check_permissions(output, api_id, template, stats, problems)
+        check_permissions(output, api_id, events, stats, problems)
     check_alarms(output, stats, problems)
     check_secrets(template, output, problems)
+    check_iam(template, output, stats, problems)
+    check_admin(output, problems)
+    check_waf(output, stats, problems)
+    check_rules(output, problems)
     stats["problems"] = problems
     return stats
 
@@ -474,7 +738,8 @@ def check_loaded(raw, base_dir):
 def summary(stats):
     return (
         f"{stats['methods']} methods, {stats['integrations']} integrations, {stats['stages']} stages, "
-        f"{stats['permissions']} permissions, {stats.get('alarms', 0)} alarms, {stats.get('functions', 0)} functions"
+        f"{stats['permissions']} permissions, {stats.get('alarms', 0)} alarms, {stats.get('functions', 0)} functions, "
+        f"{stats.get('roles', 0)} IAM roles ({stats.get('statements', 0)} statements), {stats.get('waf_rules', 0)} WAF rules"
     )
 
 
@@ -533,6 +798,73 @@ def _waf_elsewhere(raw):
     association["ResourceArn"] = {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/Stage"}
 
 
+def _add_statement(function, statement):
+    def mutate(raw):
+        raw["Resources"][function]["Properties"]["Policies"].append({"Statement": [statement]})
+
+    return mutate
+
+
+def _add_policy(function, policy):
+    def mutate(raw):
+        raw["Resources"][function]["Properties"]["Policies"].append(policy)
+
+    return mutate
+
+
+def _admin_env(name, value=None):
+    def mutate(raw):
+        variables = raw["Resources"]["AdminFunction"]["Properties"]["Environment"]["Variables"]
+        if value is None:
+            variables.pop(name, None)
+        else:
+            variables[name] = value
+
+    return mutate
+
+
+def _admin_url_open(raw):
+    raw["Resources"]["AdminFunction"]["Properties"]["FunctionUrlConfig"]["AuthType"] = "NONE"
+
+
+def _parameter(name, value):
+    def mutate(raw):
+        return {name: value}
+
+    return mutate
+
+
+def _admin_role_unconstrained(raw):
+    raw["Parameters"]["AdminRoleArn"].pop("AllowedPattern", None)
+
+
+def _waf_without_rules(raw):
+    raw["Resources"]["WebAcl"]["Properties"]["Rules"] = []
+
+
+def _waf_group_counts(raw):
+    raw["Resources"]["WebAcl"]["Properties"]["Rules"][0]["OverrideAction"] = {"Count": {}}
+
+
+def _api_permission(function, source):
+    def mutate(raw):
+        raw["Resources"]["StrayApiPermission"] = {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": {"Ref": function},
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:" + source},
+            },
+        }
+
+    return mutate
+
+
+def _without_prod_alarm_rule(raw):
+    raw.pop("Rules", None)
+
+
 SELF_TESTS = [
     ("the admin URL without lambda:InvokeFunction", _url_permission_without_invoke, "InvokedViaFunctionUrl: true"),
     ("the WAF associated with another stage", _waf_elsewhere, "WebACLAssociation on"),
@@ -542,6 +874,25 @@ SELF_TESTS = [
     ("an alarm without actions", _alarm_without_action, "no AlarmActions"),
     ("a route the spec does not list", _extra_event, "the spec does not list"),
     ("the signing key readable by flags", _flags_reads_signing_key, "FlagsFunction: may read secrets"),
+    ("Action * on Resource * for flags", _add_statement("FlagsFunction", {"Effect": "Allow", "Action": "*", "Resource": "*"}), "the wildcard action '*'"),
+    ("dynamodb:* on * for recharge", _add_statement("RechargeFunction", {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}), "the wildcard action 'dynamodb:*'"),
+    ("a scoped action on Resource * for login", _add_statement("LoginFunction", {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}), 'on Resource "*"'),
+    ("NotAction in an Allow for webhook", _add_statement("WebhookFunction", {"Effect": "Allow", "NotAction": "iam:*", "Resource": {"Fn::GetAtt": ["WebhooksTable", "Arn"]}}), "allows with NotAction"),
+    ("the SecretsManagerReadWrite managed policy on flags", _add_policy("FlagsFunction", "SecretsManagerReadWrite"), "managed policies beyond the deliberate ones"),
+    ("a managed policy ARN on admin", _add_policy("AdminFunction", "arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"), "managed policies beyond the deliberate ones"),
+    ("ADMIN_URL_AUTH removed from admin", _admin_env("ADMIN_URL_AUTH"), "ADMIN_URL_AUTH is None"),
+    ("ADMIN_URL_AUTH=NONE on admin", _admin_env("ADMIN_URL_AUTH", "NONE"), "ADMIN_URL_AUTH is 'NONE'"),
+    ("ADMIN_ROLE_ARN removed from admin", _admin_env("ADMIN_ROLE_ARN"), "ADMIN_ROLE_ARN is None"),
+    ("the admin URL without IAM auth", _admin_url_open, "AuthType 'NONE'"),
+    ("AdminRoleArn=*", _parameter("AdminRoleArn", "*"), "AdminRoleArn='*' does not match its AllowedPattern"),
+    ("AdminRoleArn an account id", _parameter("AdminRoleArn", "123456789012"), "does not match its AllowedPattern"),
+    ("AdminRoleArn without AllowedPattern", _admin_role_unconstrained, "AdminRoleArn's AllowedPattern is missing"),
+    ("the WebACL with Rules: []", _waf_without_rules, "rule AwsCommonRules is missing"),
+    ("a managed rule group set to Count", _waf_group_counts, "managed rule group AwsCommonRules is overridden"),
+    ("an API permission on admin for ${Api}/*", _api_permission("AdminFunction", "${Api}/*"), "names no single method and path"),
+    ("an API permission on admin for every route", _api_permission("AdminFunction", "${Api}/*/*/*"), "that route is an Api event of None"),
+    ("an API permission on login for a flags route", _api_permission("LoginFunction", "${Api}/*/GET/v1/flags"), "that route is an Api event of FlagsFunction"),
+    ("no prod rule for AlarmTopicArn", _without_prod_alarm_rule, "Rules.ProdNeedsAlarmTopic is missing"),
 ]
 
 
@@ -554,9 +905,9 @@ def self_test(template_path):
     failures = []
     for name, mutate, expected in SELF_TESTS:
         broken = copy.deepcopy(raw)
-        mutate(broken)
+        overrides = mutate(broken)
         try:
-            found = check_loaded(broken, base_dir)["problems"]
+            found = check_loaded(broken, base_dir, overrides)["problems"]
         except CheckFailed as error:
             found = [str(error)]
         if not any(expected in problem for problem in found):
