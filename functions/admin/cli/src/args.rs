@@ -17,7 +17,8 @@ OPTIONS (before or after the command):
                        or http://127.0.0.1:9000/lambda-url/admin (env WALLET_ADMIN_URL)
   --region REGION      SigV4 region (default: from the function URL, else the AWS config)
   --aws-profile NAME   AWS credentials profile (default: the standard chain, AWS_PROFILE)
-  --unsigned           do not sign (the local emulator); implied by http:// admin URLs
+  --unsigned           do not sign (a loopback admin URL only); implied by http:// ones
+                       URLs must be https://, or http:// to 127.0.0.0/8, ::1 or localhost
   --device-id ID       device the session is bound to (default: generated at login)
   --json               print the backend's JSON instead of tables
   -h, --help           this text
@@ -27,7 +28,9 @@ COMMANDS:
                        sign in; the password comes from WALLET_ADMIN_PASSWORD, a prompt
                        without echo, or the first line of stdin when it is not a terminal
                        (then the TOTP code from the second line unless --totp-code)
-  logout               end the session and delete its file
+  logout               revoke the session (refreshed first if the access token has
+                       expired), then delete its file; if the revocation fails the
+                       file is kept to run logout again, and the exit code is 1 or 3
   session              show the stored session (never the tokens)
   flags list | get KEY | create --file F | update KEY --file F
         | kill KEY | restore KEY | delete KEY --version N

@@ -9,7 +9,7 @@ use aws_credential_types::Credentials;
 use serde_json::{json, Value};
 
 use crate::args::{AdminCall, BodySource, Command, Global, Invocation};
-use crate::http::{encode, join, Client, Outgoing, Reply};
+use crate::http::{encode, join, transport, unsigned_for, Client, Outgoing, Reply, Transport};
 use crate::session::{ensure_fresh, FreshError, Profile, Store};
 use crate::signing::{host_of, region_of_function_url, signature_headers, Unsigned};
 use crate::{output, EnvLookup, EXIT_LOCAL, EXIT_REFUSED, EXIT_USAGE};
@@ -35,7 +35,12 @@ impl Failure {
             .json()
             .map(|v| v["error"].clone())
             .unwrap_or(Value::Null);
-        let text = |field: &str| error[field].as_str().map(str::to_string);
+        // One line each, without the backend's control characters.
+        let text = |field: &str| {
+            error[field]
+                .as_str()
+                .map(|t| output::terminal_safe(t, false))
+        };
         let code = text("code").unwrap_or_else(|| match reply.status {
             403 => "FORBIDDEN_BY_AWS".to_string(),
             status => format!("HTTP_{status}"),
@@ -46,7 +51,7 @@ impl Failure {
             if raw.is_empty() {
                 "no error body".to_string()
             } else {
-                raw.chars().take(300).collect()
+                output::terminal_safe(&raw.chars().take(300).collect::<String>(), false)
             }
         });
         Failure::Refused {
@@ -206,8 +211,9 @@ pub fn plan(call: &AdminCall, body: Option<Value>) -> Planned {
 
 /// Runs a parsed command line.
 pub async fn execute(invocation: &Invocation, env: EnvLookup<'_>) -> Result<(), Failure> {
-    let store = Store::from_env(env).map_err(|err| local(err.to_string()))?;
     let global = &invocation.global;
+    check_urls(global)?;
+    let store = Store::from_env(env).map_err(|err| local(err.to_string()))?;
     let timeout = env("WALLET_ADMIN_TIMEOUT_SECONDS")
         .and_then(|s| s.parse().ok())
         .unwrap_or(120);
@@ -232,6 +238,37 @@ pub async fn execute(invocation: &Invocation, env: EnvLookup<'_>) -> Result<(), 
         }
         Command::Admin(call) => admin(&store, &client, global, call).await,
     }
+}
+
+/// `url` may carry secrets: `https`, or `http` to a loopback host only
+/// (the scheme compared without regard to case). A usage error otherwise.
+fn checked_url(url: &str, what: &str) -> Result<Transport, Failure> {
+    transport(url).map_err(|err| Failure::Usage(format!("{what} {url}: {err}")))
+}
+
+/// The URLs and `--unsigned` given on the command line (or in the
+/// environment), before anything is sent.
+fn check_urls(global: &Global) -> Result<(), Failure> {
+    if let Some(url) = &global.api_url {
+        checked_url(url, "--api-url")?;
+    }
+    if let Some(url) = &global.admin_url {
+        let admin = checked_url(url, "--admin-url")?;
+        if global.unsigned && !admin.loopback() {
+            return Err(Failure::Usage(format!(
+                "--unsigned is only for the local emulator (a loopback host), not {url}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The URLs of a stored profile (written by an older version, or edited).
+fn check_profile_urls(name: &str, profile: &Profile) -> Result<(), Failure> {
+    let what = |which: &str| format!("profile {name}'s {which}");
+    checked_url(&profile.api_url, &what("API URL"))?;
+    checked_url(&profile.admin_url, &what("admin URL"))?;
+    Ok(())
 }
 
 /// The stored profile, checked against the URLs given on this command line.
@@ -259,6 +296,7 @@ fn signed_in(store: &Store, global: &Global) -> Result<Profile, Failure> {
             }
         }
     }
+    check_profile_urls(&global.profile, &profile)?;
     Ok(profile)
 }
 
@@ -311,6 +349,13 @@ async fn login(
         previous.as_ref().map(|p| &p.admin_url),
         "--admin-url",
     )?;
+    checked_url(&api_url, "the API URL")?;
+    let admin = checked_url(&admin_url, "the admin URL")?;
+    if global.unsigned && !admin.loopback() {
+        return Err(Failure::Usage(format!(
+            "--unsigned is only for the local emulator (a loopback host), not {admin_url}"
+        )));
+    }
     let device_id = global
         .device_id
         .clone()
@@ -362,36 +407,90 @@ async fn login(
     Ok(())
 }
 
+/// Revokes the session at the login API, then deletes its file. An expired
+/// access token is refreshed first (through the login API) so that the
+/// session is still revoked; a stored token the API no longer accepts (401)
+/// is refreshed and the sign-out tried once more. When the revocation
+/// fails the file is kept, so that `logout` can be run again, and the exit
+/// code is not 0. A session whose refresh token has run out, or whose
+/// refresh token the API refuses (401), can no longer be used by anyone
+/// holding this file: the file is deleted.
 async fn logout(store: &Store, client: &Client, global: &Global) -> Result<(), Failure> {
-    let Some(profile) = store
-        .load(&global.profile)
-        .map_err(|err| local(err.to_string()))?
-    else {
-        output::note(&format!("not signed in (profile {})", global.profile));
+    let name = &global.profile;
+    let Some(mut profile) = store.load(name).map_err(|err| local(err.to_string()))? else {
+        output::note(&format!("not signed in (profile {name})"));
         return Ok(());
     };
-    let ended = if profile.session.access_expired(now()) {
+    check_profile_urls(name, &profile)?;
+    let delete = |note: String| -> Result<(), Failure> {
+        store
+            .delete(name)
+            .map_err(|err| local(format!("deleting the session file: {err}")))?;
+        output::note(&note);
         Ok(())
-    } else {
-        crate::api::logout(
+    };
+    let kept = |err: Failure| -> Failure {
+        output::note(&format!(
+            "the session of profile {name} was NOT revoked; its file is kept so that \
+             `wallet-admin logout` can be run again"
+        ));
+        err
+    };
+    let mut refreshed = false;
+    loop {
+        let time = now();
+        if profile.session.refresh_expired(time) {
+            return delete(format!(
+                "the session of profile {name} had already ended; session file deleted"
+            ));
+        }
+        if profile.session.access_expired(time) {
+            match crate::api::refresh(
+                client,
+                &profile.api_url,
+                &profile.device_id,
+                &profile.session,
+                time,
+            )
+            .await
+            {
+                Ok(session) => {
+                    profile.session = session;
+                    refreshed = true;
+                    // The old refresh token is spent: keep the new pair in
+                    // case the sign-out below fails.
+                    if let Err(err) = store.save(name, &profile) {
+                        output::note(&format!("storing the refreshed session: {err}"));
+                    }
+                }
+                Err(Failure::Refused {
+                    status: 401, code, ..
+                }) => {
+                    return delete(format!(
+                        "the login API refused the session's refresh token ({code}): the \
+                         session can no longer be used; session file deleted (profile {name})"
+                    ));
+                }
+                Err(err) => return Err(kept(err)),
+            }
+        }
+        match crate::api::logout(
             client,
             &profile.api_url,
             &profile.device_id,
             &profile.session.access_token,
         )
         .await
-    };
-    store
-        .delete(&global.profile)
-        .map_err(|err| local(format!("deleting the session file: {err}")))?;
-    match ended {
-        Ok(()) => output::note(&format!("signed out (profile {})", global.profile)),
-        Err(err) => output::note(&format!(
-            "session file deleted; the backend did not confirm the sign-out: {}",
-            err.describe()
-        )),
+        {
+            Ok(()) => return delete(format!("signed out (profile {name})")),
+            Err(Failure::Refused { status: 401, .. }) if !refreshed => {
+                // The access token is refused (keys rotated, clock skew):
+                // a fresh one, then once more.
+                profile.session.expires_at = 0;
+            }
+            Err(err) => return Err(kept(err)),
+        }
     }
-    Ok(())
 }
 
 /// SigV4 credentials and region, unless the target is the local emulator.
@@ -401,8 +500,14 @@ struct Signer {
 }
 
 async fn signer(global: &Global, profile: &Profile) -> Result<Option<Signer>, Failure> {
-    let unsigned = global.unsigned || profile.unsigned || profile.admin_url.starts_with("http://");
-    if unsigned {
+    let requested = global.unsigned || profile.unsigned;
+    if requested && !checked_url(&profile.admin_url, "the admin URL")?.loopback() {
+        return Err(Failure::Usage(format!(
+            "--unsigned is only for the local emulator (a loopback host), not {}",
+            profile.admin_url
+        )));
+    }
+    if unsigned_for(&profile.admin_url, requested) {
         return Ok(None);
     }
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());

@@ -1,6 +1,8 @@
 //! One HTTP(S) exchange: hyper over rustls (aws-lc-rs, the system's
-//! roots), plain HTTP for the local emulator.
+//! roots); plain HTTP only to a loopback address (the local emulator), since
+//! passwords, tokens and `X-Admin-Session` travel in every request.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -32,6 +34,82 @@ impl Reply {
     }
 }
 
+/// How a URL is reached, by its scheme (compared without regard to case)
+/// and host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `https`: TLS; `loopback` when the host is this machine.
+    Tls { loopback: bool },
+    /// `http` to a loopback host: the local emulator, never signed.
+    LoopbackPlain,
+}
+
+impl Transport {
+    pub fn loopback(self) -> bool {
+        matches!(
+            self,
+            Transport::LoopbackPlain | Transport::Tls { loopback: true }
+        )
+    }
+}
+
+/// `localhost`, 127.0.0.0/8 or ::1 (also as an IPv4-mapped address).
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.is_loopback(),
+        Ok(IpAddr::V6(v6)) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether `url` may be used, and how: `https` anywhere, `http` only to a
+/// loopback host; anything else is refused with the reason.
+pub fn transport(url: &str) -> Result<Transport, String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| "not a URL (expected https://HOST/...)".to_string())?;
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| "not an absolute URL (expected https://HOST/...)".to_string())?;
+    let loopback = is_loopback_host(host);
+    match uri.scheme_str() {
+        Some(scheme) if scheme.eq_ignore_ascii_case("https") => Ok(Transport::Tls { loopback }),
+        Some(scheme) if scheme.eq_ignore_ascii_case("http") => {
+            if loopback {
+                Ok(Transport::LoopbackPlain)
+            } else {
+                Err(format!(
+                    "plain http is refused for {host}: passwords and session tokens would \
+                     travel in cleartext; use https:// (http only to 127.0.0.0/8, ::1 or localhost)"
+                ))
+            }
+        }
+        _ => Err("the scheme must be https (http only to 127.0.0.0/8, ::1 or localhost)".into()),
+    }
+}
+
+/// Whether calls to the admin function at `admin_url` go unsigned: always
+/// for loopback http (the emulator), on request (`--unsigned`) for a loopback
+/// https host, never for anything else.
+pub fn unsigned_for(admin_url: &str, requested: bool) -> bool {
+    match transport(admin_url) {
+        Ok(Transport::LoopbackPlain) => true,
+        Ok(Transport::Tls { loopback }) => loopback && requested,
+        Err(_) => false,
+    }
+}
+
 pub struct Client {
     inner: HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
@@ -52,6 +130,8 @@ impl Client {
     }
 
     pub async fn send(&self, request: &Outgoing) -> Result<Reply, String> {
+        // The last line of defence: nothing leaves in cleartext for another host.
+        transport(&request.url).map_err(|err| format!("{}: {err}", request.url))?;
         let mut builder = http::Request::builder()
             .method(request.method.as_str())
             .uri(request.url.as_str());
@@ -135,5 +215,58 @@ mod tests {
         );
         assert_eq!(encode("new.checkout"), "new.checkout");
         assert_eq!(encode("a b/ü"), "a%20b%2F%C3%BC");
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_whatever_the_case_of_the_scheme() {
+        for url in [
+            "http://127.0.0.1:9000/lambda-url/admin",
+            "HTTP://127.0.0.1:9000/lambda-url/admin",
+            "Http://127.8.9.10/x",
+            "http://localhost:9000/x",
+            "http://LOCALHOST./x",
+            "http://[::1]:9000/x",
+        ] {
+            assert_eq!(transport(url), Ok(Transport::LoopbackPlain), "{url}");
+            assert!(unsigned_for(url, false), "{url}");
+        }
+        for url in [
+            "http://abc.lambda-url.eu-west-1.on.aws/",
+            "HTTP://abc.lambda-url.eu-west-1.on.aws/",
+            "http://10.0.0.1/x",
+            "http://127.0.0.1.example.com/x",
+            "http://localhost.example.com/x",
+            "http://127.0.0.1@example.com/x",
+            "http://[::2]/x",
+            "ftp://127.0.0.1/x",
+            "abc.lambda-url.eu-west-1.on.aws",
+            "/lambda-url/admin",
+        ] {
+            assert!(transport(url).is_err(), "{url}: {:?}", transport(url));
+            assert!(!unsigned_for(url, true), "{url}");
+        }
+        assert_eq!(
+            transport("HTTPS://abc.lambda-url.eu-west-1.on.aws/"),
+            Ok(Transport::Tls { loopback: false })
+        );
+        assert!(
+            !unsigned_for("https://abc.lambda-url.eu-west-1.on.aws/", true),
+            "--unsigned never turns signing off for a remote host"
+        );
+        assert!(unsigned_for("https://127.0.0.1:9443/x", true));
+        assert!(!unsigned_for("https://127.0.0.1:9443/x", false));
+    }
+
+    #[tokio::test]
+    async fn the_client_refuses_to_send_in_cleartext_to_another_host() {
+        let client = Client::new(Duration::from_secs(5)).unwrap();
+        let request = Outgoing {
+            method: "POST".into(),
+            url: "HTTP://192.0.2.1/v1/auth/login".into(),
+            headers: vec![("x-admin-session".into(), "secret".into())],
+            body: b"{}".to_vec(),
+        };
+        let err = client.send(&request).await.unwrap_err();
+        assert!(err.contains("plain http is refused"), "{err}");
     }
 }

@@ -4,8 +4,9 @@
 //! session in a 0600 file per profile, refreshes it when it has expired,
 //! and calls `/admin/...` on the function URL with the request signed by
 //! SigV4 (service `lambda`, credentials from the standard AWS chain) and the
-//! session in `X-Admin-Session`. Against the local emulator (`http://`
-//! URLs, or `--unsigned`) it does not sign.
+//! session in `X-Admin-Session`. URLs must be `https`, except `http` to a
+//! loopback host (127.0.0.0/8, ::1, localhost: the local emulator), where
+//! it does not sign; anything else is a usage error.
 //!
 //! Exit codes: [`EXIT_OK`], [`EXIT_REFUSED`] (the backend answered with an
 //! error, printed as its code and message), [`EXIT_USAGE`], [`EXIT_LOCAL`]
@@ -40,6 +41,7 @@ pub async fn run(args: Vec<String>, env: EnvLookup<'_>) -> u8 {
             return EXIT_OK;
         }
         Err(err) => {
+            let err = output::terminal_safe(&err.to_string(), true);
             eprintln!("wallet-admin: {err}\n\n{}", args::USAGE_HINT);
             return EXIT_USAGE;
         }
@@ -47,7 +49,7 @@ pub async fn run(args: Vec<String>, env: EnvLookup<'_>) -> u8 {
     match commands::execute(&invocation, env).await {
         Ok(()) => EXIT_OK,
         Err(failure) => {
-            eprintln!("{}", failure.describe());
+            eprintln!("{}", output::terminal_safe(&failure.describe(), true));
             failure.exit_code()
         }
     }

@@ -1,5 +1,7 @@
 //! What the tool prints: tables for people, the backend's JSON with `--json`.
-//! Tokens are never printed.
+//! Tokens are never printed. Text from the backend never reaches the
+//! terminal raw: control characters (escape sequences among them) and
+//! bidirectional overrides are shown as `\uXXXX` ([`terminal_safe`]).
 
 use serde_json::{json, Value};
 
@@ -9,7 +11,24 @@ use crate::session::Profile;
 
 /// A status line on stderr (stdout stays for results).
 pub fn note(text: &str) {
-    eprintln!("{text}");
+    eprintln!("{}", terminal_safe(text, true));
+}
+
+/// `text` with every control character (C0, DEL, C1: ESC starts terminal
+/// escape sequences) and every bidirectional formatting character written
+/// as `\uXXXX`; newlines stay when `keep_newlines`. The escape is JSON's,
+/// so printed JSON stays valid JSON with the same value.
+pub fn terminal_safe(text: &str, keep_newlines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+        if (c == '\n' && keep_newlines) || !(c.is_control() || bidi) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        }
+    }
+    out
 }
 
 /// `2026-01-01 00:00:00Z` for a Unix time.
@@ -38,14 +57,17 @@ pub fn utc(seconds: i64) -> String {
 fn cell(value: &Value, field: &str) -> String {
     match value {
         Value::Null => "-".into(),
-        Value::String(text) => text.clone(),
+        Value::String(text) => terminal_safe(text, false),
         Value::Number(n) if is_time(field) => n.as_i64().map(utc).unwrap_or_else(|| n.to_string()),
-        Value::Array(items) if items.iter().all(Value::is_string) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(","),
-        other => other.to_string(),
+        Value::Array(items) if items.iter().all(Value::is_string) => terminal_safe(
+            &items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+            false,
+        ),
+        other => terminal_safe(&other.to_string(), false),
     }
 }
 
@@ -83,20 +105,21 @@ pub fn table(rows: &[Value], columns: &[(&str, &str)]) -> String {
 /// `field: value` lines for an object.
 pub fn fields(value: &Value) -> String {
     let Some(object) = value.as_object() else {
-        return format!("{value}\n");
+        return format!("{}\n", terminal_safe(&value.to_string(), false));
     };
     let width = object.keys().map(|k| k.len()).max().unwrap_or(0);
     object
         .iter()
-        .map(|(key, v)| format!("{key:<width$}  {}\n", cell(v, key)))
+        .map(|(key, v)| {
+            let key = terminal_safe(key, false);
+            format!("{key:<width$}  {}\n", cell(v, &key))
+        })
         .collect()
 }
 
 fn print_json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-    );
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    println!("{}", terminal_safe(&text, true));
 }
 
 /// The result of an admin call.
@@ -111,7 +134,10 @@ pub fn admin(call: &AdminCall, reply: &Reply, as_json: bool) {
         print_json(&done);
         return;
     }
-    print!("{}", render(call, &body, reply.status));
+    print!(
+        "{}",
+        terminal_safe(&render(call, &body, reply.status), true)
+    );
 }
 
 /// The table or lines for a call's answer.
@@ -166,7 +192,10 @@ pub fn render(call: &AdminCall, body: &Value, status: u16) -> String {
                 ],
             );
             if let Some(cursor) = body["next_cursor"].as_str() {
-                out.push_str(&format!("more: --cursor {cursor}\n"));
+                out.push_str(&format!(
+                    "more: --cursor {}\n",
+                    terminal_safe(cursor, false)
+                ));
             }
             out
         }
@@ -208,12 +237,13 @@ pub fn signed_in(name: &str, profile: &Profile, as_json: bool) {
     if as_json {
         print_json(&session_json(name, profile));
     } else {
-        println!(
+        let line = format!(
             "signed in as {} (profile {name}, device {}); the access token is renewed until {}",
             profile.session.email,
             profile.device_id,
             utc(profile.session.refresh_expires_at)
         );
+        println!("{}", terminal_safe(&line, false));
     }
 }
 
@@ -226,7 +256,7 @@ fn session_json(name: &str, profile: &Profile) -> Value {
         "api_url": profile.api_url,
         "admin_url": profile.admin_url,
         "region": profile.region,
-        "unsigned": profile.unsigned || profile.admin_url.starts_with("http://"),
+        "unsigned": crate::http::unsigned_for(&profile.admin_url, profile.unsigned),
         "expires_at": profile.session.expires_at,
         "refresh_expires_at": profile.session.refresh_expires_at,
     })
@@ -279,5 +309,42 @@ mod tests {
             render(&AdminCall::AuditVerify, &body, 200),
             "audit chain BROKEN: 7 entries\nfirst broken entry: seq 4\n"
         );
+    }
+
+    #[test]
+    fn control_characters_from_the_backend_are_escaped() {
+        assert_eq!(
+            terminal_safe("a\u{1b}]0;pwned\u{7}b\r\tc\u{9b}d\u{202e}e\nf", true),
+            "a\\u001b]0;pwned\\u0007b\\u000d\\u0009c\\u009bd\\u202ee\nf"
+        );
+        assert_eq!(terminal_safe("x\ny", false), "x\\u000ay");
+        assert_eq!(terminal_safe("plain ü text", false), "plain ü text");
+
+        let body = json!({"version": 1, "emergency": false, "flags": [
+            {"key": "k\u{1b}[2J\nKEY  forged", "kind": "boolean", "enabled": true,
+             "killed": false, "visibility": "public", "fail_mode": "closed", "version": 1}
+        ]});
+        let text = render(&AdminCall::FlagsList, &body, 200);
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+        assert_eq!(text.lines().count(), 3, "one row per flag: {text:?}");
+        assert!(text.contains("k\\u001b[2J\\u000aKEY  forged"), "{text:?}");
+
+        let fields = render(
+            &AdminCall::KycShow { id: "s".into() },
+            &json!({"status": "ok\u{7}", "note\u{1b}": ["a\u{1b}", "b"]}),
+            200,
+        );
+        assert!(
+            !fields.chars().any(|c| c.is_control() && c != '\n'),
+            "{fields:?}"
+        );
+
+        // JSON stays JSON: the escape is JSON's own.
+        let printed = terminal_safe(
+            &serde_json::to_string_pretty(&json!({"m": "x\u{9b}y\u{202e}"})).unwrap(),
+            true,
+        );
+        let back: Value = serde_json::from_str(&printed).unwrap();
+        assert_eq!(back["m"], "x\u{9b}y\u{202e}");
     }
 }

@@ -335,10 +335,12 @@ async fn exit_codes_say_done_refused_usage_or_local_failure() {
         EXIT_LOCAL,
         "a session is never sent to another URL"
     );
-    assert_eq!(run(args("logout"), &lookup).await, EXIT_OK);
+    // The login API (port 9) does not answer: the session is not revoked,
+    // so the file stays for another try and the exit code says so.
+    assert_eq!(run(args("logout"), &lookup).await, EXIT_LOCAL);
     assert!(
-        !store.path("default").exists(),
-        "logout deletes the session file"
+        store.path("default").exists(),
+        "an unrevoked session's file is kept"
     );
     std::fs::remove_dir_all(root).unwrap();
 }
@@ -496,5 +498,150 @@ async fn login_stores_a_private_session_and_an_expired_one_is_refreshed_before_t
         EXIT_OK
     );
     assert_eq!(seen.lock().unwrap().len(), 4);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+fn lookup_in(root: &std::path::Path) -> impl Fn(&str) -> Option<String> {
+    let config = root.to_string_lossy().to_string();
+    move |name: &str| (name == "XDG_CONFIG_HOME").then(|| config.clone())
+}
+
+#[tokio::test]
+async fn logout_refreshes_an_expired_access_token_and_then_revokes_the_session() {
+    let root = temp_dir();
+    let (base, seen) = fake_backend(vec![
+        (
+            "/lambda-url/login/v1/auth/refresh",
+            200,
+            pair("access-B", "refresh-B"),
+        ),
+        ("/lambda-url/login/v1/auth/logout", 204, String::new()),
+    ])
+    .await;
+    let store = Store::new(root.join("wallet-admin"));
+    let mut data = profile(
+        &format!("{base}/lambda-url/admin"),
+        session(0, i64::MAX / 2),
+    );
+    data.api_url = format!("{base}/lambda-url/login");
+    store.save("default", &data).unwrap();
+
+    assert_eq!(run(args("logout"), &lookup_in(&root)).await, EXIT_OK);
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2, "refresh, then logout: {requests:?}");
+    assert!(requests[0].starts_with("POST /lambda-url/login/v1/auth/refresh "));
+    assert!(requests[0].ends_with(r#"{"refresh_token":"refresh-1"}"#));
+    let logout = requests[1].to_ascii_lowercase();
+    assert!(logout.starts_with("post /lambda-url/login/v1/auth/logout "));
+    assert!(
+        logout.contains("authorization: bearer access-b\r\n"),
+        "the fresh access token revokes the session: {logout}"
+    );
+    assert!(!store.path("default").exists(), "signed out: file deleted");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_revocation_keeps_the_session_file_and_fails() {
+    let root = temp_dir();
+    let (base, seen) = fake_backend(vec![
+        (
+            "/lambda-url/login/v1/auth/refresh",
+            200,
+            pair("access-B", "refresh-B"),
+        ),
+        (
+            "/lambda-url/login/v1/auth/logout",
+            503,
+            r#"{"error":{"code":"UNAVAILABLE","message":"try again"}}"#.into(),
+        ),
+    ])
+    .await;
+    let store = Store::new(root.join("wallet-admin"));
+    let mut data = profile(
+        &format!("{base}/lambda-url/admin"),
+        session(0, i64::MAX / 2),
+    );
+    data.api_url = format!("{base}/lambda-url/login");
+    store.save("default", &data).unwrap();
+
+    assert_eq!(run(args("logout"), &lookup_in(&root)).await, EXIT_REFUSED);
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    let kept = store.load("default").unwrap().expect("the file is kept");
+    assert_eq!(
+        kept.session.refresh_token, "refresh-B",
+        "the rotated pair is kept for the next try (the old refresh token is spent)"
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[tokio::test]
+async fn a_refresh_token_the_api_refuses_ends_the_session_locally() {
+    let root = temp_dir();
+    let (base, seen) = fake_backend(vec![(
+        "/lambda-url/login/v1/auth/refresh",
+        401,
+        r#"{"error":{"code":"REFRESH_TOKEN_REUSED","message":"revoked"}}"#.into(),
+    )])
+    .await;
+    let store = Store::new(root.join("wallet-admin"));
+    let mut data = profile(
+        &format!("{base}/lambda-url/admin"),
+        session(0, i64::MAX / 2),
+    );
+    data.api_url = format!("{base}/lambda-url/login");
+    store.save("default", &data).unwrap();
+    assert_eq!(run(args("logout"), &lookup_in(&root)).await, EXIT_OK);
+    assert_eq!(seen.lock().unwrap().len(), 1, "no sign-out without a token");
+    assert!(!store.path("default").exists());
+
+    // Both tokens ran out: nothing to revoke, nothing sent.
+    store
+        .save(
+            "default",
+            &profile(&format!("{base}/lambda-url/admin"), session(0, 1)),
+        )
+        .unwrap();
+    assert_eq!(run(args("logout"), &lookup_in(&root)).await, EXIT_OK);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert!(!store.path("default").exists());
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[tokio::test]
+async fn secrets_never_go_over_plain_http_to_another_host() {
+    let root = temp_dir();
+    let lookup = lookup_in(&root);
+    let env_password = |name: &str| match name {
+        "WALLET_ADMIN_PASSWORD" => Some("pw".to_string()),
+        other => lookup(other),
+    };
+    for line in [
+        "login --api-url http://api.example.com/prod --admin-url https://a.lambda-url.eu-west-1.on.aws --email o@example.com --totp-code 1",
+        "login --api-url https://api.example.com/prod --admin-url HTTP://a.lambda-url.eu-west-1.on.aws --email o@example.com --totp-code 1",
+        "login --api-url HTTP://192.0.2.1/prod --admin-url http://127.0.0.1:9/x --email o@example.com --totp-code 1",
+        "login --api-url https://api.example.com/prod --admin-url https://a.lambda-url.eu-west-1.on.aws --unsigned --email o@example.com --totp-code 1",
+        "flags list --admin-url http://a.lambda-url.eu-west-1.on.aws",
+    ] {
+        assert_eq!(run(args(line), &env_password).await, EXIT_USAGE, "{line}");
+    }
+    let store = Store::new(root.join("wallet-admin"));
+    assert!(!store.path("default").exists(), "nothing signed in");
+
+    // A stored profile from before the rule (or edited) is refused too.
+    let old = profile(
+        "HTTP://192.0.2.1/lambda-url/admin",
+        session(i64::MAX / 2, i64::MAX / 2),
+    );
+    store.save("default", &old).unwrap();
+    assert_eq!(run(args("audit verify"), &lookup).await, EXIT_USAGE);
+    let mut old_api = profile(
+        "https://a.lambda-url.eu-west-1.on.aws",
+        session(0, i64::MAX / 2),
+    );
+    old_api.api_url = "http://api.example.com/prod".into();
+    store.save("default", &old_api).unwrap();
+    assert_eq!(run(args("logout"), &lookup).await, EXIT_USAGE);
+    assert_eq!(run(args("audit verify"), &lookup).await, EXIT_USAGE);
     std::fs::remove_dir_all(root).unwrap();
 }
