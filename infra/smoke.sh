@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Smoke test of a stack: the README walk-through (with a throwaway account),
+# Smoke test of a stack: the README walk-through (with a throwaway account
+# and a random password made for this run, never printed),
 # a flag lookup, and read-only admin calls through wallet-admin (flags list,
 # audit verify), with PASS/FAIL per step; exits non-zero when a step fails.
 #
@@ -14,7 +15,10 @@
 # $WALLET_ADMIN_PROFILE (default: the stack name) signed in beforehand:
 #   wallet-admin --profile <stack> login --api-url <ApiUrl> --admin-url <AdminUrl>
 # or signs in when WALLET_ADMIN_EMAIL, WALLET_ADMIN_PASSWORD and a TOTP code
-# (WALLET_ADMIN_TOTP_CODE, or WALLET_ADMIN_TOTP_SECRET to compute it) are set.
+# (WALLET_ADMIN_TOTP_CODE, or WALLET_ADMIN_TOTP_SECRET to compute it) are set:
+# then in a temporary config directory (removed on exit), signing out at the
+# end, so no session is left behind. Secrets travel in the environment or on
+# stdin, never in process arguments.
 # AWS credentials for SigV4 and for reading the stack come from the standard
 # chain (AWS_PROFILE, SSO, ...); AWS_REGION names the stack's region.
 #
@@ -34,8 +38,19 @@ case "$MODE" in -h|--help) usage ;; esac
 RUN_ID="$(date +%s)-$RANDOM"
 EMAIL_DOMAIN="${SMOKE_EMAIL_DOMAIN:-example.com}"
 WALK_EMAIL="smoke-walk-${RUN_ID}@${EMAIL_DOMAIN}"
+# Not the README's published password: the account stays on the stage.
+WALK_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
 RESULTS=()
 FAILED=0
+
+# A temporary wallet-admin config directory (sessions), removed on exit.
+SMOKE_CONFIG=""
+cleanup() { if [ -n "$SMOKE_CONFIG" ]; then rm -rf "$SMOKE_CONFIG"; fi; }
+trap cleanup EXIT
+use_temporary_config() {
+  SMOKE_CONFIG=$(mktemp -d) || return 1
+  export XDG_CONFIG_HOME="$SMOKE_CONFIG"
+}
 
 step() {
   local name="$1"; shift
@@ -61,10 +76,11 @@ report() {
 
 # TOTP (RFC 6238: SHA-1, 6 digits, 30 s) for a base32 secret, at the time
 # step `offset` steps from now. Independent of the backend's implementation.
+# The secret reaches Python in its environment, not in its arguments.
 totp() {
-  python3 - "$1" "${2:-0}" <<'PY'
-import base64, hashlib, hmac, struct, sys, time
-secret, offset = sys.argv[1], int(sys.argv[2])
+  SMOKE_TOTP_SECRET="$1" python3 - "${2:-0}" <<'PY'
+import base64, hashlib, hmac, os, struct, sys, time
+secret, offset = os.environ["SMOKE_TOTP_SECRET"], int(sys.argv[1])
 key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
 counter = int(time.time()) // 30 + offset
 digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
@@ -89,7 +105,8 @@ build_tool() {
 }
 
 walkthrough() {
-  python3 tests/readme_walkthrough.py README.md "$LOGIN_BASE" --email "$WALK_EMAIL"
+  WALKTHROUGH_PASSWORD="$WALK_PASSWORD" \
+    python3 tests/readme_walkthrough.py README.md "$LOGIN_BASE" --email "$WALK_EMAIL"
 }
 
 flag_lookup() {
@@ -167,16 +184,26 @@ PY
 
 deployed_admin() {
   build_tool || return 1
-  if [ -n "${WALLET_ADMIN_EMAIL:-}" ] && [ -n "${WALLET_ADMIN_PASSWORD:-}" ]; then
-    local code="${WALLET_ADMIN_TOTP_CODE:-}"
-    if [ -z "$code" ] && [ -n "${WALLET_ADMIN_TOTP_SECRET:-}" ]; then
-      code=$(totp "$WALLET_ADMIN_TOTP_SECRET")
-    fi
-    [ -n "$code" ] || { echo "set WALLET_ADMIN_TOTP_CODE or WALLET_ADMIN_TOTP_SECRET"; return 1; }
-    "$WALLET_ADMIN" --profile "$ADMIN_PROFILE" --api-url "$API_URL" --admin-url "$ADMIN_URL" \
-      --region "$REGION" login --email "$WALLET_ADMIN_EMAIL" --totp-code "$code" </dev/null || return 1
+  if [ -z "${WALLET_ADMIN_EMAIL:-}" ] || [ -z "${WALLET_ADMIN_PASSWORD:-}" ]; then
+    # The operator's own session, signed in beforehand: left as it is.
+    admin_read_only
+    return
   fi
-  admin_read_only
+  local code="${WALLET_ADMIN_TOTP_CODE:-}"
+  if [ -z "$code" ] && [ -n "${WALLET_ADMIN_TOTP_SECRET:-}" ]; then
+    code=$(totp "$WALLET_ADMIN_TOTP_SECRET")
+  fi
+  [ -n "$code" ] || { echo "set WALLET_ADMIN_TOTP_CODE or WALLET_ADMIN_TOTP_SECRET"; return 1; }
+  # A session of its own, in a directory removed on exit, and signed out
+  # (revoked) at the end: no refresh token is left in ~/.config/wallet-admin.
+  use_temporary_config || return 1
+  # The password from WALLET_ADMIN_PASSWORD, the TOTP code on stdin.
+  printf '%s\n' "$code" | "$WALLET_ADMIN" --profile "$ADMIN_PROFILE" --api-url "$API_URL" \
+    --admin-url "$ADMIN_URL" --region "$REGION" login --email "$WALLET_ADMIN_EMAIL" || return 1
+  local status=0
+  admin_read_only || status=1
+  "$WALLET_ADMIN" --profile "$ADMIN_PROFILE" logout || status=1
+  return "$status"
 }
 
 # --- the local stack --------------------------------------------------------
@@ -200,9 +227,10 @@ make_local_admin() {
   local email="smoke-admin-${RUN_ID}@${EMAIL_DOMAIN}"
   local password
   password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
-  python3 - "$LOGIN_BASE" "$email" "$password" register <<'PY' >&2 || return 1
-import json, sys, urllib.error, urllib.request
-base, email, password, _ = sys.argv[1:]
+  SMOKE_PASSWORD="$password" python3 - "$LOGIN_BASE" "$email" <<'PY' >&2 || return 1
+import json, os, sys, urllib.error, urllib.request
+base, email = sys.argv[1:]
+password = os.environ["SMOKE_PASSWORD"]
 request = urllib.request.Request(
     base + "/register", method="POST",
     data=json.dumps({"email": email, "password": password}).encode(),
@@ -216,9 +244,10 @@ print(f"registered {email}")
 PY
   cargo run -q -p login --bin promote-admin -- "$email" >&2 || return 1
   local secret
-  secret=$(python3 - "$LOGIN_BASE" "$email" "$password" <<'PY'
-import json, sys, urllib.error, urllib.request
-base, email, password = sys.argv[1:]
+  secret=$(SMOKE_PASSWORD="$password" python3 - "$LOGIN_BASE" "$email" <<'PY'
+import json, os, sys, urllib.error, urllib.request
+base, email = sys.argv[1:]
+password = os.environ["SMOKE_PASSWORD"]
 device = "smoke-enrol-0001"
 def call(path, body, token=None):
     headers = {"Content-Type": "application/json", "X-Device-Id": device}
@@ -241,9 +270,10 @@ PY
   totp_secret=$(echo "$secret" | sed -n 1p)
   token=$(echo "$secret" | sed -n 2p)
   code=$(totp "$totp_secret")
-  python3 - "$LOGIN_BASE" "$token" "$code" <<'PY' >&2 || return 1
-import json, sys, urllib.error, urllib.request
-base, token, code = sys.argv[1:]
+  SMOKE_TOKEN="$token" python3 - "$LOGIN_BASE" "$code" <<'PY' >&2 || return 1
+import json, os, sys, urllib.error, urllib.request
+base, code = sys.argv[1:]
+token = os.environ["SMOKE_TOKEN"]
 request = urllib.request.Request(
     base + "/totp/confirm", method="POST", data=json.dumps({"code": code}).encode(),
     headers={"Content-Type": "application/json", "X-Device-Id": "smoke-enrol-0001",
@@ -268,16 +298,14 @@ local_admin() {
   echo "waiting ${wait}s for the next TOTP time step"
   sleep "$wait"
   code=$(totp "$totp_secret")
-  export XDG_CONFIG_HOME
-  XDG_CONFIG_HOME=$(mktemp -d)
-  WALLET_ADMIN_PASSWORD="$password" "$WALLET_ADMIN" --profile "$ADMIN_PROFILE" \
-    --api-url "$API_URL" --admin-url "$ADMIN_URL" login --email "$email" --totp-code "$code" \
-    </dev/null || return 1
+  use_temporary_config || return 1
+  printf '%s\n' "$code" | WALLET_ADMIN_PASSWORD="$password" "$WALLET_ADMIN" \
+    --profile "$ADMIN_PROFILE" --api-url "$API_URL" --admin-url "$ADMIN_URL" \
+    login --email "$email" || return 1
   local status=0
   admin_read_only || status=1
   admin_writes || status=1
   "$WALLET_ADMIN" --profile "$ADMIN_PROFILE" logout || status=1
-  rm -rf "$XDG_CONFIG_HOME"
   return "$status"
 }
 

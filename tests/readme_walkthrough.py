@@ -5,10 +5,14 @@ The walk-through is the ```bash block after the line
 `<!-- walkthrough -->` in README.md. It runs with BASE set to the given URL
 once the function answers; every step must succeed, `me` must name the
 account, and reusing the rotated refresh token must be refused.
-Usage: readme_walkthrough.py README.md BASE_URL [--email ADDRESS]
+Usage: readme_walkthrough.py README.md BASE_URL [--email ADDRESS] [--password PASSWORD]
 With --email the block runs for that address instead of the README's
 alice@example.com (a throwaway account, so the walk-through can run again
-against the same stack: infra/smoke.sh).
+against the same stack: infra/smoke.sh). With --password, or the environment
+variable WALKTHROUGH_PASSWORD (kept out of process arguments), it uses that
+password instead of the README's published one, which an account left on a
+deployed stage must not have (infra/smoke.sh makes a random one per run). The
+password is never printed: it is masked in what the block printed.
 """
 
 import json
@@ -53,32 +57,57 @@ def wait_until_serving(base, seconds=600):
 
 
 README_EMAIL = "alice@example.com"
+README_PASSWORD = "violet tangerine 42"
+USAGE = "usage: readme_walkthrough.py README.md BASE_URL [--email ADDRESS] [--password PASSWORD]"
+# The block puts the password in single-quoted JSON: nothing that needs escaping.
+PASSWORD_SHAPE = re.compile(r"[A-Za-z0-9 ._~-]{12,128}")
+
+
+def parse_args(argv):
+    positional, options = [], {}
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("--email", "--password"):
+            if i + 1 >= len(argv) or argv[i] in options:
+                sys.exit(USAGE)
+            options[argv[i]] = argv[i + 1]
+            i += 2
+        else:
+            positional.append(argv[i])
+            i += 1
+    if len(positional) != 2:
+        sys.exit(USAGE)
+    return positional, options
 
 
 def main():
-    args = sys.argv[1:]
-    email = README_EMAIL
-    if len(args) == 4 and args[2] == "--email":
-        email = args[3]
-        args = args[:2]
-    if len(args) != 2:
-        sys.exit("usage: readme_walkthrough.py README.md BASE_URL [--email ADDRESS]")
-    readme, base = args
+    (readme, base), options = parse_args(sys.argv[1:])
+    email = options.get("--email", README_EMAIL)
+    password = options.get("--password") or os.environ.get("WALKTHROUGH_PASSWORD") or README_PASSWORD
+    if not PASSWORD_SHAPE.fullmatch(password):
+        sys.exit("--password: 12 to 128 letters, digits, spaces or ._~-")
     script = walkthrough_block(readme)
     if README_EMAIL not in script:
         sys.exit(f"the walk-through no longer uses {README_EMAIL}")
-    script = script.replace(README_EMAIL, email)
+    if README_PASSWORD not in script:
+        sys.exit(f"the walk-through no longer uses the password {README_PASSWORD!r}")
+    script = script.replace(README_EMAIL, email).replace(README_PASSWORD, password)
     wait_until_serving(base)
+    env = {k: v for k, v in os.environ.items() if k != "WALKTHROUGH_PASSWORD"}
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
-        env={**os.environ, "BASE": base},
+        env={**env, "BASE": base},
         capture_output=True,
         text=True,
         timeout=300,
     )
-    print(result.stdout)
+
+    def masked(text):
+        return text if password == README_PASSWORD else text.replace(password, "********")
+
+    print(masked(result.stdout))
     if result.returncode != 0:
-        print(result.stderr, file=sys.stderr)
+        print(masked(result.stderr), file=sys.stderr)
         sys.exit(f"walk-through failed with exit code {result.returncode}")
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     replies = [json.loads(line) for line in lines]
