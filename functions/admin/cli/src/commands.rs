@@ -436,42 +436,39 @@ async fn logout(store: &Store, client: &Client, global: &Global) -> Result<(), F
         ));
         err
     };
-    let mut refreshed = false;
+    // `force`: the stored access token was refused, a fresh one is needed.
+    let mut force = false;
     loop {
-        let time = now();
-        if profile.session.refresh_expired(time) {
-            return delete(format!(
-                "the session of profile {name} had already ended; session file deleted"
-            ));
-        }
-        if profile.session.access_expired(time) {
-            match crate::api::refresh(
-                client,
-                &profile.api_url,
-                &profile.device_id,
-                &profile.session,
-                time,
-            )
-            .await
-            {
-                Ok(session) => {
-                    profile.session = session;
-                    refreshed = true;
-                    // The old refresh token is spent: keep the new pair in
-                    // case the sign-out below fails.
-                    if let Err(err) = store.save(name, &profile) {
-                        output::note(&format!("storing the refreshed session: {err}"));
-                    }
-                }
-                Err(Failure::Refused {
-                    status: 401, code, ..
-                }) => {
-                    return delete(format!(
-                        "the login API refused the session's refresh token ({code}): the \
-                         session can no longer be used; session file deleted (profile {name})"
-                    ));
-                }
-                Err(err) => return Err(kept(err)),
+        let (api_url, device_id) = (profile.api_url.clone(), profile.device_id.clone());
+        let renewed = crate::session::renew(
+            store,
+            name,
+            &mut profile,
+            now(),
+            force,
+            |session| async move {
+                crate::api::refresh(client, &api_url, &device_id, &session, now()).await
+            },
+        )
+        .await;
+        match renewed {
+            Ok(_) => {}
+            Err(FreshError::Ended) => {
+                return delete(format!(
+                    "the session of profile {name} had already ended; session file deleted"
+                ))
+            }
+            Err(FreshError::Refresh(Failure::Refused {
+                status: 401, code, ..
+            })) => {
+                return delete(format!(
+                    "the login API refused the session's refresh token ({code}): the \
+                     session can no longer be used; session file deleted (profile {name})"
+                ));
+            }
+            Err(FreshError::Refresh(err)) => return Err(kept(err)),
+            Err(FreshError::Store(err)) => {
+                return Err(kept(local(format!("the session file: {err}"))))
             }
         }
         match crate::api::logout(
@@ -483,10 +480,10 @@ async fn logout(store: &Store, client: &Client, global: &Global) -> Result<(), F
         .await
         {
             Ok(()) => return delete(format!("signed out (profile {name})")),
-            Err(Failure::Refused { status: 401, .. }) if !refreshed => {
+            Err(Failure::Refused { status: 401, .. }) if !force => {
                 // The access token is refused (keys rotated, clock skew):
                 // a fresh one, then once more.
-                profile.session.expires_at = 0;
+                force = true;
             }
             Err(err) => return Err(kept(err)),
         }

@@ -1,13 +1,16 @@
 //! The admin session on disk: one JSON file per profile, mode 0600, in a
 //! 0700 directory under `$XDG_CONFIG_HOME/wallet-admin/` (or
 //! `~/.config/wallet-admin/`). It names the URLs it was made for, so a
-//! session is never sent to another deployment.
+//! session is never sent to another deployment. A refresh happens under an
+//! exclusive lock on `.{profile}.lock`, the file read again once it is held,
+//! so two processes never spend the same refresh token ([`renew`]).
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::future::Future;
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +134,43 @@ impl Store {
         written
     }
 
+    /// Waits for, then holds, the exclusive advisory lock of `profile`
+    /// (`.{profile}.lock` next to its file), so that one process at a time
+    /// reads, refreshes and rewrites the session: two processes spending
+    /// the same refresh token would look like theft and revoke the session.
+    /// Released when the returned file is dropped. The lock file is never
+    /// deleted (a deleted lock file would let two holders in).
+    pub async fn lock(&self, profile: &str) -> io::Result<File> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(self.dir.join(format!(".{profile}.lock")))?;
+        let mut waited = Duration::ZERO;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(TryLockError::WouldBlock) => {
+                    if waited == Duration::from_secs(2) {
+                        eprintln!(
+                            "waiting for another wallet-admin using profile {profile} \
+                             (refreshing its session)"
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    waited += Duration::from_millis(50);
+                }
+                Err(TryLockError::Error(err)) => return Err(err),
+            }
+        }
+    }
+
     /// Deletes the profile's file; `false` when there was none.
     pub fn delete(&self, profile: &str) -> io::Result<bool> {
         match fs::remove_file(self.path(profile)) {
@@ -155,7 +195,7 @@ pub enum FreshError<E> {
 /// Makes `profile`'s session usable at `now`: when the access token has
 /// expired, `refresh` trades the refresh token for a new session, which is
 /// stored before it is used (the old refresh token is spent). Returns
-/// whether a refresh happened.
+/// whether a refresh happened here. See [`renew`].
 pub async fn ensure_fresh<F, Fut, E>(
     store: &Store,
     name: &str,
@@ -167,7 +207,50 @@ where
     F: FnOnce(Session) -> Fut,
     Fut: Future<Output = Result<Session, E>>,
 {
-    if !profile.session.access_expired(now) {
+    renew(store, name, profile, now, false, refresh).await
+}
+
+/// Refreshes `profile`'s session when its access token has expired, or
+/// when `force` (the backend refused the token it holds), under the
+/// profile's lock ([`Store::lock`]): the stored session is read again once
+/// the lock is held, and when another process has refreshed it meanwhile
+/// its new session is taken instead of spending the refresh token again.
+/// Returns whether a refresh happened here.
+pub async fn renew<F, Fut, E>(
+    store: &Store,
+    name: &str,
+    profile: &mut Profile,
+    now: i64,
+    force: bool,
+    refresh: F,
+) -> Result<bool, FreshError<E>>
+where
+    F: FnOnce(Session) -> Fut,
+    Fut: Future<Output = Result<Session, E>>,
+{
+    if !force && !profile.session.access_expired(now) {
+        return Ok(false);
+    }
+    if profile.session.refresh_expired(now) {
+        return Err(FreshError::Ended);
+    }
+    let _lock = store.lock(name).await.map_err(FreshError::Store)?;
+    let Some(stored) = store.load(name).map_err(FreshError::Store)? else {
+        // Signed out meanwhile.
+        return Err(FreshError::Ended);
+    };
+    if (&stored.api_url, &stored.admin_url) != (&profile.api_url, &profile.admin_url) {
+        return Err(FreshError::Store(io::Error::other(format!(
+            "profile {name} was signed in again for other URLs meanwhile: run the command again"
+        ))));
+    }
+    let taken_over = stored.session.access_token != profile.session.access_token;
+    *profile = stored;
+    if taken_over && !profile.session.access_expired(now) {
+        // Another process refreshed it: use its session.
+        return Ok(false);
+    }
+    if !force && !profile.session.access_expired(now) {
         return Ok(false);
     }
     if profile.session.refresh_expired(now) {

@@ -141,13 +141,55 @@ async fn a_session_is_refreshed_only_when_expired_and_the_new_one_is_stored() {
 
     let failing = |_old: Session| async { Err::<Session, _>("refused".to_string()) };
     let mut refused = profile("http://127.0.0.1:9/lambda-url/admin", session(1_000, 9_000));
+    store.save("p", &refused).unwrap();
     let result = ensure_fresh(&store, "p", &mut refused, 2_000, failing).await;
     assert!(matches!(result, Err(FreshError::Refresh(_))));
     assert_eq!(
         store.load("p").unwrap().unwrap().session.access_token,
-        "access-2",
+        "access-1",
         "a failed refresh leaves the stored session alone"
     );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[tokio::test]
+async fn two_processes_refreshing_at_once_spend_the_refresh_token_once() {
+    let root = temp_dir();
+    let store = Store::new(&root);
+    let expired = profile("http://127.0.0.1:9/lambda-url/admin", session(1_000, 9_000));
+    store.save("p", &expired).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let renew = |old: Session| {
+        let calls = calls.clone();
+        async move {
+            let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+            // A slow login API: the other caller arrives meanwhile.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            Ok::<_, String>(Session {
+                access_token: format!("access-{}", n + 1),
+                refresh_token: format!("refresh-{}", n + 1),
+                expires_at: 2_000 + 900,
+                ..old
+            })
+        }
+    };
+    // Two stores on the same directory: two processes, each with its own
+    // copy of the (expired) session read before either refreshed.
+    let other = Store::new(&root);
+    let (mut first, mut second) = (expired.clone(), expired.clone());
+    let (a, b) = tokio::join!(
+        ensure_fresh(&store, "p", &mut first, 2_000, renew),
+        ensure_fresh(&other, "p", &mut second, 2_000, renew),
+    );
+    assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the refresh token is spent once; the second caller takes the stored session"
+    );
+    assert_eq!(first.session, second.session);
+    assert_eq!(first.session.refresh_token, "refresh-2");
+    assert_eq!(store.load("p").unwrap().unwrap().session, first.session);
     std::fs::remove_dir_all(root).unwrap();
 }
 
@@ -643,5 +685,59 @@ async fn secrets_never_go_over_plain_http_to_another_host() {
     store.save("default", &old_api).unwrap();
     assert_eq!(run(args("logout"), &lookup).await, EXIT_USAGE);
     assert_eq!(run(args("audit verify"), &lookup).await, EXIT_USAGE);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[tokio::test]
+async fn logout_with_a_refused_access_token_refreshes_and_tries_once_more() {
+    let root = temp_dir();
+    let (base, seen) = fake_backend(vec![
+        (
+            "/lambda-url/login/v1/auth/refresh",
+            200,
+            pair("access-B", "refresh-B"),
+        ),
+        (
+            "/lambda-url/login/v1/auth/logout",
+            401,
+            r#"{"error":{"code":"INVALID_TOKEN","message":"no"}}"#.into(),
+        ),
+    ])
+    .await;
+    let store = Store::new(root.join("wallet-admin"));
+    let mut data = profile(
+        &format!("{base}/lambda-url/admin"),
+        session(i64::MAX / 2, i64::MAX / 2),
+    );
+    data.api_url = format!("{base}/lambda-url/login");
+    store.save("default", &data).unwrap();
+    assert_eq!(run(args("logout"), &lookup_in(&root)).await, EXIT_REFUSED);
+    let requests = seen.lock().unwrap().clone();
+    let paths: Vec<&str> = requests
+        .iter()
+        .map(|r| r.split_whitespace().nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/lambda-url/login/v1/auth/logout",
+            "/lambda-url/login/v1/auth/refresh",
+            "/lambda-url/login/v1/auth/logout"
+        ],
+        "once more with a fresh token, then no further"
+    );
+    assert!(requests[2]
+        .to_ascii_lowercase()
+        .contains("authorization: bearer access-b\r\n"));
+    assert_eq!(
+        store
+            .load("default")
+            .unwrap()
+            .unwrap()
+            .session
+            .refresh_token,
+        "refresh-B",
+        "not revoked: the file is kept, with the rotated pair"
+    );
     std::fs::remove_dir_all(root).unwrap();
 }
