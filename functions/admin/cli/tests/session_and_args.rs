@@ -287,34 +287,11 @@ fn bad_command_lines_are_usage_errors() {
     }
 }
 
-/// A one-connection-at-a-time HTTP server answering every request with
-/// `status` and `body`; it records each request's head.
+/// A fake admin function answering every request with `status` and `body`;
+/// it records each request.
 async fn fake_admin(status: u16, body: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/lambda-url/admin", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let mut buffer = vec![0u8; 16 * 1024];
-            let mut read = 0;
-            while !String::from_utf8_lossy(&buffer[..read]).contains("\r\n\r\n") {
-                match socket.read(&mut buffer[read..]).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => read += n,
-                }
-            }
-            log.lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(&buffer[..read]).to_string());
-            let reply = format!(
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(reply.as_bytes()).await;
-        }
-    });
-    (url, seen)
+    let (base, seen) = fake_backend(vec![("/", status, body.to_string())]).await;
+    (format!("{base}/lambda-url/admin"), seen)
 }
 
 #[tokio::test]
