@@ -418,6 +418,19 @@ async fn fake_backend(
     (base, seen)
 }
 
+/// The `default` profile under `root`, signed in against the fake backend at
+/// `base`, its access token expiring at `access_expires_at`.
+fn saved_session(root: &std::path::Path, base: &str, access_expires_at: i64) -> Store {
+    let store = Store::new(root.join("wallet-admin"));
+    let mut data = profile(
+        &format!("{base}/lambda-url/admin"),
+        session(access_expires_at, i64::MAX / 2),
+    );
+    data.api_url = format!("{base}/lambda-url/login");
+    store.save("default", &data).unwrap();
+    store
+}
+
 fn pair(access: &str, refresh: &str) -> String {
     format!(
         r#"{{"access_token":"{access}","token_type":"Bearer","expires_in":900,"refresh_token":"{refresh}","refresh_expires_in":2592000,"session_id":"session-9"}}"#
@@ -537,13 +550,7 @@ async fn logout_refreshes_an_expired_access_token_and_then_revokes_the_session()
         ("/lambda-url/login/v1/auth/logout", 204, String::new()),
     ])
     .await;
-    let store = Store::new(root.join("wallet-admin"));
-    let mut data = profile(
-        &format!("{base}/lambda-url/admin"),
-        session(0, i64::MAX / 2),
-    );
-    data.api_url = format!("{base}/lambda-url/login");
-    store.save("default", &data).unwrap();
+    let store = saved_session(&root, &base, 0);
 
     assert_eq!(run(args("logout"), &lookup_in(&root)).await, EXIT_OK);
     let requests = seen.lock().unwrap().clone();
@@ -576,13 +583,7 @@ async fn a_failed_revocation_keeps_the_session_file_and_fails() {
         ),
     ])
     .await;
-    let store = Store::new(root.join("wallet-admin"));
-    let mut data = profile(
-        &format!("{base}/lambda-url/admin"),
-        session(0, i64::MAX / 2),
-    );
-    data.api_url = format!("{base}/lambda-url/login");
-    store.save("default", &data).unwrap();
+    let store = saved_session(&root, &base, 0);
 
     assert_eq!(run(args("logout"), &lookup_in(&root)).await, EXIT_REFUSED);
     assert_eq!(seen.lock().unwrap().len(), 2);
@@ -603,13 +604,7 @@ async fn a_refresh_token_the_api_refuses_ends_the_session_locally() {
         r#"{"error":{"code":"REFRESH_TOKEN_REUSED","message":"revoked"}}"#.into(),
     )])
     .await;
-    let store = Store::new(root.join("wallet-admin"));
-    let mut data = profile(
-        &format!("{base}/lambda-url/admin"),
-        session(0, i64::MAX / 2),
-    );
-    data.api_url = format!("{base}/lambda-url/login");
-    store.save("default", &data).unwrap();
+    let store = saved_session(&root, &base, 0);
     assert_eq!(run(args("logout"), &lookup_in(&root)).await, EXIT_OK);
     assert_eq!(seen.lock().unwrap().len(), 1, "no sign-out without a token");
     assert!(!store.path("default").exists());
@@ -681,13 +676,7 @@ async fn logout_with_a_refused_access_token_refreshes_and_tries_once_more() {
         ),
     ])
     .await;
-    let store = Store::new(root.join("wallet-admin"));
-    let mut data = profile(
-        &format!("{base}/lambda-url/admin"),
-        session(i64::MAX / 2, i64::MAX / 2),
-    );
-    data.api_url = format!("{base}/lambda-url/login");
-    store.save("default", &data).unwrap();
+    let store = saved_session(&root, &base, i64::MAX / 2);
     assert_eq!(run(args("logout"), &lookup_in(&root)).await, EXIT_REFUSED);
     let requests = seen.lock().unwrap().clone();
     let paths: Vec<&str> = requests
