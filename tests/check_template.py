@@ -32,6 +32,14 @@ come from a stub. Then the generated CloudFormation is checked:
   the actions in RESOURCE_STAR_ACTIONS; managed policies only those SAM
   attaches for logs, X-Ray and SQS polling, and API Gateway's logging role
   (EXPECTED_MANAGED_POLICIES);
+- table writes: DeleteItem only where a function deletes (DELETE_ITEM, with
+  the LeadingKeys it is bound to); audit writers other than admin bound by
+  `dynamodb:LeadingKeys` to users' chains (AUDIT_PARTITIONS), never the
+  admin chain;
+- the data key: every statement for any principal of the account is bound to
+  it (kms:CallerAccount) and to services (kms:ViaService); through Lambda, key
+  use is bound by kms:EncryptionContext:aws:lambda:FunctionArn to exactly this
+  stack's functions and grants to AWS resources;
 - the admin function: its URL has AuthType AWS_IAM, its environment has
   ADMIN_URL_AUTH=AWS_IAM and ADMIN_ROLE_ARN=!Ref AdminRoleArn, and the
   AdminRoleArn parameter's AllowedPattern admits one role ARN only (not `*`,
@@ -552,6 +560,126 @@ def check_iam(template, output, stats, problems):
             problems.append(f"{lid}: the stack creates an {kind}")
 
 
+# ---------- table writes: deletes and the audit chains ----------
+
+# Where each function may DeleteItem, as {table: LeadingKeys patterns or None
+# for the whole table}: login and admin clear lockout counters, recharge
+# releases its own idempotency records, admin erases KYC submissions. Every
+# other DeleteItem is a finding.
+DELETE_ITEM = {
+    "LoginFunction": {"CountersTable": None},
+    "RechargeFunction": {"WalletTable": ["IDEM#*"]},
+    "AdminFunction": {"CountersTable": None, "KycTable": None},
+}
+# Writers of the audit table other than admin, and the only partitions they
+# may write: users' chains, never the admin chain (`AUDIT`).
+AUDIT_PARTITIONS = {
+    "RechargeFunction": ["AUDIT#user#*"],
+    "WebhookWorkerFunction": ["AUDIT#user#*"],
+}
+AUDIT_WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+
+def leading_keys(statement):
+    """The LeadingKeys patterns a statement is bound to (every key must
+    match one), or None when it is not bound."""
+    condition = statement.get("Condition") or {}
+    for operator in ("ForAllValues:StringLike", "ForAllValues:StringEquals"):
+        patterns = (condition.get(operator) or {}).get("dynamodb:LeadingKeys")
+        if patterns is not None:
+            return sorted(as_list(patterns))
+    return None
+
+
+def function_statements(output):
+    """(function logical id, statement) of every function role's inline policies."""
+    resources = output["Resources"]
+    for lid, function in sorted(of_type(resources, "AWS::Lambda::Function").items()):
+        role = function["Properties"].get("Role", {}).get("Fn::GetAtt", [None])[0]
+        for policy in resources.get(role, {}).get("Properties", {}).get("Policies") or []:
+            for statement in as_list(policy["PolicyDocument"].get("Statement") or []):
+                if statement.get("Effect") == "Allow":
+                    yield lid, statement
+
+
+def check_table_writes(output, problems):
+    for lid, statement in function_statements(output):
+        where = f"{lid}: statement {statement.get('Sid')}"
+        actions = set(leaves(statement.get("Action")))
+        tables = refs(statement.get("Resource"))
+        keys = leading_keys(statement)
+        if "dynamodb:DeleteItem" in actions:
+            allowed = DELETE_ITEM.get(lid, {})
+            for table in sorted(tables):
+                if table not in allowed:
+                    problems.append(f"{where} allows dynamodb:DeleteItem on {table}, which it never deletes from")
+                elif allowed[table] is not None and keys != sorted(allowed[table]):
+                    problems.append(f"{where}: dynamodb:DeleteItem on {table} not bound to LeadingKeys {allowed[table]} (found {keys})")
+        if "AuditTable" in tables and actions & AUDIT_WRITE_ACTIONS and lid != "AdminFunction":
+            wanted = AUDIT_PARTITIONS.get(lid)
+            if wanted is None:
+                problems.append(f"{where} writes the audit table, which only admin and {sorted(AUDIT_PARTITIONS)} may")
+            elif keys != sorted(wanted) or len(tables) != 1:
+                problems.append(f"{where}: audit writes not bound to LeadingKeys {wanted} (found {keys}): it could rewrite the admin chain")
+
+
+# ---------- the data key ----------
+
+DATA_KEY_USE = {"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey*", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"}
+LAMBDA_CONTEXT = "kms:EncryptionContext:aws:lambda:FunctionArn"
+
+
+def stack_function_arns(template):
+    """The ARN of every function, from its fixed FunctionName."""
+    arns = []
+    for lid, resource in sorted(template["Resources"].items()):
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        name = (resource["Properties"].get("FunctionName") or {}).get("Fn::Sub")
+        if not isinstance(name, str):
+            continue
+        arns.append("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + name)
+    return sorted(arns)
+
+
+def sub_text(value):
+    return value.get("Fn::Sub") if isinstance(value, dict) else value
+
+
+def check_data_key(template, output, problems):
+    key = output["Resources"].get("DataKey")
+    if not key:
+        problems.append("no DataKey in the translated stack")
+        return
+    arns = stack_function_arns(template)
+    for index, statement in enumerate(as_list(key["Properties"]["KeyPolicy"].get("Statement") or [])):
+        principal = (statement.get("Principal") or {}).get("AWS")
+        if statement.get("Effect") != "Allow" or principal != "*":
+            continue
+        where = f"DataKey: statement {statement.get('Sid', index)}"
+        condition = statement.get("Condition") or {}
+        equals = condition.get("StringEquals") or {}
+        if equals.get("kms:CallerAccount") != {"Ref": "AWS::AccountId"}:
+            problems.append(f"{where} is not bound to this account (kms:CallerAccount)")
+        services = [sub_text(s) for s in as_list(equals.get("kms:ViaService") or [])]
+        if not services:
+            problems.append(f"{where} lets any principal of the account use the key directly (no kms:ViaService)")
+        if not any(isinstance(s, str) and s.startswith("lambda.") for s in services):
+            continue
+        actions = set(as_list(statement.get("Action")))
+        if len(services) != 1:
+            problems.append(f"{where} mixes Lambda with other services; Lambda use needs its own encryption-context condition")
+        if actions & DATA_KEY_USE:
+            context = sorted(sub_text(v) for v in as_list(equals.get(LAMBDA_CONTEXT) or []))
+            if context != arns:
+                problems.append(f"{where}: Lambda use of the key not bound to this stack's functions by {LAMBDA_CONTEXT} (found {context})")
+        if "kms:CreateGrant" in actions and (condition.get("Bool") or {}).get("kms:GrantIsForAWSResource") != "true":
+            problems.append(f"{where}: kms:CreateGrant through Lambda without kms:GrantIsForAWSResource")
+        extra = actions - DATA_KEY_USE - {"kms:DescribeKey", "kms:CreateGrant"}
+        if extra:
+            problems.append(f"{where}: actions beyond using the key: {sorted(extra)}")
+
+
 # ---------- the admin function and its URL ----------
 
 # Values AdminRoleArn's AllowedPattern must refuse: each would open the URL
@@ -728,6 +856,8 @@ def check_loaded(raw, base_dir, overrides=None):
     check_alarms(output, stats, problems)
     check_secrets(template, output, problems)
     check_iam(template, output, stats, problems)
+    check_table_writes(output, problems)
+    check_data_key(template, output, problems)
     check_admin(output, problems)
     check_waf(output, stats, problems)
     check_rules(output, problems)
@@ -865,6 +995,58 @@ def _without_prod_alarm_rule(raw):
     raw.pop("Rules", None)
 
 
+def _login_deletes_sessions(raw):
+    raw["Resources"]["LoginFunction"]["Properties"]["Policies"][0]["Statement"].append(
+        {"Effect": "Allow", "Action": "dynamodb:DeleteItem", "Resource": [{"Fn::GetAtt": ["UsersTable", "Arn"]}, {"Fn::GetAtt": ["SessionsTable", "Arn"]}]}
+    )
+
+
+def _drop_condition(function, sid):
+    def mutate(raw):
+        for statement in raw["Resources"][function]["Properties"]["Policies"][0]["Statement"]:
+            if statement.get("Sid") == sid:
+                statement.pop("Condition", None)
+
+    return mutate
+
+
+def _audit_partition(function, pattern):
+    def mutate(raw):
+        for statement in raw["Resources"][function]["Properties"]["Policies"][0]["Statement"]:
+            if statement.get("Sid") == "AppendAudit":
+                statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] = [pattern]
+
+    return mutate
+
+
+def _key_statement(sid, mutate_statement):
+    def mutate(raw):
+        for statement in raw["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"]:
+            if statement.get("Sid") == sid:
+                mutate_statement(statement)
+
+    return mutate
+
+
+def _without_lambda_context(statement):
+    statement["Condition"]["StringEquals"].pop(LAMBDA_CONTEXT)
+
+
+def _lambda_context_any_function(statement):
+    statement["Condition"]["StringEquals"][LAMBDA_CONTEXT] = {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*"}
+
+
+def _lambda_with_tables(statement):
+    statement["Condition"]["StringEquals"]["kms:ViaService"].append({"Fn::Sub": "lambda.${AWS::Region}.amazonaws.com"})
+
+
+def _admin_url_principal(principal, resource="AdminUrlInvokePermission"):
+    def mutate(raw):
+        raw["Resources"][resource]["Properties"]["Principal"] = principal
+
+    return mutate
+
+
 SELF_TESTS = [
     ("the admin URL without lambda:InvokeFunction", _url_permission_without_invoke, "InvokedViaFunctionUrl: true"),
     ("the WAF associated with another stage", _waf_elsewhere, "WebACLAssociation on"),
@@ -893,6 +1075,19 @@ SELF_TESTS = [
     ("an API permission on admin for every route", _api_permission("AdminFunction", "${Api}/*/*/*"), "that route is an Api event of None"),
     ("an API permission on login for a flags route", _api_permission("LoginFunction", "${Api}/*/GET/v1/flags"), "that route is an Api event of FlagsFunction"),
     ("no prod rule for AlarmTopicArn", _without_prod_alarm_rule, "Rules.ProdNeedsAlarmTopic is missing"),
+    ("DeleteItem on users and sessions for login", _login_deletes_sessions, "LoginFunction: statement None allows dynamodb:DeleteItem on SessionsTable"),
+    ("DeleteItem on the whole wallet table for recharge", _drop_condition("RechargeFunction", "ReleaseIdempotencyKeys"), "dynamodb:DeleteItem on WalletTable not bound to LeadingKeys"),
+    ("DeleteItem on the audit table for webhook-worker", _add_statement("WebhookWorkerFunction", {"Effect": "Allow", "Action": "dynamodb:DeleteItem", "Resource": {"Fn::GetAtt": ["AuditTable", "Arn"]}}), "allows dynamodb:DeleteItem on AuditTable"),
+    ("recharge's audit writes without LeadingKeys", _drop_condition("RechargeFunction", "AppendAudit"), "RechargeFunction: statement AppendAudit: audit writes not bound"),
+    ("webhook-worker's audit writes without LeadingKeys", _drop_condition("WebhookWorkerFunction", "AppendAudit"), "WebhookWorkerFunction: statement AppendAudit: audit writes not bound"),
+    ("recharge may write the admin chain (AUDIT*)", _audit_partition("RechargeFunction", "AUDIT*"), "audit writes not bound"),
+    ("the audit table written by fraud-review-worker", _add_statement("FraudReviewWorkerFunction", {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": {"Fn::GetAtt": ["AuditTable", "Arn"]}}), "FraudReviewWorkerFunction: statement None writes the audit table"),
+    ("the admin URL granted to the account", _admin_url_principal({"Ref": "AWS::AccountId"}), "AdminUrlInvokePermission: principal"),
+    ("the admin URL granted to everyone", _admin_url_principal("*", "AdminUrlInvokeFunctionPermission"), "AdminUrlInvokeFunctionPermission: principal '*'"),
+    ("the data key's Lambda use without encryption context", _key_statement("StackFunctionEnvironmentsThroughLambda", _without_lambda_context), "Lambda use of the key not bound to this stack's functions"),
+    ("the data key's Lambda use for any function", _key_statement("StackFunctionEnvironmentsThroughLambda", _lambda_context_any_function), "Lambda use of the key not bound to this stack's functions"),
+    ("Lambda back in the tables-and-queues key statement", _key_statement("AccountPrincipalsThroughTablesAndQueues", _lambda_with_tables), "mixes Lambda with other services"),
+    ("Lambda grants on the data key for anything", _key_statement("LambdaGrantsForAwsResources", lambda s: s["Condition"].pop("Bool")), "kms:CreateGrant through Lambda without kms:GrantIsForAWSResource"),
 ]
 
 
