@@ -26,6 +26,8 @@ use crate::review::{CaseStatus, ReviewCase};
 pub(crate) const COMMIT_ATTEMPTS: usize = 5;
 /// Largest audit page.
 pub const MAX_AUDIT_PAGE: u32 = 100;
+/// The error code of an admin deciding a case about their own account.
+pub const SELF_DECISION_FORBIDDEN: &str = "SELF_DECISION_FORBIDDEN";
 
 /// Why an admin action was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +40,8 @@ pub enum AdminError {
     Conflict(&'static str),
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    #[error("an admin cannot decide their own case")]
+    SelfDecision,
     #[error("dependency unavailable")]
     Unavailable,
 }
@@ -65,6 +69,11 @@ impl From<AdminError> for ApiError {
                 StatusCode::FORBIDDEN,
                 code,
                 "This action needs an administrator signed in with a one-time code.",
+            ),
+            AdminError::SelfDecision => ApiError::new(
+                StatusCode::FORBIDDEN,
+                SELF_DECISION_FORBIDDEN,
+                "An administrator cannot decide a case about their own account; another administrator must.",
             ),
             AdminError::Unavailable => ApiError::unavailable(),
         }
@@ -307,6 +316,10 @@ impl AdminService {
             .case(case_id)
             .await?
             .ok_or(AdminError::NotFound)?;
+        let decision = if approve { "approve" } else { "reject" };
+        let target = format!("recharge:{case_id}");
+        self.refuse_own_case(actor, &case.user_id, "review", &target, decision)
+            .await?;
         if case.status != CaseStatus::Open {
             return Err(AdminError::Conflict("CASE_ALREADY_DECIDED"));
         }
@@ -316,13 +329,12 @@ impl AdminService {
             decided_by: actor.user_id.clone(),
             note: note.to_string(),
         };
-        let decision = if approve { "approve" } else { "reject" };
         for _ in 0..COMMIT_ATTEMPTS {
             let draft = AuditDraft {
                 actor: actor.user_id.clone(),
                 ip: actor.ip.clone(),
                 action: format!("review.{decision}"),
-                target: format!("recharge:{case_id}"),
+                target: target.clone(),
                 before: Some(json!({ "status": "open" })),
                 after: Some(json!({ "status": decision, "note": note })),
             };
@@ -420,6 +432,34 @@ impl AdminService {
             }
         }
         Err(AdminError::Conflict("BUSY"))
+    }
+
+    /// Separation of duties: when the case at `target` is about the acting
+    /// admin's own account (`subject`), records the refused attempt in the
+    /// audit chain and refuses it; another admin must decide.
+    pub(crate) async fn refuse_own_case(
+        &self,
+        actor: &Actor,
+        subject: &str,
+        area: &str,
+        target: &str,
+        decision: &str,
+    ) -> Result<(), AdminError> {
+        if actor.user_id != subject {
+            return Ok(());
+        }
+        tracing::warn!(admin = %actor.user_id, target, "admin refused a decision about their own account");
+        let draft = || AuditDraft {
+            actor: actor.user_id.clone(),
+            ip: actor.ip.clone(),
+            action: format!("{area}.self_decision_refused"),
+            target: target.to_string(),
+            before: None,
+            after: Some(json!({ "refused": SELF_DECISION_FORBIDDEN, "decision": decision })),
+        };
+        self.commit_with_audit(&AdminChange::RecordOnly, draft)
+            .await?;
+        Err(AdminError::SelfDecision)
     }
 
     pub(crate) async fn commit_with_audit<D>(

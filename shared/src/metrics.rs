@@ -13,6 +13,8 @@ pub const NAMESPACE: &str = "Wallet";
 pub enum Event {
     /// An account was locked after failed sign-ins.
     AccountLocked,
+    /// An admin's right password was sent from outside `ADMIN_CIDRS`.
+    AdminSignInOutsideNetwork,
     /// A recharge was blocked by the fraud score.
     RechargeBlocked,
     /// A recharge was held for a reviewer.
@@ -25,6 +27,7 @@ impl Event {
     pub fn name(self) -> &'static str {
         match self {
             Event::AccountLocked => "AccountLocked",
+            Event::AdminSignInOutsideNetwork => "AdminSignInOutsideNetwork",
             Event::RechargeBlocked => "RechargeBlocked",
             Event::RechargeHeld => "RechargeHeld",
             Event::WebhookRejected => "WebhookRejected",

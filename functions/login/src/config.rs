@@ -18,7 +18,8 @@ pub struct LoginConfig {
 impl LoginConfig {
     /// Reads the token keys (`JWT_SIGNING_KID`, `JWT_SIGNING_KEY`,
     /// `JWT_PUBLIC_KEYS`), `JWT_ISSUER`, `JWT_AUDIENCE`, `ADMIN_CIDRS`, `MAIL_FROM`, and optionally `ADMIN_TOTP_REQUIRED`
-    /// (default true), `AUTH_IP_LIMIT_PER_MINUTE` (default 20) and `PRODUCT_NAME`.
+    /// (default true), `ADMIN_SESSION_MAX_HOURS` (1-24, default 12),
+    /// `AUTH_IP_LIMIT_PER_MINUTE` (default 20) and `PRODUCT_NAME`.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let access = AccessConfig::from_env(env)?;
         let signer = signer_from_env(env)?;
@@ -30,6 +31,13 @@ impl LoginConfig {
                 reason: "must be at least 1".into(),
             });
         }
+        let admin_session_hours = parsed_or(env, "ADMIN_SESSION_MAX_HOURS", 12u32)?;
+        if !(1..=24).contains(&admin_session_hours) {
+            return Err(ConfigError::Invalid {
+                var: "ADMIN_SESSION_MAX_HOURS".into(),
+                reason: "must be between 1 and 24".into(),
+            });
+        }
         let policy = AuthPolicy {
             lockout: LockoutPolicy::default(),
             ip_limit: WindowLimit {
@@ -37,6 +45,7 @@ impl LoginConfig {
                 window_seconds: 60,
             },
             admin_totp_required: flag_or(env, "ADMIN_TOTP_REQUIRED", true)?,
+            admin_session_seconds: i64::from(admin_session_hours) * 3600,
             product_name: parsed_or(env, "PRODUCT_NAME", "Wallet".to_string())?,
         };
         Ok(Self {

@@ -26,6 +26,8 @@ pub enum AuthError {
     DeviceMismatch,
     #[error("session revoked or expired")]
     SessionRevoked,
+    #[error("session past its absolute lifetime")]
+    SessionExpired,
     #[error("refresh token invalid")]
     RefreshInvalid,
     #[error("refresh token reused")]
@@ -76,6 +78,10 @@ impl From<AuthError> for ApiError {
                 "The token was not issued to this device.",
             ),
             SessionRevoked => unauthorized("SESSION_REVOKED", "The session has ended."),
+            SessionExpired => unauthorized(
+                "SESSION_EXPIRED",
+                "The session has reached its maximum lifetime; sign in again.",
+            ),
             RefreshInvalid => {
                 unauthorized("INVALID_REFRESH_TOKEN", "The refresh token is not valid.")
             }

@@ -26,6 +26,8 @@ use crate::ratelimit::WindowLimit;
 
 /// Absolute lifetime of a session (refresh-token family).
 pub const SESSION_TTL_SECONDS: i64 = 30 * 24 * 3600;
+/// Default absolute lifetime of an admin session: its TOTP check is that old at most.
+pub const ADMIN_SESSION_TTL_SECONDS: i64 = 12 * 3600;
 /// Longest password accepted at sign-in (bounds hashing work).
 const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
 
@@ -36,6 +38,8 @@ pub struct AuthPolicy {
     /// Credential-checking requests per IP and window.
     pub ip_limit: WindowLimit,
     pub admin_totp_required: bool,
+    /// Absolute lifetime of an admin session; refresh is refused after it.
+    pub admin_session_seconds: i64,
     /// Name shown in authenticator apps and email.
     pub product_name: String,
 }
@@ -49,6 +53,7 @@ impl Default for AuthPolicy {
                 window_seconds: 60,
             },
             admin_totp_required: true,
+            admin_session_seconds: ADMIN_SESSION_TTL_SECONDS,
             product_name: "Wallet".to_string(),
         }
     }
@@ -242,7 +247,9 @@ impl AuthService {
         let mut totp_step = None;
         if user.role == Role::Admin {
             if !self.guard.admin_ip_allowed(caller.ip) {
-                return Err(AuthError::IpNotAllowed);
+                return Err(self
+                    .admin_outside_network(&account.key, &user, caller.ip)
+                    .await);
             }
             if let Some(secret) = &user.totp.secret {
                 match form.totp_code {
@@ -271,7 +278,7 @@ impl AuthService {
             device_id: caller.device_id.to_string(),
             ip: pinned_ip.clone(),
             created_at: now,
-            expires_at: now + SESSION_TTL_SECONDS,
+            expires_at: now + self.session_lifetime(user.role),
             revoked: false,
         };
         let refresh_token = new_refresh_token();
@@ -340,9 +347,10 @@ impl AuthService {
             return Err(AuthError::DeviceMismatch);
         }
         if now >= old.expires_at {
-            return Err(AuthError::SessionRevoked);
+            return Err(AuthError::SessionExpired);
         }
         if old.role == Role::Admin {
+            self.check_admin_session_age(&old.session_id, now).await?;
             let same_ip = old.ip.as_deref() == caller.ip.map(|ip| ip.to_string()).as_deref();
             if !same_ip || !self.guard.admin_ip_allowed(caller.ip) {
                 return Err(AuthError::IpNotAllowed);
@@ -486,6 +494,50 @@ impl AuthService {
             return Err(AuthError::SessionRevoked);
         }
         Ok(session)
+    }
+
+    /// How long a session of `role` lives, refreshes included.
+    fn session_lifetime(&self, role: Role) -> i64 {
+        match role {
+            Role::Admin => self.policy.admin_session_seconds.min(SESSION_TTL_SECONDS),
+            Role::User => SESSION_TTL_SECONDS,
+        }
+    }
+
+    /// Refuses an admin session older than the admin lifetime in force now
+    /// (also for sessions started under a longer one).
+    async fn check_admin_session_age(&self, session_id: &str, now: i64) -> Result<(), AuthError> {
+        let session = self
+            .ports
+            .sessions
+            .session(session_id)
+            .await?
+            .ok_or(AuthError::SessionRevoked)?;
+        if now >= session.created_at + self.session_lifetime(Role::Admin) {
+            return Err(AuthError::SessionExpired);
+        }
+        Ok(())
+    }
+
+    /// An admin's right password from outside `ADMIN_CIDRS`: counted as a
+    /// failed sign-in, logged and measured for alarms, and answered exactly
+    /// like a wrong password so it confirms neither the role nor the password.
+    async fn admin_outside_network(
+        &self,
+        lockout_key: &str,
+        user: &UserRecord,
+        ip: Option<IpAddr>,
+    ) -> AuthError {
+        crate::metrics::count(crate::metrics::Event::AdminSignInOutsideNetwork);
+        tracing::warn!(
+            user_id = %user.user_id,
+            ip = ?ip,
+            "admin sign-in from outside the admin networks refused"
+        );
+        match self.record_failure(lockout_key, Some(user)).await {
+            Ok(()) => AuthError::InvalidCredentials,
+            Err(err) => err,
+        }
     }
 
     /// The lockout counter of `email` for an attempt at `now`.

@@ -215,6 +215,10 @@ impl AdminService {
                 .submission(submission_id)
                 .await?
                 .ok_or(AdminError::NotFound)?;
+            let target = format!("kyc:{submission_id}");
+            let decision = verdict.status().as_str();
+            self.refuse_own_case(actor, &sub.user_id, "kyc", &target, decision)
+                .await?;
             if sub.status != KycStatus::Pending {
                 return Err(AdminError::Conflict("KYC_ALREADY_DECIDED"));
             }
@@ -240,7 +244,7 @@ impl AdminService {
                 actor: actor.user_id.clone(),
                 ip: actor.ip.clone(),
                 action: action.clone(),
-                target: format!("kyc:{submission_id}"),
+                target,
                 before: Some(json!({ "status": "pending" })),
                 after: Some(json!({ "status": decided.status, "reason": decided.reason })),
             };
