@@ -413,16 +413,19 @@ def check_permissions(output, api_id, events, stats, problems):
 
 
 # Which secrets each function may read (README, Deploy): the signing key only
-# in login; the public keys wherever tokens are verified.
+# in login; the public keys wherever tokens are verified; the audit MAC keys
+# only in the audit writers (recharge, webhook-worker, admin) and the
+# verifier (admin).
 SECRETS = {
     "LoginFunction": ["JwtSigningKeySecretName", "JwtPublicKeysSecretName"],
     "FlagsFunction": ["JwtPublicKeysSecretName"],
-    "RechargeFunction": ["JwtPublicKeysSecretName"],
-    "AdminFunction": ["JwtPublicKeysSecretName", "PiiKeysSecretName"],
+    "RechargeFunction": ["JwtPublicKeysSecretName", "AuditHmacKeysSecretName"],
+    "AdminFunction": ["JwtPublicKeysSecretName", "PiiKeysSecretName", "AuditHmacKeysSecretName"],
     "KycUploadFunction": ["JwtPublicKeysSecretName", "PiiKeysSecretName"],
     "WebhookFunction": ["WebhookSecretName"],
+    "WebhookWorkerFunction": ["AuditHmacKeysSecretName"],
 }
-SECRET_VALUES_IN_ENV = ("JWT_SECRET", "JWT_SIGNING_KEY", "JWT_PUBLIC_KEYS", "WEBHOOK_SECRETS_", "PII_KEYS", "PII_ACTIVE_KEY_ID")
+SECRET_VALUES_IN_ENV = ("JWT_SECRET", "JWT_SIGNING_KEY", "JWT_PUBLIC_KEYS", "WEBHOOK_SECRETS_", "PII_KEYS", "PII_ACTIVE_KEY_ID", "AUDIT_HMAC_")
 
 
 def secret_arn(name):
@@ -953,6 +956,17 @@ def _admin_env(name, value=None):
     return mutate
 
 
+def _env(function, name, value=None):
+    def mutate(raw):
+        variables = raw["Resources"][function]["Properties"]["Environment"]["Variables"]
+        if value is None:
+            variables.pop(name, None)
+        else:
+            variables[name] = value
+
+    return mutate
+
+
 def _admin_url_open(raw):
     raw["Resources"]["AdminFunction"]["Properties"]["FunctionUrlConfig"]["AuthType"] = "NONE"
 
@@ -1056,6 +1070,9 @@ SELF_TESTS = [
     ("an alarm without actions", _alarm_without_action, "no AlarmActions"),
     ("a route the spec does not list", _extra_event, "the spec does not list"),
     ("the signing key readable by flags", _flags_reads_signing_key, "FlagsFunction: may read secrets"),
+    ("the audit keys readable by kyc-upload", _add_statement("KycUploadFunction", {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn("AuditHmacKeysSecretName")}), "KycUploadFunction: may read secrets"),
+    ("the audit keys not named in webhook-worker's SECRET_IDS", _env("WebhookWorkerFunction", "SECRET_IDS"), "WebhookWorkerFunction: SECRET_IDS is None"),
+    ("an audit key in recharge's environment", _env("RechargeFunction", "AUDIT_HMAC_KEYS", "{}"), "RechargeFunction: secret value AUDIT_HMAC_KEYS in the environment"),
     ("Action * on Resource * for flags", _add_statement("FlagsFunction", {"Effect": "Allow", "Action": "*", "Resource": "*"}), "the wildcard action '*'"),
     ("dynamodb:* on * for recharge", _add_statement("RechargeFunction", {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}), "the wildcard action 'dynamodb:*'"),
     ("a scoped action on Resource * for login", _add_statement("LoginFunction", {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}), 'on Resource "*"'),

@@ -48,6 +48,12 @@ if [ ! -s "$ROOT/.local/pii-key" ]; then
 fi
 export PII_KEYS="local1:$(cat "$ROOT/.local/pii-key")"
 export PII_ACTIVE_KEY_ID=local1
+if [ ! -s "$ROOT/.local/audit-hmac-key" ]; then
+  python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())' > "$ROOT/.local/audit-hmac-key"
+  chmod 600 "$ROOT/.local/audit-hmac-key"
+fi
+export AUDIT_HMAC_KEYS="{\"local1\": \"$(cat "$ROOT/.local/audit-hmac-key")\"}"
+export AUDIT_HMAC_KID=local1
 export FLAGS_TTL_SECONDS=10
 export JWT_SIGNING_KID=local-1
 export JWT_SIGNING_KEY="$(cat "$ROOT/.local/jwt-signing-key.pem")"
@@ -75,8 +81,8 @@ export LOG_LEVEL=info
 
 # The secrets the bootstrap stores in the stand-in's Secrets Manager, each a
 # JSON object of the variables it supplies; the functions read them from there.
-export LOCAL_SECRETS="$STACK_NAME/jwt-signing-key=JWT_SIGNING_KID,JWT_SIGNING_KEY;$STACK_NAME/jwt-public-keys=JWT_PUBLIC_KEYS;$STACK_NAME/webhook-secrets=WEBHOOK_SECRETS_STRIPE;$STACK_NAME/pii-keys=PII_KEYS,PII_ACTIVE_KEY_ID"
-SECRET_VARS="JWT_SIGNING_KID JWT_SIGNING_KEY JWT_PUBLIC_KEYS WEBHOOK_SECRETS_STRIPE PII_KEYS PII_ACTIVE_KEY_ID"
+export LOCAL_SECRETS="$STACK_NAME/jwt-signing-key=JWT_SIGNING_KID,JWT_SIGNING_KEY;$STACK_NAME/jwt-public-keys=JWT_PUBLIC_KEYS;$STACK_NAME/webhook-secrets=WEBHOOK_SECRETS_STRIPE;$STACK_NAME/pii-keys=PII_KEYS,PII_ACTIVE_KEY_ID;$STACK_NAME/audit-hmac-keys=AUDIT_HMAC_KEYS,AUDIT_HMAC_KID"
+SECRET_VARS="JWT_SIGNING_KID JWT_SIGNING_KEY JWT_PUBLIC_KEYS WEBHOOK_SECRETS_STRIPE PII_KEYS PII_ACTIVE_KEY_ID AUDIT_HMAC_KEYS AUDIT_HMAC_KID"
 
 # `env` flags that drop the secret variables, so the functions that
 # `cargo lambda watch` serves take them from Secrets Manager only, as in AWS:

@@ -106,6 +106,8 @@ pub struct AdminPorts {
     pub reviews: Arc<dyn ReviewStore>,
     pub mailer: Arc<dyn Mailer>,
     pub kyc: crate::kyc::desk::KycDesk,
+    /// Signs admin and KYC audit entries and verifies the chain.
+    pub audit_keys: Arc<crate::audit::AuditKeys>,
 }
 
 /// Operators' actions over their ports.
@@ -393,7 +395,10 @@ impl AdminService {
 
     /// Whether the whole audit chain is intact.
     pub async fn verify_audit(&self) -> Result<ChainReport, AdminError> {
-        Ok(verify_chain(&self.ports.audit.all().await?))
+        Ok(verify_chain(
+            &self.ports.audit_keys,
+            &self.ports.audit.all().await?,
+        ))
     }
 
     /// Reads the snapshot, lets `edit` change it (returning the before and
@@ -485,7 +490,12 @@ impl AdminService {
         draft: AuditDraft,
     ) -> Result<(), StoreError> {
         let head = self.ports.audit.head().await?;
-        let entry = chain_after(head.as_ref(), draft, self.clock.now());
+        let entry = chain_after(
+            &self.ports.audit_keys,
+            head.as_ref(),
+            draft,
+            self.clock.now(),
+        );
         self.ports.store.commit(change, &entry).await?;
         tracing::info!(action = %entry.action, target = %entry.target, seq = entry.seq, "admin action audited");
         Ok(())

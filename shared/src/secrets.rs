@@ -37,8 +37,8 @@ pub trait SecretSource: Send + Sync {
 }
 
 /// Whether `var` holds key material, and so may (and with `SECRET_IDS`
-/// must) come from a secret: the token keys, the webhook signing secrets and
-/// the PII encryption keys.
+/// must) come from a secret: the token keys, the webhook signing secrets,
+/// the PII encryption keys and the audit MAC keys.
 pub fn is_secret_variable(var: &str) -> bool {
     SECRET_VARIABLES.contains(&var)
         || var
@@ -47,12 +47,14 @@ pub fn is_secret_variable(var: &str) -> bool {
 }
 
 /// The secret variables with fixed names (besides `WEBHOOK_SECRETS_<NAME>`).
-const SECRET_VARIABLES: [&str; 5] = [
+const SECRET_VARIABLES: [&str; 7] = [
     "JWT_SIGNING_KID",
     "JWT_SIGNING_KEY",
     "JWT_PUBLIC_KEYS",
     "PII_KEYS",
     "PII_ACTIVE_KEY_ID",
+    "AUDIT_HMAC_KEYS",
+    "AUDIT_HMAC_KID",
 ];
 
 /// Secrets older than this many refresh intervals fail closed.
@@ -496,6 +498,8 @@ mod tests {
             .unwrap();
         assert!(matches!(&err, ConfigError::Invalid { var, .. } if var == "FRAUD_BLOCK_AT"));
         assert!(is_secret_variable("WEBHOOK_SECRETS_STRIPE"));
+        assert!(is_secret_variable("AUDIT_HMAC_KEYS"));
+        assert!(is_secret_variable("AUDIT_HMAC_KID"));
         assert!(!is_secret_variable("WEBHOOK_SECRETS_"));
         assert!(!is_secret_variable("ADMIN_CIDRS"));
     }

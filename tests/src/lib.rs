@@ -128,6 +128,7 @@ impl RechargeStack {
             now,
         );
         let ports = shared::wallet::service::WalletPorts {
+            audit_keys: shared::testing::test_audit_keys(),
             wallet: Arc::new(wallet.clone()),
             idempotency: Arc::new(wallet.clone()),
             users: Arc::new(users.clone()),
@@ -228,6 +229,7 @@ impl DynamoPayments {
         let flags = DynamoFlags::new(&sdk, DynamoFlags::table_from_env(&ProcessEnv).unwrap())
             .in_namespace(&shared::auth::secrets::new_id());
         let applier = Arc::new(shared::wallet::payments::PaymentApplier {
+            audit_keys: shared::testing::test_audit_keys(),
             wallet: wallet.clone(),
             inbox: inbox.clone(),
             reviews: wallet.clone(),

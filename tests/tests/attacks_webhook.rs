@@ -176,6 +176,7 @@ impl Payments {
             clock.clone(),
         );
         let applier = PaymentApplier {
+            audit_keys: shared::testing::test_audit_keys(),
             wallet: store.clone(),
             inbox: store.clone(),
             reviews: store.clone(),

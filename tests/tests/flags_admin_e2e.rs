@@ -67,6 +67,7 @@ impl Stack {
                 retention_seconds: 30 * 86_400,
                 link_seconds: 300,
             },
+            (*shared::testing::test_audit_keys()).clone(),
         );
         let access = || AccessConfig::from_env(&ProcessEnv).unwrap();
         let bytes = &namespace.as_bytes()[..2];
@@ -114,6 +115,7 @@ impl Stack {
             WalletTables::from_env(&ProcessEnv).unwrap(),
         ));
         let ports = shared::wallet::service::WalletPorts {
+            audit_keys: shared::testing::test_audit_keys(),
             wallet: wallet.clone(),
             idempotency: wallet,
             users: Arc::new(self.auth.clone()),
@@ -275,7 +277,11 @@ async fn an_admin_flag_reaches_clients_within_the_ttl_and_the_emergency_switch_w
     assert!(guard.require("recharge").await.is_ok());
 
     let verify = stack.admin_call("admin-audit-verify", &token, DEVICE).await;
-    assert_eq!(verify.body, json!({"intact": true, "entries": 5}));
+    assert_eq!(
+        verify.body,
+        json!({"intact": true, "entries": 5,
+               "checked_by": [{"kid": "test", "first_seq": 1, "last_seq": 5}]})
+    );
 }
 
 #[tokio::test]
@@ -340,7 +346,8 @@ async fn a_tampered_audit_entry_is_detected() {
     let broken = stack.admin_call("admin-audit-verify", &token, DEVICE).await;
     assert_eq!(
         broken.body,
-        json!({"intact": false, "entries": 3, "first_broken_seq": 2})
+        json!({"intact": false, "entries": 3, "first_broken_seq": 2, "reason": "mac",
+               "checked_by": [{"kid": "test", "first_seq": 1, "last_seq": 1}]})
     );
 }
 

@@ -139,6 +139,7 @@ impl Stack {
             CacheTiming::default(),
         );
         let ports = AdminPorts {
+            audit_keys: shared::testing::test_audit_keys(),
             flags: flags.clone(),
             audit: audit.clone(),
             store: audit.clone(),
@@ -161,6 +162,7 @@ impl Stack {
         let recharge = recharge::App::new(
             test_access_config(),
             WalletPorts {
+                audit_keys: shared::testing::test_audit_keys(),
                 wallet: wallet.clone(),
                 idempotency: wallet,
                 users: Arc::new(users.clone()),

@@ -157,6 +157,7 @@ async fn main() {
     let flags_call = |req| flags::handle(&flags_app, req);
     let head = store.head().await.expect("audit");
     let entry = shared::audit::chain_after(
+        &shared::testing::test_audit_keys(),
         head.as_ref(),
         shared::audit::AuditDraft {
             actor: "bench".into(),

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response};
 use shared::admin::{AdminPorts, AdminService};
+use shared::audit::AuditKeys;
 use shared::auth::{AccessConfig, AccessGuard};
 use shared::aws::{
     load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoKyc, DynamoStore, DynamoWallet,
@@ -50,8 +51,8 @@ impl App {
 
     /// Reads `ADMIN_URL_AUTH` (and `ADMIN_ROLE_ARN` behind `AWS_IAM`), the token settings, the tables (`FLAGS_TABLE`, `AUDIT_TABLE`,
     /// `USERS_TABLE`, `SESSIONS_TABLE`, `COUNTERS_TABLE`, `WALLET_TABLE`,
-    /// `KYC_TABLE`), `MAIL_FROM`, and for KYC review the PII keys,
-    /// `KYC_BUCKET`, `KYC_RETENTION_DAYS` and `KYC_LINK_SECONDS` (30-900, default 300).
+    /// `KYC_TABLE`), `MAIL_FROM`, the audit keys (`AUDIT_HMAC_KEYS`,
+    /// `AUDIT_HMAC_KID`), and for KYC review the PII keys, `KYC_BUCKET`, `KYC_RETENTION_DAYS` and `KYC_LINK_SECONDS` (30-900, default 300).
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let url_auth = UrlAuth::from_env(env)?;
         let access = AccessConfig::from_env(env)?;
@@ -59,6 +60,7 @@ impl App {
         let auth_tables = TableNames::from_env(env)?;
         let mail_from = shared::config::required(env, "MAIL_FROM")?;
         let pii = PiiKeys::from_env(env)?;
+        let audit_keys = AuditKeys::from_env(env)?;
         let retention_seconds = KycPolicy::from_env(env)?.retention_seconds;
         let link_seconds: u64 = parsed_or(env, "KYC_LINK_SECONDS", 300)?;
         if !(30..=900).contains(&link_seconds) {
@@ -84,6 +86,7 @@ impl App {
             wallet,
             SesMailer::new(&sdk, &mail_from),
             kyc,
+            audit_keys,
         );
         Ok(Self::new(access, ports, Arc::new(SystemClock)).with_url_auth(url_auth))
     }
@@ -97,6 +100,7 @@ pub fn admin_ports(
     wallet: Arc<DynamoWallet>,
     mailer: SesMailer,
     kyc: KycDesk,
+    audit_keys: AuditKeys,
 ) -> AdminPorts {
     let admin = Arc::new(admin);
     let auth = Arc::new(auth);
@@ -109,6 +113,7 @@ pub fn admin_ports(
         reviews: wallet,
         mailer: Arc::new(mailer),
         kyc,
+        audit_keys: Arc::new(audit_keys),
     }
 }
 

@@ -45,6 +45,7 @@ impl Harness {
         let mailer = Arc::new(MemoryMailer::new());
         let clock = Arc::new(ManualClock::new(NOW));
         let ports = AdminPorts {
+            audit_keys: shared::testing::test_audit_keys(),
             flags: store.clone(),
             audit: store.clone(),
             store: store.clone(),
@@ -291,14 +292,21 @@ async fn every_action_is_audited_in_an_intact_chain_and_tampering_shows() {
     assert_eq!(update["at"], NOW);
 
     let verify = h.admin("admin-audit-verify").await;
-    assert_eq!(verify.body, json!({"intact": true, "entries": 4}));
+    assert_eq!(
+        verify.body,
+        json!({"intact": true, "entries": 4,
+               "checked_by": [{"kid": "test", "first_seq": 1, "last_seq": 4}]})
+    );
 
-    h.store
-        .tamper_audit(2, |e| e.after = Some(json!({"enabled": true})));
+    h.store.tamper_audit(2, |e| {
+        e.after = Some(json!({"enabled": true}));
+        e.hash = shared::audit::legacy_hash(e);
+    });
     let verify = h.admin("admin-audit-verify").await;
     assert_eq!(
         verify.body,
-        json!({"intact": false, "entries": 4, "first_broken_seq": 2})
+        json!({"intact": false, "entries": 4, "first_broken_seq": 2, "reason": "mac",
+               "checked_by": [{"kid": "test", "first_seq": 1, "last_seq": 1}]})
     );
 }
 
@@ -447,6 +455,7 @@ async fn held_case(h: &Harness) -> String {
     h.store.create_user(&owner).await.unwrap();
     let id = format!("rc_{}", shared::auth::secrets::new_id());
     let audit = shared::audit::chain_after(
+        &shared::testing::test_audit_keys(),
         None,
         shared::audit::AuditDraft {
             actor: owner.user_id.clone(),

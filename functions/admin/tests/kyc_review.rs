@@ -240,7 +240,7 @@ async fn approval_is_decided_once_audited_emailed_and_marks_the_account() {
         .any(|e| e.action == "kyc.age_verified" && e.target == format!("user:{user_id}")));
 
     let chain = h.store.all().await.unwrap();
-    assert!(verify_chain(&chain).intact);
+    assert!(verify_chain(&shared::testing::test_audit_keys(), &chain).intact);
     let entry = chain.last().unwrap();
     assert_eq!(entry.action, "kyc.approved");
     assert_eq!(entry.target, format!("kyc:{id}"));

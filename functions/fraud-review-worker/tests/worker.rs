@@ -45,6 +45,7 @@ async fn held(h: &Harness, n: u32) -> (String, String) {
     let user = format!("user-{n}");
     let id = format!("rc_held_{n}");
     let audit = shared::audit::chain_after(
+        &shared::testing::test_audit_keys(),
         None,
         shared::audit::AuditDraft {
             actor: user.clone(),

@@ -46,6 +46,7 @@ fn bench(c: &mut Criterion) {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
     let ports = WalletPorts {
+        audit_keys: shared::testing::test_audit_keys(),
         wallet: store.clone(),
         idempotency: store.clone(),
         users: store.clone(),

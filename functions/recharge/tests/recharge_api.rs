@@ -56,6 +56,7 @@ impl Harness {
         let (user_id, token) =
             signed_in_account(&*store, &*store, Role::User, &["pwd"], "203.0.113.10", NOW).await;
         let ports = shared::wallet::service::WalletPorts {
+            audit_keys: shared::testing::test_audit_keys(),
             wallet: store.clone(),
             idempotency: store.clone(),
             users: store.clone(),
@@ -328,7 +329,7 @@ async fn every_decision_is_audited_in_the_accounts_chain() {
     h.recharge("k2", 3_000).await;
     let entries = h.store.money_audit();
     assert_eq!(entries.len(), 2);
-    assert!(verify_chain(&entries).intact);
+    assert!(verify_chain(&shared::testing::test_audit_keys(), &entries).intact);
     assert_eq!(entries[0].action, "recharge.allow");
     assert_eq!(entries[1].after.as_ref().unwrap()["amount"], 3_000);
 }
@@ -342,6 +343,7 @@ async fn the_kill_switch_refuses_before_anything_is_written() {
         flags: vec![],
     };
     let entry = shared::audit::chain_after(
+        &shared::testing::test_audit_keys(),
         None,
         shared::audit::AuditDraft {
             actor: "ops".into(),

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use shared::audit::AuditKeys;
 use shared::aws::{
     load_sdk_config, DynamoFlags, DynamoInbox, DynamoStore, DynamoWallet, SesMailer, SqsQueue,
     TableNames, WalletTables,
@@ -33,7 +34,8 @@ pub struct App {
 }
 
 impl App {
-    /// Reads the wallet, webhooks, users and flags tables and `MAIL_FROM`.
+    /// Reads the wallet, webhooks, users and flags tables, `MAIL_FROM` and
+    /// the audit keys (`AUDIT_HMAC_KEYS`, `AUDIT_HMAC_KID`).
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let wallet_tables = WalletTables::from_env(env)?;
         let inbox_table = DynamoInbox::table_from_env(env)?;
@@ -41,6 +43,7 @@ impl App {
         let flags_table = DynamoFlags::table_from_env(env)?;
         let mail_from = required(env, "MAIL_FROM")?;
         let queue_url = required(env, "WEBHOOK_QUEUE_URL")?;
+        let audit_keys = Arc::new(AuditKeys::from_env(env)?);
         let sdk = load_sdk_config().await;
         let wallet = Arc::new(DynamoWallet::new(&sdk, wallet_tables));
         let clock = Arc::new(SystemClock);
@@ -58,6 +61,7 @@ impl App {
                 mailer: Arc::new(SesMailer::new(&sdk, &mail_from)),
                 guard: FeatureGuard::new(Arc::new(cache)),
                 clock,
+                audit_keys,
             },
             retries: Arc::new(SqsQueue::new(&sdk, queue_url)),
         })

@@ -36,6 +36,7 @@ async fn harness() -> Harness {
         .unwrap();
     let cache = Arc::new(FlagCache::new(store.clone(), clock.clone(), 0, 300));
     let applier = Arc::new(PaymentApplier {
+        audit_keys: shared::testing::test_audit_keys(),
         wallet: store.clone(),
         inbox: store.clone(),
         reviews: store.clone(),
@@ -56,6 +57,7 @@ async fn harness() -> Harness {
 impl Harness {
     async fn recharge(&self, id: &str, status: RechargeStatus) {
         let audit = shared::audit::chain_after(
+            &shared::testing::test_audit_keys(),
             None,
             shared::audit::AuditDraft {
                 actor: "user-1".into(),
@@ -79,6 +81,7 @@ impl Harness {
         let expected = existing.map(|p| p.audit_seq);
         let audit = if let Some(seq) = expected {
             shared::audit::chain_after_head(
+                &shared::testing::test_audit_keys(),
                 profile
                     .audit_hash
                     .as_deref()
@@ -281,6 +284,7 @@ async fn unknown_types_are_recorded_and_ignored() {
 async fn the_crediting_kill_switch_defers_without_losing_the_event() {
     let h = harness().await;
     let entry = shared::audit::chain_after(
+        &shared::testing::test_audit_keys(),
         None,
         shared::audit::AuditDraft {
             actor: "ops".into(),

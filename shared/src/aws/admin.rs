@@ -2,7 +2,8 @@
 //! committed in one transaction with its audit entry.
 //!
 //! Audit table: partition `pk = AUDIT`, sort key `seq` (number); an entry is
-//! only ever put if its `seq` is free, never updated or deleted.
+//! only ever put if its `seq` is free, never updated or deleted; `kid` names
+//! the audit key its `hash` is a MAC under (absent on legacy entries).
 
 use std::collections::HashMap;
 
@@ -130,6 +131,9 @@ pub(crate) fn entry_item(entry: &AuditEntry, namespace: &str) -> Item {
         item.insert("after".into(), after);
     }
     item.insert("prev_hash".into(), s(&entry.prev_hash));
+    if let Some(kid) = &entry.kid {
+        item.insert("kid".into(), s(kid));
+    }
     item.insert("hash".into(), s(&entry.hash));
     item
 }
@@ -153,6 +157,7 @@ fn entry_from(item: &Item) -> Result<AuditEntry, StoreError> {
         before: json("before")?,
         after: json("after")?,
         prev_hash: get_s(item, "prev_hash")?,
+        kid: opt_s(item, "kid"),
         hash: get_s(item, "hash")?,
     })
 }

@@ -73,7 +73,8 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
 
 /// The wallet ports on DynamoDB and SQS, and the flag store for the kill
 /// switch, from `WALLET_TABLE`, `COUNTERS_TABLE`, `AUDIT_TABLE`,
-/// `USERS_TABLE`, `SESSIONS_TABLE`, `FLAGS_TABLE` and `REVIEW_QUEUE_URL`.
+/// `USERS_TABLE`, `SESSIONS_TABLE`, `FLAGS_TABLE`, `REVIEW_QUEUE_URL` and
+/// the audit keys (`AUDIT_HMAC_KEYS`, `AUDIT_HMAC_KID`).
 pub async fn wallet_ports_from_env(
     env: &dyn crate::config::Env,
 ) -> Result<
@@ -87,6 +88,7 @@ pub async fn wallet_ports_from_env(
     let auth_tables = TableNames::from_env(env)?;
     let flags_table = DynamoFlags::table_from_env(env)?;
     let queue_url = SqsQueue::url_from_env(env)?;
+    let audit_keys = Arc::new(crate::audit::AuditKeys::from_env(env)?);
     let sdk = load_sdk_config().await;
     let wallet = Arc::new(DynamoWallet::new(&sdk, wallet_tables));
     let ports = crate::wallet::service::WalletPorts {
@@ -94,6 +96,7 @@ pub async fn wallet_ports_from_env(
         idempotency: wallet,
         users: Arc::new(DynamoStore::new(&sdk, auth_tables)),
         reviews: Arc::new(SqsQueue::new(&sdk, queue_url)),
+        audit_keys,
     };
     Ok((ports, Arc::new(DynamoFlags::new(&sdk, flags_table))))
 }

@@ -320,6 +320,7 @@ impl AdminService {
         };
         let head = profile.audit_head();
         let audit = chain_after_head(
+            &self.ports().audit_keys,
             head,
             AuditDraft {
                 actor: actor.user_id.clone(),

@@ -423,7 +423,7 @@ pub async fn admin_store_contract(
     assert_eq!(flags.load_snapshot().await.unwrap(), None);
     assert_eq!(audit.head().await.unwrap(), None);
 
-    let first = chain_after(None, draft("one"), NOW);
+    let first = chain_after(&crate::testing::test_audit_keys(), None, draft("one"), NOW);
     let save = |version: u64, expected: u64| AdminChange::SaveSnapshot {
         snapshot: snapshot(version),
         expected_version: expected,
@@ -432,7 +432,12 @@ pub async fn admin_store_contract(
     assert_eq!(flags.load_snapshot().await.unwrap(), Some(snapshot(1)));
     assert_eq!(audit.head().await.unwrap(), Some(first.clone()));
 
-    let second = chain_after(Some(&first), draft("two"), NOW + 1);
+    let second = chain_after(
+        &crate::testing::test_audit_keys(),
+        Some(&first),
+        draft("two"),
+        NOW + 1,
+    );
     assert_eq!(
         store.commit(&save(2, 0), &second).await,
         Err(StoreError::Conflict),
@@ -470,7 +475,12 @@ pub async fn admin_store_contract(
         .await
         .unwrap()
         .is_some());
-    let third = chain_after(Some(&second), draft("three"), NOW + 2);
+    let third = chain_after(
+        &crate::testing::test_audit_keys(),
+        Some(&second),
+        draft("three"),
+        NOW + 2,
+    );
     let unlock = AdminChange::ClearLockout {
         key: account.key.clone(),
     };
@@ -486,11 +496,19 @@ pub async fn admin_store_contract(
         vec![first, second, third.clone()],
         "entries read back exactly"
     );
+    assert!(all.iter().all(|e| e.kid.as_deref() == Some("test")));
+    let report = crate::audit::verify_chain(&crate::testing::test_audit_keys(), &all);
+    assert!(report.intact, "the MACs read back verify: {report:?}");
 
     let racers: Vec<_> = (0..6)
         .map(|i| {
             let store = store.clone();
-            let entry = chain_after(Some(&third), draft(&format!("race-{i}")), NOW + 3);
+            let entry = chain_after(
+                &crate::testing::test_audit_keys(),
+                Some(&third),
+                draft(&format!("race-{i}")),
+                NOW + 3,
+            );
             tokio::spawn(async move {
                 let change = AdminChange::ClearLockout {
                     key: format!("LOCK#{}", new_id()),
@@ -518,7 +536,12 @@ pub fn sample_commit(
     use crate::wallet::fraud::Decision;
     use crate::wallet::model::{Recharge, RechargeStatus, WalletProfile};
     let recharge_id = format!("rc_{}", new_id());
-    let audit = chain_after(None, draft("recharge.allow"), NOW);
+    let audit = chain_after(
+        &crate::testing::test_audit_keys(),
+        None,
+        draft("recharge.allow"),
+        NOW,
+    );
     let mut profile = WalletProfile::new(user_id, NOW - 86_400);
     profile.audit_seq = audit.seq;
     profile.audit_hash = Some(audit.hash.clone());
@@ -743,6 +766,7 @@ pub async fn wallet_store_contract(wallet: Arc<dyn crate::ports::WalletStore>) {
         .unwrap();
     let expected = profile.audit_seq;
     let entry = crate::audit::chain_after_head(
+        &crate::testing::test_audit_keys(),
         profile.audit_head(),
         crate::audit::AuditDraft {
             actor: user.clone(),
@@ -855,7 +879,12 @@ pub async fn review_store_contract(
     assert_eq!(listed, ids, "open cases, oldest first");
 
     let head = audit.head().await.unwrap();
-    let entry = chain_after(head.as_ref(), draft("review.approve"), NOW);
+    let entry = chain_after(
+        &crate::testing::test_audit_keys(),
+        head.as_ref(),
+        draft("review.approve"),
+        NOW,
+    );
     let decide = |approve: bool| AdminChange::DecideReview {
         case_id: ids[0].clone(),
         approve,
@@ -872,7 +901,12 @@ pub async fn review_store_contract(
         wallet.recharge(&ids[0]).await.unwrap().unwrap().status,
         RechargeStatus::PendingPayment
     );
-    let next = chain_after(Some(&entry), draft("review.reject"), NOW);
+    let next = chain_after(
+        &crate::testing::test_audit_keys(),
+        Some(&entry),
+        draft("review.reject"),
+        NOW,
+    );
     assert_eq!(
         admin.commit(&decide(false), &next).await,
         Err(StoreError::Conflict),

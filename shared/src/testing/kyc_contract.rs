@@ -154,6 +154,7 @@ pub async fn kyc_store_contract(
     kyc.open_submission(&second).await.unwrap();
     let mut profile = WalletProfile::new(&user, NOW - 86_400);
     let entry = chain_after_head(
+        &crate::testing::test_audit_keys(),
         None,
         AuditDraft {
             actor: "admin-1".into(),

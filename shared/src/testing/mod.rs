@@ -288,6 +288,38 @@ pub fn test_pii_keys() -> crate::kyc::pii::PiiKeys {
     .expect("a generated key is valid")
 }
 
+/// The audit keys of the tests: one key generated per process (kid
+/// `test`), so every writer and the verifier of a test agree.
+pub fn test_audit_keys() -> std::sync::Arc<crate::audit::AuditKeys> {
+    static KEYS: std::sync::OnceLock<std::sync::Arc<crate::audit::AuditKeys>> =
+        std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        std::sync::Arc::new(
+            crate::audit::AuditKeys::new(
+                "test",
+                vec![(
+                    "test".to_string(),
+                    crate::auth::secrets::random_bytes::<32>().to_vec(),
+                )],
+            )
+            .expect("a generated key is valid"),
+        )
+    })
+    .clone()
+}
+
+/// `AUDIT_HMAC_KEYS` and `AUDIT_HMAC_KID` for a function's environment in
+/// tests: a generated key under kid `test`.
+pub fn test_audit_env() -> [(&'static str, String); 2] {
+    use base64::Engine;
+    let key = base64::engine::general_purpose::STANDARD
+        .encode(crate::auth::secrets::random_bytes::<32>());
+    [
+        ("AUDIT_HMAC_KEYS", format!(r#"{{"test":"{key}"}}"#)),
+        ("AUDIT_HMAC_KID", "test".to_string()),
+    ]
+}
+
 /// The KYC review desk over one in-memory store (30-day retention, 5-minute links).
 pub fn memory_kyc_desk(
     store: std::sync::Arc<crate::memory::MemoryStore>,
@@ -314,6 +346,7 @@ pub async fn commit_audited(
 ) -> Result<(), crate::ports::StoreError> {
     let head = audit.head().await?;
     let entry = crate::audit::chain_after(
+        &test_audit_keys(),
         head.as_ref(),
         crate::audit::AuditDraft {
             actor: "test-admin".into(),
@@ -383,6 +416,7 @@ pub fn memory_wallet_ports(
         idempotency: store.clone(),
         users: store.clone(),
         reviews: store.clone(),
+        audit_keys: test_audit_keys(),
     }
 }
 
@@ -412,6 +446,7 @@ pub fn memory_admin_ports(
         reviews: store.clone(),
         mailer,
         kyc: memory_kyc_desk(store.clone(), std::sync::Arc::new(test_pii_keys())),
+        audit_keys: test_audit_keys(),
     }
 }
 

@@ -56,6 +56,8 @@ pub struct PaymentApplier {
     pub mailer: Arc<dyn Mailer>,
     pub guard: FeatureGuard,
     pub clock: Arc<dyn Clock>,
+    /// Signs the audit entries of applied payments.
+    pub audit_keys: Arc<crate::audit::AuditKeys>,
 }
 
 impl PaymentApplier {
@@ -257,6 +259,7 @@ impl PaymentApplier {
         }
         let head = profile.audit_head();
         let audit = chain_after_head(
+            &self.audit_keys,
             head,
             AuditDraft {
                 actor: format!("provider:{}", event.provider),

@@ -186,6 +186,8 @@ pub struct WalletPorts {
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub users: Arc<dyn UserStore>,
     pub reviews: Arc<dyn ReviewQueue>,
+    /// Signs the audit entries of recharges and limit changes.
+    pub audit_keys: Arc<crate::audit::AuditKeys>,
 }
 
 /// The id of the recharge made under `idempotency_key` by `user_id`, so a
@@ -433,6 +435,7 @@ impl WalletService {
         let (reply_status, reply_body) = decision_reply(&recharge, caller.request_id);
         let head = profile.audit_head();
         let audit = chain_after_head(
+            &self.ports.audit_keys,
             head,
             AuditDraft {
                 actor: caller.user_id.to_string(),
@@ -630,6 +633,7 @@ impl WalletService {
                 .unwrap_or_else(|| LimitsState::new(self.policy.default_limits));
             let state = before.request(wanted, now);
             let audit = chain_after_head(
+                &self.ports.audit_keys,
                 profile.audit_head(),
                 AuditDraft {
                     actor: user_id.to_string(),

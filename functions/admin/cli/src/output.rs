@@ -223,8 +223,20 @@ pub fn render(call: &AdminCall, body: &Value, status: u16) -> String {
                 if intact { "intact" } else { "BROKEN" },
                 cell(&body["entries"], "entries")
             );
+            for run in body["checked_by"].as_array().into_iter().flatten() {
+                out.push_str(&format!(
+                    "seq {}-{}: checked by key {}\n",
+                    cell(&run["first_seq"], "first_seq"),
+                    cell(&run["last_seq"], "last_seq"),
+                    cell(&run["kid"], "kid")
+                ));
+            }
             if let Some(seq) = body["first_broken_seq"].as_u64() {
-                out.push_str(&format!("first broken entry: seq {seq}\n"));
+                out.push_str(&format!("first broken entry: seq {seq}"));
+                if body["reason"].is_string() {
+                    out.push_str(&format!(" ({})", cell(&body["reason"], "reason")));
+                }
+                out.push('\n');
             }
             out
         }
@@ -304,9 +316,17 @@ mod tests {
 
     #[test]
     fn a_broken_chain_says_where() {
-        let body = json!({"intact": false, "entries": 7, "first_broken_seq": 4});
+        let body = json!({"intact": false, "entries": 7, "first_broken_seq": 4, "reason": "mac",
+            "checked_by": [{"kid": "legacy-unkeyed", "first_seq": 1, "last_seq": 2},
+                           {"kid": "a1", "first_seq": 3, "last_seq": 3}]});
         assert_eq!(
             render(&AdminCall::AuditVerify, &body, 200),
+            "audit chain BROKEN: 7 entries\nseq 1-2: checked by key legacy-unkeyed\n\
+             seq 3-3: checked by key a1\nfirst broken entry: seq 4 (mac)\n"
+        );
+        let old = json!({"intact": false, "entries": 7, "first_broken_seq": 4});
+        assert_eq!(
+            render(&AdminCall::AuditVerify, &old, 200),
             "audit chain BROKEN: 7 entries\nfirst broken entry: seq 4\n"
         );
     }
