@@ -128,8 +128,13 @@ struct Payments {
 }
 
 impl Payments {
-    /// A user with an allowed 20.00 EUR recharge waiting for its payment.
+    /// A user with an allowed 20.00 EUR Stripe recharge waiting for its payment.
     async fn new() -> Self {
+        Self::paid_through("stripe").await
+    }
+
+    /// As `new`, the recharge to be paid through `provider`.
+    async fn paid_through(provider: &str) -> Self {
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(START));
         let now = clock.now();
@@ -144,6 +149,10 @@ impl Payments {
         let started = invoke(
             |req| recharge::handle(&recharge_app, req),
             event("recharge-start")
+                .body(
+                    json!({"amount": 2000, "currency": "EUR", "provider": provider,
+                    "payment_fingerprint": "card_fp_4242abcd"}),
+                )
                 .bearer(&token)
                 .header("Idempotency-Key", "replay-suite-0001"),
         )
@@ -415,13 +424,18 @@ async fn timestamps_outside_the_tolerance_are_refused_either_way() {
         .await;
     }
     let plain = p.plain_body("x");
-    p.refused(
-        "standard 301 s ahead",
-        &Delivery::standard("msg_skew", &plain, START + TOLERANCE + 1),
-        401,
-        "STALE_SIGNATURE",
-    )
-    .await;
+    for (case, skew) in [
+        ("standard 301 s old", -TOLERANCE - 1),
+        ("standard 301 s ahead", TOLERANCE + 1),
+    ] {
+        p.refused(
+            case,
+            &Delivery::standard("msg_skew", &plain, START + skew),
+            401,
+            "STALE_SIGNATURE",
+        )
+        .await;
+    }
     // A genuine signature with its timestamp moved into the window.
     let moved = Delivery::stripe(&body, START - 3600);
     let header = moved.headers[0]
@@ -444,15 +458,46 @@ async fn timestamps_outside_the_tolerance_are_refused_either_way() {
     )
     .await;
 
-    // Just inside, both ways: accepted.
-    assert_eq!(
-        p.post(&Delivery::stripe(&body, START - TOLERANCE))
-            .await
-            .status,
-        200
-    );
-    p.work().await;
+    // Just inside, both ways and for both timed schemes: accepted and queued.
+    for (case, delivery) in [
+        (
+            "stripe 300 s old",
+            Delivery::stripe(&p.stripe_body("evt_skew_old"), START - TOLERANCE),
+        ),
+        (
+            "stripe 300 s ahead",
+            Delivery::stripe(&p.stripe_body("evt_skew_ahead"), START + TOLERANCE),
+        ),
+        (
+            "standard 300 s old",
+            Delivery::standard("msg_skew_old", &p.plain_body("x"), START - TOLERANCE),
+        ),
+        (
+            "standard 300 s ahead",
+            Delivery::standard("msg_skew_ahead", &p.plain_body("x"), START + TOLERANCE),
+        ),
+    ] {
+        let queued = p.queued();
+        let reply = p.post(&delivery).await;
+        assert_eq!(reply.status, 200, "{case}: {}", reply.body);
+        assert_eq!(p.queued(), queued + 1, "{case}: queued");
+    }
+    assert_eq!(p.work().await, 4);
+    assert_eq!(p.balance().await, 2000, "credited once");
+}
+
+#[tokio::test]
+async fn a_standard_webhooks_delivery_signed_as_the_tests_sign_is_accepted_and_credits() {
+    // The control for every refusal of a Standard Webhooks delivery above:
+    // the helper signs as the scheme says, so those were refused for the
+    // one thing each changed.
+    let p = Payments::paid_through("standard").await;
+    let delivery = Delivery::standard("msg_control", &p.plain_body("x"), START);
+    let reply = p.post(&delivery).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(p.work().await, 1);
     assert_eq!(p.balance().await, 2000);
+    assert_eq!(p.status().await, RechargeStatus::Credited);
 }
 
 #[tokio::test]
