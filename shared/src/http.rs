@@ -12,6 +12,11 @@ use serde::Serialize;
 /// Largest JSON body accepted, in bytes.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
+/// How deep a JSON body may nest (arrays and objects, the outermost
+/// included): serde_json's recursion limit of 128 refuses the 128th level,
+/// which keeps a hostile body from exhausting the stack.
+pub const MAX_JSON_DEPTH: usize = 127;
+
 /// Headers sent on every response, whatever its status.
 pub const SECURITY_HEADERS: [(&str, &str); 6] = [
     (
@@ -313,6 +318,9 @@ fn describe_json_error(path: &str, err: &serde_json::Error) -> FieldIssue {
         (p, None) => p.to_string(),
     };
     match err.classify() {
+        Category::Syntax if text.starts_with("recursion limit exceeded") => {
+            FieldIssue::new("body", format!("nests deeper than {MAX_JSON_DEPTH} levels"))
+        }
         Category::Syntax | Category::Eof | Category::Io => {
             FieldIssue::new("body", "is not well-formed JSON")
         }
@@ -448,10 +456,50 @@ mod tests {
         assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 
+    /// A body that takes any JSON in one field, as flag values do.
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Open {
+        #[allow(dead_code)]
+        value: serde_json::Value,
+    }
+
+    /// `{"value": [[…1…]]}` nesting `levels` deep, the outer object included.
+    fn nested(levels: usize) -> String {
+        let arrays = levels - 1;
+        format!(
+            r#"{{"value": {}1{}}}"#,
+            "[".repeat(arrays),
+            "]".repeat(arrays)
+        )
+    }
+
     #[test]
-    fn deeply_nested_json_is_refused_without_crashing() {
-        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        assert!(parse_json_bytes::<Sample>(deep.as_bytes()).is_err());
+    fn nesting_is_accepted_up_to_the_depth_limit_and_refused_one_level_beyond() {
+        assert!(parse_json_bytes::<Open>(nested(MAX_JSON_DEPTH).as_bytes()).is_ok());
+        let err = parse_json_bytes::<Open>(nested(MAX_JSON_DEPTH + 1).as_bytes()).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            err.details,
+            vec![FieldIssue::new(
+                "body",
+                format!("nests deeper than {MAX_JSON_DEPTH} levels")
+            )]
+        );
+    }
+
+    #[test]
+    fn deeply_nested_json_is_refused_with_the_depth_error_without_crashing() {
+        let deep = format!(
+            r#"{{"value": {}1{}}}"#,
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        let err = parse_json_bytes::<Open>(deep.as_bytes()).unwrap_err();
+        assert_eq!(
+            err.details[0].issue,
+            format!("nests deeper than {MAX_JSON_DEPTH} levels")
+        );
     }
 
     #[test]

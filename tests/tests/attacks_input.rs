@@ -4,12 +4,15 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{json, Value};
+use shared::auth::model::Role;
 use shared::clock::{Clock, SystemClock};
-use shared::memory::MemoryStore;
+use shared::http::MAX_JSON_DEPTH;
+use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::WalletStore;
 use shared::testing::{
-    event, invoke, memory_wallet_ports, test_access_config, verified_wallet_user, EventExt,
+    claims, event, invoke, memory_admin_ports, memory_wallet_ports, signed_in_account,
+    test_access_config, verified_wallet_user, EventExt,
 };
 
 #[tokio::test]
@@ -98,7 +101,6 @@ async fn hostile_bodies_and_headers_are_refused_without_side_effects() {
             r#"[{"amount": 2000, "currency": "EUR", "provider": "stripe"}]"#.into(),
         ),
     ];
-    let mut cases = 0;
     for (case, body) in &bodies {
         let ev = event("recharge-start")
             .raw_body(body)
@@ -116,7 +118,6 @@ async fn hostile_bodies_and_headers_are_refused_without_side_effects() {
             !text.contains("serde") && !text.contains("line 1 column"),
             "{case}: {text}"
         );
-        cases += 1;
     }
     let non_utf8 = event("recharge-start")
         .binary_body(&[0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d], "application/json")
@@ -124,7 +125,6 @@ async fn hostile_bodies_and_headers_are_refused_without_side_effects() {
         .header("Idempotency-Key", "input-non-utf8");
     let reply = invoke(|req| recharge::handle(&app, req), non_utf8).await;
     assert_eq!(reply.status, 400, "non-UTF-8: {}", reply.body);
-    cases += 1;
     for (case, key) in [
         ("key-with-separator", "abc; X-Injected=1"),
         ("key-too-long", &"k".repeat(300)),
@@ -141,7 +141,6 @@ async fn hostile_bodies_and_headers_are_refused_without_side_effects() {
             reply.body
         );
         assert!(reply.headers.get("x-injected").is_none(), "{case}");
-        cases += 1;
     }
     let wrong_type = event("recharge-start")
         .raw_body(r#"{"amount": 2000, "currency": "EUR", "provider": "stripe"}"#)
@@ -150,7 +149,6 @@ async fn hostile_bodies_and_headers_are_refused_without_side_effects() {
         .header("Idempotency-Key", "input-content-type");
     let reply = invoke(|req| recharge::handle(&app, req), wrong_type).await;
     assert_eq!(reply.status, 415);
-    cases += 1;
 
     let readings = store.readings(&user_id, &[], "").await.unwrap();
     assert_eq!(
@@ -159,5 +157,87 @@ async fn hostile_bodies_and_headers_are_refused_without_side_effects() {
         "nothing was recharged"
     );
     assert!(store.review_messages().is_empty());
-    assert!(cases >= 24, "{cases} input attacks");
+
+    // Positive control: the same user, token and route with a good body is
+    // accepted and counted, so the refusals above were for their inputs.
+    let good = event("recharge-start")
+        .bearer(&token)
+        .header("Idempotency-Key", "input-control");
+    let reply = invoke(|req| recharge::handle(&app, req), good).await;
+    assert_eq!(reply.status, 201, "control: {}", reply.body);
+    let readings = store.readings(&user_id, &[], "").await.unwrap();
+    assert_eq!(
+        readings.profile.unwrap().allowed_count,
+        1,
+        "control counted"
+    );
+}
+
+/// A flag definition whose `default_value` nests so that the whole body is
+/// `levels` deep (the definition object is the first level).
+fn flag_nested(levels: usize) -> String {
+    let body = event("admin-flags-create")["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let arrays = levels - 1;
+    let nested = format!("{}false{}", "[".repeat(arrays), "]".repeat(arrays));
+    let replaced = body.replacen(
+        r#""default_value": false"#,
+        &format!(r#""default_value": {nested}"#),
+        1,
+    );
+    assert_ne!(replaced, body, "the sample flag has a default value");
+    replaced
+}
+
+#[tokio::test]
+async fn a_body_is_refused_for_its_depth_only_beyond_the_limit() {
+    // Flag values take any JSON, so the depth limit is what bounds them.
+    let store = Arc::new(MemoryStore::new());
+    let now = SystemClock.now();
+    let ip = "203.0.113.10";
+    let (_, token) =
+        signed_in_account(&*store, &*store, Role::Admin, &["pwd", "otp"], ip, now).await;
+    let device = claims(&token)["did"].as_str().unwrap().to_string();
+    let app = admin::App::new(
+        test_access_config(),
+        memory_admin_ports(&store, Arc::new(MemoryMailer::new())),
+        Arc::new(SystemClock),
+    );
+    let depth_issue =
+        json!({"field": "body", "issue": format!("nests deeper than {MAX_JSON_DEPTH} levels")});
+    let mut replies = Vec::new();
+    for levels in [MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 10_000] {
+        let ev = event("admin-flags-create")
+            .raw_body(&flag_nested(levels))
+            .header("X-Admin-Session", &token)
+            .device(&device)
+            .source_ip(ip);
+        let reply = invoke(|req| admin::handle(&app, req), ev).await;
+        let details: Vec<Value> = reply.body["error"]["details"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        replies.push((
+            levels,
+            reply.status,
+            reply.code().to_string(),
+            details.contains(&depth_issue),
+        ));
+    }
+    assert_eq!(
+        replies,
+        vec![
+            (MAX_JSON_DEPTH, 400, "VALIDATION_FAILED".to_string(), false),
+            (
+                MAX_JSON_DEPTH + 1,
+                400,
+                "VALIDATION_FAILED".to_string(),
+                true
+            ),
+            (10_000, 400, "VALIDATION_FAILED".to_string(), true),
+        ],
+        "at the limit the body's nesting is no reason; one level more is"
+    );
 }
