@@ -272,7 +272,8 @@ pub trait WalletStore: Send + Sync {
         profile: &crate::wallet::model::WalletProfile,
     ) -> Result<(), StoreError>;
     /// Applies a payment outcome: `Committed`, `Duplicate` (the ledger entry
-    /// exists: already applied) or `Conflict` (status or profile moved).
+    /// exists: already applied) or `Conflict` (status, refunded total or
+    /// profile moved).
     async fn apply_payment(&self, commit: &PaymentCommit) -> Result<CommitOutcome, StoreError>;
     /// Stores `profile` (new limits, new audit head) with `audit`, the entry
     /// of the change in the user's chain, in one write while the stored head
@@ -347,6 +348,9 @@ pub struct PaymentCommit {
     /// The recharge must still be in one of these states.
     pub expected_statuses: Vec<crate::wallet::model::RechargeStatus>,
     pub new_status: crate::wallet::model::RechargeStatus,
+    /// For a refund: the recharge's refunded total must still be the first
+    /// figure and becomes the second.
+    pub refunded: Option<(i64, i64)>,
     /// The ledger entry to add; it must not exist yet (exactly once).
     pub entry: Option<crate::wallet::model::LedgerEntry>,
     /// The profile after the change, written only if still at `expected_audit_seq`.

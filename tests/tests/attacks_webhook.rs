@@ -143,7 +143,11 @@ impl Payments {
             test_access_config(),
             memory_wallet_ports(&store),
             store.clone(),
-            recharge::policy_from_env(&test_login_env(&[])).unwrap(),
+            recharge::policy_from_env(&test_login_env(&[(
+                "RECHARGE_PROVIDERS",
+                "stripe,standard,acme",
+            )]))
+            .unwrap(),
             clock.clone(),
         );
         let started = invoke(
@@ -324,7 +328,7 @@ async fn a_captured_delivery_replayed_after_the_tolerance_is_stale() {
 
 #[tokio::test]
 async fn an_untimed_provider_replayed_after_the_dedupe_window_is_not_credited_twice() {
-    let p = Payments::new().await;
+    let p = Payments::paid_through("acme").await;
     let delivery = Delivery::acme(&p.plain_body("acme_evt_1"));
     assert_eq!(p.post(&delivery).await.status, 200);
     p.work().await;

@@ -71,22 +71,23 @@ async fn a_held_recharge_reaches_the_review_queue() {
 
 #[tokio::test]
 async fn round_trips_per_decision() {
+    // 10.00 each: two stay under the age threshold of the unverified user.
     let allow = stack(&[]).await;
-    allow.recharge("warm-up", 2_000).await;
+    allow.recharge("warm-up", 1_000).await;
     let before = allow.calls();
-    assert_eq!(allow.recharge("allowed", 2_000).await.status, 201);
+    assert_eq!(allow.recharge("allowed", 1_000).await.status, 201);
     let allowed_calls = allow.calls() - before;
 
     let review = stack(&[("FRAUD_REVIEW_AT", "0"), ("FRAUD_BLOCK_AT", "90")]).await;
-    review.recharge("warm-up", 2_000).await;
+    review.recharge("warm-up", 1_000).await;
     let before = review.calls();
-    assert_eq!(review.recharge("held", 2_000).await.status, 202);
+    assert_eq!(review.recharge("held", 1_000).await.status, 202);
     let review_calls = review.calls() - before;
 
     let block = stack(&[("FRAUD_REVIEW_AT", "0"), ("FRAUD_BLOCK_AT", "0")]).await;
-    block.recharge("warm-up", 2_000).await;
+    block.recharge("warm-up", 1_000).await;
     let before = block.calls();
-    assert_eq!(block.recharge("blocked", 2_000).await.status, 403);
+    assert_eq!(block.recharge("blocked", 1_000).await.status, 403);
     let block_calls = block.calls() - before;
 
     println!("DynamoDB calls: allowed {allowed_calls}, review {review_calls} (+1 SQS send), blocked {block_calls}");

@@ -481,6 +481,7 @@ async fn held_case(h: &Harness) -> String {
         score: 70,
         reasons: vec!["SHARED_DEVICE".into()],
         decision: Decision::Review,
+        refunded: 0,
     };
     let commit = RechargeCommit {
         recharge,

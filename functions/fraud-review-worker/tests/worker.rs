@@ -71,6 +71,7 @@ async fn held(h: &Harness, n: u32) -> (String, String) {
         score: 70,
         reasons: vec!["NEW_DEVICE".into(), "SHARED_DEVICE".into()],
         decision: Decision::Review,
+        refunded: 0,
     };
     let commit = RechargeCommit {
         recharge,

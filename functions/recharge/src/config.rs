@@ -3,6 +3,7 @@
 use shared::config::{parsed_or, ConfigError, Env};
 use shared::wallet::fraud::Thresholds;
 use shared::wallet::limits::SpendingLimits;
+use shared::wallet::reference::ReferenceRate;
 use shared::wallet::service::{CurrencyBounds, RechargePolicy};
 
 fn invalid(var: &str, reason: &str) -> ConfigError {
@@ -12,10 +13,15 @@ fn invalid(var: &str, reason: &str) -> ConfigError {
     }
 }
 
-/// Reads `RECHARGE_AMOUNT_BOUNDS` (`EUR:100:50000,...`), `RECHARGE_PROVIDERS`,
-/// `SPENDING_LIMITS` (`daily,weekly,monthly`), `AGE_CHECK_ABOVE` (minor
-/// units), `FRAUD_REVIEW_AT` and `FRAUD_BLOCK_AT`, with safe defaults.
+/// Reads `RECHARGE_AMOUNT_BOUNDS` (`EUR:100:50000,...`),
+/// `RECHARGE_REFERENCE_CURRENCY` (`EUR`), `RECHARGE_RATES` (`USD:0.95,...`:
+/// reference minor units per minor unit, one for every other currency),
+/// `RECHARGE_PROVIDERS`, `SPENDING_LIMITS` (`daily,weekly,monthly`) and
+/// `AGE_CHECK_ABOVE` (reference minor units), `FRAUD_REVIEW_AT` and
+/// `FRAUD_BLOCK_AT`, with safe defaults.
 pub fn policy_from_env(env: &dyn Env) -> Result<RechargePolicy, ConfigError> {
+    let reference_currency = parsed_or(env, "RECHARGE_REFERENCE_CURRENCY", "EUR".to_string())?;
+    let rates = rates_from_env(env, &reference_currency)?;
     let bounds_text = parsed_or(
         env,
         "RECHARGE_AMOUNT_BOUNDS",
@@ -38,16 +44,37 @@ pub fn policy_from_env(env: &dyn Env) -> Result<RechargePolicy, ConfigError> {
                     if min <= 0 || max < min {
                         return Err(invalid("RECHARGE_AMOUNT_BOUNDS", "need 0 < min <= max"));
                     }
+                    let rate = if *currency == reference_currency {
+                        ReferenceRate::ONE
+                    } else {
+                        rates
+                            .iter()
+                            .find(|(c, _)| c == currency)
+                            .map(|(_, rate)| *rate)
+                            .ok_or_else(|| {
+                                invalid("RECHARGE_RATES", "every supported currency needs a rate")
+                            })?
+                    };
                     Ok(CurrencyBounds {
                         currency: currency.to_string(),
                         min,
                         max,
+                        rate,
                     })
                 }
                 _ => Err(invalid("RECHARGE_AMOUNT_BOUNDS", "entries are CUR:min:max")),
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some((unused, _)) = rates
+        .iter()
+        .find(|(c, _)| !bounds.iter().any(|b| &b.currency == c))
+    {
+        return Err(invalid(
+            "RECHARGE_RATES",
+            &format!("{unused} is not in RECHARGE_AMOUNT_BOUNDS"),
+        ));
+    }
     let providers: Vec<String> = parsed_or(
         env,
         "RECHARGE_PROVIDERS",
@@ -90,6 +117,7 @@ pub fn policy_from_env(env: &dyn Env) -> Result<RechargePolicy, ConfigError> {
     }
     Ok(RechargePolicy {
         bounds,
+        reference_currency,
         providers,
         default_limits: SpendingLimits {
             daily,
@@ -99,4 +127,82 @@ pub fn policy_from_env(env: &dyn Env) -> Result<RechargePolicy, ConfigError> {
         age_check_above: parsed_or(env, "AGE_CHECK_ABOVE", 2_500i64)?,
         thresholds,
     })
+}
+
+/// `RECHARGE_RATES` as (currency, rate) pairs, the reference currency excluded.
+fn rates_from_env(
+    env: &dyn Env,
+    reference_currency: &str,
+) -> Result<Vec<(String, ReferenceRate)>, ConfigError> {
+    let is_code = |c: &str| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase());
+    if !is_code(reference_currency) {
+        return Err(invalid(
+            "RECHARGE_REFERENCE_CURRENCY",
+            "an ISO 4217 code in upper case",
+        ));
+    }
+    let text = parsed_or(env, "RECHARGE_RATES", "USD:0.95,GBP:1.20".to_string())?;
+    let mut rates: Vec<(String, ReferenceRate)> = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (currency, rate) = part
+            .split_once(':')
+            .filter(|(c, _)| is_code(c))
+            .ok_or_else(|| invalid("RECHARGE_RATES", "entries are CUR:rate"))?;
+        let rate =
+            ReferenceRate::parse(rate).map_err(|e| invalid("RECHARGE_RATES", &e.to_string()))?;
+        if currency == reference_currency || rates.iter().any(|(c, _)| c == currency) {
+            return Err(invalid(
+                "RECHARGE_RATES",
+                "one rate per currency, none for the reference currency",
+            ));
+        }
+        rates.push((currency.to_string(), rate));
+    }
+    Ok(rates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_currency_is_counted_in_the_reference_currency() {
+        let policy = policy_from_env(&env(&[("RECHARGE_RATES", "USD:0.9,GBP:1.25")])).unwrap();
+        assert_eq!(policy.reference_currency, "EUR");
+        assert_eq!(policy.reference_amount("EUR", 1_000), Some(1_000));
+        assert_eq!(policy.reference_amount("USD", 1_000), Some(900));
+        assert_eq!(policy.reference_amount("GBP", 1_000), Some(1_250));
+        assert_eq!(policy.reference_amount("JPY", 1_000), None);
+    }
+
+    #[test]
+    fn a_currency_without_a_rate_or_a_rate_without_a_currency_is_refused() {
+        for (rates, why) in [
+            ("USD:0.9", "GBP has no rate"),
+            ("USD:0.9,GBP:1.2,CHF:1.1", "CHF is not supported"),
+            ("USD:0.9,GBP:1.2,EUR:1", "the reference has no rate"),
+            ("USD:0.9,GBP:1.2,USD:0.8", "USD twice"),
+            ("USD:0,GBP:1.2", "a zero rate"),
+            ("USD:-1,GBP:1.2", "a negative rate"),
+            ("usd:0.9,GBP:1.2", "lower case"),
+        ] {
+            let err = policy_from_env(&env(&[("RECHARGE_RATES", rates)])).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { var, .. } if var == "RECHARGE_RATES"),
+                "{why}: {err:?}"
+            );
+        }
+        let err = policy_from_env(&env(&[("RECHARGE_REFERENCE_CURRENCY", "euro")])).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { var, .. } if var == "RECHARGE_REFERENCE_CURRENCY")
+        );
+    }
 }

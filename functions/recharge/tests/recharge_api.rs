@@ -103,7 +103,11 @@ impl Harness {
     }
 
     async fn recharge(&self, key: &str, amount: i64) -> Reply {
-        let body = json!({"amount": amount, "currency": "EUR", "provider": "stripe", "payment_fingerprint": "card_fp_4242abcd"});
+        self.recharge_in(key, amount, "EUR").await
+    }
+
+    async fn recharge_in(&self, key: &str, amount: i64, currency: &str) -> Reply {
+        let body = json!({"amount": amount, "currency": currency, "provider": "stripe", "payment_fingerprint": "card_fp_4242abcd"});
         self.call(
             event("recharge-start")
                 .body(body)
@@ -495,4 +499,115 @@ async fn the_monthly_limit_binds_across_weeks_of_one_month() {
         .as_str()
         .unwrap()
         .contains("monthly"));
+}
+
+const RATES: (&str, &str) = ("RECHARGE_RATES", "USD:0.95,GBP:1.20");
+
+#[tokio::test]
+async fn limits_are_a_persons_whatever_the_currency() {
+    let h = Harness::new(&[("SPENDING_LIMITS", "10000,30000,60000"), RATES]).await;
+    h.clock.set((NOW / DAY + 1) * DAY);
+    assert_eq!(h.recharge_in("eur", 10_000, "EUR").await.status, 201);
+    for currency in ["USD", "GBP"] {
+        let over = h.recharge_in(currency, 100, currency).await;
+        assert_eq!(
+            (over.status, over.code()),
+            (422, "SPENDING_LIMIT_EXCEEDED"),
+            "{currency} after a full day in EUR: {}",
+            over.body
+        );
+    }
+    let wallet = h.call(event("recharge-get").path("/v1/wallet")).await;
+    assert_eq!(wallet.body["limits_currency"], "EUR");
+}
+
+#[tokio::test]
+async fn converted_amounts_round_against_the_user() {
+    let h = Harness::new(&[("SPENDING_LIMITS", "10000,30000,60000"), RATES]).await;
+    h.clock.set((NOW / DAY + 1) * DAY);
+    assert_eq!(h.recharge_in("a", 9_900, "EUR").await.status, 201);
+    let over = h.recharge_in("b", 106, "USD").await;
+    assert_eq!(
+        (over.status, over.code()),
+        (422, "SPENDING_LIMIT_EXCEEDED"),
+        "1.06 USD counts 1.01 EUR (1.007 rounded up): {}",
+        over.body
+    );
+    let fits = h.recharge_in("c", 105, "USD").await;
+    assert_eq!(fits.status, 201, "1.05 USD counts 1.00 EUR: {}", fits.body);
+}
+
+#[tokio::test]
+async fn velocity_counts_every_currency_together() {
+    let h = Harness::new(&[RATES]).await;
+    h.clock.set((NOW / DAY + 1) * DAY);
+    for (i, currency) in ["EUR", "USD", "GBP", "EUR", "USD"].iter().enumerate() {
+        let reply = h.recharge_in(&format!("v{i}"), 1_000, currency).await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    let sixth = h.recharge_in("v5", 1_000, "GBP").await;
+    assert_eq!(sixth.status, 201, "{}", sixth.body);
+    let id = shared::wallet::service::recharge_id_for(&h.user_id, "v5");
+    let stored = h.store.recharge(&id).await.unwrap().unwrap();
+    for reason in ["HIGH_VELOCITY", "DEVICE_VELOCITY", "CARD_VELOCITY"] {
+        assert!(
+            stored.reasons.iter().any(|r| r == reason),
+            "{reason}: five recharges today from one device and card in three currencies: {:?}",
+            stored.reasons
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_age_rule_applies_to_the_months_total_not_each_recharge() {
+    let h = Harness::unverified(&[RATES]).await;
+    assert_eq!(h.recharge("age-1", 2_400).await.status, 201);
+    let up_to = h.recharge("age-2", 100).await;
+    assert_eq!(
+        up_to.status, 201,
+        "the month's total is exactly the threshold: {}",
+        up_to.body
+    );
+    for (key, currency) in [("age-3", "EUR"), ("age-4", "USD"), ("age-5", "GBP")] {
+        let over = h.recharge_in(key, 100, currency).await;
+        assert_eq!(
+            (over.status, over.code()),
+            (403, "AGE_VERIFICATION_REQUIRED"),
+            "one more unit in {currency}: {}",
+            over.body
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_recharges_in_several_currencies_cannot_together_pass_the_limit() {
+    let h = Arc::new(Harness::new(&[("SPENDING_LIMITS", "50000,150000,300000"), RATES]).await);
+    let tasks: Vec<_> = (0..9)
+        .map(|i| {
+            let h = h.clone();
+            let currency = ["EUR", "USD", "GBP"][i % 3];
+            tokio::spawn(
+                async move { h.recharge_in(&format!("mixed-{i}"), 20_000, currency).await },
+            )
+        })
+        .collect();
+    let mut counted = 0;
+    for task in tasks {
+        let reply = task.await.unwrap();
+        match reply.status {
+            201 => {
+                counted += match reply.body["currency"].as_str().unwrap() {
+                    "USD" => 19_000,
+                    "GBP" => 24_000,
+                    _ => 20_000,
+                }
+            }
+            422 | 409 => {}
+            other => panic!("unexpected {other}: {}", reply.body),
+        }
+    }
+    assert!(
+        (19_000..=50_000).contains(&counted),
+        "{counted} counted against a 50000 daily limit"
+    );
 }

@@ -114,6 +114,7 @@ impl Harness {
             score: 10,
             reasons: vec![],
             decision: Decision::Allow,
+            refunded: 0,
         };
         let commit = RechargeCommit {
             recharge,
@@ -384,4 +385,177 @@ async fn a_failed_message_is_reported_and_retried_later_each_time() {
         h.store.retries(),
         vec![("rh-bad".to_string(), 40), ("rh-poison".to_string(), 10)]
     );
+}
+
+impl Harness {
+    async fn credited(&self) {
+        let paid = self.event("evt_ok", EventKind::PaymentSucceeded, 2_000);
+        assert_eq!(self.delivered(&paid).await, Applied::Credited);
+    }
+
+    async fn refunded_total(&self) -> i64 {
+        self.store.recharge("rc_1").await.unwrap().unwrap().refunded
+    }
+
+    async fn ledger_sum(&self) -> i64 {
+        let profile = self
+            .store
+            .readings("user-1", &[], "")
+            .await
+            .unwrap()
+            .profile
+            .unwrap();
+        profile.recent_entries.iter().map(|e| e.amount).sum()
+    }
+}
+
+#[tokio::test]
+async fn partial_refunds_debit_what_each_adds_to_the_refunded_total() {
+    let h = harness().await;
+    h.credited().await;
+    let first = h.event("evt_r1", EventKind::Refunded, 100);
+    assert_eq!(h.delivered(&first).await, Applied::Debited);
+    assert_eq!(
+        (
+            h.status().await,
+            h.balance().await,
+            h.refunded_total().await
+        ),
+        (RechargeStatus::PartiallyRefunded, 1_900, 100)
+    );
+    assert_eq!(h.delivered(&first).await, Applied::AlreadyApplied);
+    let rest = h.event("evt_r2", EventKind::Refunded, 2_000);
+    assert_eq!(
+        h.delivered(&rest).await,
+        Applied::Debited,
+        "the remaining 1900 of a cumulative 2000"
+    );
+    assert_eq!(
+        (
+            h.status().await,
+            h.balance().await,
+            h.refunded_total().await
+        ),
+        (RechargeStatus::Refunded, 0, 2_000)
+    );
+    assert_eq!(h.ledger_sum().await, 0, "credit 2000, debits 100 + 1900");
+    let paid_again = h.event("evt_ok_late", EventKind::PaymentSucceeded, 2_000);
+    assert_eq!(h.delivered(&paid_again).await, Applied::AlreadyApplied);
+    assert_eq!(h.balance().await, 0);
+}
+
+#[tokio::test]
+async fn a_stale_refund_arriving_after_a_larger_one_debits_nothing() {
+    let h = harness().await;
+    h.credited().await;
+    let larger = h.event("evt_r2", EventKind::Refunded, 1_500);
+    let stale = h.event("evt_r1", EventKind::Refunded, 500);
+    assert_eq!(h.delivered(&larger).await, Applied::Debited);
+    assert_eq!(h.delivered(&stale).await, Applied::AlreadyApplied);
+    assert_eq!((h.balance().await, h.refunded_total().await), (500, 1_500));
+}
+
+#[tokio::test]
+async fn a_refund_beyond_the_payment_or_in_another_currency_is_reviewed() {
+    let h = harness().await;
+    h.credited().await;
+    let beyond = h.event("evt_big", EventKind::Refunded, 2_001);
+    assert_eq!(
+        h.delivered(&beyond).await,
+        Applied::Reviewed("REFUND_AMOUNT_INVALID")
+    );
+    let mut foreign = h.event("evt_usd", EventKind::Refunded, 100);
+    foreign.currency = Some("USD".into());
+    assert_eq!(
+        h.delivered(&foreign).await,
+        Applied::Reviewed("REFUND_AMOUNT_INVALID")
+    );
+    assert_eq!((h.balance().await, h.refunded_total().await), (2_000, 0));
+}
+
+#[tokio::test]
+async fn a_partial_refund_the_balance_cannot_cover_is_reviewed_not_debited() {
+    let h = harness().await;
+    h.credited().await;
+    assert_eq!(
+        h.delivered(&h.event("evt_r1", EventKind::Refunded, 400))
+            .await,
+        Applied::Debited
+    );
+    h.store.set_balance_for_tests("user-1", "EUR", 300);
+    assert_eq!(
+        h.delivered(&h.event("evt_r2", EventKind::Refunded, 1_000))
+            .await,
+        Applied::Reviewed("REFUND_NOT_COVERED")
+    );
+    assert_eq!(
+        (h.balance().await, h.refunded_total().await),
+        (300, 400),
+        "never below zero, the total unchanged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_partial_refunds_debit_exactly_the_largest_total() {
+    let h = harness().await;
+    h.credited().await;
+    let events: Vec<_> = (1..=10)
+        .map(|i| h.event(&format!("evt_r{i}"), EventKind::Refunded, i * 200))
+        .collect();
+    for event in &events {
+        h.store.record(event, NOW + 86_400).await.unwrap();
+    }
+    let workers: Vec<_> = events
+        .iter()
+        .chain(events.iter())
+        .map(|event| {
+            let applier = h.applier.clone();
+            let event = event.clone();
+            tokio::spawn(async move { applier.apply(&event).await })
+        })
+        .collect();
+    for worker in workers {
+        let applied = worker.await.unwrap().unwrap();
+        assert!(
+            matches!(applied, Applied::Debited | Applied::AlreadyApplied),
+            "{applied:?}"
+        );
+    }
+    assert_eq!(
+        (
+            h.status().await,
+            h.balance().await,
+            h.refunded_total().await
+        ),
+        (RechargeStatus::Refunded, 0, 2_000)
+    );
+    assert_eq!(
+        h.ledger_sum().await,
+        0,
+        "debits add up to the payment exactly"
+    );
+}
+
+#[tokio::test]
+async fn another_providers_event_is_reviewed_never_applied() {
+    let h = harness().await;
+    let mut paid = h.event("evt_gen", EventKind::PaymentSucceeded, 2_000);
+    paid.provider = "generic".into();
+    assert_eq!(
+        h.delivered(&paid).await,
+        Applied::Reviewed("PROVIDER_MISMATCH")
+    );
+    assert_eq!(
+        (h.status().await, h.balance().await),
+        (RechargeStatus::PendingPayment, 0)
+    );
+    h.credited().await;
+    let mut refund = h.event("evt_gen_refund", EventKind::Refunded, 2_000);
+    refund.provider = "generic".into();
+    assert_eq!(
+        h.delivered(&refund).await,
+        Applied::Reviewed("PROVIDER_MISMATCH")
+    );
+    assert_eq!(h.balance().await, 2_000);
+    assert_eq!(h.store.cases(CaseStatus::Open, 10).await.unwrap().len(), 2);
 }

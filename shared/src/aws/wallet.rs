@@ -295,6 +295,9 @@ impl WalletStore for DynamoWallet {
             recharge.status = serde_json::from_value(serde_json::Value::String(status))
                 .map_err(|e| StoreError::Unavailable(format!("stored status unreadable: {e}")))?;
         }
+        if let Some(refunded) = opt_n(&item, "refunded") {
+            recharge.refunded = refunded;
+        }
         Ok(Some(recharge))
     }
 
@@ -309,14 +312,23 @@ impl WalletStore for DynamoWallet {
             alternatives.push(format!("#status = {name}"));
             vals.push((name, s(status_text(*status))));
         }
+        let mut update = "SET #status = :next".to_string();
+        let mut condition = format!("attribute_exists(pk) AND ({})", alternatives.join(" OR "));
+        if let Some((was, total)) = commit.refunded {
+            update.push_str(", refunded = :refunded");
+            condition.push_str(if was == 0 {
+                " AND (attribute_not_exists(refunded) OR refunded = :was)"
+            } else {
+                " AND refunded = :was"
+            });
+            vals.push((":was".to_string(), n(was)));
+            vals.push((":refunded".to_string(), n(total)));
+        }
         let status_update = Update::builder()
             .table_name(&self.tables.wallet)
             .set_key(Some(key(format!("RECHARGE#{}", commit.recharge_id))))
-            .update_expression("SET #status = :next")
-            .condition_expression(format!(
-                "attribute_exists(pk) AND ({})",
-                alternatives.join(" OR ")
-            ))
+            .update_expression(update)
+            .condition_expression(condition)
             .set_expression_attribute_names(names(&[("#status", "status")]))
             .set_expression_attribute_values(Some(vals.into_iter().collect()))
             .build();

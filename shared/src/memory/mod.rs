@@ -485,10 +485,10 @@ impl WalletStore for MemoryStore {
                 return Ok(CommitOutcome::Duplicate);
             }
         }
-        let status_ok = s
-            .recharges
-            .get(&commit.recharge_id)
-            .is_some_and(|r| commit.expected_statuses.contains(&r.status));
+        let status_ok = s.recharges.get(&commit.recharge_id).is_some_and(|r| {
+            commit.expected_statuses.contains(&r.status)
+                && commit.refunded.is_none_or(|(was, _)| r.refunded == was)
+        });
         let seq_ok = s
             .profiles
             .get(&commit.profile.user_id)
@@ -501,6 +501,9 @@ impl WalletStore for MemoryStore {
         }
         if let Some(recharge) = s.recharges.get_mut(&commit.recharge_id) {
             recharge.status = commit.new_status;
+            if let Some((_, total)) = commit.refunded {
+                recharge.refunded = total;
+            }
         }
         s.profiles
             .insert(commit.profile.user_id.clone(), commit.profile.clone());

@@ -558,6 +558,7 @@ pub fn sample_commit(
             score: 10,
             reasons: vec!["NEW_DEVICE".to_string()],
             decision: Decision::Allow,
+            refunded: 0,
         },
         profile,
         expected_audit_seq: None,
@@ -818,6 +819,137 @@ pub async fn wallet_store_contract(wallet: Arc<dyn crate::ports::WalletStore>) {
         Some(limits),
         "ensure keeps an existing profile"
     );
+    payment_contract(&*wallet).await;
+}
+
+/// One payment outcome on `recharge_id` for `user`'s profile as stored now.
+async fn payment_commit(
+    wallet: &dyn crate::ports::WalletStore,
+    user: &str,
+    recharge_id: &str,
+    expected: &[crate::wallet::model::RechargeStatus],
+    new_status: crate::wallet::model::RechargeStatus,
+    delta: i64,
+    refunded: Option<(i64, i64)>,
+) -> crate::ports::PaymentCommit {
+    let mut profile = wallet
+        .readings(user, &[], "")
+        .await
+        .unwrap()
+        .profile
+        .unwrap();
+    let expected_audit_seq = profile.audit_seq;
+    let audit = crate::audit::chain_after_head(
+        &crate::testing::test_audit_keys(),
+        profile.audit_head(),
+        draft("recharge.payment"),
+        NOW,
+    );
+    *profile.balances.entry("EUR".to_string()).or_insert(0) += delta;
+    profile.audit_seq = audit.seq;
+    profile.audit_hash = Some(audit.hash.clone());
+    crate::ports::PaymentCommit {
+        recharge_id: recharge_id.to_string(),
+        expected_statuses: expected.to_vec(),
+        new_status,
+        refunded,
+        entry: Some(crate::wallet::model::LedgerEntry {
+            entry_id: format!("le_{}", new_id()),
+            recharge_id: recharge_id.to_string(),
+            amount: delta,
+            currency: "EUR".to_string(),
+            kind: "test".to_string(),
+            at: NOW,
+        }),
+        profile,
+        expected_audit_seq,
+        audit,
+    }
+}
+
+/// Payment outcomes: applied once per ledger entry, only from an expected
+/// status, and a refund only while the refunded total is what was read.
+async fn payment_contract(wallet: &dyn crate::ports::WalletStore) {
+    use crate::ports::CommitOutcome;
+    use crate::wallet::model::RechargeStatus::{Credited, PartiallyRefunded, PendingPayment};
+    let user = new_id();
+    let recharge = sample_commit(&user, &format!("VEL#user#{}#D#1", new_id()), 2_000, 10_000);
+    let id = recharge.recharge.recharge_id.clone();
+    wallet.commit_recharge(&recharge).await.unwrap();
+
+    let credit = payment_commit(wallet, &user, &id, &[PendingPayment], Credited, 2_000, None).await;
+    assert_eq!(
+        wallet.apply_payment(&credit).await,
+        Ok(CommitOutcome::Committed)
+    );
+    assert_eq!(
+        wallet.apply_payment(&credit).await,
+        Ok(CommitOutcome::Duplicate),
+        "one ledger entry per event"
+    );
+    let again = payment_commit(wallet, &user, &id, &[PendingPayment], Credited, 2_000, None).await;
+    assert_eq!(
+        wallet.apply_payment(&again).await,
+        Ok(CommitOutcome::Conflict),
+        "no longer pending"
+    );
+
+    let refunds = [Credited, PartiallyRefunded];
+    let first = payment_commit(
+        wallet,
+        &user,
+        &id,
+        &refunds,
+        PartiallyRefunded,
+        -100,
+        Some((0, 100)),
+    )
+    .await;
+    assert_eq!(
+        wallet.apply_payment(&first).await,
+        Ok(CommitOutcome::Committed)
+    );
+    let stored = wallet.recharge(&id).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.refunded), (PartiallyRefunded, 100));
+
+    let stale = payment_commit(
+        wallet,
+        &user,
+        &id,
+        &refunds,
+        PartiallyRefunded,
+        -300,
+        Some((0, 300)),
+    )
+    .await;
+    assert_eq!(
+        wallet.apply_payment(&stale).await,
+        Ok(CommitOutcome::Conflict),
+        "the refunded total moved since it was read"
+    );
+    let next = payment_commit(
+        wallet,
+        &user,
+        &id,
+        &refunds,
+        PartiallyRefunded,
+        -200,
+        Some((100, 300)),
+    )
+    .await;
+    assert_eq!(
+        wallet.apply_payment(&next).await,
+        Ok(CommitOutcome::Committed)
+    );
+    let stored = wallet.recharge(&id).await.unwrap().unwrap();
+    assert_eq!(stored.refunded, 300);
+    let profile = wallet
+        .readings(&user, &[], "")
+        .await
+        .unwrap()
+        .profile
+        .unwrap();
+    assert_eq!(profile.balances["EUR"], 1_700);
 }
 
 /// Review cases: opened once, listed by status oldest first, decided once

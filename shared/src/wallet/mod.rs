@@ -5,5 +5,6 @@ pub mod fraud;
 pub mod limits;
 pub mod model;
 pub mod payments;
+pub mod reference;
 pub mod service;
 pub mod velocity;

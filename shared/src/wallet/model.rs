@@ -18,6 +18,8 @@ pub enum RechargeStatus {
     Cancelled,
     Credited,
     Failed,
+    /// Part of the payment was returned (see `Recharge::refunded`).
+    PartiallyRefunded,
     Refunded,
 }
 
@@ -37,6 +39,10 @@ pub struct Recharge {
     pub score: u8,
     pub reasons: Vec<String>,
     pub decision: Decision,
+    /// Total refunded so far, in minor units of `currency` (the provider's
+    /// cumulative figure; each refund debits only what it adds).
+    #[serde(default)]
+    pub refunded: i64,
 }
 
 /// A user's wallet-side profile: what scoring and limits need in one read.
@@ -50,7 +56,8 @@ pub struct WalletProfile {
     pub country: Option<String>,
     /// Hashes of devices that recharged this account.
     pub devices: Vec<String>,
-    /// Allowed recharges so far and their total (for the usual amount).
+    /// Allowed recharges so far and their total in reference minor units
+    /// (for the usual amount).
     pub allowed_count: u32,
     pub allowed_total: i64,
     pub limits: Option<LimitsState>,

@@ -47,6 +47,17 @@ pub enum Applied {
     Ignored,
 }
 
+/// One status change of a recharge and what it moves.
+struct Change<'a> {
+    new_status: RechargeStatus,
+    /// Added to the balance (negative for a refund).
+    delta: i64,
+    /// The statuses the recharge may still be in.
+    expected: &'a [RechargeStatus],
+    /// The refunded total before and after (refunds only).
+    refunded: Option<(i64, i64)>,
+}
+
 /// Applies provider events to recharges and wallets.
 pub struct PaymentApplier {
     pub wallet: Arc<dyn WalletStore>,
@@ -105,6 +116,9 @@ impl PaymentApplier {
                 .await?
                 .profile
                 .ok_or_else(|| RetryLater("wallet profile missing".into()))?;
+            if event.provider != recharge.provider {
+                return self.review(event, &recharge, "PROVIDER_MISMATCH").await;
+            }
             let step = match event.kind {
                 EventKind::PaymentSucceeded => self.credit(event, &recharge, profile).await?,
                 EventKind::PaymentFailed => self.mark_failed(event, &recharge, profile).await?,
@@ -126,9 +140,9 @@ impl PaymentApplier {
         profile: WalletProfile,
     ) -> Result<Option<Applied>, RetryLater> {
         match recharge.status {
-            RechargeStatus::Credited | RechargeStatus::Refunded => {
-                return Ok(Some(Applied::AlreadyApplied))
-            }
+            RechargeStatus::Credited
+            | RechargeStatus::PartiallyRefunded
+            | RechargeStatus::Refunded => return Ok(Some(Applied::AlreadyApplied)),
             RechargeStatus::PendingPayment | RechargeStatus::Failed => {}
             _ => {
                 return self
@@ -150,9 +164,12 @@ impl PaymentApplier {
                 event,
                 recharge,
                 profile,
-                RechargeStatus::Credited,
-                recharge.amount,
-                &[RechargeStatus::PendingPayment, RechargeStatus::Failed],
+                Change {
+                    new_status: RechargeStatus::Credited,
+                    delta: recharge.amount,
+                    expected: &[RechargeStatus::PendingPayment, RechargeStatus::Failed],
+                    refunded: None,
+                },
             )
             .await?;
         if outcome == Some(Applied::Credited) {
@@ -174,13 +191,20 @@ impl PaymentApplier {
             event,
             recharge,
             profile,
-            RechargeStatus::Failed,
-            0,
-            &[RechargeStatus::PendingPayment],
+            Change {
+                new_status: RechargeStatus::Failed,
+                delta: 0,
+                expected: &[RechargeStatus::PendingPayment],
+                refunded: None,
+            },
         )
         .await
     }
 
+    /// A refund event carries the provider's cumulative refunded total
+    /// (Stripe's `amount_refunded`; absent means the whole payment): only
+    /// what it adds to the recorded total is debited, so repeated, stale
+    /// and reordered events debit nothing more.
     async fn refund(
         &self,
         event: &ProviderEvent,
@@ -188,8 +212,9 @@ impl PaymentApplier {
         profile: WalletProfile,
     ) -> Result<Option<Applied>, RetryLater> {
         match recharge.status {
-            RechargeStatus::Refunded => return Ok(Some(Applied::AlreadyApplied)),
-            RechargeStatus::Credited => {}
+            RechargeStatus::Credited
+            | RechargeStatus::PartiallyRefunded
+            | RechargeStatus::Refunded => {}
             _ => {
                 return self
                     .review(event, recharge, "REFUND_OF_UNCREDITED_RECHARGE")
@@ -197,45 +222,64 @@ impl PaymentApplier {
                     .map(Some)
             }
         }
-        let amount = event.amount.unwrap_or(recharge.amount);
-        let balance = profile
-            .balances
-            .get(&recharge.currency)
-            .copied()
-            .unwrap_or(0);
-        if amount <= 0 || amount > recharge.amount {
+        let total = event.amount.unwrap_or(recharge.amount);
+        let currency_matches = event
+            .currency
+            .as_deref()
+            .is_none_or(|c| c == recharge.currency);
+        if total <= 0 || total > recharge.amount || !currency_matches {
             return self
                 .review(event, recharge, "REFUND_AMOUNT_INVALID")
                 .await
                 .map(Some);
         }
-        if balance < amount {
+        if total <= recharge.refunded {
+            return Ok(Some(Applied::AlreadyApplied));
+        }
+        let debit = total - recharge.refunded;
+        let balance = profile
+            .balances
+            .get(&recharge.currency)
+            .copied()
+            .unwrap_or(0);
+        if balance < debit {
             return self
                 .review(event, recharge, "REFUND_NOT_COVERED")
                 .await
                 .map(Some);
         }
+        let new_status = if total == recharge.amount {
+            RechargeStatus::Refunded
+        } else {
+            RechargeStatus::PartiallyRefunded
+        };
         self.commit(
             event,
             recharge,
             profile,
-            RechargeStatus::Refunded,
-            -amount,
-            &[RechargeStatus::Credited],
+            Change {
+                new_status,
+                delta: -debit,
+                expected: &[RechargeStatus::Credited, RechargeStatus::PartiallyRefunded],
+                refunded: Some((recharge.refunded, total)),
+            },
         )
         .await
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn commit(
         &self,
         event: &ProviderEvent,
         recharge: &Recharge,
         mut profile: WalletProfile,
-        new_status: RechargeStatus,
-        delta: i64,
-        expected: &[RechargeStatus],
+        change: Change<'_>,
     ) -> Result<Option<Applied>, RetryLater> {
+        let Change {
+            new_status,
+            delta,
+            expected,
+            refunded,
+        } = change;
         let now = self.clock.now();
         let expected_audit_seq = profile.audit_seq;
         let entry = (delta != 0).then(|| LedgerEntry {
@@ -268,15 +312,18 @@ impl PaymentApplier {
                     "recharge.{}",
                     match new_status {
                         RechargeStatus::Credited => "credit",
-                        RechargeStatus::Refunded => "refund",
+                        RechargeStatus::Refunded | RechargeStatus::PartiallyRefunded => "refund",
                         _ => "payment_failed",
                     }
                 ),
                 target: format!("recharge:{}", recharge.recharge_id),
                 before: Some(json!({ "status": recharge.status })),
-                after: Some(
-                    json!({ "status": new_status, "amount": delta, "event_id": event.event_id }),
-                ),
+                after: Some(json!({
+                    "status": new_status,
+                    "amount": delta,
+                    "refunded": refunded.map(|(_, total)| total),
+                    "event_id": event.event_id,
+                })),
             },
             now,
         );
@@ -286,6 +333,7 @@ impl PaymentApplier {
             recharge_id: recharge.recharge_id.clone(),
             expected_statuses: expected.to_vec(),
             new_status,
+            refunded,
             entry,
             profile,
             expected_audit_seq,
@@ -294,7 +342,7 @@ impl PaymentApplier {
         Ok(match self.wallet.apply_payment(&commit).await? {
             CommitOutcome::Committed => Some(match new_status {
                 RechargeStatus::Credited => Applied::Credited,
-                RechargeStatus::Refunded => Applied::Debited,
+                RechargeStatus::Refunded | RechargeStatus::PartiallyRefunded => Applied::Debited,
                 _ => Applied::MarkedFailed,
             }),
             CommitOutcome::Duplicate => Some(Applied::AlreadyApplied),

@@ -10,7 +10,8 @@ use serde_json::json;
 use super::fraud::{decide, score, Decision, FraudSignals, Thresholds};
 use super::limits::{LimitsState, SpendingLimits};
 use super::model::{reason_codes, Recharge, RechargeStatus, WalletProfile};
-use super::velocity::{counter_keys, Scope, Tally, Velocity, Window};
+use super::reference::ReferenceRate;
+use super::velocity::{counter_keys, CounterKey, Scope, Tally, Velocity, Window};
 use crate::audit::{chain_after_head, AuditDraft};
 use crate::auth::secrets::{digest, random_bytes};
 use crate::clock::Clock;
@@ -30,23 +31,39 @@ pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 3600;
 pub const RECHARGE_FEATURE: &str = "recharge";
 const COMMIT_ATTEMPTS: usize = 5;
 
-/// Per-currency bounds on one recharge, in minor units.
+/// Per-currency bounds on one recharge, in minor units, and the currency's
+/// rate to the reference currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrencyBounds {
     pub currency: String,
     pub min: i64,
     pub max: i64,
+    pub rate: ReferenceRate,
 }
 
-/// The configurable numbers of the recharge rules.
+/// The configurable numbers of the recharge rules. Limits, velocity and the
+/// age threshold are in minor units of `reference_currency`.
 #[derive(Debug, Clone)]
 pub struct RechargePolicy {
     pub bounds: Vec<CurrencyBounds>,
+    pub reference_currency: String,
     pub providers: Vec<String>,
     pub default_limits: SpendingLimits,
-    /// Above this amount an account must be age-verified.
+    /// Above this total in any counting window (day, week or 30 days), new
+    /// amount included, an account must be age-verified.
     pub age_check_above: i64,
     pub thresholds: Thresholds,
+}
+
+impl RechargePolicy {
+    /// `amount` of `currency` in reference minor units (rounded up), or
+    /// `None` for an unsupported currency.
+    pub fn reference_amount(&self, currency: &str, amount: i64) -> Option<i64> {
+        self.bounds
+            .iter()
+            .find(|b| b.currency == currency)
+            .map(|b| b.rate.to_reference(amount))
+    }
 }
 
 /// The body of `POST /v1/wallet/recharge`.
@@ -169,12 +186,16 @@ pub struct WalletView {
     pub balances: std::collections::BTreeMap<String, i64>,
     pub entries: Vec<super::model::LedgerEntry>,
     pub limits: SpendingLimits,
+    /// The currency limits are counted in (every recharge counts, converted).
+    pub limits_currency: String,
 }
 
 /// Limits as the user sees them.
 #[derive(Debug, Clone, Serialize)]
 pub struct LimitsView {
     pub current: SpendingLimits,
+    /// The currency limits are counted in.
+    pub currency: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending: Option<super::limits::PendingLimits>,
 }
@@ -309,16 +330,20 @@ impl WalletService {
         now: i64,
     ) -> Result<Outcome, WalletError> {
         let currency = request.currency.as_str();
+        let counted = self
+            .policy
+            .reference_amount(currency, request.amount)
+            .ok_or(WalletError::Unavailable)?;
         let device_hash = digest("device", caller.device_id);
         let card_hash = request
             .payment_fingerprint
             .as_deref()
             .map(|f| digest("card", f));
-        let user_keys = counter_keys(Scope::User, caller.user_id, currency, now);
-        let device_keys = counter_keys(Scope::Device, &device_hash, currency, now);
+        let user_keys = counter_keys(Scope::User, caller.user_id, now);
+        let device_keys = counter_keys(Scope::Device, &device_hash, now);
         let card_keys = card_hash
             .as_deref()
-            .map(|h| counter_keys(Scope::Fingerprint, h, currency, now));
+            .map(|h| counter_keys(Scope::Fingerprint, h, now));
         let mut all_keys: Vec<String> = user_keys
             .iter()
             .chain(&device_keys)
@@ -333,7 +358,7 @@ impl WalletService {
             .wallet
             .readings(caller.user_id, &all_keys, &device_key)
             .await?;
-        let tally = |keys: &[super::velocity::CounterKey; 3]| -> [Tally; 3] {
+        let tally = |keys: &[CounterKey; 3]| -> [Tally; 3] {
             [0, 1, 2].map(|i| {
                 readings
                     .counters
@@ -366,7 +391,11 @@ impl WalletService {
                 l.effective(now)
             });
 
-        let refusal = if !profile.age_verified && request.amount > self.policy.age_check_above {
+        let over_age_threshold = velocity
+            .user
+            .iter()
+            .any(|window| window.amount.saturating_add(counted) > self.policy.age_check_above);
+        let refusal = if !profile.age_verified && over_age_threshold {
             Some(refusal_body(
                 StatusCode::FORBIDDEN,
                 "AGE_VERIFICATION_REQUIRED",
@@ -379,7 +408,7 @@ impl WalletService {
                 .iter()
                 .zip(limits.as_array())
                 .zip(velocity.user)
-                .find(|((_, limit), used)| used.amount + request.amount > *limit)
+                .find(|((_, limit), used)| used.amount.saturating_add(counted) > *limit)
                 .map(|((window, _), _)| limit_refusal(*window, caller.request_id))
         };
         if let Some((status, body)) = refusal {
@@ -400,7 +429,7 @@ impl WalletService {
             device_accounts.push(caller.user_id.to_string());
         }
         let signals = FraudSignals {
-            amount: request.amount,
+            amount: counted,
             velocity,
             new_device,
             device_accounts: device_accounts.len() as u32,
@@ -431,6 +460,7 @@ impl WalletService {
             score: fraud.score,
             reasons: reason_codes(&fraud.reasons),
             decision,
+            refunded: 0,
         };
         let (reply_status, reply_body) = decision_reply(&recharge, caller.request_id);
         let head = profile.audit_head();
@@ -452,6 +482,8 @@ impl WalletService {
                 after: Some(json!({
                     "amount": recharge.amount,
                     "currency": recharge.currency,
+                    "counted": counted,
+                    "counted_in": self.policy.reference_currency,
                     "score": fraud.score,
                     "reasons": recharge.reasons,
                 })),
@@ -468,12 +500,12 @@ impl WalletService {
             }
             if decision == Decision::Allow {
                 profile.allowed_count += 1;
-                profile.allowed_total += request.amount;
+                profile.allowed_total = profile.allowed_total.saturating_add(counted);
             }
             for (key, cap) in user_keys.iter().zip(limits.as_array()) {
                 counters.push(CounterAdd {
                     key: key.key.clone(),
-                    amount: request.amount,
+                    amount: counted,
                     expires_at: key.expires_at,
                     cap: Some(cap),
                 });
@@ -481,7 +513,7 @@ impl WalletService {
             for key in device_keys.iter().chain(card_keys.iter().flatten()) {
                 counters.push(CounterAdd {
                     key: key.key.clone(),
-                    amount: request.amount,
+                    amount: counted,
                     expires_at: key.expires_at,
                     cap: None,
                 });
@@ -569,11 +601,13 @@ impl WalletService {
                 balances: p.balances,
                 entries: p.recent_entries,
                 limits,
+                limits_currency: self.policy.reference_currency.clone(),
             },
             None => WalletView {
                 balances: Default::default(),
                 entries: Vec::new(),
                 limits,
+                limits_currency: self.policy.reference_currency.clone(),
             },
         })
     }
@@ -658,6 +692,7 @@ impl WalletService {
                 CommitOutcome::Committed => {
                     return Ok(LimitsView {
                         current: state.effective(now),
+                        currency: self.policy.reference_currency.clone(),
                         pending: state.pending,
                     })
                 }

@@ -1,5 +1,7 @@
 //! Velocity windows and the counters kept per user, device and payment
 //! fingerprint: count and amount per day, week and month (fixed windows).
+//! Amounts are in the reference currency: a counter is a person's (or a
+//! device's, or a card's), whatever currency each recharge was paid in.
 
 use serde::{Deserialize, Serialize};
 
@@ -57,27 +59,23 @@ pub struct CounterKey {
     pub expires_at: i64,
 }
 
-/// The counter of `scope`/`id` for `window` at `now`, per currency.
-pub fn counter_key(scope: Scope, id: &str, currency: &str, window: Window, now: i64) -> CounterKey {
+/// The counter of `scope`/`id` for `window` at `now`.
+pub fn counter_key(scope: Scope, id: &str, window: Window, now: i64) -> CounterKey {
     let length = window.seconds();
     let index = now.div_euclid(length);
     CounterKey {
-        key: format!(
-            "VEL#{}#{id}#{currency}#{}#{index}",
-            scope.tag(),
-            window.tag()
-        ),
+        key: format!("VEL#{}#{id}#{}#{index}", scope.tag(), window.tag()),
         window,
         expires_at: (index + 2) * length,
     }
 }
 
 /// The three window counters of one scope.
-pub fn counter_keys(scope: Scope, id: &str, currency: &str, now: i64) -> [CounterKey; 3] {
-    Window::ALL.map(|w| counter_key(scope, id, currency, w, now))
+pub fn counter_keys(scope: Scope, id: &str, now: i64) -> [CounterKey; 3] {
+    Window::ALL.map(|w| counter_key(scope, id, w, now))
 }
 
-/// Count and amount already recorded in one window.
+/// Count and amount (reference minor units) already recorded in one window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     pub count: u32,
@@ -99,14 +97,14 @@ mod tests {
     #[test]
     fn keys_change_at_window_boundaries_and_expire_after_the_next() {
         let day = 86_400;
-        let a = counter_key(Scope::User, "u1", "EUR", Window::Day, 5 * day + day - 1);
-        let b = counter_key(Scope::User, "u1", "EUR", Window::Day, 6 * day);
+        let a = counter_key(Scope::User, "u1", Window::Day, 5 * day + day - 1);
+        let b = counter_key(Scope::User, "u1", Window::Day, 6 * day);
         assert_ne!(a.key, b.key);
         assert_eq!(a.expires_at, 7 * day);
-        let eur = counter_key(Scope::User, "u1", "EUR", Window::Day, 0);
-        let usd = counter_key(Scope::User, "u1", "USD", Window::Day, 0);
-        assert_ne!(eur.key, usd.key, "currencies count apart");
-        let dev = counter_key(Scope::Device, "u1", "EUR", Window::Day, 0);
-        assert_ne!(eur.key, dev.key);
+        let user = counter_key(Scope::User, "u1", Window::Day, 0);
+        let dev = counter_key(Scope::Device, "u1", Window::Day, 0);
+        assert_ne!(user.key, dev.key, "scopes count apart");
+        let week = counter_key(Scope::User, "u1", Window::Week, 0);
+        assert_ne!(user.key, week.key, "windows count apart");
     }
 }

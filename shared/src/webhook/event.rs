@@ -23,7 +23,8 @@ pub struct ProviderEvent {
     pub kind: EventKind,
     /// The recharge the event names (from payment metadata).
     pub recharge_id: Option<String>,
-    /// Minor units, as the provider reports them.
+    /// Minor units, as the provider reports them; for a refund, the
+    /// cumulative total refunded so far.
     pub amount: Option<i64>,
     /// ISO 4217, upper case.
     pub currency: Option<String>,
@@ -81,8 +82,8 @@ pub fn parse_stripe(
 
 /// Reads a Standard Webhooks or generic event: `type` of `payment.succeeded`,
 /// `payment.failed` or `payment.refunded` and `data` with `recharge_id`,
-/// `amount`, `currency`. The event id is `webhook-id` (Standard Webhooks) or
-/// the body's `id` (generic).
+/// `amount` (for a refund: the cumulative refunded total), `currency`. The
+/// event id is `webhook-id` (Standard Webhooks) or the body's `id` (generic).
 pub fn parse_plain(
     body: &Value,
     provider: &str,
