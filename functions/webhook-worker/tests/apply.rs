@@ -315,6 +315,47 @@ async fn the_crediting_kill_switch_defers_without_losing_the_event() {
     h.store.record(&event, NOW + 86_400).await.unwrap();
     assert!(h.applier.apply(&event).await.is_err(), "left on the queue");
     assert_eq!(h.balance().await, 0);
+    assert_eq!(h.status().await, RechargeStatus::PendingPayment);
+    assert_eq!(
+        h.store.record(&event, NOW + 86_400).await.unwrap(),
+        shared::ports::InboxOutcome::Stored,
+        "the event is kept, not marked processed"
+    );
+
+    let restore = shared::audit::chain_after(
+        &shared::testing::test_audit_keys(),
+        Some(&entry),
+        shared::audit::AuditDraft {
+            actor: "ops".into(),
+            ip: None,
+            action: "emergency.restore".into(),
+            target: "flags".into(),
+            before: None,
+            after: Some(json!({})),
+        },
+        NOW,
+    );
+    h.store
+        .commit(
+            &AdminChange::SaveSnapshot {
+                snapshot: Snapshot {
+                    version: 2,
+                    emergency: false,
+                    flags: vec![],
+                },
+                expected_version: 1,
+            },
+            &restore,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        h.applier.apply(&event).await.unwrap(),
+        Applied::Credited,
+        "the redelivery credits once the switch is restored"
+    );
+    assert_eq!(h.balance().await, 2_000);
+    assert_eq!(h.status().await, RechargeStatus::Credited);
 }
 
 #[tokio::test]
