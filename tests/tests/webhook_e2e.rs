@@ -122,3 +122,69 @@ async fn twenty_concurrent_deliveries_credit_once_on_dynamodb() {
         "a later delivery changes nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_partial_refunds_debit_the_largest_total_once_on_dynamodb() {
+    use shared::ports::{WalletStore, WebhookInbox};
+    use shared::wallet::model::RechargeStatus;
+    use shared::wallet::payments::Applied;
+    use shared::webhook::event::EventKind;
+
+    let payments = e2e::DynamoPayments::pending().await;
+    let paid = payments.succeeded(1_900_000_000).await;
+    assert_eq!(
+        payments.applier.apply(&paid).await.unwrap(),
+        Applied::Credited
+    );
+    let mut refunds = Vec::new();
+    for total in [500, 1_000, 1_500, 2_000] {
+        let mut refund = paid.clone();
+        refund.kind = EventKind::Refunded;
+        refund.amount = Some(total);
+        refund.event_id = format!("evt_{}", shared::auth::secrets::new_id());
+        payments
+            .inbox
+            .record(&refund, refund.received_at + 86_400)
+            .await
+            .unwrap();
+        refunds.push(refund);
+    }
+    let workers: Vec<_> = refunds
+        .iter()
+        .chain(refunds.iter())
+        .map(|event| {
+            let applier = payments.applier.clone();
+            let event = event.clone();
+            tokio::spawn(async move { applier.apply(&event).await })
+        })
+        .collect();
+    for worker in workers {
+        match worker.await.unwrap() {
+            Ok(Applied::Debited | Applied::AlreadyApplied) => {}
+            Err(busy) => println!("retried later as the queue would: {busy}"),
+            Ok(other) => panic!("{other:?}"),
+        }
+    }
+    for refund in &refunds {
+        let applied = payments.applier.apply(refund).await.unwrap();
+        assert!(
+            matches!(applied, Applied::Debited | Applied::AlreadyApplied),
+            "a redelivery: {applied:?}"
+        );
+    }
+    let recharge = payments
+        .wallet
+        .recharge(&payments.recharge_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (recharge.status, recharge.refunded),
+        (RechargeStatus::Refunded, 2_000)
+    );
+    assert_eq!(
+        payments.balance().await,
+        0,
+        "2000 credited, 2000 debited, no more"
+    );
+}
