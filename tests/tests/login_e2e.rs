@@ -171,7 +171,7 @@ async fn concurrent_refreshes_with_one_token_leave_no_two_live_tokens() {
             assert_eq!(reply.status, 401);
         }
     }
-    assert!(winners.len() <= 1, "at most one rotation wins");
+    assert_eq!(winners.len(), 1, "exactly one rotation wins");
     for winner in winners {
         let next = call(
             &app,
