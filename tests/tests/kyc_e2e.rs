@@ -41,6 +41,26 @@ fn documents(sdk: &aws_config::SdkConfig) -> S3Documents {
     S3Documents::from_env(sdk, &ProcessEnv).unwrap()
 }
 
+/// The KMS key the upload function is configured with in these tests. The
+/// stand-in keeps the key id a write asks for without checking it exists.
+const KMS_KEY_ID: &str = "arn:aws:kms:us-east-1:123456789012:key/kyc-e2e-documents";
+
+/// The document store as the upload function builds it from its
+/// environment, configured for SSE-KMS under `KMS_KEY_ID`. The local bucket
+/// encrypts with SSE-S3 by default, so an object reporting SSE-KMS under
+/// that key was encrypted because the adapter asked for it.
+fn kms_documents(sdk: &aws_config::SdkConfig) -> S3Documents {
+    let env: std::collections::HashMap<String, String> = [
+        ("KYC_BUCKET", std::env::var("KYC_BUCKET").unwrap()),
+        ("KYC_SSE", "aws:kms".to_string()),
+        ("KYC_KMS_KEY_ID", KMS_KEY_ID.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    S3Documents::from_env(sdk, &env).unwrap()
+}
+
 fn kyc_store(sdk: &aws_config::SdkConfig) -> DynamoKyc {
     DynamoKyc::new(sdk, DynamoKyc::table_from_env(&ProcessEnv).unwrap())
 }
@@ -130,7 +150,7 @@ impl Stack {
             test_access_config(),
             KycPorts {
                 store: Arc::new(kyc_store(&sdk)),
-                documents: Arc::new(documents(&sdk)),
+                documents: Arc::new(kms_documents(&sdk)),
             },
             flags.clone(),
             pii(),
@@ -255,9 +275,12 @@ async fn an_upload_is_stored_encrypted_and_an_approval_unlocks_recharges() {
             .await
             .expect("the document is in S3");
         assert_eq!(
-            head.server_side_encryption().map(|e| e.as_str()),
-            Some("AES256"),
-            "{key} is encrypted at rest"
+            (
+                head.server_side_encryption().map(|e| e.as_str()),
+                head.ssekms_key_id()
+            ),
+            (Some("aws:kms"), Some(KMS_KEY_ID)),
+            "{key} is encrypted at rest under the configured key"
         );
         assert_eq!(head.content_disposition(), Some("attachment"));
     }
