@@ -186,6 +186,41 @@ pub fn clear_faults(matching: &str) -> u64 {
     used["used"].as_u64().expect("a count")
 }
 
+/// How many requests the faults injected with `matching` have hit so far
+/// (the faults stay in place).
+pub fn faults_used(matching: &str) -> u64 {
+    let text = ureq::get(&format!("{}/_stand_in/faults", endpoint()))
+        .query("match", matching)
+        .call()
+        .expect("the stand-in answers")
+        .into_string()
+        .expect("text body");
+    let used: Value = serde_json::from_str(&text).expect("JSON");
+    used["used"].as_u64().expect("a count")
+}
+
+/// How long a test waits for something the stand-in or a cache will make
+/// true: generous, since the stand-in serves one request at a time and the
+/// machine may be loaded; a condition that holds ends the wait at once.
+pub const EVENTUALLY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Polls `check` until it holds, failing the test with `what` when
+/// `within` passes first.
+pub async fn eventually<F, Fut>(what: &str, within: std::time::Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + within;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not within {within:?}: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A 20.00 EUR recharge waiting for its payment on the stand-in, and the
 /// webhook worker's applier over the DynamoDB, SES and flag adapters.
 pub struct DynamoPayments {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::{
-    clear_faults, endpoint, inject_fault, unique_email, DynamoPayments, FaultMode, RechargeStack,
+    clear_faults, endpoint, eventually, faults_used, inject_fault, unique_email, DynamoPayments,
+    FaultMode, RechargeStack, EVENTUALLY,
 };
 use serde_json::{json, Value};
 use shared::aws::{load_sdk_config, DynamoInbox, SqsQueue};
@@ -22,10 +23,22 @@ use shared::wallet::payments::Applied;
 use shared::wallet::service::IDEMPOTENCY_LOCK_SECONDS;
 use shared::webhook::ingest::IngestPolicy;
 
-/// Shorter than the SDK's 2 s attempt timeout: the invocation ends while
-/// its request is still held by the stand-in.
-const LAMBDA_TIMEOUT: Duration = Duration::from_millis(800);
+/// How long the stand-in holds a stalled request: shorter than the SDK's
+/// 2 s attempt timeout, so the request is still held (not retried) when the
+/// invocation is cut.
 const HELD_SECONDS: f64 = 1.5;
+
+/// Runs `call` until the stand-in holds its request stalled under `key`,
+/// then drops it there: the invocation dies mid-operation, as a Lambda that
+/// times out does. Fails if the call ends first.
+async fn cut_while_held<T>(key: &str, call: impl std::future::Future<Output = T>) {
+    tokio::select! {
+        _ = call => panic!("the call ended before its request was held"),
+        _ = eventually("the stalled request reached the stand-in", EVENTUALLY, || async {
+            faults_used(key) >= 1
+        }) => {}
+    }
+}
 
 /// Whether the recharge under `key` exists, and how many allowed recharges
 /// the user's wallet profile counts (what the same commit writes besides it).
@@ -114,9 +127,11 @@ async fn a_timeout_before_the_commit_lands_leaves_nothing_and_the_retry_complete
         FaultMode::StallDrop(HELD_SECONDS),
         1,
     );
-    let cut = tokio::time::timeout(LAMBDA_TIMEOUT, stack.recharge(&key, 2_000)).await;
-    assert!(cut.is_err(), "the invocation timed out mid-commit");
-    tokio::time::sleep(Duration::from_secs_f64(HELD_SECONDS + 0.3)).await;
+    cut_while_held(&key, stack.recharge(&key, 2_000)).await;
+    // A dropped write never lands, so there is no condition to wait for:
+    // this only lets the stand-in release it (a lower bound, never too short
+    // on a loaded machine) before looking.
+    tokio::time::sleep(Duration::from_secs_f64(HELD_SECONDS)).await;
     assert_eq!(clear_faults(&key), 1);
     assert_eq!(written(&stack, &key).await, (false, None), "nothing landed");
 
@@ -142,15 +157,12 @@ async fn a_timeout_after_the_commit_landed_replays_the_answer_on_retry() {
         FaultMode::StallApply(HELD_SECONDS),
         1,
     );
-    let cut = tokio::time::timeout(LAMBDA_TIMEOUT, stack.recharge(&key, 2_000)).await;
-    assert!(cut.is_err(), "the invocation timed out mid-commit");
-    tokio::time::sleep(Duration::from_secs_f64(HELD_SECONDS + 0.3)).await;
+    cut_while_held(&key, stack.recharge(&key, 2_000)).await;
+    eventually("the held write landed", EVENTUALLY, || async {
+        written(&stack, &key).await == (true, Some(1))
+    })
+    .await;
     assert_eq!(clear_faults(&key), 1);
-    assert_eq!(
-        written(&stack, &key).await,
-        (true, Some(1)),
-        "the write landed"
-    );
 
     let retried = stack.recharge(&key, 2_000).await;
     assert_eq!(retried.status, 201, "{}", retried.body);
@@ -288,15 +300,16 @@ async fn a_worker_timing_out_mid_credit_is_redelivered_and_credits_once() {
         FaultMode::StallApply(HELD_SECONDS),
         1,
     );
-    let cut = tokio::time::timeout(LAMBDA_TIMEOUT, applier.apply(&event)).await;
-    assert!(cut.is_err(), "the worker timed out mid-credit");
-    tokio::time::sleep(Duration::from_secs_f64(HELD_SECONDS + 0.3)).await;
+    cut_while_held(&recharge_id, applier.apply(&event)).await;
+    eventually(
+        "the credit landed after the worker died",
+        EVENTUALLY,
+        || async {
+            wallet.recharge(&recharge_id).await.unwrap().unwrap().status == RechargeStatus::Credited
+        },
+    )
+    .await;
     assert_eq!(clear_faults(&recharge_id), 1);
-    assert_eq!(
-        wallet.recharge(&recharge_id).await.unwrap().unwrap().status,
-        RechargeStatus::Credited,
-        "the credit landed after the worker died"
-    );
 
     // SQS redelivers the message after its visibility timeout.
     let redelivered = applier.apply(&event).await.expect("applies");

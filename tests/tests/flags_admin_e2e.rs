@@ -4,10 +4,9 @@
 //! through the flags function. Each test works in its own flag namespace.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use e2e::{endpoint, unique_email};
+use e2e::{endpoint, eventually, unique_email, EVENTUALLY};
 use serde_json::{json, Value};
 use shared::auth::model::Role;
 use shared::auth::secrets::new_id;
@@ -209,9 +208,11 @@ async fn an_admin_flag_reaches_clients_within_the_ttl_and_the_emergency_switch_w
 
     let created = stack.admin_call("admin-flags-create", &token, DEVICE).await;
     assert_eq!(created.status, 201, "{}", created.body);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    eventually("clients see version 1", EVENTUALLY, || async {
+        stack.flags_call().await.body["version"] == 1
+    })
+    .await;
     let seen = stack.flags_call().await;
-    assert_eq!(seen.body["version"], 1, "{}", seen.body);
     assert_eq!(
         seen.body["flags"]["new.checkout"]["reason"], "SPLIT",
         "app 2.4.0 passes the version gate"
@@ -262,11 +263,11 @@ async fn an_admin_flag_reaches_clients_within_the_ttl_and_the_emergency_switch_w
             reply.body
         );
     }
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(
-        stack.flags_call().await.body["flags"]["recharge"],
-        json!({"value": false, "reason": "KILLED"})
-    );
+    eventually("clients see the kill switch killed", EVENTUALLY, || async {
+        stack.flags_call().await.body["flags"]["recharge"]
+            == json!({"value": false, "reason": "KILLED"})
+    })
+    .await;
     assert_eq!(
         stack
             .admin_call("admin-emergency-restore", &token, DEVICE)
