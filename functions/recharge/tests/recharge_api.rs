@@ -51,13 +51,28 @@ impl Harness {
 
     /// A user with no wallet profile yet (account created now).
     async fn unverified(overrides: &[(&str, &str)]) -> Self {
+        Self::build(overrides, false).await
+    }
+
+    /// As `unverified`, but every decision reads the velocity counters as
+    /// unused (a torn read): only the commit's own conditions can refuse.
+    async fn reading_stale_counters(overrides: &[(&str, &str)]) -> Self {
+        Self::build(overrides, true).await
+    }
+
+    async fn build(overrides: &[(&str, &str)], stale_counters: bool) -> Self {
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(NOW));
         let (user_id, token) =
             signed_in_account(&*store, &*store, Role::User, &["pwd"], "203.0.113.10", NOW).await;
+        let wallet: Arc<dyn WalletStore> = if stale_counters {
+            Arc::new(shared::testing::torn::StaleCounters(store.clone()))
+        } else {
+            store.clone()
+        };
         let ports = shared::wallet::service::WalletPorts {
             audit_keys: shared::testing::test_audit_keys(),
-            wallet: store.clone(),
+            wallet,
             idempotency: store.clone(),
             users: store.clone(),
             reviews: store.clone(),
@@ -624,5 +639,51 @@ async fn concurrent_recharges_in_several_currencies_cannot_together_pass_the_lim
     assert!(
         (19_000..=50_000).contains(&counted),
         "{counted} counted against a 50000 daily limit"
+    );
+}
+
+#[tokio::test]
+async fn the_commit_holds_the_age_threshold_when_the_read_was_stale() {
+    let h = Harness::reading_stale_counters(&[("FRAUD_REVIEW_AT", "0"), ("FRAUD_BLOCK_AT", "100")])
+        .await;
+    let held = h.recharge("held-1", 2_000).await;
+    assert_eq!(held.status, 202, "{}", held.body);
+    let over = h.recharge("held-2", 1_000).await;
+    assert_eq!(
+        (over.status, over.code()),
+        (403, "AGE_VERIFICATION_REQUIRED"),
+        "the read saw nothing, the counter holds 2000 of 2500: {}",
+        over.body
+    );
+    let fits = h.recharge("held-3", 500).await;
+    assert_eq!(fits.status, 202, "up to the threshold: {}", fits.body);
+}
+
+#[tokio::test]
+async fn the_commit_holds_the_spending_limit_when_the_read_was_stale() {
+    let h = Harness::reading_stale_counters(&[("SPENDING_LIMITS", "2000,30000,60000")]).await;
+    assert_eq!(h.recharge("s-1", 1_500).await.status, 201);
+    let over = h.recharge("s-2", 600).await;
+    assert_eq!(
+        (over.status, over.code()),
+        (422, "SPENDING_LIMIT_EXCEEDED"),
+        "the daily limit is below the age threshold: {}",
+        over.body
+    );
+}
+
+#[tokio::test]
+async fn an_unverified_account_cannot_pass_the_threshold_across_windows() {
+    let h = Harness::unverified(&[RATES]).await;
+    let month = 30 * DAY;
+    h.clock.set((NOW / month + 1) * month - DAY);
+    assert_eq!(h.recharge("w-1", 2_500).await.status, 201);
+    h.clock.advance(8 * DAY);
+    let next_window = h.recharge("w-2", 2_500).await;
+    assert_eq!(
+        (next_window.status, next_window.code()),
+        (403, "AGE_VERIFICATION_REQUIRED"),
+        "a new day, week and 30-day window, the same unverified account: {}",
+        next_window.body
     );
 }

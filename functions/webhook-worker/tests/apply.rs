@@ -600,3 +600,16 @@ async fn another_providers_event_is_reviewed_never_applied() {
     assert_eq!(h.balance().await, 2_000);
     assert_eq!(h.store.cases(CaseStatus::Open, 10).await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_refund_without_a_readable_total_is_reviewed_not_taken_as_the_whole_payment() {
+    let h = harness().await;
+    h.credited().await;
+    let mut unknown = h.event("evt_no_amount", EventKind::Refunded, 0);
+    unknown.amount = None;
+    assert_eq!(
+        h.delivered(&unknown).await,
+        Applied::Reviewed("REFUND_AMOUNT_INVALID")
+    );
+    assert_eq!((h.balance().await, h.refunded_total().await), (2_000, 0));
+}

@@ -5,6 +5,7 @@ pub mod contract;
 pub mod kyc_contract;
 #[cfg(feature = "test-support")]
 pub mod multipart;
+pub mod torn;
 
 use std::future::Future;
 

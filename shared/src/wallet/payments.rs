@@ -202,9 +202,9 @@ impl PaymentApplier {
     }
 
     /// A refund event carries the provider's cumulative refunded total
-    /// (Stripe's `amount_refunded`; absent means the whole payment): only
-    /// what it adds to the recorded total is debited, so repeated, stale
-    /// and reordered events debit nothing more.
+    /// (Stripe's `amount_refunded`): only what it adds to the recorded total
+    /// is debited, so repeated, stale and reordered events debit nothing
+    /// more. An event without a readable total is a review case.
     async fn refund(
         &self,
         event: &ProviderEvent,
@@ -222,7 +222,7 @@ impl PaymentApplier {
                     .map(Some)
             }
         }
-        let total = event.amount.unwrap_or(recharge.amount);
+        let total = event.amount.unwrap_or(0);
         let currency_matches = event
             .currency
             .as_deref()

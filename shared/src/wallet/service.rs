@@ -49,8 +49,9 @@ pub struct RechargePolicy {
     pub reference_currency: String,
     pub providers: Vec<String>,
     pub default_limits: SpendingLimits,
-    /// Above this total in any counting window (day, week or 30 days), new
-    /// amount included, an account must be age-verified.
+    /// Above this total, new amount included, in any counting window (day,
+    /// week or 30 days) or over the account's allowed recharges, an account
+    /// must be age-verified.
     pub age_check_above: i64,
     pub thresholds: Thresholds,
 }
@@ -391,18 +392,15 @@ impl WalletService {
                 l.effective(now)
             });
 
-        let over_age_threshold = velocity
-            .user
-            .iter()
-            .any(|window| window.amount.saturating_add(counted) > self.policy.age_check_above);
-        let refusal = if !profile.age_verified && over_age_threshold {
-            Some(refusal_body(
-                StatusCode::FORBIDDEN,
-                "AGE_VERIFICATION_REQUIRED",
-                "Verify your age to recharge this amount.",
-                caller.request_id,
-                None,
-            ))
+        let caps = user_caps(&limits, &profile, self.policy.age_check_above);
+        let over_age_threshold = !profile.age_verified
+            && (velocity
+                .user
+                .iter()
+                .any(|window| window.amount.saturating_add(counted) > self.policy.age_check_above)
+                || profile.allowed_total.saturating_add(counted) > self.policy.age_check_above);
+        let refusal = if over_age_threshold {
+            Some(age_refusal(caller.request_id))
         } else {
             Window::ALL
                 .iter()
@@ -502,12 +500,12 @@ impl WalletService {
                 profile.allowed_count += 1;
                 profile.allowed_total = profile.allowed_total.saturating_add(counted);
             }
-            for (key, cap) in user_keys.iter().zip(limits.as_array()) {
+            for (key, cap) in user_keys.iter().zip(caps) {
                 counters.push(CounterAdd {
                     key: key.key.clone(),
                     amount: counted,
                     expires_at: key.expires_at,
-                    cap: Some(cap),
+                    cap: Some(cap.amount),
                 });
             }
             for key in device_keys.iter().chain(card_keys.iter().flatten()) {
@@ -543,11 +541,16 @@ impl WalletService {
             }
             CommitOutcome::Conflict => return Ok(Outcome::Retry),
             CommitOutcome::CapExceeded(key) => {
-                let window = user_keys
+                let (window, cap) = user_keys
                     .iter()
-                    .find(|k| k.key == key)
-                    .map_or(Window::Day, |k| k.window);
-                let (status, body) = limit_refusal(window, caller.request_id);
+                    .zip(caps)
+                    .find(|(k, _)| k.key == key)
+                    .map_or((Window::Day, caps[0]), |(k, cap)| (k.window, cap));
+                let (status, body) = if cap.is_age_threshold {
+                    age_refusal(caller.request_id)
+                } else {
+                    limit_refusal(window, caller.request_id)
+                };
                 self.ports
                     .idempotency
                     .complete(scoped_key, status, &body)
@@ -791,6 +794,41 @@ fn decision_reply(recharge: &Recharge, request_id: &str) -> (u16, String) {
         ),
         _ => (StatusCode::CREATED.as_u16(), json!(view).to_string()),
     }
+}
+
+/// The most one window's user counter may hold after a commit, and whether
+/// that is the age threshold (tighter than the limit) rather than the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct UserCap {
+    amount: i64,
+    is_age_threshold: bool,
+}
+
+/// Each window's cap, enforced by the commit itself: the spending limit, or
+/// for an account not age-verified the age threshold when it is lower, so
+/// a stale read cannot carry a recharge past either.
+fn user_caps(limits: &SpendingLimits, profile: &WalletProfile, age_threshold: i64) -> [UserCap; 3] {
+    limits.as_array().map(|limit| {
+        let is_age_threshold = !profile.age_verified && age_threshold < limit;
+        UserCap {
+            amount: if is_age_threshold {
+                age_threshold
+            } else {
+                limit
+            },
+            is_age_threshold,
+        }
+    })
+}
+
+fn age_refusal(request_id: &str) -> (u16, String) {
+    refusal_body(
+        StatusCode::FORBIDDEN,
+        "AGE_VERIFICATION_REQUIRED",
+        "Verify your age to recharge this amount.",
+        request_id,
+        None,
+    )
 }
 
 fn limit_refusal(window: Window, request_id: &str) -> (u16, String) {
