@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Registers and signs in a fresh user through the API and prints its access
-token (device `conformance-device-01`), for the conformance run.
-Usage: conformance_user.py BASE_URL
+token (device `conformance-device-01`), for the conformance run. With
+USER_FILE, also writes the user's address, password and that token there
+(mode 0600), for tests/api_proxy.py to give a fuzzed logout a session of
+its own.
+Usage: conformance_user.py BASE_URL [USER_FILE]
 """
 
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -44,7 +48,12 @@ def main():
     credentials = {"email": f"conformance-{uuid.uuid4().hex[:10]}@example.test",
                    "password": "violet tangerine 42"}
     post(f"{base}/v1/auth/register", credentials)
-    print(post(f"{base}/v1/auth/login", credentials)["access_token"])
+    token = post(f"{base}/v1/auth/login", credentials)["access_token"]
+    if len(sys.argv) > 2:
+        fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({**credentials, "token": token}, f)
+    print(token)
 
 
 if __name__ == "__main__":

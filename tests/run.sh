@@ -64,16 +64,20 @@ WATCH_PID="$WATCH_PID" LAMBDA_PORT="$LAMBDA_PORT" bash infra/smoke.sh --local ||
 
 echo "== API conformance: schemathesis against infra/openapi.yaml (no 5xx)"
 PROXY_PORT="${TEST_PROXY_PORT:-9200}"
-python3 tests/api_proxy.py "$PROXY_PORT" "$LAMBDA_PORT" &
+conformance_dir=$(mktemp -d)
+python3 tests/api_proxy.py "$PROXY_PORT" "$LAMBDA_PORT" "$conformance_dir/user.json" &
 PROXY_PID=$!
-CONFORMANCE_TOKEN=$(python3 tests/conformance_user.py "http://127.0.0.1:${PROXY_PORT}")
+CONFORMANCE_TOKEN=$(python3 tests/conformance_user.py "http://127.0.0.1:${PROXY_PORT}" "$conformance_dir/user.json")
 .local/schemathesis/bin/schemathesis run infra/openapi.yaml \
   --url "http://127.0.0.1:${PROXY_PORT}" \
   --checks not_a_server_error,response_schema_conformance \
   --phases examples,fuzzing --max-examples "${CONFORMANCE_EXAMPLES:-15}" \
   --generation-deterministic --request-timeout 60 --workers 1 \
   -H "X-Device-Id: conformance-device-01" -H "Authorization: Bearer ${CONFORMANCE_TOKEN}" \
-  -H "Idempotency-Key: conformance-key-0001" --no-color 2>&1 | tee .local/schemathesis.log | tail -n 15
+  -H "Idempotency-Key: conformance-fresh-key" --no-color 2>&1 | tee .local/schemathesis.log | tail -n 15
+echo "== requests the functions answered themselves (tests/api_proxy.py --check)"
+python3 tests/api_proxy.py --check "http://127.0.0.1:${PROXY_PORT}" "$conformance_dir/user.json"
+rm -rf "$conformance_dir"
 kill "$PROXY_PID" 2>/dev/null || true
 kill -- -"$WATCH_PID" 2>/dev/null || true
 WATCH_PID=""
