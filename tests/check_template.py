@@ -566,13 +566,15 @@ def check_iam(template, output, stats, problems):
 # ---------- table writes: deletes and the audit chains ----------
 
 # Where each function may DeleteItem, as {table: LeadingKeys patterns or None
-# for the whole table}: login and admin clear lockout counters, recharge
-# releases its own idempotency records, admin erases KYC submissions. Every
-# other DeleteItem is a finding.
+# for the whole table}: login and admin clear lockout counters (LOCK#<digest>,
+# shared/src/auth/lockout.rs) and nothing else of the counters table, which
+# also holds everyone's velocity counters (VEL#...); recharge releases its own
+# idempotency records, admin erases KYC submissions. Every other DeleteItem is
+# a finding.
 DELETE_ITEM = {
-    "LoginFunction": {"CountersTable": None},
+    "LoginFunction": {"CountersTable": ["LOCK#*"]},
     "RechargeFunction": {"WalletTable": ["IDEM#*"]},
-    "AdminFunction": {"CountersTable": None, "KycTable": None},
+    "AdminFunction": {"CountersTable": ["LOCK#*"], "KycTable": None},
 }
 # Writers of the audit table other than admin, and the only partitions they
 # may write: users' chains, never the admin chain (`AUDIT`).
@@ -1024,6 +1026,15 @@ def _drop_condition(function, sid):
     return mutate
 
 
+def _leading_keys(function, sid, patterns):
+    def mutate(raw):
+        for statement in raw["Resources"][function]["Properties"]["Policies"][0]["Statement"]:
+            if statement.get("Sid") == sid:
+                statement["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": patterns}}
+
+    return mutate
+
+
 def _audit_partition(function, pattern):
     def mutate(raw):
         for statement in raw["Resources"][function]["Properties"]["Policies"][0]["Statement"]:
@@ -1094,6 +1105,9 @@ SELF_TESTS = [
     ("no prod rule for AlarmTopicArn", _without_prod_alarm_rule, "Rules.ProdNeedsAlarmTopic is missing"),
     ("DeleteItem on users and sessions for login", _login_deletes_sessions, "LoginFunction: statement None allows dynamodb:DeleteItem on SessionsTable"),
     ("DeleteItem on the whole wallet table for recharge", _drop_condition("RechargeFunction", "ReleaseIdempotencyKeys"), "dynamodb:DeleteItem on WalletTable not bound to LeadingKeys"),
+    ("DeleteItem on the whole counters table for login", _drop_condition("LoginFunction", "ClearOwnLockout"), "LoginFunction: statement ClearOwnLockout: dynamodb:DeleteItem on CountersTable not bound to LeadingKeys ['LOCK#*']"),
+    ("login's counters delete widened to velocity counters", _leading_keys("LoginFunction", "ClearOwnLockout", ["LOCK#*", "VEL#*"]), "LoginFunction: statement ClearOwnLockout: dynamodb:DeleteItem on CountersTable not bound to LeadingKeys ['LOCK#*']"),
+    ("DeleteItem on the whole counters table for admin", _drop_condition("AdminFunction", "ClearLockouts"), "AdminFunction: statement ClearLockouts: dynamodb:DeleteItem on CountersTable not bound to LeadingKeys ['LOCK#*']"),
     ("DeleteItem on the audit table for webhook-worker", _add_statement("WebhookWorkerFunction", {"Effect": "Allow", "Action": "dynamodb:DeleteItem", "Resource": {"Fn::GetAtt": ["AuditTable", "Arn"]}}), "allows dynamodb:DeleteItem on AuditTable"),
     ("recharge's audit writes without LeadingKeys", _drop_condition("RechargeFunction", "AppendAudit"), "RechargeFunction: statement AppendAudit: audit writes not bound"),
     ("webhook-worker's audit writes without LeadingKeys", _drop_condition("WebhookWorkerFunction", "AppendAudit"), "WebhookWorkerFunction: statement AppendAudit: audit writes not bound"),
