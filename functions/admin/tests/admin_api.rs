@@ -311,6 +311,35 @@ async fn every_action_is_audited_in_an_intact_chain_and_tampering_shows() {
 }
 
 #[tokio::test]
+async fn a_chain_rewritten_in_the_legacy_format_without_the_key_is_reported() {
+    let h = Harness::new().await;
+    h.admin("admin-flags-create").await;
+    h.admin("admin-flags-update").await;
+    h.admin("admin-emergency-disable").await;
+
+    // Table write access, no key: strip every kid, edit an entry, and
+    // recompute the plain hashes from the start of the chain.
+    let mut prev_hash = shared::audit::GENESIS_HASH.to_string();
+    for seq in 1..=3 {
+        h.store.tamper_audit(seq, |e| {
+            e.kid = None;
+            if seq == 2 {
+                e.actor = "someone-else".into();
+            }
+            e.prev_hash = prev_hash.clone();
+            e.hash = shared::audit::legacy_hash(e);
+            prev_hash = e.hash.clone();
+        });
+    }
+    let verify = h.admin("admin-audit-verify").await;
+    assert_eq!(
+        verify.body,
+        json!({"intact": false, "entries": 3, "first_broken_seq": 1,
+               "reason": "legacy-after-cutoff", "checked_by": []})
+    );
+}
+
+#[tokio::test]
 async fn audit_pages_walk_backwards_with_a_cursor() {
     let h = Harness::new().await;
     for i in 0..5 {

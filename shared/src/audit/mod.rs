@@ -3,7 +3,11 @@
 //! `hash` is an HMAC-SHA256 under the audit key named by its `kid`
 //! ([`keys`]): without the key an entry cannot be rewritten and re-chained.
 //! Entries written before the keys existed have no `kid` and a plain SHA-256
-//! `hash`; they verify as [`LEGACY_UNKEYED`], only as a prefix of the chain.
+//! `hash`; they verify as [`LEGACY_UNKEYED`], only as a prefix of the chain
+//! and only up to the sequence number the operator configured as the last
+//! legacy one ([`AuditKeys::legacy_max_seq`], `AUDIT_LEGACY_MAX_SEQ`, 0 on a
+//! new stack): anyone can compute a legacy hash, so without the cutoff a
+//! chain rewritten entirely in the legacy format would verify.
 
 pub mod keys;
 
@@ -167,6 +171,7 @@ fn check_entry(
     }
     match &entry.kid {
         None if keyed_before => Err("unkeyed-after-keyed"),
+        None if entry.seq > keys.legacy_max_seq() => Err("legacy-after-cutoff"),
         None if entry.hash == legacy_hash(entry) => Ok(LEGACY_UNKEYED.to_string()),
         None => Err("hash"),
         Some(kid) if !keys.knows(kid) => Err("unknown-kid"),
@@ -178,7 +183,7 @@ fn check_entry(
 /// Checks entries in ascending order: numbering without gaps from 1, each
 /// MAC recomputed under its entry's key id (an unknown kid fails), each
 /// `prev_hash` equal to the hash before it; unkeyed legacy entries only
-/// before the first keyed one.
+/// before the first keyed one and only up to the keys' legacy cutoff.
 pub fn verify_chain(keys: &AuditKeys, entries: &[AuditEntry]) -> ChainReport {
     let mut prev_hash = GENESIS_HASH;
     let mut checked_by: Vec<CheckedRun> = Vec::new();
@@ -363,9 +368,31 @@ mod tests {
         assert_eq!(report.reason, Some("unknown-kid"));
     }
 
+    /// What someone with table write access but no key can do to the
+    /// whole chain: strip every `kid`, edit, and recompute the plain hashes.
+    fn rewrite_as_legacy(entries: &mut [AuditEntry]) {
+        for entry in entries.iter_mut() {
+            entry.kid = None;
+        }
+        rechain_without_key(entries, 0);
+    }
+
+    #[test]
+    fn a_chain_rewritten_entirely_in_the_legacy_format_is_reported() {
+        let keys = keys("a1", &["a1"]);
+        let mut entries = chain(&keys, 5);
+        entries[2].actor = "someone-else".into();
+        rewrite_as_legacy(&mut entries);
+        let report = verify_chain(&keys, &entries);
+        assert!(!report.intact, "{report:?}");
+        assert_eq!(report.first_broken_seq, Some(1));
+        assert_eq!(report.reason, Some("legacy-after-cutoff"));
+        assert_eq!(report.checked_by, vec![]);
+    }
+
     #[test]
     fn legacy_entries_verify_as_a_prefix_and_are_named_so() {
-        let keys = keys("a1", &["a1"]);
+        let keys = keys("a1", &["a1"]).with_legacy_max_seq(3);
         let mut entries = chain(&keys, 3);
         for entry in &mut entries {
             entry.kid = None;
