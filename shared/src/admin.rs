@@ -19,7 +19,7 @@ use crate::ports::{
     AdminChange, AdminStore, AuditLog, FlagStore, Mailer, OutgoingEmail, ReviewStore, SessionStore,
     StoreError, UserStore,
 };
-use crate::review::{CaseStatus, ReviewCase};
+use crate::review::{CaseKind, CaseStatus, ReviewCase};
 
 /// How often a commit is retried when another admin action won the race
 /// for the next audit entry.
@@ -327,6 +327,7 @@ impl AdminService {
         }
         let change = AdminChange::DecideReview {
             case_id: case_id.to_string(),
+            releases_recharge: case.kind == CaseKind::HeldRecharge,
             approve,
             decided_by: actor.user_id.clone(),
             note: note.to_string(),
@@ -360,7 +361,7 @@ impl AdminService {
         if decided.status == CaseStatus::Open {
             return Err(AdminError::Conflict("BUSY"));
         }
-        if !approve {
+        if !approve && case.kind == CaseKind::HeldRecharge {
             if let Some(user) = self.ports.users.user_by_id(&case.user_id).await? {
                 let mail = OutgoingEmail {
                     to: user.email,

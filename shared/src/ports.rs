@@ -126,10 +126,12 @@ pub enum AdminChange {
     },
     /// Clears an account's failure count and lock.
     ClearLockout { key: String },
-    /// Decides an open review case and moves its held recharge on:
+    /// Decides an open review case and, for a held recharge, moves it on:
     /// approved → pending payment, rejected → cancelled.
     DecideReview {
         case_id: String,
+        /// The case holds a recharge (`CaseKind::HeldRecharge`).
+        releases_recharge: bool,
         approve: bool,
         decided_by: String,
         note: String,

@@ -27,10 +27,26 @@ impl CaseStatus {
     }
 }
 
-/// A recharge held for a reviewer; its id is the recharge id.
+/// What a case is about, and so what deciding it does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKind {
+    /// A recharge held by the fraud score (case id = recharge id): approving
+    /// releases it for payment, rejecting cancels it.
+    #[default]
+    HeldRecharge,
+    /// A provider event the worker would not apply (id
+    /// `<recharge id>~<event hash>`): the decision records the reviewer's
+    /// conclusion and changes no recharge.
+    PaymentEvent,
+}
+
+/// A case for a reviewer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewCase {
     pub case_id: String,
+    #[serde(default)]
+    pub kind: CaseKind,
     pub user_id: String,
     pub amount: i64,
     pub currency: String,
@@ -94,6 +110,7 @@ impl ReviewWorker {
             .ok_or_else(|| ReviewError::NotHeld(message.recharge_id.clone()))?;
         let case = ReviewCase {
             case_id: recharge.recharge_id.clone(),
+            kind: CaseKind::HeldRecharge,
             user_id: recharge.user_id.clone(),
             amount: recharge.amount,
             currency: recharge.currency.clone(),

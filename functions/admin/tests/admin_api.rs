@@ -473,10 +473,38 @@ async fn store_outage_fails_closed() {
 
 /// A recharge held for review, with its open case; returns the case id.
 async fn held_case(h: &Harness) -> String {
-    use shared::ports::{RechargeCommit, ReviewStore, WalletStore};
+    use shared::ports::ReviewStore;
     use shared::review::{CaseStatus, ReviewCase};
+    use shared::wallet::model::RechargeStatus;
+    let (id, owner_id) = recharge_of_new_user(h, RechargeStatus::PendingReview).await;
+    h.store
+        .open_case(&ReviewCase {
+            case_id: id.clone(),
+            kind: shared::review::CaseKind::HeldRecharge,
+            user_id: owner_id,
+            amount: 2_000,
+            currency: "EUR".into(),
+            score: 70,
+            reasons: vec!["SHARED_DEVICE".into()],
+            status: CaseStatus::Open,
+            opened_at: NOW,
+            notified: true,
+            decided_by: None,
+            note: None,
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// A 20.00 EUR Stripe recharge in `status` for a new user: (recharge id, user id).
+async fn recharge_of_new_user(
+    h: &Harness,
+    status: shared::wallet::model::RechargeStatus,
+) -> (String, String) {
+    use shared::ports::{RechargeCommit, WalletStore};
     use shared::wallet::fraud::Decision;
-    use shared::wallet::model::{Recharge, RechargeStatus, WalletProfile};
+    use shared::wallet::model::{Recharge, WalletProfile};
     let owner = shared::testing::contract::sample_user(&format!(
         "owner-{}@example.test",
         shared::auth::secrets::new_id()
@@ -505,7 +533,7 @@ async fn held_case(h: &Harness) -> String {
         currency: "EUR".into(),
         provider: "stripe".into(),
         provider_reference: "pay_x".into(),
-        status: RechargeStatus::PendingReview,
+        status,
         created_at: NOW,
         score: 70,
         reasons: vec!["SHARED_DEVICE".into()],
@@ -522,23 +550,7 @@ async fn held_case(h: &Harness) -> String {
         idempotency: None,
     };
     h.store.commit_recharge(&commit).await.unwrap();
-    h.store
-        .open_case(&ReviewCase {
-            case_id: id.clone(),
-            user_id: owner.user_id.clone(),
-            amount: 2_000,
-            currency: "EUR".into(),
-            score: 70,
-            reasons: vec!["SHARED_DEVICE".into()],
-            status: CaseStatus::Open,
-            opened_at: NOW,
-            notified: true,
-            decided_by: None,
-            note: None,
-        })
-        .await
-        .unwrap();
-    id
+    (id, owner.user_id)
 }
 
 fn decision_event(case_id: &str, decision: &str) -> Value {
@@ -572,6 +584,69 @@ async fn a_review_is_decided_once_and_moves_the_recharge_on() {
     assert_eq!(h.admin("admin-reviews").await.body["cases"], json!([]));
     let audit = h.admin("admin-audit").await;
     assert_eq!(audit.body["entries"][0]["action"], "review.approve");
+}
+
+#[tokio::test]
+async fn a_case_the_webhook_worker_opened_is_decided_without_touching_the_recharge() {
+    use shared::ports::{WalletStore, WebhookInbox};
+    use shared::wallet::model::RechargeStatus;
+    use shared::wallet::payments::{Applied, PaymentApplier};
+    use shared::webhook::event::{EventKind, ProviderEvent};
+    let h = Harness::new().await;
+    let (id, _) = recharge_of_new_user(&h, RechargeStatus::PendingPayment).await;
+    let applier = PaymentApplier {
+        audit_keys: shared::testing::test_audit_keys(),
+        wallet: h.store.clone(),
+        inbox: h.store.clone(),
+        reviews: h.store.clone(),
+        users: h.store.clone(),
+        mailer: h.mailer.clone(),
+        guard: FeatureGuard::new(Arc::new(FlagCache::new(
+            h.store.clone(),
+            h.clock.clone(),
+            0,
+            300,
+        ))),
+        clock: h.clock.clone(),
+    };
+    let foreign = ProviderEvent {
+        provider: "generic".into(),
+        event_id: "evt_foreign".into(),
+        kind: EventKind::PaymentSucceeded,
+        recharge_id: Some(id.clone()),
+        amount: Some(2_000),
+        currency: Some("EUR".into()),
+        received_at: NOW,
+    };
+    h.store.record(&foreign, NOW + 86_400).await.unwrap();
+    assert_eq!(
+        applier.apply(&foreign).await.unwrap(),
+        Applied::Reviewed("PROVIDER_MISMATCH")
+    );
+    let open = h.admin("admin-reviews").await;
+    let case_id = open.body["cases"][0]["case_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(case_id.starts_with(&format!("{id}~")), "{case_id}");
+
+    let decided = h.admin_with(decision_event(&case_id, "reject")).await;
+    assert_eq!(
+        (decided.status, decided.body["status"].as_str()),
+        (200, Some("rejected")),
+        "{}",
+        decided.body
+    );
+    assert_eq!(
+        h.store.recharge(&id).await.unwrap().unwrap().status,
+        RechargeStatus::PendingPayment,
+        "the recharge waits for its own provider's payment"
+    );
+    assert!(h.mailer.sent().is_empty(), "no cancellation email");
+    let again = h.admin_with(decision_event(&case_id, "approve")).await;
+    assert_eq!((again.status, again.code()), (409, "CASE_ALREADY_DECIDED"));
+    let audit = h.admin("admin-audit").await;
+    assert_eq!(audit.body["entries"][0]["action"], "review.reject");
 }
 
 #[tokio::test]

@@ -121,6 +121,7 @@ async fn an_admin_cannot_decide_a_review_case_about_their_own_recharge() {
     let (admin_id, token) = admin_account(&h.store).await;
     let case = ReviewCase {
         case_id: "rc_own_case".into(),
+        kind: shared::review::CaseKind::HeldRecharge,
         user_id: admin_id.clone(),
         amount: 2_000,
         currency: "EUR".into(),

@@ -613,3 +613,72 @@ async fn a_refund_without_a_readable_total_is_reviewed_not_taken_as_the_whole_pa
     );
     assert_eq!((h.balance().await, h.refunded_total().await), (2_000, 0));
 }
+
+#[tokio::test]
+async fn a_refund_before_its_payment_is_recorded_and_the_payment_credits_only_the_rest() {
+    let h = harness().await;
+    let early = h.event("evt_r_early", EventKind::Refunded, 500);
+    assert_eq!(h.delivered(&early).await, Applied::RefundRecorded);
+    assert_eq!(h.delivered(&early).await, Applied::AlreadyApplied);
+    assert_eq!(
+        (
+            h.status().await,
+            h.balance().await,
+            h.refunded_total().await
+        ),
+        (RechargeStatus::PendingPayment, 0, 500)
+    );
+    let paid = h.event("evt_ok", EventKind::PaymentSucceeded, 2_000);
+    assert_eq!(h.delivered(&paid).await, Applied::Credited);
+    assert_eq!(
+        (h.status().await, h.balance().await),
+        (RechargeStatus::PartiallyRefunded, 1_500),
+        "2000 paid, 500 already returned"
+    );
+    assert!(h.mailer.sent().is_empty(), "no receipt for the full amount");
+    assert_eq!(h.delivered(&paid).await, Applied::AlreadyApplied);
+    let rest = h.event("evt_r_rest", EventKind::Refunded, 2_000);
+    assert_eq!(h.delivered(&rest).await, Applied::Debited);
+    assert_eq!((h.balance().await, h.refunded_total().await), (0, 2_000));
+}
+
+#[tokio::test]
+async fn a_full_refund_before_the_payment_leaves_nothing_to_credit() {
+    let h = harness().await;
+    let refund = h.event("evt_r_all", EventKind::Refunded, 2_000);
+    assert_eq!(h.delivered(&refund).await, Applied::RefundRecorded);
+    let paid = h.event("evt_ok", EventKind::PaymentSucceeded, 2_000);
+    assert_eq!(h.delivered(&paid).await, Applied::Credited);
+    assert_eq!(
+        (h.status().await, h.balance().await),
+        (RechargeStatus::Refunded, 0)
+    );
+    assert_eq!(h.ledger_sum().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refund_racing_its_payment_leaves_the_same_balance_whichever_lands_first() {
+    for round in 0..20 {
+        let h = harness().await;
+        let refund = h.event("evt_r", EventKind::Refunded, 2_000);
+        let paid = h.event("evt_ok", EventKind::PaymentSucceeded, 2_000);
+        for event in [&refund, &paid] {
+            h.store.record(event, NOW + 86_400).await.unwrap();
+        }
+        let workers: Vec<_> = [refund, paid]
+            .into_iter()
+            .map(|event| {
+                let applier = h.applier.clone();
+                tokio::spawn(async move { applier.apply(&event).await })
+            })
+            .collect();
+        for worker in workers {
+            worker.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            (h.status().await, h.balance().await, h.ledger_sum().await),
+            (RechargeStatus::Refunded, 0, 0),
+            "round {round}"
+        );
+    }
+}

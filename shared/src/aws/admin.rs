@@ -227,12 +227,14 @@ impl AdminStore for DynamoAdmin {
             }
             AdminChange::DecideReview {
                 case_id,
+                releases_recharge,
                 approve,
                 decided_by,
                 note,
             } => super::review::decision_items(
                 &self.tables.wallet,
                 case_id,
+                *releases_recharge,
                 *approve,
                 decided_by,
                 note,

@@ -37,10 +37,12 @@ fn case_from(item: &Item) -> Result<ReviewCase, StoreError> {
     Ok(case)
 }
 
-/// The two conditional updates of a review decision (case, then recharge).
+/// The conditional updates of a review decision: the case, then (for a
+/// held recharge) the recharge.
 pub fn decision_items(
     wallet_table: &str,
     case_id: &str,
+    releases_recharge: bool,
     approve: bool,
     decided_by: &str,
     note: &str,
@@ -78,14 +80,17 @@ pub fn decision_items(
             (":held", s(status_text(RechargeStatus::PendingReview))),
         ]))
         .build();
-    Ok(vec![
-        TransactWriteItem::builder()
-            .update(built(case_update)?)
-            .build(),
-        TransactWriteItem::builder()
-            .update(built(recharge_update)?)
-            .build(),
-    ])
+    let mut items = vec![TransactWriteItem::builder()
+        .update(built(case_update)?)
+        .build()];
+    if releases_recharge {
+        items.push(
+            TransactWriteItem::builder()
+                .update(built(recharge_update)?)
+                .build(),
+        );
+    }
+    Ok(items)
 }
 
 #[async_trait]

@@ -317,6 +317,7 @@ impl AdminStore for MemoryStore {
             AdminChange::RecordOnly => {}
             AdminChange::DecideReview {
                 case_id,
+                releases_recharge,
                 approve,
                 decided_by,
                 note,
@@ -325,10 +326,10 @@ impl AdminStore for MemoryStore {
                     .cases
                     .get(case_id)
                     .is_some_and(|c| c.status == CaseStatus::Open);
-                let held = s
-                    .recharges
-                    .get(case_id)
-                    .is_some_and(|r| r.status == RechargeStatus::PendingReview);
+                let held = !*releases_recharge
+                    || s.recharges
+                        .get(case_id)
+                        .is_some_and(|r| r.status == RechargeStatus::PendingReview);
                 if !open || !held {
                     return Err(StoreError::Conflict);
                 }
@@ -341,7 +342,8 @@ impl AdminStore for MemoryStore {
                     case.decided_by = Some(decided_by.clone());
                     case.note = Some(note.clone());
                 }
-                if let Some(recharge) = s.recharges.get_mut(case_id) {
+                if let Some(recharge) = s.recharges.get_mut(case_id).filter(|_| *releases_recharge)
+                {
                     recharge.status = if *approve {
                         RechargeStatus::PendingPayment
                     } else {

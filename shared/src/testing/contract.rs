@@ -971,6 +971,7 @@ pub async fn review_store_contract(
         wallet.commit_recharge(&commit).await.unwrap();
         let case = ReviewCase {
             case_id: commit.recharge.recharge_id.clone(),
+            kind: crate::review::CaseKind::HeldRecharge,
             user_id: user,
             amount: 100,
             currency: "EUR".to_string(),
@@ -1019,6 +1020,7 @@ pub async fn review_store_contract(
     );
     let decide = |approve: bool| AdminChange::DecideReview {
         case_id: ids[0].clone(),
+        releases_recharge: true,
         approve,
         decided_by: "admin-1".to_string(),
         note: "ok".to_string(),
@@ -1047,6 +1049,63 @@ pub async fn review_store_contract(
     assert_eq!(
         wallet.recharge(&ids[0]).await.unwrap().unwrap().status,
         RechargeStatus::PendingPayment
+    );
+    let user = new_id();
+    let pending = sample_commit(&user, &format!("VEL#user#{}#D#1", new_id()), 100, 1_000);
+    wallet.commit_recharge(&pending).await.unwrap();
+    let event_case = ReviewCase {
+        case_id: format!("{}~0123456789ab", pending.recharge.recharge_id),
+        kind: crate::review::CaseKind::PaymentEvent,
+        user_id: user,
+        amount: 100,
+        currency: "EUR".to_string(),
+        score: 0,
+        reasons: vec!["PROVIDER_MISMATCH".to_string()],
+        status: CaseStatus::Open,
+        opened_at: NOW,
+        notified: false,
+        decided_by: None,
+        note: None,
+    };
+    reviews.open_case(&event_case).await.unwrap();
+    assert_eq!(
+        reviews.case(&event_case.case_id).await.unwrap(),
+        Some(event_case.clone()),
+        "the kind is kept"
+    );
+    let head = audit.head().await.unwrap();
+    let entry = chain_after(
+        &crate::testing::test_audit_keys(),
+        head.as_ref(),
+        draft("review.reject"),
+        NOW,
+    );
+    let close = AdminChange::DecideReview {
+        case_id: event_case.case_id.clone(),
+        releases_recharge: false,
+        approve: false,
+        decided_by: "admin-1".to_string(),
+        note: "refunded at the provider".to_string(),
+    };
+    admin.commit(&close, &entry).await.unwrap();
+    assert_eq!(
+        reviews
+            .case(&event_case.case_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        CaseStatus::Rejected
+    );
+    assert_eq!(
+        wallet
+            .recharge(&pending.recharge.recharge_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        RechargeStatus::PendingPayment,
+        "a payment-event case changes no recharge"
     );
 }
 

@@ -15,7 +15,7 @@ use crate::ports::{
     CommitOutcome, Mailer, OutgoingEmail, PaymentCommit, ReviewStore, StoreError, UserStore,
     WalletStore, WebhookInbox,
 };
-use crate::review::{CaseStatus, ReviewCase};
+use crate::review::{CaseKind, CaseStatus, ReviewCase};
 use crate::webhook::event::{EventKind, ProviderEvent};
 
 /// Kill-switch flag guarding webhook crediting.
@@ -39,6 +39,9 @@ pub enum Applied {
     Credited,
     Debited,
     MarkedFailed,
+    /// A refund that arrived before its payment: recorded on the recharge,
+    /// nothing debited; the payment will credit only what was kept.
+    RefundRecorded,
     /// Already applied by an earlier delivery.
     AlreadyApplied,
     /// Could not be applied safely; a review case was opened.
@@ -54,8 +57,10 @@ struct Change<'a> {
     delta: i64,
     /// The statuses the recharge may still be in.
     expected: &'a [RechargeStatus],
-    /// The refunded total before and after (refunds only).
+    /// The refunded total that must still be recorded, and its new value.
     refunded: Option<(i64, i64)>,
+    /// What applying the event did, once committed.
+    outcome: Applied,
 }
 
 /// Applies provider events to recharges and wallets.
@@ -159,20 +164,29 @@ impl PaymentApplier {
                 .await
                 .map(Some);
         }
+        let refunded_first = recharge.refunded;
+        let new_status = if refunded_first == 0 {
+            RechargeStatus::Credited
+        } else if refunded_first < recharge.amount {
+            RechargeStatus::PartiallyRefunded
+        } else {
+            RechargeStatus::Refunded
+        };
         let outcome = self
             .commit(
                 event,
                 recharge,
                 profile,
                 Change {
-                    new_status: RechargeStatus::Credited,
-                    delta: recharge.amount,
+                    new_status,
+                    delta: recharge.amount - refunded_first,
                     expected: &[RechargeStatus::PendingPayment, RechargeStatus::Failed],
-                    refunded: None,
+                    refunded: Some((refunded_first, refunded_first)),
+                    outcome: Applied::Credited,
                 },
             )
             .await?;
-        if outcome == Some(Applied::Credited) {
+        if outcome == Some(Applied::Credited) && refunded_first == 0 {
             self.receipt(recharge).await;
         }
         Ok(outcome)
@@ -196,6 +210,7 @@ impl PaymentApplier {
                 delta: 0,
                 expected: &[RechargeStatus::PendingPayment],
                 refunded: None,
+                outcome: Applied::MarkedFailed,
             },
         )
         .await
@@ -204,24 +219,27 @@ impl PaymentApplier {
     /// A refund event carries the provider's cumulative refunded total
     /// (Stripe's `amount_refunded`): only what it adds to the recorded total
     /// is debited, so repeated, stale and reordered events debit nothing
-    /// more. An event without a readable total is a review case.
+    /// more. A refund that arrives before its payment is recorded on the
+    /// recharge, and the payment then credits only what was kept. An event
+    /// without a readable total is a review case.
     async fn refund(
         &self,
         event: &ProviderEvent,
         recharge: &Recharge,
         profile: WalletProfile,
     ) -> Result<Option<Applied>, RetryLater> {
-        match recharge.status {
+        let before_payment = match recharge.status {
             RechargeStatus::Credited
             | RechargeStatus::PartiallyRefunded
-            | RechargeStatus::Refunded => {}
+            | RechargeStatus::Refunded => false,
+            RechargeStatus::PendingPayment | RechargeStatus::Failed => true,
             _ => {
                 return self
                     .review(event, recharge, "REFUND_OF_UNCREDITED_RECHARGE")
                     .await
                     .map(Some)
             }
-        }
+        };
         let total = event.amount.unwrap_or(0);
         let currency_matches = event
             .currency
@@ -235,6 +253,23 @@ impl PaymentApplier {
         }
         if total <= recharge.refunded {
             return Ok(Some(Applied::AlreadyApplied));
+        }
+        if before_payment {
+            tracing::info!(recharge_id = %recharge.recharge_id, event_id = %event.event_id, "refund recorded before its payment");
+            return self
+                .commit(
+                    event,
+                    recharge,
+                    profile,
+                    Change {
+                        new_status: recharge.status,
+                        delta: 0,
+                        expected: &[recharge.status],
+                        refunded: Some((recharge.refunded, total)),
+                        outcome: Applied::RefundRecorded,
+                    },
+                )
+                .await;
         }
         let debit = total - recharge.refunded;
         let balance = profile
@@ -262,6 +297,7 @@ impl PaymentApplier {
                 delta: -debit,
                 expected: &[RechargeStatus::Credited, RechargeStatus::PartiallyRefunded],
                 refunded: Some((recharge.refunded, total)),
+                outcome: Applied::Debited,
             },
         )
         .await
@@ -279,6 +315,7 @@ impl PaymentApplier {
             delta,
             expected,
             refunded,
+            outcome,
         } = change;
         let now = self.clock.now();
         let expected_audit_seq = profile.audit_seq;
@@ -310,9 +347,10 @@ impl PaymentApplier {
                 ip: None,
                 action: format!(
                     "recharge.{}",
-                    match new_status {
-                        RechargeStatus::Credited => "credit",
-                        RechargeStatus::Refunded | RechargeStatus::PartiallyRefunded => "refund",
+                    match outcome {
+                        Applied::Credited => "credit",
+                        Applied::Debited => "refund",
+                        Applied::RefundRecorded => "refund_before_payment",
                         _ => "payment_failed",
                     }
                 ),
@@ -340,11 +378,7 @@ impl PaymentApplier {
             audit,
         };
         Ok(match self.wallet.apply_payment(&commit).await? {
-            CommitOutcome::Committed => Some(match new_status {
-                RechargeStatus::Credited => Applied::Credited,
-                RechargeStatus::Refunded | RechargeStatus::PartiallyRefunded => Applied::Debited,
-                _ => Applied::MarkedFailed,
-            }),
+            CommitOutcome::Committed => Some(outcome),
             CommitOutcome::Duplicate => Some(Applied::AlreadyApplied),
             CommitOutcome::Conflict | CommitOutcome::CapExceeded(_) => None,
         })
@@ -363,6 +397,7 @@ impl PaymentApplier {
                 recharge.recharge_id,
                 &digest("case", &event.event_id)[..12]
             ),
+            kind: CaseKind::PaymentEvent,
             user_id: recharge.user_id.clone(),
             amount: event.amount.unwrap_or(recharge.amount),
             currency: event
