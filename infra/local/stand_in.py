@@ -22,6 +22,12 @@ keys, so tests running at the same time are not touched. Modes:
                that timed out in between never learns)
   stall_apply  hold the request s seconds, then apply it (the write lands
                after its caller gave up: a lost response)
+  cancel       (TransactWriteItems) TransactionCanceledException, not
+               applied, with "code" (default TransactionConflict; or
+               ThrottlingError, ...) at item "position" (default 0) and None
+               at the other items, as DynamoDB cancels for a conflict
+  conflict     (PutItem/UpdateItem/DeleteItem) TransactionConflictException,
+               not applied: the item was inside a pending transaction
 GET /_stand_in/faults?match=<text> answers {"used": n}, the requests they hit;
 DELETE /_stand_in/faults clears them (?match=<text>: only those with that match).
 Usage: stand_in.py HOST PORT
@@ -73,6 +79,32 @@ def throttling_error(service):
     return "503 Slow Down", [("Content-Type", "application/xml")], body
 
 
+def cancelled_transaction(body, code, position):
+    """A TransactionCanceledException with `code` at item `position` only."""
+    try:
+        count = len(json.loads(body or b"{}").get("TransactItems", []))
+    except ValueError:
+        count = 0
+    reasons = [{"Code": code, "Message": "Transaction is ongoing for the item"} if i == position else {"Code": "None"}
+               for i in range(max(count, position + 1))]
+    codes = ", ".join(r["Code"] for r in reasons)
+    body = json.dumps({
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        "Message": f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
+        "CancellationReasons": reasons,
+    })
+    return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.0")], body
+
+
+def transaction_conflict():
+    """A single write refused because its item is inside a pending transaction."""
+    body = json.dumps({
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionConflictException",
+        "message": "Transaction is ongoing for the item",
+    })
+    return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.0")], body
+
+
 def server_error(service):
     if service.startswith("dynamodb:") or service == "sqs":
         body = json.dumps({"__type": "InternalServerError", "message": "Internal server error (injected)."})
@@ -92,8 +124,8 @@ class Faults:
         fault.setdefault("seconds", 0)
         fault.setdefault("match", "")
         fault["used"] = 0
-        if fault.get("mode") not in ("throttle", "fail", "stall_drop", "stall_apply"):
-            raise ValueError("mode must be throttle, fail, stall_drop or stall_apply")
+        if fault.get("mode") not in ("throttle", "fail", "stall_drop", "stall_apply", "cancel", "conflict"):
+            raise ValueError("mode must be throttle, fail, stall_drop, stall_apply, cancel or conflict")
         with self.lock:
             self.pending.append(fault)
 
@@ -166,6 +198,11 @@ class Serialized:
                 return answer(start_response, *throttling_error(service))
             if mode == "fail":
                 return answer(start_response, *server_error(service))
+            if mode == "cancel":
+                reason = cancelled_transaction(body, fault.get("code", "TransactionConflict"), fault.get("position", 0))
+                return answer(start_response, *reason)
+            if mode == "conflict":
+                return answer(start_response, *transaction_conflict())
             time.sleep(fault["seconds"])
             if mode == "stall_drop":
                 return answer(start_response, *server_error(service))

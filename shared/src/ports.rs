@@ -48,12 +48,14 @@ pub trait SessionStore: Send + Sync {
     /// TOTP step consumed, lockout cleared. `Conflict` if the TOTP step was used.
     async fn start_session(&self, start: &SessionStart) -> Result<(), StoreError>;
     async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError>;
-    /// Marks `old_hash` rotated and stores `next`, only if the old token is
-    /// still active and its session is not revoked; otherwise `Conflict`.
+    /// Marks `old_hash` rotated at `now` with `next` as its successor and
+    /// stores `next`, only if the old token is still active and its session
+    /// is not revoked; otherwise `Conflict`.
     async fn rotate_refresh_token(
         &self,
         old_hash: &str,
         next: &RefreshRecord,
+        now: i64,
     ) -> Result<(), StoreError>;
     async fn session(&self, session_id: &str) -> Result<Option<Session>, StoreError>;
     async fn revoke_session(&self, session_id: &str) -> Result<(), StoreError>;

@@ -56,21 +56,38 @@ pub enum FaultMode {
     StallDrop(f64),
     /// Held for the given seconds, then applied (a lost response).
     StallApply(f64),
+    /// (`dynamodb:TransactWriteItems`) cancelled, not applied, with the
+    /// cancellation `code` (`TransactionConflict`, `ThrottlingError`, ...)
+    /// at item `position` and `None` at the others.
+    Cancel { code: &'static str, position: usize },
+    /// (`dynamodb:PutItem`/`UpdateItem`/`DeleteItem`) refused with
+    /// `TransactionConflictException`, not applied.
+    Conflict,
 }
 
 /// Makes the stand-in misbehave on the next `times` requests to `service`
 /// (`dynamodb:<Operation>`, `sqs`, `ses` or `s3`) whose body contains
 /// `matching` (a key of the calling test's own, so other tests are not hit).
 pub fn inject_fault(service: &str, matching: &str, mode: FaultMode, times: u32) {
+    let cancel = match mode {
+        FaultMode::Cancel { code, position } => Some((code, position)),
+        _ => None,
+    };
     let (mode, seconds) = match mode {
         FaultMode::Throttle => ("throttle", 0.0),
         FaultMode::Fail => ("fail", 0.0),
         FaultMode::StallDrop(s) => ("stall_drop", s),
         FaultMode::StallApply(s) => ("stall_apply", s),
+        FaultMode::Cancel { .. } => ("cancel", 0.0),
+        FaultMode::Conflict => ("conflict", 0.0),
     };
-    let fault = serde_json::json!({
+    let mut fault = serde_json::json!({
         "service": service, "match": matching, "mode": mode, "times": times, "seconds": seconds,
     });
+    if let Some((code, position)) = cancel {
+        fault["code"] = code.into();
+        fault["position"] = position.into();
+    }
     ureq::post(&format!("{}/_stand_in/faults", endpoint()))
         .send_string(&fault.to_string())
         .expect("the stand-in takes the fault");

@@ -74,7 +74,9 @@ async fn register_login_me_refresh_and_reuse_detection() {
 
     let reuse = call(
         &app,
-        event("login-refresh").body(json!({"refresh_token": first})),
+        event("login-refresh")
+            .body(json!({"refresh_token": first}))
+            .device("another-device-0002"),
     )
     .await;
     assert_eq!((reuse.status, reuse.code()), (401, "REFRESH_TOKEN_REUSED"));
@@ -142,9 +144,17 @@ async fn concurrent_guesses_on_dynamodb_cannot_slip_past_the_lockout() {
     );
 }
 
+/// With the retry grace window off, so that every loser of the race is
+/// reuse whether it read the token before or after the winner's rotation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refreshes_with_one_token_leave_no_two_live_tokens() {
-    let app = Arc::new(app().await);
+    endpoint();
+    let sdk = shared::aws::load_sdk_config().await;
+    let tables = TableNames::from_env(&ProcessEnv).unwrap();
+    let (ports, _) = auth_ports(&sdk, tables, &std::env::var("MAIL_FROM").unwrap());
+    let mut config = LoginConfig::from_env(&ProcessEnv).unwrap();
+    config.policy.refresh_grace_seconds = 0;
+    let app = Arc::new(App::new(config, ports, Arc::new(SystemClock)));
     let email = unique_email("rotate");
     register(&app, &email).await;
     let login = call(&app, login_event(&email, PASSWORD)).await;

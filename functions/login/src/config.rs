@@ -2,6 +2,7 @@
 
 use shared::auth::access::signer_from_env;
 use shared::auth::lockout::LockoutPolicy;
+use shared::auth::service::REFRESH_GRACE_SECONDS;
 use shared::auth::tokens::TokenSigner;
 use shared::auth::{AccessConfig, AuthPolicy};
 use shared::config::{flag_or, parsed_or, required, ConfigError, Env};
@@ -19,7 +20,8 @@ impl LoginConfig {
     /// Reads the token keys (`JWT_SIGNING_KID`, `JWT_SIGNING_KEY`,
     /// `JWT_PUBLIC_KEYS`), `JWT_ISSUER`, `JWT_AUDIENCE`, `ADMIN_CIDRS`, `MAIL_FROM`, and optionally `ADMIN_TOTP_REQUIRED`
     /// (default true), `ADMIN_SESSION_MAX_HOURS` (1-24, default 12),
-    /// `AUTH_IP_LIMIT_PER_MINUTE` (default 20) and `PRODUCT_NAME`.
+    /// `AUTH_IP_LIMIT_PER_MINUTE` (default 20), `REFRESH_GRACE_SECONDS`
+    /// (0-300, default 30) and `PRODUCT_NAME`.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let access = AccessConfig::from_env(env)?;
         let signer = signer_from_env(env)?;
@@ -38,6 +40,13 @@ impl LoginConfig {
                 reason: "must be between 1 and 24".into(),
             });
         }
+        let refresh_grace_seconds = parsed_or(env, "REFRESH_GRACE_SECONDS", REFRESH_GRACE_SECONDS)?;
+        if !(0..=300).contains(&refresh_grace_seconds) {
+            return Err(ConfigError::Invalid {
+                var: "REFRESH_GRACE_SECONDS".into(),
+                reason: "must be between 0 and 300".into(),
+            });
+        }
         let policy = AuthPolicy {
             lockout: LockoutPolicy::default(),
             ip_limit: WindowLimit {
@@ -47,6 +56,7 @@ impl LoginConfig {
             admin_totp_required: flag_or(env, "ADMIN_TOTP_REQUIRED", true)?,
             admin_session_seconds: i64::from(admin_session_hours) * 3600,
             product_name: parsed_or(env, "PRODUCT_NAME", "Wallet".to_string())?,
+            refresh_grace_seconds,
         };
         Ok(Self {
             access,

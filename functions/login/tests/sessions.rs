@@ -153,6 +153,8 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
     let access = rotated.body["access_token"].as_str().unwrap().to_string();
     assert_eq!(h.me(&access).await.status, 200);
 
+    h.clock
+        .advance(shared::auth::service::REFRESH_GRACE_SECONDS);
     let reuse = h.refresh(&first).await;
     assert_eq!((reuse.status, code(&reuse)), (401, "REFRESH_TOKEN_REUSED"));
     let after = h.refresh(&second).await;

@@ -79,8 +79,13 @@ pub struct RefreshRecord {
     pub amr: Vec<String>,
     pub ip: Option<String>,
     pub expires_at: i64,
-    /// Set once the token has been exchanged; presenting it again is theft.
+    /// Set once the token has been exchanged; presenting it again is theft,
+    /// unless it is a retry within the grace window (see `AuthPolicy`).
     pub rotated: bool,
+    /// When it was exchanged (epoch seconds), once rotated.
+    pub rotated_at: Option<i64>,
+    /// Hash of the token it was exchanged for, once rotated.
+    pub successor: Option<String>,
 }
 
 /// Everything a successful sign-in writes, atomically.

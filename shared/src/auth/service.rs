@@ -42,7 +42,18 @@ pub struct AuthPolicy {
     pub admin_session_seconds: i64,
     /// Name shown in authenticator apps and email.
     pub product_name: String,
+    /// Seconds after a rotation in which the rotated refresh token, from
+    /// the same device, is taken as a retry of a refresh whose answer was
+    /// lost (the unused successor is rotated in its place) rather than as
+    /// theft; 0 turns the grace off.
+    pub refresh_grace_seconds: i64,
 }
+
+/// Default grace window for retried refreshes (as Supabase's refresh token
+/// reuse interval).
+pub const REFRESH_GRACE_SECONDS: i64 = 30;
+/// Rotations a retry within the grace window follows to the live token.
+const MAX_GRACE_HOPS: usize = 3;
 
 impl Default for AuthPolicy {
     fn default() -> Self {
@@ -55,6 +66,7 @@ impl Default for AuthPolicy {
             admin_totp_required: true,
             admin_session_seconds: ADMIN_SESSION_TTL_SECONDS,
             product_name: "Wallet".to_string(),
+            refresh_grace_seconds: REFRESH_GRACE_SECONDS,
         }
     }
 }
@@ -292,6 +304,8 @@ impl AuthService {
             ip: pinned_ip,
             expires_at: session.expires_at,
             rotated: false,
+            rotated_at: None,
+            successor: None,
         };
         let start = SessionStart {
             email: email.clone(),
@@ -319,7 +333,9 @@ impl AuthService {
         Ok(self.token_pair(&start.token, refresh_token, now))
     }
 
-    /// Exchanges a refresh token for a new pair; a reused token revokes its session.
+    /// Exchanges a refresh token for a new pair; a reused token revokes its
+    /// session, unless it is a retry from the same device within the grace
+    /// window, which rotates the live successor instead.
     pub async fn refresh(
         &self,
         refresh_token: &str,
@@ -330,17 +346,27 @@ impl AuthService {
         }
         let now = self.clock.now();
         let old_hash = digest("refresh", refresh_token);
-        let old = self
+        let presented = self
             .ports
             .sessions
             .refresh_token(&old_hash)
             .await?
             .ok_or(AuthError::RefreshInvalid)?;
-        if old.rotated {
-            self.ports.sessions.revoke_session(&old.session_id).await?;
-            tracing::warn!(session_id = %old.session_id, "refresh token reuse: session revoked");
-            return Err(AuthError::RefreshReused);
-        }
+        let (old_hash, old) = if presented.rotated {
+            match self.live_within_grace(&presented, caller, now).await? {
+                Some(live) => live,
+                None => {
+                    self.ports
+                        .sessions
+                        .revoke_session(&presented.session_id)
+                        .await?;
+                    tracing::warn!(session_id = %presented.session_id, "refresh token reuse: session revoked");
+                    return Err(AuthError::RefreshReused);
+                }
+            }
+        } else {
+            (old_hash, presented)
+        };
         if old.device_id != caller.device_id {
             self.ports.sessions.revoke_session(&old.session_id).await?;
             tracing::warn!(session_id = %old.session_id, "refresh from another device: session revoked");
@@ -360,12 +386,14 @@ impl AuthService {
         let next = RefreshRecord {
             token_hash: digest("refresh", &next_token),
             rotated: false,
+            rotated_at: None,
+            successor: None,
             ..old.clone()
         };
         match self
             .ports
             .sessions
-            .rotate_refresh_token(&old_hash, &next)
+            .rotate_refresh_token(&old_hash, &next, now)
             .await
         {
             Ok(()) => Ok(self.token_pair(&next, next_token, now)),
@@ -376,6 +404,40 @@ impl AuthService {
             }
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// The live descendant of `rotated` (hash and record) when presenting it
+    /// is a retry: same device, each rotation on the way less than the grace
+    /// window old. `None` means reuse.
+    async fn live_within_grace(
+        &self,
+        rotated: &RefreshRecord,
+        caller: &Caller<'_>,
+        now: i64,
+    ) -> Result<Option<(String, RefreshRecord)>, AuthError> {
+        if rotated.device_id != caller.device_id {
+            return Ok(None);
+        }
+        let mut current = rotated.clone();
+        for _ in 0..MAX_GRACE_HOPS {
+            let within = current
+                .rotated_at
+                .is_some_and(|at| now - at < self.policy.refresh_grace_seconds);
+            let Some(hash) = current.successor.clone().filter(|_| within) else {
+                return Ok(None);
+            };
+            let Some(next) = self.ports.sessions.refresh_token(&hash).await? else {
+                return Ok(None);
+            };
+            if next.session_id != rotated.session_id {
+                return Ok(None);
+            }
+            if !next.rotated {
+                return Ok(Some((hash, next)));
+            }
+            current = next;
+        }
+        Ok(None)
     }
 
     /// Ends the caller's session; its refresh tokens stop working at once.

@@ -10,6 +10,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use super::item::{s, Item};
+use super::transient::{
+    backoff, classify, Cancellation, TRANSACTION_CONFLICT_EXCEPTION, TRANSIENT_RETRIES,
+};
 use crate::ports::StoreError;
 
 /// A DynamoDB client that counts the requests it sends.
@@ -80,13 +83,45 @@ impl Db {
     }
 
     /// Runs a transaction; `Ok(false)` when a condition cancelled it.
+    /// Conflicts and throttling are retried (see `transact_with_reasons`).
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
         Ok(self.transact_with_reasons(items).await?.is_none())
     }
 
-    /// Runs a transaction; when a condition cancelled it, returns the
-    /// cancellation code of each item (`None` where the item was fine).
+    /// Runs a transaction; when conditions cancelled it, returns the
+    /// cancellation code of each item (`None` where the item was fine; every
+    /// code is `ConditionalCheckFailed`). A cancellation for a conflict with
+    /// another transaction or for throttling is retried with jittered
+    /// backoff, then answered `Unavailable`, as is any other cancellation.
+    /// Each send carries the SDK's own `ClientRequestToken`, so the SDK's
+    /// retry of an attempt whose answer was lost does not apply it twice.
     pub async fn transact_with_reasons(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Option<Vec<Option<String>>>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            let reasons = self.transact_once(items.clone()).await?;
+            let Some(reasons) = reasons else {
+                return Ok(None);
+            };
+            match classify(&reasons) {
+                Cancellation::ConditionFailed(reasons) => return Ok(Some(reasons)),
+                Cancellation::Transient if attempt < TRANSIENT_RETRIES => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Cancellation::Transient | Cancellation::Failed => {
+                    return Err(StoreError::Unavailable(format!(
+                        "transaction cancelled: {reasons:?}"
+                    )))
+                }
+            }
+        }
+    }
+
+    /// One TransactWriteItems: `Some(codes)` when it was cancelled.
+    async fn transact_once(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Option<Vec<Option<String>>>, StoreError> {
@@ -114,13 +149,39 @@ impl Db {
         }
     }
 
-    /// Runs a put; `Ok(false)` when its condition did not hold.
+    /// Sends a single write, again after a `TransactionConflictException`
+    /// (the item was inside a pending transaction; the SDK does not retry
+    /// that), with jittered backoff and at most `TRANSIENT_RETRIES` times.
+    pub async fn send_write<T, E, R, F, Fut>(&self, mut send: F) -> Result<T, SdkError<E, R>>
+    where
+        E: ProvideErrorMetadata,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SdkError<E, R>>>,
+    {
+        let mut attempt = 0;
+        loop {
+            self.count_call();
+            match send().await {
+                Err(err)
+                    if attempt < TRANSIENT_RETRIES
+                        && err.as_service_error().and_then(|e| e.code())
+                            == Some(TRANSACTION_CONFLICT_EXCEPTION) =>
+                {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Runs a put; `Ok(false)` when its condition did not hold (conflicts
+    /// with a pending transaction are retried, see `send_write`).
     pub async fn conditional_put(
         &self,
         builder: aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder,
     ) -> Result<bool, StoreError> {
-        self.count_call();
-        condition_held(builder.send().await)
+        condition_held(self.send_write(|| builder.clone().send()).await)
     }
 
     /// Runs a delete; `Ok(false)` when its condition did not hold.
@@ -128,8 +189,7 @@ impl Db {
         &self,
         builder: aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder,
     ) -> Result<bool, StoreError> {
-        self.count_call();
-        condition_held(builder.send().await)
+        condition_held(self.send_write(|| builder.clone().send()).await)
     }
 
     /// Runs an update; `Ok(false)` when its condition did not hold.
@@ -137,8 +197,7 @@ impl Db {
         &self,
         builder: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
     ) -> Result<bool, StoreError> {
-        self.count_call();
-        condition_held(builder.send().await)
+        condition_held(self.send_write(|| builder.clone().send()).await)
     }
 }
 

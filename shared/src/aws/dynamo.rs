@@ -160,6 +160,8 @@ fn token_from(item: &Item) -> Result<RefreshRecord, StoreError> {
         ip: opt_s(item, "ip"),
         expires_at: get_n(item, "expires_at")?,
         rotated: get_bool(item, "rotated"),
+        rotated_at: opt_n(item, "rotated_at"),
+        successor: opt_s(item, "successor"),
     })
 }
 
@@ -326,14 +328,20 @@ impl SessionStore for DynamoStore {
         &self,
         old_hash: &str,
         next: &RefreshRecord,
+        now: i64,
     ) -> Result<(), StoreError> {
         let mark_rotated = built(
             Update::builder()
                 .table_name(&self.tables.sessions)
                 .set_key(Some(key(format!("RT#{old_hash}"))))
-                .update_expression("SET rotated = :yes")
+                .update_expression("SET rotated = :yes, rotated_at = :now, successor = :next")
                 .condition_expression("attribute_exists(pk) AND rotated = :no")
-                .set_expression_attribute_values(values(vec![(":yes", b(true)), (":no", b(false))]))
+                .set_expression_attribute_values(values(vec![
+                    (":yes", b(true)),
+                    (":no", b(false)),
+                    (":now", n(now)),
+                    (":next", s(&next.token_hash)),
+                ]))
                 .build(),
         )?;
         let session_live = built(

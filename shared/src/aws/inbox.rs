@@ -54,7 +54,6 @@ impl WebhookInbox for DynamoInbox {
         );
         item.insert("status".into(), s("stored"));
         item.insert("ttl".into(), n(expires_at));
-        self.db.count_call();
         let put = self
             .db
             .client
@@ -64,9 +63,8 @@ impl WebhookInbox for DynamoInbox {
             .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
             .set_expression_attribute_names(names(&[("#ttl", "ttl")]))
             .set_expression_attribute_values(values(vec![(":now", n(event.received_at))]))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let put = self.db.send_write(|| put.clone().send()).await;
         let old = match put {
             Ok(_) => return Ok(InboxOutcome::New),
             Err(err) => match err.as_service_error() {

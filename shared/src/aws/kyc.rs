@@ -338,13 +338,14 @@ impl KycStore for DynamoKyc {
     }
 
     async fn forget_user(&self, user_id: &str) -> Result<(), StoreError> {
-        self.db.count_call();
-        self.db
+        let delete = self
+            .db
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(user_key(user_id))))
-            .send()
+            .set_key(Some(key(user_key(user_id))));
+        self.db
+            .send_write(|| delete.clone().send())
             .await
             .map_err(unavailable)?;
         Ok(())

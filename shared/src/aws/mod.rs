@@ -14,6 +14,7 @@ pub mod s3;
 pub mod secrets;
 pub mod ses;
 pub mod sqs;
+mod transient;
 pub mod wallet;
 
 use std::sync::Arc;

@@ -182,6 +182,7 @@ impl SessionStore for MemoryStore {
         &self,
         old_hash: &str,
         next: &RefreshRecord,
+        now: i64,
     ) -> Result<(), StoreError> {
         let mut s = self.state()?;
         let old = s.tokens.get(old_hash).ok_or(StoreError::Conflict)?;
@@ -194,6 +195,8 @@ impl SessionStore for MemoryStore {
         }
         if let Some(old) = s.tokens.get_mut(old_hash) {
             old.rotated = true;
+            old.rotated_at = Some(now);
+            old.successor = Some(next.token_hash.clone());
         }
         s.tokens.insert(next.token_hash.clone(), next.clone());
         Ok(())

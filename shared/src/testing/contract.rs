@@ -55,6 +55,8 @@ fn session_start(user: &UserRecord, device: &str, totp_step: Option<u64>) -> Ses
         ip: session.ip.clone(),
         expires_at: session.expires_at,
         rotated: false,
+        rotated_at: None,
+        successor: None,
     };
     SessionStart {
         email: user.email.clone(),
@@ -180,7 +182,7 @@ pub async fn session_store_contract(users: Arc<dyn UserStore>, sessions: Arc<dyn
         ..start.token.clone()
     };
     sessions
-        .rotate_refresh_token(&start.token.token_hash, &next)
+        .rotate_refresh_token(&start.token.token_hash, &next, 0)
         .await
         .unwrap();
     assert!(
@@ -197,7 +199,7 @@ pub async fn session_store_contract(users: Arc<dyn UserStore>, sessions: Arc<dyn
     };
     assert_eq!(
         sessions
-            .rotate_refresh_token(&start.token.token_hash, &again)
+            .rotate_refresh_token(&start.token.token_hash, &again, 0)
             .await,
         Err(StoreError::Conflict)
     );
@@ -224,7 +226,7 @@ pub async fn session_store_contract(users: Arc<dyn UserStore>, sessions: Arc<dyn
     };
     assert_eq!(
         sessions
-            .rotate_refresh_token(&next.token_hash, &after_revoke)
+            .rotate_refresh_token(&next.token_hash, &after_revoke, 0)
             .await,
         Err(StoreError::Conflict)
     );
@@ -246,7 +248,7 @@ pub async fn rotation_race_contract(users: Arc<dyn UserStore>, sessions: Arc<dyn
                 token_hash: new_id(),
                 ..start.token.clone()
             };
-            tokio::spawn(async move { sessions.rotate_refresh_token(&old, &next).await })
+            tokio::spawn(async move { sessions.rotate_refresh_token(&old, &next, 0).await })
         })
         .collect();
     let mut wins = 0;

@@ -253,6 +253,8 @@ pub async fn signed_in_account(
             ip: Some(ip.to_string()),
             expires_at: session.expires_at,
             rotated: false,
+            rotated_at: None,
+            successor: None,
         },
         session: session.clone(),
         new_device: None,
