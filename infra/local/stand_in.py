@@ -28,6 +28,12 @@ keys, so tests running at the same time are not touched. Modes:
                at the other items, as DynamoDB cancels for a conflict
   conflict     (PutItem/UpdateItem/DeleteItem) TransactionConflictException,
                not applied: the item was inside a pending transaction
+  apply_fail   apply the request, then answer HTTP 500 (a write that landed
+               but whose answer was lost; the SDK sends it again)
+TransactWriteItems honours ClientRequestToken as DynamoDB does (moto ignores
+it): within 10 minutes of an applied transaction, the same token with the
+same request answers the first answer without applying again, and with
+another request IdempotentParameterMismatchException.
 GET /_stand_in/faults?match=<text> answers {"used": n}, the requests they hit;
 DELETE /_stand_in/faults clears them (?match=<text>: only those with that match).
 Usage: stand_in.py HOST PORT
@@ -105,6 +111,46 @@ def transaction_conflict():
     return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.0")], body
 
 
+class RequestTokens:
+    """ClientRequestTokens of applied transactions, kept 10 minutes."""
+
+    WINDOW_SECONDS = 600
+
+    def __init__(self):
+        self.seen = {}
+
+    @staticmethod
+    def parse(body):
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return None, None
+        token = request.pop("ClientRequestToken", None)
+        return token, json.dumps(request, sort_keys=True)
+
+    def replay(self, body):
+        """The answer to a repeat of an applied transaction, else None."""
+        token, request = self.parse(body)
+        now = time.time()
+        self.seen = {k: v for k, v in self.seen.items() if v[0] > now}
+        if token is None or token not in self.seen:
+            return None
+        _, first_request, first_reply = self.seen[token]
+        headers = [("Content-Type", "application/x-amz-json-1.0")]
+        if first_request == request:
+            return "200 OK", headers, first_reply
+        body = json.dumps({
+            "__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+            "message": "The request uses the same client token as a previous, but non-identical request.",
+        })
+        return "400 Bad Request", headers, body
+
+    def record(self, body, status, reply):
+        token, request = self.parse(body)
+        if token is not None and status.startswith("200"):
+            self.seen[token] = (time.time() + self.WINDOW_SECONDS, request, reply.decode())
+
+
 def server_error(service):
     if service.startswith("dynamodb:") or service == "sqs":
         body = json.dumps({"__type": "InternalServerError", "message": "Internal server error (injected)."})
@@ -124,8 +170,8 @@ class Faults:
         fault.setdefault("seconds", 0)
         fault.setdefault("match", "")
         fault["used"] = 0
-        if fault.get("mode") not in ("throttle", "fail", "stall_drop", "stall_apply", "cancel", "conflict"):
-            raise ValueError("mode must be throttle, fail, stall_drop, stall_apply, cancel or conflict")
+        if fault.get("mode") not in ("throttle", "fail", "stall_drop", "stall_apply", "cancel", "conflict", "apply_fail"):
+            raise ValueError("mode must be throttle, fail, stall_drop, stall_apply, cancel, conflict or apply_fail")
         with self.lock:
             self.pending.append(fault)
 
@@ -164,6 +210,7 @@ class Serialized:
         self.lock = threading.Lock()
         self.calls = Counter()
         self.faults = Faults()
+        self.tokens = RequestTokens()
 
     def control(self, environ, start_response):
         method = environ.get("REQUEST_METHOD")
@@ -203,12 +250,33 @@ class Serialized:
                 return answer(start_response, *reason)
             if mode == "conflict":
                 return answer(start_response, *transaction_conflict())
+            if mode == "apply_fail":
+                self.apply(environ, lambda *args: (lambda data: None), service, body)
+                return answer(start_response, *server_error(service))
             time.sleep(fault["seconds"])
             if mode == "stall_drop":
                 return answer(start_response, *server_error(service))
+        return self.apply(environ, start_response, service, body)
+
+    def apply(self, environ, start_response, service, body):
+        """Applies a request under the lock; a TransactWriteItems whose
+        ClientRequestToken was applied already is answered, not applied."""
         with self.lock:
             self.calls[service] += 1
-            return list(self.app(environ, start_response))
+            if service != "dynamodb:TransactWriteItems":
+                return list(self.app(environ, start_response))
+            replay = self.tokens.replay(body)
+            if replay is not None:
+                return answer(start_response, *replay)
+            captured = {}
+
+            def capture(status, headers, exc_info=None):
+                captured["status"] = status
+                return start_response(status, headers, exc_info)
+
+            reply = list(self.app(environ, capture))
+            self.tokens.record(body, captured.get("status", ""), b"".join(reply))
+            return reply
 
 
 def main():

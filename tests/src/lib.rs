@@ -63,6 +63,10 @@ pub enum FaultMode {
     /// (`dynamodb:PutItem`/`UpdateItem`/`DeleteItem`) refused with
     /// `TransactionConflictException`, not applied.
     Conflict,
+    /// Applied, then answered HTTP 500: a write whose answer was lost, which
+    /// the SDK sends again (a TransactWriteItems with its same
+    /// `ClientRequestToken`, which the stand-in honours).
+    ApplyFail,
 }
 
 /// Makes the stand-in misbehave on the next `times` requests to `service`
@@ -80,6 +84,7 @@ pub fn inject_fault(service: &str, matching: &str, mode: FaultMode, times: u32) 
         FaultMode::StallApply(s) => ("stall_apply", s),
         FaultMode::Cancel { .. } => ("cancel", 0.0),
         FaultMode::Conflict => ("conflict", 0.0),
+        FaultMode::ApplyFail => ("apply_fail", 0.0),
     };
     let mut fault = serde_json::json!({
         "service": service, "match": matching, "mode": mode, "times": times, "seconds": seconds,

@@ -4,7 +4,7 @@
 //! adapters. None of them is read as "a condition failed": the adapter
 //! retries them with backoff, then answers 503, with nothing half-written.
 
-use e2e::{clear_faults, endpoint, inject_fault, unique_email, FaultMode};
+use e2e::{clear_faults, emails_to, endpoint, inject_fault, unique_email, FaultMode};
 use serde_json::{json, Value};
 use shared::config::ProcessEnv;
 use shared::testing::{claims, event, invoke, EventExt, Reply};
@@ -144,6 +144,22 @@ async fn a_conflict_on_sign_up_still_creates_the_account() {
 }
 
 #[tokio::test]
+async fn a_sign_up_whose_answer_was_lost_is_not_a_taken_address_on_the_sdk_retry() {
+    let app = login_app().await;
+    let email = unique_email("signup-lost");
+    let matching = format!("EMAIL#{email}");
+    inject_fault(TRANSACTION, &matching, FaultMode::ApplyFail, 1);
+    register(&app, &email).await;
+    assert_eq!(clear_faults(&matching), 1, "the first answer was lost");
+    let subjects: Vec<String> = emails_to(&email).into_iter().map(|(s, _)| s).collect();
+    assert!(
+        subjects.len() == 1 && subjects[0].starts_with("Welcome"),
+        "the SDK's retry carried the same ClientRequestToken and was not \
+         applied again: {subjects:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_conflict_on_the_refresh_rotation_is_not_token_reuse() {
     let app = login_app().await;
     let email = unique_email("rotation-conflict");
@@ -188,5 +204,51 @@ async fn a_single_write_refused_for_a_pending_transaction_is_retried() {
         call(&app, refresh).await.status,
         401,
         "the session is revoked"
+    );
+}
+
+async fn kyc_store() -> shared::aws::DynamoKyc {
+    endpoint();
+    shared::aws::DynamoKyc::new(
+        &shared::aws::load_sdk_config().await,
+        shared::aws::DynamoKyc::table_from_env(&ProcessEnv).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_conflict_on_the_upload_reservation_reserves_it() {
+    use shared::kyc::model::UploadReservation;
+    use shared::ports::KycStore;
+    let kyc = kyc_store().await;
+    let user = shared::auth::secrets::new_id();
+    let matching = format!("USER#{user}");
+    inject_fault(TRANSACTION, &matching, conflict_at(1), 1);
+    let reserved = kyc
+        .reserve_upload(&user, "2030-01-01", 3, 1_900_000_000)
+        .await;
+    assert_eq!(clear_faults(&matching), 1, "the reservation conflicted");
+    assert!(
+        matches!(reserved, Ok(UploadReservation::Reserved)),
+        "{reserved:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_conflict_on_opening_a_kyc_submission_opens_it() {
+    use shared::ports::KycStore;
+    let kyc = kyc_store().await;
+    let user = shared::auth::secrets::new_id();
+    let submission = shared::testing::kyc_contract::sample_submission(&user, 1_900_000_000);
+    let matching = format!("USER#{user}");
+    inject_fault(TRANSACTION, &matching, conflict_at(1), 1);
+    let opened = kyc.open_submission(&submission).await;
+    assert_eq!(clear_faults(&matching), 1, "the opening conflicted");
+    assert!(opened.is_ok(), "not a 409 for a conflict: {opened:?}");
+    assert_eq!(
+        kyc.latest_submission(&user)
+            .await
+            .unwrap()
+            .map(|s| s.submission_id),
+        Some(submission.submission_id)
     );
 }

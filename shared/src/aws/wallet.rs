@@ -426,7 +426,6 @@ impl IdempotencyStore for DynamoWallet {
         item.insert("fingerprint".into(), s(fingerprint));
         item.insert("lock_until".into(), n(lock_until));
         item.insert("ttl".into(), n(expires_at));
-        self.db.count_call();
         let put = self
             .db
             .client
@@ -438,9 +437,8 @@ impl IdempotencyStore for DynamoWallet {
                  OR (attribute_not_exists(response_status) AND lock_until <= :now AND fingerprint = :fp)",
             )
             .set_expression_attribute_names(names(&[("#ttl", "ttl")]))
-            .set_expression_attribute_values(values(vec![(":now", n(now)), (":fp", s(fingerprint))]))
-            .send()
-            .await;
+            .set_expression_attribute_values(values(vec![(":now", n(now)), (":fp", s(fingerprint))]));
+        let put = self.db.send_write(|| put.clone().send()).await;
         match put {
             Ok(_) => return Ok(IdempotencyBegin::Started),
             Err(err)
