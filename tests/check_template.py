@@ -807,6 +807,55 @@ def check_alarms(output, stats, problems):
             problems.append(f"{lid}: no AlarmActions to AlarmTopicArn")
 
 
+# ---------- queues and their event sources ----------
+
+# AWS: a queue read by a Lambda event source mapping keeps messages hidden
+# for at least six times the function's timeout, so the poller's retries of
+# a throttled or timed-out batch do not hand the messages out again.
+VISIBILITY_PER_TIMEOUT = 6
+SQS_DEFAULT_VISIBILITY = 30
+LAMBDA_DEFAULT_TIMEOUT = 3
+
+
+def int_values(value):
+    """The integers a property may take (both branches of an Fn::If)."""
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, dict) and "Fn::If" in value:
+        return [v for branch in value["Fn::If"][1:] for v in int_values(branch)]
+    return []
+
+
+def check_queues(output, problems):
+    resources = output["Resources"]
+    for lid, mapping in sorted(of_type(resources, "AWS::Lambda::EventSourceMapping").items()):
+        props = mapping["Properties"]
+        source = props.get("EventSourceArn")
+        queue_id = source.get("Fn::GetAtt", [None])[0] if isinstance(source, dict) else None
+        queue = resources.get(queue_id) or {}
+        if queue.get("Type") != "AWS::SQS::Queue":
+            continue
+        function_id = (props.get("FunctionName") or {}).get("Ref")
+        function = (resources.get(function_id) or {}).get("Properties") or {}
+        timeout = function.get("Timeout", LAMBDA_DEFAULT_TIMEOUT)
+        visibility = queue["Properties"].get("VisibilityTimeout", SQS_DEFAULT_VISIBILITY)
+        if not isinstance(visibility, int) or visibility < VISIBILITY_PER_TIMEOUT * timeout:
+            problems.append(
+                f"{queue_id}: VisibilityTimeout {visibility} under {VISIBILITY_PER_TIMEOUT} × "
+                f"{function_id}'s Timeout {timeout} ({VISIBILITY_PER_TIMEOUT * timeout})"
+            )
+        maximum = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        if not isinstance(maximum, int):
+            problems.append(f"{lid}: no ScalingConfig.MaximumConcurrency bounding the pollers")
+            continue
+        for reserved in int_values(function.get("ReservedConcurrentExecutions")):
+            if reserved < maximum:
+                problems.append(
+                    f"{function_id}: reserved concurrency {reserved} below MaximumConcurrency {maximum} "
+                    f"of {lid}: the event source is throttled"
+                )
+
+
 def check(template_path):
     """Returns the counts; raises CheckFailed with every problem found."""
     raw = load_yaml(template_path)
@@ -866,6 +915,7 @@ def check_loaded(raw, base_dir, overrides=None):
     check_admin(output, problems)
     check_waf(output, stats, problems)
     check_rules(output, problems)
+    check_queues(output, problems)
     stats["problems"] = problems
     return stats
 
@@ -1072,6 +1122,31 @@ def _admin_url_principal(principal, resource="AdminUrlInvokePermission"):
     return mutate
 
 
+def _queue_property(queue, name, value=None):
+    def mutate(raw):
+        props = raw["Resources"][queue]["Properties"]
+        if value is None:
+            props.pop(name, None)
+        else:
+            props[name] = value
+
+    return mutate
+
+
+def _function_property(function, name, value):
+    def mutate(raw):
+        raw["Resources"][function]["Properties"][name] = value
+
+    return mutate
+
+
+def _without_maximum_concurrency(function, event):
+    def mutate(raw):
+        raw["Resources"][function]["Properties"]["Events"][event]["Properties"].pop("ScalingConfig", None)
+
+    return mutate
+
+
 SELF_TESTS = [
     ("the admin URL without lambda:InvokeFunction", _url_permission_without_invoke, "InvokedViaFunctionUrl: true"),
     ("the WAF associated with another stage", _waf_elsewhere, "WebACLAssociation on"),
@@ -1119,6 +1194,12 @@ SELF_TESTS = [
     ("the data key's Lambda use for any function", _key_statement("StackFunctionEnvironmentsThroughLambda", _lambda_context_any_function), "Lambda use of the key not bound to this stack's functions"),
     ("Lambda back in the tables-and-queues key statement", _key_statement("AccountPrincipalsThroughTablesAndQueues", _lambda_with_tables), "mixes Lambda with other services"),
     ("Lambda grants on the data key for anything", _key_statement("LambdaGrantsForAwsResources", lambda s: s["Condition"].pop("Bool")), "kms:CreateGrant through Lambda without kms:GrantIsForAWSResource"),
+    ("the review queue hidden 60 s for a 30 s worker", _queue_property("ReviewQueue", "VisibilityTimeout", 60), "ReviewQueue: VisibilityTimeout 60 under 6 × FraudReviewWorkerFunction's Timeout 30"),
+    ("the webhook queue on SQS's 30 s default visibility", _queue_property("WebhookQueue", "VisibilityTimeout"), "WebhookQueue: VisibilityTimeout 30 under 6 × WebhookWorkerFunction's Timeout 30"),
+    ("the webhook worker's timeout raised past its queue's visibility", _function_property("WebhookWorkerFunction", "Timeout", 60), "WebhookQueue: VisibilityTimeout 180 under 6 × WebhookWorkerFunction's Timeout 60"),
+    ("review events without MaximumConcurrency", _without_maximum_concurrency("FraudReviewWorkerFunction", "Reviews"), "FraudReviewWorkerFunctionReviews: no ScalingConfig.MaximumConcurrency"),
+    ("webhook events without MaximumConcurrency", _without_maximum_concurrency("WebhookWorkerFunction", "ProviderEvents"), "WebhookWorkerFunctionProviderEvents: no ScalingConfig.MaximumConcurrency"),
+    ("the review worker throttled by reserved concurrency", _function_property("FraudReviewWorkerFunction", "ReservedConcurrentExecutions", {"Fn::If": ["ReservesConcurrency", 2, {"Ref": "AWS::NoValue"}]}), "FraudReviewWorkerFunction: reserved concurrency 2 below MaximumConcurrency 5"),
 ]
 
 

@@ -16,6 +16,7 @@ pub mod logging;
 pub mod memory;
 pub mod metrics;
 pub mod ports;
+pub mod queue_retry;
 pub mod ratelimit;
 pub mod review;
 pub mod secrets;

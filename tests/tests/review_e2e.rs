@@ -8,7 +8,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use e2e::endpoint;
 use serde_json::json;
 use shared::aws::{
-    load_sdk_config, AdminTables, DynamoAdmin, DynamoWallet, SesMailer, WalletTables,
+    load_sdk_config, AdminTables, DynamoAdmin, DynamoWallet, SesMailer, SqsQueue, WalletTables,
 };
 use shared::clock::SystemClock;
 use shared::config::ProcessEnv;
@@ -25,6 +25,10 @@ fn worker_app(wallet: &DynamoWallet, sdk: &aws_config::SdkConfig) -> fraud_revie
             reviewers: vec!["fraud-team@example.test".into()],
             clock: Arc::new(SystemClock),
         },
+        retries: Arc::new(SqsQueue::new(
+            sdk,
+            SqsQueue::url_from_env(&ProcessEnv).unwrap(),
+        )),
     }
 }
 
@@ -74,8 +78,8 @@ async fn a_poison_message_reaches_the_dead_letter_queue() {
         .parse()
         .unwrap();
     assert_eq!(
-        max_receives, 5,
-        "the template's bound reaches the local queue"
+        max_receives, 8,
+        "the template's bound (the webhook queue's, with the same backoff) reaches the local queue"
     );
 
     let suffix = shared::auth::secrets::new_id();

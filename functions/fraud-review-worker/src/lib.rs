@@ -1,23 +1,31 @@
 //! The fraud-review worker: one SQS batch at a time, reporting only the
-//! messages that failed so SQS retries them (and moves a poison message to
-//! the dead-letter queue after its receive limit).
+//! messages that failed so SQS retries them, each after a delay that grows
+//! with its receives (and moves a poison message to the dead-letter queue
+//! after its receive limit).
 
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use shared::aws::{load_sdk_config, DynamoWallet, SesMailer, WalletTables};
+use shared::aws::{load_sdk_config, DynamoWallet, SesMailer, SqsQueue, WalletTables};
 use shared::clock::SystemClock;
 use shared::config::{required, ConfigError, Env};
+use shared::ports::RetryScheduler;
+use shared::queue_retry::{receive_count, retry_later};
 use shared::review::ReviewWorker;
+
+pub use shared::queue_retry::retry_delay;
 
 /// Everything built once per cold start.
 pub struct App {
     pub worker: ReviewWorker,
+    /// Delays the next delivery of a failed message.
+    pub retries: Arc<dyn RetryScheduler>,
 }
 
 impl App {
     /// Reads `WALLET_TABLE` (with `COUNTERS_TABLE`, `AUDIT_TABLE`),
-    /// `MAIL_FROM` and `REVIEWER_EMAILS` (comma-separated).
+    /// `MAIL_FROM`, `REVIEWER_EMAILS` (comma-separated) and
+    /// `REVIEW_QUEUE_URL` (the queue it consumes, for retry delays).
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let tables = WalletTables::from_env(env)?;
         let mail_from = required(env, "MAIL_FROM")?;
@@ -26,6 +34,7 @@ impl App {
             .map(|r| r.trim().to_string())
             .filter(|r| !r.is_empty())
             .collect();
+        let queue_url = SqsQueue::url_from_env(env)?;
         let sdk = load_sdk_config().await;
         let wallet = Arc::new(DynamoWallet::new(&sdk, tables));
         Ok(Self {
@@ -36,6 +45,7 @@ impl App {
                 reviewers,
                 clock: Arc::new(SystemClock),
             },
+            retries: Arc::new(SqsQueue::new(&sdk, queue_url)),
         })
     }
 }
@@ -50,7 +60,8 @@ pub async fn handle_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
             None => Err(shared::review::ReviewError::Malformed),
         };
         if let Err(err) = outcome {
-            tracing::warn!(message_id = %message_id, error = %err, "review message left for retry");
+            let delay = retry_later(app.retries.as_ref(), &record).await;
+            tracing::warn!(message_id = %message_id, error = %err, receives = receive_count(&record), delay, "review message left for retry");
             response.add_failure(message_id);
         }
     }

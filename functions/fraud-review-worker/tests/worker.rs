@@ -36,6 +36,7 @@ fn harness() -> Harness {
             ],
             clock: Arc::new(ManualClock::new(NOW)),
         },
+        retries: store.clone(),
     };
     Harness { app, store, mailer }
 }
@@ -174,4 +175,36 @@ async fn an_email_outage_leaves_the_message_and_the_retry_notifies() {
     let retried = handle_batch(&h.app, batch(&[message])).await;
     assert!(failures(&retried).is_empty());
     assert!(h.store.case(&id).await.unwrap().unwrap().notified);
+}
+
+#[test]
+fn retry_delays_grow_from_ten_seconds_to_fifteen_minutes_as_the_webhook_workers_do() {
+    use fraud_review_worker::retry_delay;
+    let delays: Vec<i32> = (1..=9).map(retry_delay).collect();
+    assert_eq!(delays, vec![10, 20, 40, 80, 160, 320, 640, 900, 900]);
+}
+
+#[tokio::test]
+async fn a_failed_message_is_reported_and_retried_later_each_time() {
+    let h = harness();
+    let (id, user) = held(&h, 1).await;
+    let good = json!({"recharge_id": id, "user_id": user});
+    let unknown = json!({"recharge_id": "rc_unknown", "user_id": "nobody"});
+    let batch: SqsEvent = serde_json::from_value(json!({"Records": [
+        {"messageId": "m-bad", "receiptHandle": "rh-bad", "body": unknown.to_string(), "attributes": {"ApproximateReceiveCount": "3"}},
+        {"messageId": "m-good", "receiptHandle": "rh-good", "body": good.to_string(), "attributes": {"ApproximateReceiveCount": "1"}},
+        {"messageId": "m-poison", "receiptHandle": "rh-poison", "body": "not json", "attributes": {"ApproximateReceiveCount": "1"}},
+    ]}))
+    .unwrap();
+    let response = handle_batch(&h.app, batch).await;
+    assert_eq!(
+        failures(&response),
+        vec!["m-bad", "m-poison"],
+        "only the failed messages are retried"
+    );
+    assert_eq!(
+        h.store.retries(),
+        vec![("rh-bad".to_string(), 40), ("rh-poison".to_string(), 10)],
+        "each failed message waits longer the more often it was received"
+    );
 }

@@ -14,18 +14,11 @@ use shared::clock::SystemClock;
 use shared::config::{required, ConfigError, Env};
 use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
 use shared::ports::RetryScheduler;
+use shared::queue_retry::{receive_count, retry_later};
 use shared::wallet::payments::PaymentApplier;
 use shared::webhook::event::ProviderEvent;
 
-/// First retry delay; each further receive doubles it, up to `MAX_RETRY_SECONDS`.
-pub const FIRST_RETRY_SECONDS: i32 = 10;
-pub const MAX_RETRY_SECONDS: i32 = 900;
-
-/// The delay before the next delivery after `receive_count` receives.
-pub fn retry_delay(receive_count: u32) -> i32 {
-    let doublings = receive_count.saturating_sub(1).min(10);
-    (FIRST_RETRY_SECONDS << doublings).min(MAX_RETRY_SECONDS)
-}
+pub use shared::queue_retry::{retry_delay, FIRST_RETRY_SECONDS, MAX_RETRY_SECONDS};
 
 /// Everything built once per cold start.
 pub struct App {
@@ -87,18 +80,8 @@ pub async fn handle_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
             None => Err("malformed message".to_string()),
         };
         if let Err(reason) = outcome {
-            let receives: u32 = record
-                .attributes
-                .get("ApproximateReceiveCount")
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(1);
-            let delay = retry_delay(receives);
-            tracing::warn!(message_id = %message_id, reason = %reason, receives, delay, "webhook event left for retry");
-            if let Some(handle) = record.receipt_handle.as_deref() {
-                if let Err(err) = app.retries.retry_after(handle, delay).await {
-                    tracing::warn!(error = %err, "retry delay not set; the queue's default applies");
-                }
-            }
+            let delay = retry_later(app.retries.as_ref(), &record).await;
+            tracing::warn!(message_id = %message_id, reason = %reason, receives = receive_count(&record), delay, "webhook event left for retry");
             response.add_failure(message_id);
         }
     }
