@@ -34,6 +34,12 @@ TransactWriteItems honours ClientRequestToken as DynamoDB does (moto ignores
 it): within 10 minutes of an applied transaction, the same token with the
 same request answers the first answer without applying again, and with
 another request IdempotentParameterMismatchException.
+  unprocessed  (BatchGetItem) only the request's first key read, every other
+               key answered in UnprocessedKeys (a one-key request: its key),
+               as DynamoDB does under throughput or size limits
+Items past their TTL: moto never deletes them (it only records the TTL
+setting), so an item written with a past `ttl` stays readable, as DynamoDB
+keeps expired items for up to two days; no mode is needed.
 GET /_stand_in/faults?match=<text> answers {"used": n}, the requests they hit;
 DELETE /_stand_in/faults clears them (?match=<text>: only those with that match).
 Usage: stand_in.py HOST PORT
@@ -111,6 +117,24 @@ def transaction_conflict():
     return "400 Bad Request", [("Content-Type", "application/x-amz-json-1.0")], body
 
 
+def split_batch_get(body):
+    """A BatchGetItem request with every key but its first moved out: the
+    request to apply (None when nothing is left) and the UnprocessedKeys."""
+    request = json.loads(body or b"{}")
+    tables = request.get("RequestItems", {})
+    total = sum(len(spec.get("Keys", [])) for spec in tables.values())
+    kept, moved = {}, {}
+    for table, spec in tables.items():
+        keys = spec.get("Keys", [])
+        keep = 1 if total > 1 and keys and not kept else 0
+        if keep:
+            kept[table] = dict(spec, Keys=keys[:1])
+        if keys[keep:]:
+            moved[table] = dict(spec, Keys=keys[keep:])
+    request["RequestItems"] = kept
+    return (request if kept else None), moved
+
+
 class RequestTokens:
     """ClientRequestTokens of applied transactions, kept 10 minutes."""
 
@@ -170,8 +194,8 @@ class Faults:
         fault.setdefault("seconds", 0)
         fault.setdefault("match", "")
         fault["used"] = 0
-        if fault.get("mode") not in ("throttle", "fail", "stall_drop", "stall_apply", "cancel", "conflict", "apply_fail"):
-            raise ValueError("mode must be throttle, fail, stall_drop, stall_apply, cancel, conflict or apply_fail")
+        if fault.get("mode") not in ("throttle", "fail", "stall_drop", "stall_apply", "cancel", "conflict", "apply_fail", "unprocessed"):
+            raise ValueError("mode must be throttle, fail, stall_drop, stall_apply, cancel, conflict, apply_fail or unprocessed")
         with self.lock:
             self.pending.append(fault)
 
@@ -253,6 +277,8 @@ class Serialized:
             if mode == "apply_fail":
                 self.apply(environ, lambda *args: (lambda data: None), service, body)
                 return answer(start_response, *server_error(service))
+            if mode == "unprocessed":
+                return self.partly_processed(environ, start_response, service, body)
             time.sleep(fault["seconds"])
             if mode == "stall_drop":
                 return answer(start_response, *server_error(service))
@@ -277,6 +303,29 @@ class Serialized:
             reply = list(self.app(environ, capture))
             self.tokens.record(body, captured.get("status", ""), b"".join(reply))
             return reply
+
+    def partly_processed(self, environ, start_response, service, body):
+        """Applies a BatchGetItem to its first key only; the rest unprocessed."""
+        request, moved = split_batch_get(body)
+        answered = {"Responses": {}}
+        if request is not None:
+            text = json.dumps(request).encode()
+            environ["wsgi.input"] = io.BytesIO(text)
+            environ["CONTENT_LENGTH"] = str(len(text))
+            captured = {}
+
+            def capture(status, headers, exc_info=None):
+                captured["status"] = status
+                return lambda data: None
+
+            with self.lock:
+                self.calls[service] += 1
+                reply = b"".join(self.app(environ, capture))
+            if not captured["status"].startswith("200"):
+                return answer(start_response, captured["status"], [("Content-Type", "application/x-amz-json-1.0")], reply.decode())
+            answered = json.loads(reply)
+        answered["UnprocessedKeys"] = moved
+        return answer(start_response, "200 OK", [("Content-Type", "application/x-amz-json-1.0")], json.dumps(answered))
 
 
 def main():

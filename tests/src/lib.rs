@@ -67,6 +67,9 @@ pub enum FaultMode {
     /// the SDK sends again (a TransactWriteItems with its same
     /// `ClientRequestToken`, which the stand-in honours).
     ApplyFail,
+    /// (`dynamodb:BatchGetItem`) only the request's first key read, the
+    /// others (a one-key request: its key) answered in `UnprocessedKeys`.
+    Unprocessed,
 }
 
 /// Makes the stand-in misbehave on the next `times` requests to `service`
@@ -85,6 +88,7 @@ pub fn inject_fault(service: &str, matching: &str, mode: FaultMode, times: u32) 
         FaultMode::Cancel { .. } => ("cancel", 0.0),
         FaultMode::Conflict => ("conflict", 0.0),
         FaultMode::ApplyFail => ("apply_fail", 0.0),
+        FaultMode::Unprocessed => ("unprocessed", 0.0),
     };
     let mut fault = serde_json::json!({
         "service": service, "match": matching, "mode": mode, "times": times, "seconds": seconds,

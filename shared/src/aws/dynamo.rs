@@ -12,10 +12,12 @@ use aws_sdk_dynamodb::types::{
 
 use super::db::{built, key, names, values, Db};
 use super::item::{b, get_bool, get_n, get_s, get_strings, list, n, opt_n, opt_s, s, Item};
+use super::lockout;
 use crate::auth::model::{
     AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
     TotpState, UserRecord,
 };
+use crate::clock::{Clock, SystemClock};
 use crate::config::{required, ConfigError, Env};
 use crate::ports::{AttemptStore, SessionStore, StoreError, UserStore};
 use crate::ratelimit::WindowSlot;
@@ -429,58 +431,71 @@ impl AttemptStore for DynamoStore {
                 AttemptOutcome::RateLimited
             });
         };
-        let account_update = built(
-            Update::builder()
-                .table_name(&self.tables.counters)
-                .set_key(Some(key(account.key.clone())))
-                .update_expression("ADD failures :one SET #ttl = :ttl")
-                .condition_expression(
-                    "(attribute_not_exists(locked_until) OR locked_until <= :now) \
-                     AND (attribute_not_exists(failures) OR failures < :max)",
-                )
-                .set_expression_attribute_names(names(&[("#ttl", "ttl")]))
-                .set_expression_attribute_values(values(vec![
-                    (":one", n(1)),
-                    (":now", n(now)),
-                    (":max", n(account.max_failures)),
-                    (":ttl", n(account.expires_at)),
-                ]))
-                .build(),
-        )?;
-        let items = vec![
-            TransactWriteItem::builder()
-                .update(built(ip_update.build())?)
-                .build(),
-            TransactWriteItem::builder().update(account_update).build(),
-        ];
-        if self.db.transact(items).await? {
-            return Ok(AttemptOutcome::Reserved);
+        let ip_update = built(ip_update.build())?;
+        let both = |account_update: Update| {
+            vec![
+                TransactWriteItem::builder()
+                    .update(ip_update.clone())
+                    .build(),
+                TransactWriteItem::builder().update(account_update).build(),
+            ]
+        };
+        let mut restarted = false;
+        loop {
+            if self
+                .db
+                .transact(both(lockout::count_failure(
+                    &self.tables.counters,
+                    account,
+                    now,
+                )?))
+                .await?
+            {
+                return Ok(AttemptOutcome::Reserved);
+            }
+            let hits: u32 = self
+                .db
+                .get(&self.tables.counters, ip.key.clone())
+                .await?
+                .and_then(|item| opt_n(&item, "hits"))
+                .unwrap_or(0);
+            if hits >= ip.limit {
+                return Ok(AttemptOutcome::RateLimited);
+            }
+            let record = self
+                .db
+                .get(&self.tables.counters, account.key.clone())
+                .await?;
+            if !restarted
+                && record
+                    .as_ref()
+                    .is_some_and(|item| lockout::expired(item, now))
+            {
+                restarted = true;
+                if self
+                    .db
+                    .transact(both(lockout::restart(&self.tables.counters, account, now)?))
+                    .await?
+                {
+                    return Ok(AttemptOutcome::Reserved);
+                }
+                continue;
+            }
+            let state = lockout::live_state(record, now).unwrap_or_default();
+            return Ok(AttemptOutcome::Locked {
+                until: state.locked_until.filter(|until| *until > now),
+            });
         }
-        let hits: u32 = self
-            .db
-            .get(&self.tables.counters, ip.key.clone())
-            .await?
-            .and_then(|item| opt_n(&item, "hits"))
-            .unwrap_or(0);
-        if hits >= ip.limit {
-            return Ok(AttemptOutcome::RateLimited);
-        }
-        let state = self.lockout_state(&account.key).await?.unwrap_or_default();
-        Ok(AttemptOutcome::Locked {
-            until: state.locked_until.filter(|until| *until > now),
-        })
     }
 
+    /// A record past its TTL reads as absent (DynamoDB deletes it late);
+    /// TTL runs on wall-clock time, so that is the time compared.
     async fn lockout_state(&self, key_text: &str) -> Result<Option<LockoutState>, StoreError> {
-        Ok(self
+        let record = self
             .db
             .get(&self.tables.counters, key_text.to_string())
-            .await?
-            .map(|item| LockoutState {
-                failures: opt_n(&item, "failures").unwrap_or(0),
-                level: opt_n(&item, "lock_level").unwrap_or(0),
-                locked_until: opt_n(&item, "locked_until"),
-            }))
+            .await?;
+        Ok(lockout::live_state(record, SystemClock.now()))
     }
 
     async fn lock_account(

@@ -3,12 +3,14 @@
 //! binary talks to AWS or to the local stand-in.
 
 pub mod admin;
+mod batch;
 mod db;
 pub mod dynamo;
 pub mod flags;
 pub mod inbox;
 mod item;
 pub mod kyc;
+mod lockout;
 pub mod review;
 pub mod s3;
 pub mod secrets;

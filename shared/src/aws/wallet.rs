@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 
 use super::admin::entry_item;
+use super::batch::BatchReader;
 use super::db::{built, key, names, unavailable, values, Db};
 use super::item::{get_s, n, opt_n, opt_s, s, Item};
 use crate::audit::AuditEntry;
@@ -48,6 +49,7 @@ impl WalletTables {
 pub struct DynamoWallet {
     db: Db,
     tables: WalletTables,
+    batches: BatchReader,
 }
 
 fn json_of<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
@@ -86,7 +88,14 @@ impl DynamoWallet {
         Self {
             db: Db::new(config),
             tables,
+            batches: BatchReader::default(),
         }
+    }
+
+    /// How many times a batch read paused before asking again for the keys
+    /// DynamoDB left unprocessed.
+    pub fn batch_pauses(&self) -> u64 {
+        self.batches.pauses()
     }
 
     /// How many DynamoDB requests this store has sent.
@@ -149,31 +158,7 @@ impl WalletStore for DynamoWallet {
         if !counter_pks.is_empty() {
             request.insert(self.tables.counters.clone(), built(keys_of(counter_pks))?);
         }
-        let mut items: Vec<Item> = Vec::new();
-        let mut pending = Some(request);
-        for _ in 0..3 {
-            let Some(req) = pending.take().filter(|r| !r.is_empty()) else {
-                break;
-            };
-            self.db.count_call();
-            let out = self
-                .db
-                .client
-                .batch_get_item()
-                .set_request_items(Some(req))
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for (_, mut table_items) in out.responses.unwrap_or_default() {
-                items.append(&mut table_items);
-            }
-            pending = out.unprocessed_keys;
-        }
-        if pending.is_some_and(|p| !p.is_empty()) {
-            return Err(StoreError::Unavailable(
-                "batch read left keys unprocessed".into(),
-            ));
-        }
+        let items = self.batches.get_all(&self.db, request).await?;
         let mut readings = RechargeReadings::default();
         for item in &items {
             let pk = get_s(item, "pk")?;
