@@ -89,6 +89,28 @@ async fn register_login_me_refresh_and_reuse_detection() {
 }
 
 #[tokio::test]
+async fn a_refresh_retried_after_a_lost_answer_rotates_the_successor_on_dynamodb() {
+    let app = app().await;
+    let email = unique_email("grace");
+    register(&app, &email).await;
+    let login = call(&app, login_event(&email, PASSWORD)).await;
+    let first = login.body["refresh_token"].as_str().unwrap();
+    let refresh = |token: &str| event("login-refresh").body(json!({"refresh_token": token}));
+    let lost = call(&app, refresh(first)).await;
+    assert_eq!(lost.status, 200, "{}", lost.body);
+    let retry = call(&app, refresh(first)).await;
+    assert_eq!(
+        retry.status, 200,
+        "a retry from the same device within the grace window: {}",
+        retry.body
+    );
+    let lost_token = lost.body["refresh_token"].as_str().unwrap();
+    let newest = retry.body["refresh_token"].as_str().unwrap();
+    assert_ne!(newest, lost_token);
+    assert_eq!(call(&app, refresh(newest)).await.status, 200);
+}
+
+#[tokio::test]
 async fn lockout_on_dynamodb_sends_one_email_and_refuses_the_right_password() {
     let app = app().await;
     let email = unique_email("lock");
