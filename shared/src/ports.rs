@@ -215,6 +215,9 @@ pub struct CounterAdd {
     pub expires_at: i64,
     /// The amount after the add must not exceed this.
     pub cap: Option<i64>,
+    /// The count the decision read and scored: the add holds only while the
+    /// stored count is still this (otherwise `Conflict`: read and score again).
+    pub expected_count: Option<u32>,
 }
 
 /// Everything one recharge decision writes, atomically.

@@ -11,6 +11,7 @@ use shared::clock::ManualClock;
 use shared::flags::Snapshot;
 use shared::memory::MemoryStore;
 use shared::ports::{AdminChange, AdminStore, IdempotencyBegin, IdempotencyStore, WalletStore};
+use shared::testing::torn::{Missed, TornReads};
 use shared::testing::{
     event, invoke, signed_in_account, test_access_config, test_signer, EventExt, Reply,
 };
@@ -22,6 +23,8 @@ const DAY: i64 = 86_400;
 struct Harness {
     app: App,
     store: Arc<MemoryStore>,
+    /// The wallet port as the service sees it: true reads until armed.
+    reads: Arc<TornReads>,
     clock: Arc<ManualClock>,
     user_id: String,
     token: String,
@@ -49,30 +52,25 @@ impl Harness {
         h
     }
 
+    /// As `unverified`, but every decision reads the user's velocity
+    /// counters as unused (a torn read): only the commit's own caps can
+    /// refuse.
+    async fn reading_stale_counters(overrides: &[(&str, &str)]) -> Self {
+        let h = Self::unverified(overrides).await;
+        h.reads.arm(u32::MAX, Missed::UserCounters);
+        h
+    }
+
     /// A user with no wallet profile yet (account created now).
     async fn unverified(overrides: &[(&str, &str)]) -> Self {
-        Self::build(overrides, false).await
-    }
-
-    /// As `unverified`, but every decision reads the velocity counters as
-    /// unused (a torn read): only the commit's own conditions can refuse.
-    async fn reading_stale_counters(overrides: &[(&str, &str)]) -> Self {
-        Self::build(overrides, true).await
-    }
-
-    async fn build(overrides: &[(&str, &str)], stale_counters: bool) -> Self {
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new(NOW));
         let (user_id, token) =
             signed_in_account(&*store, &*store, Role::User, &["pwd"], "203.0.113.10", NOW).await;
-        let wallet: Arc<dyn WalletStore> = if stale_counters {
-            Arc::new(shared::testing::torn::StaleCounters(store.clone()))
-        } else {
-            store.clone()
-        };
+        let reads = Arc::new(TornReads::new(store.clone()));
         let ports = shared::wallet::service::WalletPorts {
             audit_keys: shared::testing::test_audit_keys(),
-            wallet,
+            wallet: reads.clone(),
             idempotency: store.clone(),
             users: store.clone(),
             reviews: store.clone(),
@@ -88,6 +86,7 @@ impl Harness {
         Self {
             app,
             store,
+            reads,
             clock,
             user_id,
             token,
@@ -686,4 +685,58 @@ async fn an_unverified_account_cannot_pass_the_threshold_across_windows() {
         "a new day, week and 30-day window, the same unverified account: {}",
         next_window.body
     );
+}
+
+impl Harness {
+    /// Another signed-in account on the harness's device: (user id, token).
+    async fn other_account(&self) -> (String, String) {
+        signed_in_account(
+            &*self.store,
+            &*self.store,
+            Role::User,
+            &["pwd"],
+            "203.0.113.10",
+            NOW,
+        )
+        .await
+    }
+
+    async fn recharge_as(&self, token: &str, key: &str, amount: i64) -> Reply {
+        let body = json!({"amount": amount, "currency": "EUR", "provider": "stripe", "payment_fingerprint": "card_fp_4242abcd"});
+        let ev = event("recharge-start")
+            .body(body)
+            .header("Idempotency-Key", key)
+            .bearer(token);
+        invoke(|req| recharge::handle(&self.app, req), ev).await
+    }
+}
+
+#[tokio::test]
+async fn device_and_card_signals_hold_when_the_read_missed_other_accounts_recharges() {
+    let h = Harness::unverified(&[("FRAUD_REVIEW_AT", "100"), ("FRAUD_BLOCK_AT", "100")]).await;
+    for n in 0..2 {
+        let (_, token) = h.other_account().await;
+        for i in 0..3 {
+            let reply = h.recharge_as(&token, &format!("other-{n}-{i}"), 100).await;
+            assert_eq!(reply.status, 201, "{}", reply.body);
+        }
+    }
+    h.reads.arm(1, Missed::Everything);
+    let raced = h.recharge("raced", 100).await;
+    assert_eq!(
+        (raced.status, raced.code()),
+        (403, "RECHARGE_BLOCKED"),
+        "scored on what is stored, not on the stale read: {}",
+        raced.body
+    );
+    let id = shared::wallet::service::recharge_id_for(&h.user_id, "raced");
+    let stored = h.store.recharge(&id).await.unwrap().unwrap();
+    for reason in ["DEVICE_VELOCITY", "CARD_VELOCITY", "SHARED_DEVICE"] {
+        assert!(
+            stored.reasons.iter().any(|r| r == reason),
+            "{reason}: six recharges from two other accounts on this device and card, \
+             read as none: {:?}",
+            stored.reasons
+        );
+    }
 }

@@ -214,10 +214,21 @@ impl WalletStore for DynamoWallet {
                 .set_key(Some(key(add.key.clone())))
                 .update_expression("ADD hits :one, amount :amount SET #ttl = :ttl")
                 .set_expression_attribute_names(names(&[("#ttl", "ttl")]));
+            let mut conditions = Vec::new();
             if let Some(cap) = add.cap {
-                update =
-                    update.condition_expression("attribute_not_exists(amount) OR amount <= :room");
+                conditions.push("(attribute_not_exists(amount) OR amount <= :room)");
                 vals.push((":room", n(cap - add.amount)));
+            }
+            match add.expected_count {
+                Some(0) => conditions.push("attribute_not_exists(hits)"),
+                Some(seen) => {
+                    conditions.push("hits = :seen");
+                    vals.push((":seen", n(seen)));
+                }
+                None => {}
+            }
+            if !conditions.is_empty() {
+                update = update.condition_expression(conditions.join(" AND "));
             }
             let update = built(update.set_expression_attribute_values(values(vals)).build())?;
             items.push(TransactWriteItem::builder().update(update).build());
@@ -260,7 +271,7 @@ impl WalletStore for DynamoWallet {
             return Ok(CommitOutcome::Duplicate);
         }
         for (i, add) in commit.counters.iter().enumerate() {
-            if add.cap.is_some() && failed(3 + i) {
+            if add.cap.is_some() && add.expected_count.is_none() && failed(3 + i) {
                 return Ok(CommitOutcome::CapExceeded(add.key.clone()));
             }
         }

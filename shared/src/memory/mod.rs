@@ -447,6 +447,12 @@ impl WalletStore for MemoryStore {
             return Ok(CommitOutcome::Conflict);
         }
         for add in &commit.counters {
+            let current = s.counters.get(&add.key).copied().unwrap_or_default();
+            if add.expected_count.is_some_and(|seen| current.count != seen) {
+                return Ok(CommitOutcome::Conflict);
+            }
+        }
+        for add in &commit.counters {
             let current = s.counters.get(&add.key).map_or(0, |t| t.amount);
             if add.cap.is_some_and(|cap| current + add.amount > cap) {
                 return Ok(CommitOutcome::CapExceeded(add.key.clone()));

@@ -570,6 +570,7 @@ pub fn sample_commit(
             amount,
             expires_at: NOW + 86_400,
             cap: Some(cap),
+            expected_count: None,
         }],
         device_account: Some((format!("DEVACC#{}", new_id()), user_id.to_string())),
         idempotency: None,
@@ -755,6 +756,38 @@ pub async fn wallet_store_contract(wallet: Arc<dyn crate::ports::WalletStore>) {
         }
     }
     assert_eq!(committed, 3, "a cap holds under concurrent commits");
+
+    let scored = format!("VEL#device#{}#D#1", new_id());
+    let seen = |count: u32| {
+        let mut commit = sample_commit(&new_id(), &scored, 100, 1_000);
+        commit.counters[0].cap = None;
+        commit.counters[0].expected_count = Some(count);
+        commit
+    };
+    assert_eq!(
+        wallet.commit_recharge(&seen(0)).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    let stale = seen(0);
+    assert_eq!(
+        wallet.commit_recharge(&stale).await.unwrap(),
+        CommitOutcome::Conflict,
+        "scored on a count that has moved"
+    );
+    assert_eq!(
+        wallet.recharge(&stale.recharge.recharge_id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        wallet.commit_recharge(&seen(1)).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    let tally = wallet
+        .readings(&user, std::slice::from_ref(&scored), "")
+        .await
+        .unwrap()
+        .counters[&scored];
+    assert_eq!(tally.count, 2);
 
     let limits = crate::wallet::limits::LimitsState::new(crate::wallet::limits::SpendingLimits {
         daily: 1,

@@ -278,6 +278,13 @@ impl PaymentApplier {
             .copied()
             .unwrap_or(0);
         if balance < debit {
+            // The recharge was read before the profile: a refund that landed
+            // in between lowered the balance the debit is checked against.
+            let again = self.wallet.recharge(&recharge.recharge_id).await?;
+            if again.is_none_or(|r| r.refunded != recharge.refunded || r.status != recharge.status)
+            {
+                return Ok(None);
+            }
             return self
                 .review(event, recharge, "REFUND_NOT_COVERED")
                 .await

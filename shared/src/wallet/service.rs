@@ -506,14 +506,18 @@ impl WalletService {
                     amount: counted,
                     expires_at: key.expires_at,
                     cap: Some(cap.amount),
+                    expected_count: None,
                 });
             }
             for key in device_keys.iter().chain(card_keys.iter().flatten()) {
+                let scored = key.window == Window::Day;
                 counters.push(CounterAdd {
                     key: key.key.clone(),
                     amount: counted,
                     expires_at: key.expires_at,
                     cap: None,
+                    expected_count: scored
+                        .then(|| readings.counters.get(&key.key).map_or(0, |t| t.count)),
                 });
             }
         }

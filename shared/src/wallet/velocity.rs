@@ -59,12 +59,17 @@ pub struct CounterKey {
     pub expires_at: i64,
 }
 
+/// How every counter key of `scope` begins.
+pub fn scope_prefix(scope: Scope) -> String {
+    format!("VEL#{}#", scope.tag())
+}
+
 /// The counter of `scope`/`id` for `window` at `now`.
 pub fn counter_key(scope: Scope, id: &str, window: Window, now: i64) -> CounterKey {
     let length = window.seconds();
     let index = now.div_euclid(length);
     CounterKey {
-        key: format!("VEL#{}#{id}#{}#{index}", scope.tag(), window.tag()),
+        key: format!("{}{id}#{}#{index}", scope_prefix(scope), window.tag()),
         window,
         expires_at: (index + 2) * length,
     }
