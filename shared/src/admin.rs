@@ -303,8 +303,10 @@ impl AdminService {
             .await?)
     }
 
-    /// Decides an open case once: approve lets the recharge go on to
-    /// payment, reject cancels it and emails the user.
+    /// Decides an open case once. For a held recharge, approve lets it go
+    /// on to payment and reject cancels it and emails the user; for a
+    /// payment-event case the decision only records the reviewer's
+    /// conclusion (money differences are settled outside the wallet).
     pub async fn decide_review(
         &self,
         actor: &Actor,

@@ -15,6 +15,8 @@ pub enum Event {
     AccountLocked,
     /// An admin's right password was sent from outside `ADMIN_CIDRS`.
     AdminSignInOutsideNetwork,
+    /// A spent refresh token was retried within the grace window.
+    RefreshGraceUsed,
     /// A recharge was blocked by the fraud score.
     RechargeBlocked,
     /// A recharge was held for a reviewer.
@@ -28,6 +30,7 @@ impl Event {
         match self {
             Event::AccountLocked => "AccountLocked",
             Event::AdminSignInOutsideNetwork => "AdminSignInOutsideNetwork",
+            Event::RefreshGraceUsed => "RefreshGraceUsed",
             Event::RechargeBlocked => "RechargeBlocked",
             Event::RechargeHeld => "RechargeHeld",
             Event::WebhookRejected => "WebhookRejected",

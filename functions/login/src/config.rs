@@ -21,7 +21,7 @@ impl LoginConfig {
     /// `JWT_PUBLIC_KEYS`), `JWT_ISSUER`, `JWT_AUDIENCE`, `ADMIN_CIDRS`, `MAIL_FROM`, and optionally `ADMIN_TOTP_REQUIRED`
     /// (default true), `ADMIN_SESSION_MAX_HOURS` (1-24, default 12),
     /// `AUTH_IP_LIMIT_PER_MINUTE` (default 20), `REFRESH_GRACE_SECONDS`
-    /// (0-300, default 30) and `PRODUCT_NAME`.
+    /// (0-60, default 10) and `PRODUCT_NAME`.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let access = AccessConfig::from_env(env)?;
         let signer = signer_from_env(env)?;
@@ -41,10 +41,10 @@ impl LoginConfig {
             });
         }
         let refresh_grace_seconds = parsed_or(env, "REFRESH_GRACE_SECONDS", REFRESH_GRACE_SECONDS)?;
-        if !(0..=300).contains(&refresh_grace_seconds) {
+        if !(0..=60).contains(&refresh_grace_seconds) {
             return Err(ConfigError::Invalid {
                 var: "REFRESH_GRACE_SECONDS".into(),
-                reason: "must be between 0 and 300".into(),
+                reason: "must be between 0 and 60".into(),
             });
         }
         let policy = AuthPolicy {

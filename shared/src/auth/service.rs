@@ -49,11 +49,9 @@ pub struct AuthPolicy {
     pub refresh_grace_seconds: i64,
 }
 
-/// Default grace window for retried refreshes (as Supabase's refresh token
-/// reuse interval).
-pub const REFRESH_GRACE_SECONDS: i64 = 30;
-/// Rotations a retry within the grace window follows to the live token.
-const MAX_GRACE_HOPS: usize = 3;
+/// Default grace window for retried refreshes (Supabase's refresh token
+/// reuse interval is 10 s too).
+pub const REFRESH_GRACE_SECONDS: i64 = 10;
 
 impl Default for AuthPolicy {
     fn default() -> Self {
@@ -354,7 +352,11 @@ impl AuthService {
             .ok_or(AuthError::RefreshInvalid)?;
         let (old_hash, old) = if presented.rotated {
             match self.live_within_grace(&presented, caller, now).await? {
-                Some(live) => live,
+                Some(live) => {
+                    tracing::warn!(session_id = %presented.session_id, ip = ?caller.ip, "spent refresh token retried within the grace window: its successor is rotated instead");
+                    crate::metrics::count(crate::metrics::Event::RefreshGraceUsed);
+                    live
+                }
                 None => {
                     self.ports
                         .sessions
@@ -406,9 +408,11 @@ impl AuthService {
         }
     }
 
-    /// The live descendant of `rotated` (hash and record) when presenting it
-    /// is a retry: same device, each rotation on the way less than the grace
-    /// window old. `None` means reuse.
+    /// The successor of `rotated` (hash and record) when presenting it is a
+    /// retry after a lost answer: same device, rotated less than the grace
+    /// window ago, and the successor never presented (so its answer may
+    /// indeed have been lost). Rotating the successor spends it, so a spent
+    /// token earns one retry at most. `None` means reuse.
     async fn live_within_grace(
         &self,
         rotated: &RefreshRecord,
@@ -418,26 +422,19 @@ impl AuthService {
         if rotated.device_id != caller.device_id {
             return Ok(None);
         }
-        let mut current = rotated.clone();
-        for _ in 0..MAX_GRACE_HOPS {
-            let within = current
-                .rotated_at
-                .is_some_and(|at| now - at < self.policy.refresh_grace_seconds);
-            let Some(hash) = current.successor.clone().filter(|_| within) else {
-                return Ok(None);
-            };
-            let Some(next) = self.ports.sessions.refresh_token(&hash).await? else {
-                return Ok(None);
-            };
-            if next.session_id != rotated.session_id {
-                return Ok(None);
-            }
-            if !next.rotated {
-                return Ok(Some((hash, next)));
-            }
-            current = next;
-        }
-        Ok(None)
+        let within = rotated
+            .rotated_at
+            .is_some_and(|at| now - at < self.policy.refresh_grace_seconds);
+        let Some(hash) = rotated.successor.clone().filter(|_| within) else {
+            return Ok(None);
+        };
+        Ok(self
+            .ports
+            .sessions
+            .refresh_token(&hash)
+            .await?
+            .filter(|next| next.session_id == rotated.session_id && !next.rotated)
+            .map(|next| (hash, next)))
     }
 
     /// Ends the caller's session; its refresh tokens stop working at once.
