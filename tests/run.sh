@@ -51,7 +51,9 @@ rm -rf "$old_template"
 
 echo "== README walk-through over HTTP (cargo lambda watch)"
 env_file=$(write_function_env)
-setsid env $(secret_unset_flags) cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$env_file" \
+# --ignore-changes: a file the run writes in the tree (schemathesis's cache)
+# would otherwise restart every function mid-request.
+setsid env $(secret_unset_flags) cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$LAMBDA_PORT" --env-file "$env_file" \
   > .local/watch.log 2>&1 &
 WATCH_PID=$!
 WATCH_PID="$WATCH_PID" python3 tests/readme_walkthrough.py README.md \
