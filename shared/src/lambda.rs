@@ -6,13 +6,14 @@ use std::future::Future;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::lambda_runtime::LambdaEvent;
-use lambda_http::{run, service_fn, Body, Error, Request, Response};
+use lambda_http::{run, service_fn, Body, Error, Request, RequestExt, Response};
 
 use std::sync::Arc;
 
 use crate::aws::SecretsManager;
 use crate::clock::SystemClock;
 use crate::config::{ConfigError, Env, ProcessEnv};
+use crate::deadline::{Deadline, HTTP_RESERVE};
 use crate::http::{error_response, ApiError, RequestMeta};
 use crate::logging::RequestLog;
 use crate::secrets::{secret_ids, LiveApp, SecretEnv, SecretSource};
@@ -20,8 +21,15 @@ use crate::secrets::{secret_ids, LiveApp, SecretEnv, SecretSource};
 /// A route's result: the response and, when known, the caller's user id.
 pub type Served = Result<(Response<Body>, Option<String>), ApiError>;
 
+/// The deadline of the invocation that carries `req`, if the runtime gave one.
+pub fn request_deadline(req: &Request) -> Option<Deadline> {
+    req.lambda_context_ref()
+        .and_then(|context| Deadline::from_epoch_ms(context.deadline, std::time::SystemTime::now()))
+}
+
 /// Serves one request through `serve`, maps its error to the contract, and
-/// writes the request's log line.
+/// writes the request's log line. A request still running `HTTP_RESERVE`
+/// before its invocation's deadline is dropped and answered 503.
 pub async fn serve_logged<F, Fut>(function: &'static str, req: Request, serve: F) -> Response<Body>
 where
     F: FnOnce(Request, RequestMeta) -> Fut,
@@ -36,7 +44,19 @@ where
         )
     } else {
         let origin = crate::cors::allowed_origin(req.headers());
-        let (mut response, user_id) = match serve(req, meta.clone()).await {
+        let deadline = request_deadline(&req);
+        let served = match deadline {
+            Some(deadline) => deadline
+                .run(HTTP_RESERVE, serve(req, meta.clone()))
+                .await
+                .unwrap_or_else(|| {
+                    tracing::warn!(request_id = %meta.request_id, "deadline near: answered 503");
+                    crate::metrics::count(crate::metrics::Event::DeadlineCut);
+                    Err(ApiError::unavailable())
+                }),
+            None => serve(req, meta.clone()).await,
+        };
+        let (mut response, user_id) = match served {
             Ok(done) => done,
             Err(err) => (error_response(&err, &meta.request_id), None),
         };
@@ -117,21 +137,24 @@ where
 }
 
 /// Runs an SQS worker: logging, one `build` per cold start, then `handle`
-/// for every batch (its response names the failed messages).
+/// for every batch with its invocation's deadline (its response names the
+/// failed messages).
 pub async fn run_sqs<A, B, BFut, H, HFut>(build: B, handle: H) -> Result<(), Error>
 where
     A: Sync + 'static,
     B: Fn(SecretEnv) -> BFut + Sync + 'static,
     BFut: Future<Output = Result<A, ConfigError>> + Send,
-    H: Fn(&'static A, SqsEvent) -> HFut + Sync,
+    H: Fn(&'static A, SqsEvent, Option<Deadline>) -> HFut + Sync,
     HFut: Future<Output = SqsBatchResponse> + Send,
 {
     let live = start_live(build).await?;
     let handle = &handle;
     lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
         move |event: LambdaEvent<SqsEvent>| async move {
+            let deadline =
+                Deadline::from_epoch_ms(event.context.deadline, std::time::SystemTime::now());
             let app = live.current().await?;
-            Ok::<_, Error>(handle(app, event.payload).await)
+            Ok::<_, Error>(handle(app, event.payload, deadline).await)
         },
     ))
     .await
@@ -162,4 +185,55 @@ where
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn request_with_deadline(left: Duration) -> Request {
+        let event = crate::testing::event("recharge-get");
+        let req = lambda_http::request::from_str(&event.to_string()).unwrap();
+        crate::testing::with_deadline(req, left)
+    }
+
+    #[tokio::test]
+    async fn a_request_still_running_near_its_deadline_is_answered_503() {
+        let started = tokio::time::Instant::now();
+        let response = serve_logged(
+            "test",
+            request_with_deadline(Duration::from_millis(1_500)),
+            |_, _| std::future::pending::<Served>(),
+        )
+        .await;
+        assert_eq!(response.status(), 503);
+        assert!(response.headers().contains_key("retry-after"));
+        let body: serde_json::Value =
+            serde_json::from_slice(crate::http::body_bytes(response.body())).unwrap();
+        assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(400) && elapsed < Duration::from_millis(1_500),
+            "answered {elapsed:?} in, before the 1.5 s deadline"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_that_ends_in_time_keeps_its_answer() {
+        let response = serve_logged(
+            "test",
+            request_with_deadline(Duration::from_secs(10)),
+            |_, _| async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Err(ApiError::new(
+                    lambda_http::http::StatusCode::CONFLICT,
+                    "BUSY",
+                    "busy",
+                ))
+            },
+        )
+        .await;
+        assert_eq!(response.status(), 409);
+    }
 }

@@ -8,6 +8,7 @@ pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod cors;
+pub mod deadline;
 pub mod flags;
 pub mod http;
 pub mod kyc;

@@ -13,6 +13,9 @@ pub const NAMESPACE: &str = "Wallet";
 pub enum Event {
     /// An account was locked after failed sign-ins.
     AccountLocked,
+    /// Work was cut short before its invocation's deadline (an HTTP answer
+    /// 503, or a queue message left for retry).
+    DeadlineCut,
     /// An admin's right password was sent from outside `ADMIN_CIDRS`.
     AdminSignInOutsideNetwork,
     /// A spent refresh token was retried within the grace window.
@@ -30,6 +33,7 @@ impl Event {
         match self {
             Event::AccountLocked => "AccountLocked",
             Event::AdminSignInOutsideNetwork => "AdminSignInOutsideNetwork",
+            Event::DeadlineCut => "DeadlineCut",
             Event::RefreshGraceUsed => "RefreshGraceUsed",
             Event::RechargeBlocked => "RechargeBlocked",
             Event::RechargeHeld => "RechargeHeld",

@@ -1,10 +1,15 @@
 //! Backoff for SQS workers: a failed message stays hidden for a delay that
 //! doubles with each receive before SQS delivers it again, so an outage of a
 //! few minutes does not use up the queue's receive limit and send the
-//! message to the dead-letter queue.
+//! message to the dead-letter queue. A batch is worked through against its
+//! invocation's deadline: messages not started in time, and a message still
+//! running near it, are reported failed rather than lost with a timeout.
 
-use aws_lambda_events::event::sqs::SqsMessage;
+use std::future::Future;
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
+
+use crate::deadline::{Deadline, WORKER_CUT_RESERVE, WORKER_START_RESERVE};
 use crate::ports::RetryScheduler;
 
 /// First retry delay; each further receive doubles it, up to `MAX_RETRY_SECONDS`.
@@ -39,6 +44,70 @@ pub async fn retry_later(retries: &dyn RetryScheduler, record: &SqsMessage) -> i
     delay
 }
 
+/// Handles `records` one at a time with `handle` (its error text is for
+/// logs), within `deadline` when there is one: no message starts with less
+/// than `WORKER_START_RESERVE` left, and one still running at
+/// `WORKER_CUT_RESERVE` is dropped. Every failed or cut message gets its
+/// retry delay while time remains; messages never started are reported
+/// failed as they are, reappearing after the queue's visibility timeout.
+/// `what` names the message kind in logs.
+pub async fn handle_records<F, Fut>(
+    records: Vec<SqsMessage>,
+    deadline: Option<Deadline>,
+    retries: &dyn RetryScheduler,
+    what: &str,
+    handle: F,
+) -> SqsBatchResponse
+where
+    F: Fn(SqsMessage) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let mut response = SqsBatchResponse::default();
+    let mut not_started = Vec::new();
+    for record in records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let outcome = match deadline {
+            Some(deadline) if !deadline.has_more_than(WORKER_START_RESERVE) => {
+                not_started.push(message_id);
+                continue;
+            }
+            Some(deadline) => deadline
+                .run(WORKER_CUT_RESERVE, handle(record.clone()))
+                .await
+                .unwrap_or_else(|| {
+                    crate::metrics::count(crate::metrics::Event::DeadlineCut);
+                    Err("cut short by the invocation's deadline".into())
+                }),
+            None => handle(record.clone()).await,
+        };
+        if let Err(reason) = outcome {
+            let delay = match deadline {
+                Some(deadline) => deadline
+                    .run(RETRY_RESERVE, retry_later(retries, &record))
+                    .await
+                    .unwrap_or(0),
+                None => retry_later(retries, &record).await,
+            };
+            tracing::warn!(message_id = %message_id, reason = %reason, receives = receive_count(&record), delay, "{what} left for retry");
+            response.add_failure(message_id);
+        }
+    }
+    if !not_started.is_empty() {
+        crate::metrics::count(crate::metrics::Event::DeadlineCut);
+        tracing::warn!(
+            count = not_started.len(),
+            "deadline near: {what}s not started, left for redelivery"
+        );
+        for message_id in not_started {
+            response.add_failure(message_id);
+        }
+    }
+    response
+}
+
+/// What a worker keeps back, after a failure, to answer its batch.
+const RETRY_RESERVE: std::time::Duration = std::time::Duration::from_millis(500);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +118,81 @@ mod tests {
         assert_eq!(delays, vec![10, 20, 40, 80, 160, 320, 640, 900, 900]);
         assert_eq!(retry_delay(0), 10);
         assert_eq!(retry_delay(u32::MAX), 900);
+    }
+
+    fn message(n: u32) -> SqsMessage {
+        serde_json::from_value(serde_json::json!({
+            "messageId": format!("m-{n}"),
+            "receiptHandle": format!("rh-{n}"),
+            "body": n.to_string(),
+            "attributes": {"ApproximateReceiveCount": "1"}
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_batch_stops_before_its_deadline_and_reports_the_rest() {
+        let retries = crate::memory::MemoryStore::new();
+        let started = std::sync::Mutex::new(Vec::new());
+        let deadline = Deadline::after(std::time::Duration::from_millis(7_200));
+        let response = handle_records(
+            vec![message(1), message(2), message(3)],
+            Some(deadline),
+            &retries,
+            "test message",
+            |record| {
+                let body = record.body.clone().unwrap_or_default();
+                started.lock().unwrap().push(body.clone());
+                async move {
+                    match body.as_str() {
+                        "1" => tokio::time::sleep(std::time::Duration::from_millis(600)).await,
+                        _ => std::future::pending::<()>().await,
+                    }
+                    Ok(())
+                }
+            },
+        )
+        .await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, vec!["m-2", "m-3"]);
+        assert_eq!(
+            *started.lock().unwrap(),
+            vec!["1", "2"],
+            "the third never started"
+        );
+        assert_eq!(
+            retries.retries(),
+            vec![("rh-2".to_string(), 10)],
+            "the cut message waits its backoff; the one never started is left as it is"
+        );
+        let left = deadline.remaining();
+        assert!(
+            left <= WORKER_CUT_RESERVE && left > std::time::Duration::from_secs(2),
+            "stopped at the cut reserve, {left:?} before the deadline"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_deadline_every_message_is_handled() {
+        let retries = crate::memory::MemoryStore::new();
+        let response = handle_records(
+            vec![message(1), message(2)],
+            None,
+            &retries,
+            "test message",
+            |record| async move {
+                match record.body.as_deref() {
+                    Some("2") => Err("refused".to_string()),
+                    _ => Ok(()),
+                }
+            },
+        )
+        .await;
+        assert_eq!(response.batch_item_failures.len(), 1);
+        assert_eq!(retries.retries(), vec![("rh-2".to_string(), 10)]);
     }
 }

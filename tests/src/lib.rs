@@ -188,6 +188,27 @@ impl RechargeStack {
         shared::testing::invoke(|req| recharge::handle(&self.app, req), ev).await
     }
 
+    /// The same recharge in an invocation with `left` before its deadline.
+    pub async fn recharge_within(
+        &self,
+        key: &str,
+        amount: i64,
+        left: std::time::Duration,
+    ) -> shared::testing::Reply {
+        use shared::testing::EventExt;
+        let body = serde_json::json!({"amount": amount, "currency": "EUR", "provider": "stripe"});
+        let ev = shared::testing::event("recharge-start")
+            .body(body)
+            .header("Idempotency-Key", key)
+            .bearer(&self.token)
+            .device(&self.device);
+        shared::testing::invoke(
+            |req| recharge::handle(&self.app, shared::testing::with_deadline(req, left)),
+            ev,
+        )
+        .await
+    }
+
     /// DynamoDB requests made so far by the stack's adapters.
     pub fn calls(&self) -> u64 {
         self.wallet.calls() + self.users.calls()

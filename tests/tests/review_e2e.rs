@@ -135,7 +135,7 @@ async fn a_poison_message_reaches_the_dead_letter_queue() {
         for message in out.messages() {
             deliveries += 1;
             let event = sqs_event(message.message_id().unwrap(), message.body().unwrap());
-            let response = fraud_review_worker::handle_batch(&app, event).await;
+            let response = fraud_review_worker::handle_batch(&app, event, None).await;
             assert_eq!(
                 response.batch_item_failures.len(),
                 1,

@@ -9,8 +9,9 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use shared::aws::{load_sdk_config, DynamoWallet, SesMailer, SqsQueue, WalletTables};
 use shared::clock::SystemClock;
 use shared::config::{required, ConfigError, Env};
+use shared::deadline::Deadline;
 use shared::ports::RetryScheduler;
-use shared::queue_retry::{receive_count, retry_later};
+use shared::queue_retry::handle_records;
 use shared::review::ReviewWorker;
 
 pub use shared::queue_retry::retry_delay;
@@ -50,20 +51,25 @@ impl App {
     }
 }
 
-/// Handles every message of the batch; the response names the failures.
-pub async fn handle_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for record in event.records {
-        let message_id = record.message_id.clone().unwrap_or_default();
-        let outcome = match record.body.as_deref() {
-            Some(body) => app.worker.handle(body).await,
-            None => Err(shared::review::ReviewError::Malformed),
-        };
-        if let Err(err) = outcome {
-            let delay = retry_later(app.retries.as_ref(), &record).await;
-            tracing::warn!(message_id = %message_id, error = %err, receives = receive_count(&record), delay, "review message left for retry");
-            response.add_failure(message_id);
-        }
-    }
-    response
+/// Handles every message of the batch within the invocation's `deadline`;
+/// the response names the failures (and the messages there was no time for).
+pub async fn handle_batch(
+    app: &App,
+    event: SqsEvent,
+    deadline: Option<Deadline>,
+) -> SqsBatchResponse {
+    handle_records(
+        event.records,
+        deadline,
+        app.retries.as_ref(),
+        "review message",
+        |record| async move {
+            match record.body.as_deref() {
+                Some(body) => app.worker.handle(body).await,
+                None => Err(shared::review::ReviewError::Malformed),
+            }
+            .map_err(|err| err.to_string())
+        },
+    )
+    .await
 }

@@ -117,9 +117,9 @@ async fn duplicate_deliveries_open_one_case_and_email_once() {
     let h = harness();
     let (id, user) = held(&h, 1).await;
     let message = json!({"recharge_id": id, "user_id": user});
-    let first = handle_batch(&h.app, batch(&[message.clone(), message.clone()])).await;
+    let first = handle_batch(&h.app, batch(&[message.clone(), message.clone()]), None).await;
     assert!(failures(&first).is_empty());
-    let again = handle_batch(&h.app, batch(&[message])).await;
+    let again = handle_batch(&h.app, batch(&[message]), None).await;
     assert!(failures(&again).is_empty());
     let open = h.store.cases(CaseStatus::Open, 10).await.unwrap();
     assert_eq!(open.len(), 1);
@@ -150,6 +150,7 @@ async fn a_failure_mid_batch_retries_only_the_failed_messages() {
             json!({"recharge_id": b, "user_id": "someone-else"}),
             json!({"recharge_id": b, "user_id": ub}),
         ]),
+        None,
     )
     .await;
     assert_eq!(
@@ -165,14 +166,14 @@ async fn an_email_outage_leaves_the_message_and_the_retry_notifies() {
     let (id, user) = held(&h, 1).await;
     let message = json!({"recharge_id": id, "user_id": user});
     h.mailer.set_unavailable(true);
-    let failed = handle_batch(&h.app, batch(std::slice::from_ref(&message))).await;
+    let failed = handle_batch(&h.app, batch(std::slice::from_ref(&message)), None).await;
     assert_eq!(failures(&failed), vec!["message-0"]);
     assert!(
         !h.store.case(&id).await.unwrap().unwrap().notified,
         "the case is kept, not lost"
     );
     h.mailer.set_unavailable(false);
-    let retried = handle_batch(&h.app, batch(&[message])).await;
+    let retried = handle_batch(&h.app, batch(&[message]), None).await;
     assert!(failures(&retried).is_empty());
     assert!(h.store.case(&id).await.unwrap().unwrap().notified);
 }
@@ -196,7 +197,7 @@ async fn a_failed_message_is_reported_and_retried_later_each_time() {
         {"messageId": "m-poison", "receiptHandle": "rh-poison", "body": "not json", "attributes": {"ApproximateReceiveCount": "1"}},
     ]}))
     .unwrap();
-    let response = handle_batch(&h.app, batch).await;
+    let response = handle_batch(&h.app, batch, None).await;
     assert_eq!(
         failures(&response),
         vec!["m-bad", "m-poison"],

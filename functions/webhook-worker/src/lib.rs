@@ -12,9 +12,10 @@ use shared::aws::{
 };
 use shared::clock::SystemClock;
 use shared::config::{required, ConfigError, Env};
+use shared::deadline::Deadline;
 use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
 use shared::ports::RetryScheduler;
-use shared::queue_retry::{receive_count, retry_later};
+use shared::queue_retry::handle_records;
 use shared::wallet::payments::PaymentApplier;
 use shared::webhook::event::ProviderEvent;
 
@@ -61,29 +62,33 @@ impl App {
     }
 }
 
-/// Applies every message of the batch; the response names the failures.
-pub async fn handle_batch(app: &App, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for record in event.records {
-        let message_id = record.message_id.clone().unwrap_or_default();
-        let parsed: Option<ProviderEvent> = record
-            .body
-            .as_deref()
-            .and_then(|b| serde_json::from_str(b).ok());
-        let outcome = match parsed {
-            Some(provider_event) => app
-                .applier
-                .apply(&provider_event)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            None => Err("malformed message".to_string()),
-        };
-        if let Err(reason) = outcome {
-            let delay = retry_later(app.retries.as_ref(), &record).await;
-            tracing::warn!(message_id = %message_id, reason = %reason, receives = receive_count(&record), delay, "webhook event left for retry");
-            response.add_failure(message_id);
-        }
-    }
-    response
+/// Applies every message of the batch within the invocation's `deadline`;
+/// the response names the failures (and the messages there was no time for).
+pub async fn handle_batch(
+    app: &App,
+    event: SqsEvent,
+    deadline: Option<Deadline>,
+) -> SqsBatchResponse {
+    handle_records(
+        event.records,
+        deadline,
+        app.retries.as_ref(),
+        "webhook event",
+        |record| async move {
+            let parsed: Option<ProviderEvent> = record
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_str(b).ok());
+            match parsed {
+                Some(provider_event) => app
+                    .applier
+                    .apply(&provider_event)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                None => Err("malformed message".to_string()),
+            }
+        },
+    )
+    .await
 }

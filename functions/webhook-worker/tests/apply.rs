@@ -411,7 +411,7 @@ async fn a_failed_message_is_reported_and_retried_later_each_time() {
         {"messageId": "m-poison", "receiptHandle": "rh-poison", "body": "not json", "attributes": {"ApproximateReceiveCount": "1"}},
     ]}))
     .unwrap();
-    let response = webhook_worker::handle_batch(&app, batch).await;
+    let response = webhook_worker::handle_batch(&app, batch, None).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -681,4 +681,60 @@ async fn a_refund_racing_its_payment_leaves_the_same_balance_whichever_lands_fir
             "round {round}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_batch_near_its_deadline_applies_nothing_and_reports_every_message() {
+    use aws_lambda_events::event::sqs::SqsEvent;
+    let h = harness().await;
+    let store = h.store.clone();
+    let app = webhook_worker::App {
+        applier: Arc::try_unwrap(h.applier).ok().unwrap(),
+        retries: store.clone(),
+    };
+    let event = ProviderEvent {
+        provider: "stripe".into(),
+        event_id: "evt_late".into(),
+        kind: EventKind::PaymentSucceeded,
+        recharge_id: Some("rc_1".into()),
+        amount: Some(2_000),
+        currency: Some("EUR".into()),
+        received_at: NOW,
+    };
+    store.record(&event, NOW + 86_400).await.unwrap();
+    let body = serde_json::to_string(&event).unwrap();
+    let batch: SqsEvent = serde_json::from_value(json!({"Records": [
+        {"messageId": "m-1", "receiptHandle": "rh-1", "body": body, "attributes": {"ApproximateReceiveCount": "1"}},
+        {"messageId": "m-2", "receiptHandle": "rh-2", "body": body, "attributes": {"ApproximateReceiveCount": "1"}},
+    ]}))
+    .unwrap();
+    let in_time = batch.clone();
+    let near = shared::deadline::Deadline::after(
+        shared::deadline::WORKER_START_RESERVE - std::time::Duration::from_secs(1),
+    );
+    let response = webhook_worker::handle_batch(&app, batch, Some(near)).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, vec!["m-1", "m-2"]);
+    assert_eq!(
+        shared::testing::balance(&*store, "user-1", "EUR").await,
+        0,
+        "nothing credited"
+    );
+    assert!(
+        store.retries().is_empty(),
+        "left to the queue's visibility timeout"
+    );
+
+    let later = shared::deadline::Deadline::after(std::time::Duration::from_secs(30));
+    let redelivered = webhook_worker::handle_batch(&app, in_time, Some(later)).await;
+    assert!(redelivered.batch_item_failures.is_empty());
+    assert_eq!(
+        shared::testing::balance(&*store, "user-1", "EUR").await,
+        2_000,
+        "redelivered in time, credited once"
+    );
 }

@@ -66,6 +66,18 @@ where
     }
 }
 
+/// `req` in an invocation with `left` before its deadline, as the Lambda
+/// runtime hands it over.
+pub fn with_deadline(req: Request, left: std::time::Duration) -> Request {
+    use lambda_http::RequestExt;
+    let mut context = lambda_http::Context::default();
+    context.deadline = (std::time::SystemTime::now() + left)
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_millis() as u64;
+    req.with_lambda_context(context)
+}
+
 /// Edits of a sample event.
 pub trait EventExt {
     fn body(self, body: Value) -> Value;
