@@ -856,6 +856,43 @@ def check_queues(output, problems):
                 )
 
 
+# ---------- email ----------
+
+def check_mail(output, problems):
+    """Every function that sends email names the stack's configuration set,
+    may send only from MAIL_FROM, under that set; the set suppresses bounced
+    and complaining addresses and requires TLS."""
+    resources = output["Resources"]
+    sets = of_type(resources, "AWS::SES::ConfigurationSet")
+    if list(sets) != ["MailConfigurationSet"]:
+        problems.append(f"expected one AWS::SES::ConfigurationSet, MailConfigurationSet (found {sorted(sets)})")
+    for lid, config in sets.items():
+        props = config["Properties"]
+        reasons = set((props.get("SuppressionOptions") or {}).get("SuppressedReasons") or [])
+        if reasons != {"BOUNCE", "COMPLAINT"}:
+            problems.append(f"{lid}: suppression list not fed by BOUNCE and COMPLAINT (found {sorted(reasons)})")
+        if (props.get("DeliveryOptions") or {}).get("TlsPolicy") != "REQUIRE":
+            problems.append(f"{lid}: DeliveryOptions.TlsPolicy is not REQUIRE")
+    senders = set()
+    for lid, statement in function_statements(output):
+        if "ses:SendEmail" not in set(leaves(statement.get("Action"))):
+            continue
+        senders.add(lid)
+        where = f"{lid}: statement {statement.get('Sid')}"
+        if "MailConfigurationSet" not in refs(statement.get("Resource")):
+            problems.append(f"{where}: ses:SendEmail without the configuration set's ARN (every send names it)")
+        condition = (statement.get("Condition") or {}).get("StringEquals") or {}
+        if condition.get("ses:FromAddress") != {"Ref": "MailFrom"}:
+            problems.append(f"{where}: ses:SendEmail not bound to ses:FromAddress MailFrom")
+    for lid, function in sorted(of_type(resources, "AWS::Lambda::Function").items()):
+        variables = ((function["Properties"].get("Environment") or {}).get("Variables")) or {}
+        mails = "MAIL_FROM" in variables
+        if mails and variables.get("MAIL_CONFIGURATION_SET") != {"Ref": "MailConfigurationSet"}:
+            problems.append(f"{lid}: MAIL_CONFIGURATION_SET is {variables.get('MAIL_CONFIGURATION_SET')!r}, not the stack's set")
+        if mails != (lid in senders):
+            problems.append(f"{lid}: MAIL_FROM set {mails} but ses:SendEmail granted {lid in senders}")
+
+
 def check(template_path):
     """Returns the counts; raises CheckFailed with every problem found."""
     raw = load_yaml(template_path)
@@ -916,6 +953,7 @@ def check_loaded(raw, base_dir, overrides=None):
     check_waf(output, stats, problems)
     check_rules(output, problems)
     check_queues(output, problems)
+    check_mail(output, problems)
     stats["problems"] = problems
     return stats
 
@@ -1140,6 +1178,24 @@ def _function_property(function, name, value):
     return mutate
 
 
+def _mail_statement(function, mutate_statement):
+    def mutate(raw):
+        for policy in raw["Resources"][function]["Properties"]["Policies"]:
+            for statement in policy.get("Statement") or []:
+                if statement.get("Action") == "ses:SendEmail":
+                    mutate_statement(statement)
+
+    return mutate
+
+
+def _only_the_identity(statement):
+    statement["Resource"] = statement["Resource"][0]
+
+
+def _without_suppression(raw):
+    raw["Resources"]["MailConfigurationSet"]["Properties"].pop("SuppressionOptions")
+
+
 def _without_maximum_concurrency(function, event):
     def mutate(raw):
         raw["Resources"][function]["Properties"]["Events"][event]["Properties"].pop("ScalingConfig", None)
@@ -1148,6 +1204,9 @@ def _without_maximum_concurrency(function, event):
 
 
 SELF_TESTS = [
+    ("login sending without the configuration set", _env("LoginFunction", "MAIL_CONFIGURATION_SET"), "LoginFunction: MAIL_CONFIGURATION_SET is None"),
+    ("the review worker's mail statement without the configuration set", _mail_statement("FraudReviewWorkerFunction", _only_the_identity), "FraudReviewWorkerFunction: statement NotifyReviewers: ses:SendEmail without the configuration set's ARN"),
+    ("bounced addresses not suppressed", _without_suppression, "MailConfigurationSet: suppression list not fed"),
     ("the admin URL without lambda:InvokeFunction", _url_permission_without_invoke, "InvokedViaFunctionUrl: true"),
     ("the WAF associated with another stage", _waf_elsewhere, "WebACLAssociation on"),
     ("no MergeDefinitions (integrations not merged)", _drop("MergeDefinitions"), "no x-amazon-apigateway-integration"),

@@ -4,7 +4,8 @@
 Every AWS::DynamoDB::Table in the template is created on the emulator at
 AWS_ENDPOINT_URL with the same keys, indexes and TTL, named as the template
 names it with the stack name replaced by STACK_NAME (default "local"). The
-SES sender identity MAIL_FROM is verified so the emulator accepts email.
+SES sender identity MAIL_FROM is verified so the emulator accepts email,
+and the configuration set MAIL_CONFIGURATION_SET is created.
 The secrets named in LOCAL_SECRETS ("id=VAR,VAR;id=VAR") are stored in
 Secrets Manager as JSON objects of those variables' values, which is where
 the functions read them (SECRET_IDS), as in AWS.
@@ -17,6 +18,7 @@ import sys
 import time
 
 import boto3
+import botocore.exceptions
 import yaml
 
 TEMPLATE = os.path.join(os.path.dirname(__file__), "..", "template.yaml")
@@ -168,6 +170,15 @@ def main():
             EmailAddress=sender
         )
         print(f"sender {sender} verified")
+    configuration_set = os.environ.get("MAIL_CONFIGURATION_SET")
+    if configuration_set:
+        ses = boto3.client("sesv2", endpoint_url=endpoint)
+        try:
+            ses.create_configuration_set(ConfigurationSetName=configuration_set)
+        except botocore.exceptions.ClientError as err:
+            if "AlreadyExists" not in err.response["Error"]["Code"]:
+                raise
+        print(f"configuration set {configuration_set} ready")
 
 
 def wait_for(endpoint, seconds=30):

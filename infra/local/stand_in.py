@@ -37,6 +37,12 @@ another request IdempotentParameterMismatchException.
   unprocessed  (BatchGetItem) only the request's first key read, every other
                key answered in UnprocessedKeys (a one-key request: its key),
                as DynamoDB does under throughput or size limits
+  reject       (ses) MessageRejected, not sent: what the SES sandbox answers
+               for a recipient that is not a verified identity
+SES: moto ignores a SendEmail's ConfigurationSetName; the stand-in answers
+NotFoundException for a set that does not exist (as SES does) and records
+the set each message was sent under: GET /_stand_in/mail?to=<address>
+answers {"configuration_sets": [name or null, ...]}, oldest first.
 Items past their TTL: moto never deletes them (it only records the TTL
 setting), so an item written with a past `ttl` stays readable, as DynamoDB
 keeps expired items for up to two days; no mode is needed.
@@ -175,6 +181,28 @@ class RequestTokens:
             self.seen[token] = (time.time() + self.WINDOW_SECONDS, request, reply.decode())
 
 
+def message_rejected():
+    """SES's refusal of a recipient the sandbox has not verified."""
+    body = json.dumps({"message": "Email address is not verified. The following identities failed the check: (injected)"})
+    return "400 Bad Request", [("Content-Type", "application/json"), ("x-amzn-ErrorType", "MessageRejected")], body
+
+
+def configuration_set_missing(name):
+    body = json.dumps({"message": f"Configuration set <{name}> does not exist."})
+    return "404 Not Found", [("Content-Type", "application/json"), ("x-amzn-ErrorType", "NotFoundException")], body
+
+
+def configuration_set_exists(environ, name):
+    """Whether moto's SES backend for the request's region holds the set."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    scope = auth.split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+    region = scope[2] if len(scope) >= 4 else "us-east-1"
+    return name in ses_backends[DEFAULT_ACCOUNT_ID][region].config_sets
+
+
 def server_error(service):
     if service.startswith("dynamodb:") or service == "sqs":
         body = json.dumps({"__type": "InternalServerError", "message": "Internal server error (injected)."})
@@ -194,8 +222,8 @@ class Faults:
         fault.setdefault("seconds", 0)
         fault.setdefault("match", "")
         fault["used"] = 0
-        if fault.get("mode") not in ("throttle", "fail", "stall_drop", "stall_apply", "cancel", "conflict", "apply_fail", "unprocessed"):
-            raise ValueError("mode must be throttle, fail, stall_drop, stall_apply, cancel, conflict, apply_fail or unprocessed")
+        if fault.get("mode") not in ("throttle", "fail", "stall_drop", "stall_apply", "cancel", "conflict", "apply_fail", "unprocessed", "reject"):
+            raise ValueError("mode must be throttle, fail, stall_drop, stall_apply, cancel, conflict, apply_fail, unprocessed or reject")
         with self.lock:
             self.pending.append(fault)
 
@@ -235,11 +263,17 @@ class Serialized:
         self.calls = Counter()
         self.faults = Faults()
         self.tokens = RequestTokens()
+        self.mail = []
 
     def control(self, environ, start_response):
         method = environ.get("REQUEST_METHOD")
         if environ.get("PATH_INFO") == "/_stand_in/calls":
             return answer(start_response, "200 OK", [("Content-Type", "application/json")], json.dumps(self.calls))
+        if environ.get("PATH_INFO") == "/_stand_in/mail":
+            to = parse_qs(environ.get("QUERY_STRING", "")).get("to", [""])[0]
+            with self.lock:
+                sets = [m["configuration_set"] for m in self.mail if to in m["to"]]
+            return answer(start_response, "200 OK", [("Content-Type", "application/json")], json.dumps({"configuration_sets": sets}))
         if method == "GET":
             query = parse_qs(environ.get("QUERY_STRING", ""))
             used = self.faults.used(query.get("match", [""])[0])
@@ -279,10 +313,36 @@ class Serialized:
                 return answer(start_response, *server_error(service))
             if mode == "unprocessed":
                 return self.partly_processed(environ, start_response, service, body)
+            if mode == "reject":
+                return answer(start_response, *message_rejected())
             time.sleep(fault["seconds"])
             if mode == "stall_drop":
                 return answer(start_response, *server_error(service))
+        if service == "ses" and environ.get("PATH_INFO") == "/v2/email/outbound-emails":
+            return self.send_email(environ, start_response, service, body)
         return self.apply(environ, start_response, service, body)
+
+    def send_email(self, environ, start_response, service, body):
+        """An SESv2 SendEmail: its configuration set must exist; recorded."""
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = {}
+        name = request.get("ConfigurationSetName")
+        if name is not None and not configuration_set_exists(environ, name):
+            return answer(start_response, *configuration_set_missing(name))
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"] = status
+            return start_response(status, headers, exc_info)
+
+        reply = self.apply(environ, capture, service, body)
+        if captured.get("status", "").startswith("200"):
+            to = request.get("Destination", {}).get("ToAddresses", [])
+            with self.lock:
+                self.mail.append({"to": to, "configuration_set": name})
+        return reply
 
     def apply(self, environ, start_response, service, body):
         """Applies a request under the lock; a TransactWriteItems whose

@@ -16,6 +16,11 @@ pub const WORKER_START_RESERVE: Duration = Duration::from_secs(6);
 /// covers scheduling the retries and answering the batch.
 pub const WORKER_CUT_RESERVE: Duration = Duration::from_secs(3);
 
+/// Lambda's longest function timeout.
+const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
+/// How far the wall clock and a context's deadline may disagree.
+const PLAUSIBLE_SKEW: Duration = Duration::from_secs(60);
+
 /// When the invocation ends, on the runtime's monotonic clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deadline {
@@ -31,15 +36,20 @@ impl Deadline {
     }
 
     /// The deadline of a Lambda context (`deadline_ms`, milliseconds since
-    /// the epoch) read at wall-clock time `now`; a deadline already passed
-    /// leaves no time. `None` when the context carries none (0).
+    /// the epoch) read at wall-clock time `now`; a deadline just passed
+    /// leaves no time. `None` for a value no Lambda runtime gives: more than
+    /// `PLAUSIBLE_SKEW` in the past, or beyond Lambda's 15-minute maximum
+    /// timeout (local emulators send a fixed number, `cargo lambda watch`
+    /// 600000).
     pub fn from_epoch_ms(deadline_ms: u64, now: SystemTime) -> Option<Self> {
-        if deadline_ms == 0 {
-            return None;
-        }
         let now_ms = now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
+        let skew = PLAUSIBLE_SKEW.as_millis() as u64;
+        let latest = now_ms.saturating_add(LAMBDA_MAX_TIMEOUT.as_millis() as u64 + skew);
+        if deadline_ms.saturating_add(skew) < now_ms || deadline_ms > latest {
+            return None;
+        }
         Some(Self::after(Duration::from_millis(
             deadline_ms.saturating_sub(now_ms),
         )))
@@ -80,7 +90,23 @@ mod tests {
         assert!(left <= Duration::from_millis(2_500) && left > Duration::from_millis(2_000));
         let passed = Deadline::from_epoch_ms(now_ms - 1_000, now).unwrap();
         assert_eq!(passed.remaining(), Duration::ZERO);
+        let longest = Deadline::from_epoch_ms(now_ms + 900_000, now).unwrap();
+        assert!(longest.remaining() > Duration::from_secs(899));
+    }
+
+    #[test]
+    fn values_no_lambda_runtime_gives_are_no_deadline() {
+        let now = SystemTime::now();
+        let now_ms = now.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         assert_eq!(Deadline::from_epoch_ms(0, now), None);
+        assert_eq!(
+            Deadline::from_epoch_ms(600_000, now),
+            None,
+            "cargo lambda watch's fixed header"
+        );
+        assert_eq!(Deadline::from_epoch_ms(now_ms - 120_000, now), None);
+        assert_eq!(Deadline::from_epoch_ms(now_ms + 3_600_000, now), None);
+        assert_eq!(Deadline::from_epoch_ms(u64::MAX, now), None);
     }
 
     #[tokio::test]

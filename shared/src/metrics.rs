@@ -24,6 +24,9 @@ pub enum Event {
     RechargeBlocked,
     /// A recharge was held for a reviewer.
     RechargeHeld,
+    /// A reviewer could not be emailed about a case (an address refused, or
+    /// an outage outlasting the message's attempts).
+    ReviewNotifyFailed,
     /// A webhook delivery failed signature verification.
     WebhookRejected,
 }
@@ -37,6 +40,7 @@ impl Event {
             Event::RefreshGraceUsed => "RefreshGraceUsed",
             Event::RechargeBlocked => "RechargeBlocked",
             Event::RechargeHeld => "RechargeHeld",
+            Event::ReviewNotifyFailed => "ReviewNotifyFailed",
             Event::WebhookRejected => "WebhookRejected",
         }
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ports::{Mailer, OutgoingEmail, ReviewStore, StoreError, WalletStore};
+use crate::ports::{MailError, Mailer, OutgoingEmail, ReviewStore, StoreError, WalletStore};
 use crate::wallet::model::RechargeStatus;
 
 /// Where a case stands.
@@ -87,6 +87,18 @@ impl From<StoreError> for ReviewError {
     }
 }
 
+impl From<MailError> for ReviewError {
+    fn from(err: MailError) -> Self {
+        ReviewError::Dependency(err.to_string())
+    }
+}
+
+/// The delivery at which a message whose case is open stops waiting for the
+/// mail service to recover (the review queue sends a message to its
+/// dead-letter queue after 8): the case stays open in the admin console and
+/// the failure is counted (`ReviewNotifyFailed`).
+pub const NOTIFY_ATTEMPTS: u32 = 6;
+
 /// Opens cases from queue messages and tells the reviewers.
 pub struct ReviewWorker {
     pub reviews: Arc<dyn ReviewStore>,
@@ -97,9 +109,13 @@ pub struct ReviewWorker {
 }
 
 impl ReviewWorker {
-    /// Handles one message body: opens the case once, emails the reviewers
-    /// once it is open; any failure leaves the message to be retried.
-    pub async fn handle(&self, body: &str) -> Result<(), ReviewError> {
+    /// Handles one message body at its `receives`-th delivery: opens the
+    /// case once, then emails the reviewers. A failure leaves the message to
+    /// be retried, except email that cannot reach the reviewers: an address
+    /// SES refuses is skipped, and an outage still there at delivery
+    /// `NOTIFY_ATTEMPTS` is given up on, so a review never goes to the
+    /// dead-letter queue because of email.
+    pub async fn handle(&self, body: &str, receives: u32) -> Result<(), ReviewError> {
         let message: ReviewMessage =
             serde_json::from_str(body).map_err(|_| ReviewError::Malformed)?;
         let recharge = self
@@ -135,23 +151,45 @@ impl ReviewWorker {
             .await?
             .ok_or_else(|| ReviewError::Dependency("case vanished".into()))?;
         if !stored.notified {
-            for reviewer in &self.reviewers {
-                self.mailer
-                    .send(&OutgoingEmail {
-                        to: reviewer.clone(),
-                        subject: format!("Recharge {} held for review", stored.case_id),
-                        text: format!(
-                            "Amount: {} {} (minor units)\nReasons: {}\nDecide in the admin console.",
-                            stored.amount,
-                            stored.currency,
-                            stored.reasons.join(", ")
-                        ),
-                    })
-                    .await?;
+            match self.notify(&stored).await {
+                Ok(()) => self.reviews.mark_notified(&stored.case_id).await?,
+                Err(err) if receives < NOTIFY_ATTEMPTS => return Err(err.into()),
+                Err(err) => {
+                    crate::metrics::count(crate::metrics::Event::ReviewNotifyFailed);
+                    tracing::error!(case_id = %stored.case_id, receives, error = %err, "reviewers not emailed; the case stays open in the admin console");
+                }
             }
-            self.reviews.mark_notified(&stored.case_id).await?;
         }
         tracing::info!(case_id = %stored.case_id, "review case open");
+        Ok(())
+    }
+
+    /// Emails every reviewer about `case`; an address SES refuses for good
+    /// is logged (by its position in `REVIEWER_EMAILS`), counted and skipped.
+    async fn notify(&self, case: &ReviewCase) -> Result<(), MailError> {
+        for (position, reviewer) in self.reviewers.iter().enumerate() {
+            let sent = self
+                .mailer
+                .send(&OutgoingEmail {
+                    to: reviewer.clone(),
+                    subject: format!("Recharge {} held for review", case.case_id),
+                    text: format!(
+                        "Amount: {} {} (minor units)\nReasons: {}\nDecide in the admin console.",
+                        case.amount,
+                        case.currency,
+                        case.reasons.join(", ")
+                    ),
+                })
+                .await;
+            match sent {
+                Ok(()) => {}
+                Err(MailError::Refused(reason)) => {
+                    crate::metrics::count(crate::metrics::Event::ReviewNotifyFailed);
+                    tracing::warn!(case_id = %case.case_id, reviewer = position, reason = %reason, "reviewer address refused by the mail service; check REVIEWER_EMAILS (and, in the SES sandbox, verify it)");
+                }
+                Err(err) => return Err(err),
+            }
+        }
         Ok(())
     }
 }

@@ -45,6 +45,24 @@ pub fn emails_to(to: &str) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The configuration set of each message the stand-in sent to `to`
+/// (`None`: sent without one), oldest first.
+pub fn configuration_sets_used(to: &str) -> Vec<Option<String>> {
+    let text = ureq::get(&format!("{}/_stand_in/mail", endpoint()))
+        .query("to", to)
+        .call()
+        .expect("the stand-in answers")
+        .into_string()
+        .expect("text body");
+    let data: Value = serde_json::from_str(&text).expect("JSON");
+    data["configuration_sets"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|set| set.as_str().map(str::to_string))
+        .collect()
+}
+
 /// How an injected fault misbehaves (see `infra/local/stand_in.py`).
 #[derive(Debug, Clone, Copy)]
 pub enum FaultMode {
@@ -70,6 +88,9 @@ pub enum FaultMode {
     /// (`dynamodb:BatchGetItem`) only the request's first key read, the
     /// others (a one-key request: its key) answered in `UnprocessedKeys`.
     Unprocessed,
+    /// (`ses`) `MessageRejected`, not sent: the SES sandbox refusing a
+    /// recipient that is not a verified identity.
+    Reject,
 }
 
 /// Makes the stand-in misbehave on the next `times` requests to `service`
@@ -89,6 +110,7 @@ pub fn inject_fault(service: &str, matching: &str, mode: FaultMode, times: u32) 
         FaultMode::Conflict => ("conflict", 0.0),
         FaultMode::ApplyFail => ("apply_fail", 0.0),
         FaultMode::Unprocessed => ("unprocessed", 0.0),
+        FaultMode::Reject => ("reject", 0.0),
     };
     let mut fault = serde_json::json!({
         "service": service, "match": matching, "mode": mode, "times": times, "seconds": seconds,
@@ -319,7 +341,10 @@ impl DynamoPayments {
                 &sdk,
                 TableNames::from_env(&ProcessEnv).unwrap(),
             )),
-            mailer: Arc::new(SesMailer::new(&sdk, &std::env::var("MAIL_FROM").unwrap())),
+            mailer: Arc::new(SesMailer::new(
+                &sdk,
+                &shared::aws::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
+            )),
             guard: FeatureGuard::new(Arc::new(FlagCache::new(
                 Arc::new(flags),
                 clock.clone(),

@@ -3,10 +3,15 @@
 
 use std::sync::Arc;
 
-use e2e::{emails_to, endpoint, unique_email};
-use shared::aws::{load_sdk_config, DynamoStore, SecretsManager, SesMailer, TableNames};
+use e2e::{
+    clear_faults, configuration_sets_used, emails_to, endpoint, inject_fault, unique_email,
+    FaultMode,
+};
+use shared::aws::{
+    load_sdk_config, DynamoStore, MailSettings, SecretsManager, SesMailer, TableNames,
+};
 use shared::config::ProcessEnv;
-use shared::ports::{Mailer, OutgoingEmail};
+use shared::ports::{MailError, Mailer, OutgoingEmail};
 use shared::testing::contract::full_contract;
 
 async fn store() -> Arc<DynamoStore> {
@@ -21,11 +26,24 @@ async fn dynamodb_store_keeps_the_port_contract() {
     full_contract(store.clone(), store.clone(), store).await;
 }
 
+fn mail_settings() -> MailSettings {
+    MailSettings::from_env(&ProcessEnv)
+        .expect("tests/run.sh sets MAIL_FROM and MAIL_CONFIGURATION_SET")
+}
+
+fn contract_email(to: &str) -> OutgoingEmail {
+    OutgoingEmail {
+        to: to.to_string(),
+        subject: "Contract".to_string(),
+        text: "Hello from the contract suite.".to_string(),
+    }
+}
+
 #[tokio::test]
 async fn ses_mailer_delivers_to_the_stand_in() {
     endpoint();
-    let from = std::env::var("MAIL_FROM").expect("tests/run.sh sets MAIL_FROM");
-    let mailer = SesMailer::new(&load_sdk_config().await, &from);
+    let settings = mail_settings();
+    let mailer = SesMailer::new(&load_sdk_config().await, &settings);
     let to = unique_email("mail");
     let email = OutgoingEmail {
         to: to.clone(),
@@ -39,6 +57,50 @@ async fn ses_mailer_delivers_to_the_stand_in() {
             "Contract".to_string(),
             "Hello from the contract suite.".to_string()
         )]
+    );
+    assert_eq!(
+        configuration_sets_used(&to),
+        vec![Some(settings.configuration_set)],
+        "every message names the configuration set"
+    );
+}
+
+#[tokio::test]
+async fn ses_refusals_are_told_apart_from_outages() {
+    endpoint();
+    let sdk = load_sdk_config().await;
+    let mailer = SesMailer::new(&sdk, &mail_settings());
+    let unverified = unique_email("sandboxed");
+    inject_fault("ses", &unverified, FaultMode::Reject, 1);
+    assert!(matches!(
+        mailer.send(&contract_email(&unverified)).await,
+        Err(MailError::Refused(code)) if code == "MessageRejected"
+    ));
+    assert_eq!(clear_faults(&unverified), 1);
+
+    let busy = unique_email("throttled");
+    inject_fault("ses", &busy, FaultMode::Fail, 3);
+    assert!(matches!(
+        mailer.send(&contract_email(&busy)).await,
+        Err(MailError::Unavailable(_))
+    ));
+    clear_faults(&busy);
+
+    let missing_set = SesMailer::new(
+        &sdk,
+        &MailSettings {
+            configuration_set: format!("missing-{}", shared::auth::secrets::new_id()),
+            ..mail_settings()
+        },
+    );
+    let to = unique_email("no-set");
+    assert!(matches!(
+        missing_set.send(&contract_email(&to)).await,
+        Err(MailError::Refused(code)) if code == "NotFoundException"
+    ));
+    assert!(
+        emails_to(&to).is_empty(),
+        "nothing sent under a missing set"
     );
 }
 

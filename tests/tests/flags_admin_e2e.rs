@@ -54,7 +54,10 @@ impl Stack {
             DynamoAdmin::new(&sdk, admin_tables).in_namespace(&namespace),
             auth.clone(),
             wallet.clone(),
-            SesMailer::new(&sdk, &std::env::var("MAIL_FROM").unwrap()),
+            SesMailer::new(
+                &sdk,
+                &shared::aws::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
+            ),
             shared::kyc::desk::KycDesk {
                 store: Arc::new(shared::aws::DynamoKyc::new(
                     &sdk,

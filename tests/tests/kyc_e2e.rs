@@ -166,7 +166,10 @@ impl Stack {
             users: Arc::new(users.clone()),
             sessions: Arc::new(users.clone()),
             reviews: wallet.clone(),
-            mailer: Arc::new(SesMailer::new(&sdk, &std::env::var("MAIL_FROM").unwrap())),
+            mailer: Arc::new(SesMailer::new(
+                &sdk,
+                &shared::aws::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
+            )),
             kyc: KycDesk {
                 store: Arc::new(kyc_store(&sdk)),
                 documents: Arc::new(documents(&sdk)),

@@ -7,7 +7,7 @@ use aws_config::BehaviorVersion;
 use e2e::{emails_to, endpoint, unique_email};
 use login::{App, LoginConfig};
 use serde_json::{json, Value};
-use shared::aws::{auth_ports, DynamoStore, TableNames};
+use shared::aws::{auth_ports, DynamoStore, MailSettings, TableNames};
 use shared::clock::SystemClock;
 use shared::config::ProcessEnv;
 use shared::testing::{event, invoke, EventExt, Reply};
@@ -24,8 +24,8 @@ async fn app() -> App {
 /// The login app over AWS adapters built from `sdk`, with its store.
 fn app_over(sdk: &aws_config::SdkConfig) -> (App, DynamoStore) {
     let tables = TableNames::from_env(&ProcessEnv).unwrap();
-    let mail_from = std::env::var("MAIL_FROM").unwrap();
-    let (ports, store) = auth_ports(sdk, tables, &mail_from);
+    let mail = MailSettings::from_env(&ProcessEnv).unwrap();
+    let (ports, store) = auth_ports(sdk, tables, &mail);
     let config = LoginConfig::from_env(&ProcessEnv).unwrap();
     (App::new(config, ports, Arc::new(SystemClock)), store)
 }
@@ -173,7 +173,7 @@ async fn concurrent_refreshes_with_one_token_leave_no_two_live_tokens() {
     endpoint();
     let sdk = shared::aws::load_sdk_config().await;
     let tables = TableNames::from_env(&ProcessEnv).unwrap();
-    let (ports, _) = auth_ports(&sdk, tables, &std::env::var("MAIL_FROM").unwrap());
+    let (ports, _) = auth_ports(&sdk, tables, &MailSettings::from_env(&ProcessEnv).unwrap());
     let mut config = LoginConfig::from_env(&ProcessEnv).unwrap();
     config.policy.refresh_grace_seconds = 0;
     let app = Arc::new(App::new(config, ports, Arc::new(SystemClock)));

@@ -21,7 +21,10 @@ fn worker_app(wallet: &DynamoWallet, sdk: &aws_config::SdkConfig) -> fraud_revie
         worker: ReviewWorker {
             reviews: wallet.clone(),
             wallet,
-            mailer: Arc::new(SesMailer::new(sdk, &std::env::var("MAIL_FROM").unwrap())),
+            mailer: Arc::new(SesMailer::new(
+                sdk,
+                &shared::aws::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
+            )),
             reviewers: vec!["fraud-team@example.test".into()],
             clock: Arc::new(SystemClock),
         },

@@ -51,14 +51,14 @@ impl App {
 
     /// Reads `ADMIN_URL_AUTH` (and `ADMIN_ROLE_ARN` behind `AWS_IAM`), the token settings, the tables (`FLAGS_TABLE`, `AUDIT_TABLE`,
     /// `USERS_TABLE`, `SESSIONS_TABLE`, `COUNTERS_TABLE`, `WALLET_TABLE`,
-    /// `KYC_TABLE`), `MAIL_FROM`, the audit keys (`AUDIT_HMAC_KEYS`,
+    /// `KYC_TABLE`), `MAIL_FROM` and `MAIL_CONFIGURATION_SET`, the audit keys (`AUDIT_HMAC_KEYS`,
     /// `AUDIT_HMAC_KID`), and for KYC review the PII keys, `KYC_BUCKET`, `KYC_RETENTION_DAYS` and `KYC_LINK_SECONDS` (30-900, default 300).
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let url_auth = UrlAuth::from_env(env)?;
         let access = AccessConfig::from_env(env)?;
         let admin_tables = AdminTables::from_env(env)?;
         let auth_tables = TableNames::from_env(env)?;
-        let mail_from = shared::config::required(env, "MAIL_FROM")?;
+        let mail = shared::aws::MailSettings::from_env(env)?;
         let pii = PiiKeys::from_env(env)?;
         let audit_keys = AuditKeys::from_env(env)?;
         let retention_seconds = KycPolicy::from_env(env)?.retention_seconds;
@@ -84,7 +84,7 @@ impl App {
             DynamoAdmin::new(&sdk, admin_tables),
             DynamoStore::new(&sdk, auth_tables),
             wallet,
-            SesMailer::new(&sdk, &mail_from),
+            SesMailer::new(&sdk, &mail),
             kyc,
             audit_keys,
         );

@@ -6,15 +6,16 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use shared::aws::{load_sdk_config, DynamoWallet, SesMailer, SqsQueue, WalletTables};
+use shared::aws::{load_sdk_config, DynamoWallet, MailSettings, SesMailer, SqsQueue, WalletTables};
 use shared::clock::SystemClock;
 use shared::config::{required, ConfigError, Env};
 use shared::deadline::Deadline;
 use shared::ports::RetryScheduler;
-use shared::queue_retry::handle_records;
+use shared::queue_retry::{handle_records, receive_count};
 use shared::review::ReviewWorker;
 
 pub use shared::queue_retry::retry_delay;
+pub use shared::review::NOTIFY_ATTEMPTS;
 
 /// Everything built once per cold start.
 pub struct App {
@@ -25,11 +26,11 @@ pub struct App {
 
 impl App {
     /// Reads `WALLET_TABLE` (with `COUNTERS_TABLE`, `AUDIT_TABLE`),
-    /// `MAIL_FROM`, `REVIEWER_EMAILS` (comma-separated) and
+    /// `MAIL_FROM`, `MAIL_CONFIGURATION_SET`, `REVIEWER_EMAILS` (comma-separated) and
     /// `REVIEW_QUEUE_URL` (the queue it consumes, for retry delays).
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let tables = WalletTables::from_env(env)?;
-        let mail_from = required(env, "MAIL_FROM")?;
+        let mail = MailSettings::from_env(env)?;
         let reviewers: Vec<String> = required(env, "REVIEWER_EMAILS")?
             .split(',')
             .map(|r| r.trim().to_string())
@@ -42,7 +43,7 @@ impl App {
             worker: ReviewWorker {
                 reviews: wallet.clone(),
                 wallet,
-                mailer: Arc::new(SesMailer::new(&sdk, &mail_from)),
+                mailer: Arc::new(SesMailer::new(&sdk, &mail)),
                 reviewers,
                 clock: Arc::new(SystemClock),
             },
@@ -65,7 +66,7 @@ pub async fn handle_batch(
         "review message",
         |record| async move {
             match record.body.as_deref() {
-                Some(body) => app.worker.handle(body).await,
+                Some(body) => app.worker.handle(body, receive_count(&record)).await,
                 None => Err(shared::review::ReviewError::Malformed),
             }
             .map_err(|err| err.to_string())

@@ -209,3 +209,72 @@ async fn a_failed_message_is_reported_and_retried_later_each_time() {
         "each failed message waits longer the more often it was received"
     );
 }
+
+/// `batch` with every record at its `receives`-th delivery.
+fn delivered(bodies: &[Value], receives: u32) -> SqsEvent {
+    let mut event = batch(bodies);
+    for record in &mut event.records {
+        record
+            .attributes
+            .insert("ApproximateReceiveCount".into(), receives.to_string());
+    }
+    event
+}
+
+#[tokio::test]
+async fn a_refused_reviewer_address_does_not_hold_the_review() {
+    let h = harness();
+    let (id, user) = held(&h, 1).await;
+    h.mailer.refuse("fraud-team@example.test");
+    let response = handle_batch(
+        &h.app,
+        batch(&[json!({"recharge_id": id, "user_id": user})]),
+        None,
+    )
+    .await;
+    assert!(
+        failures(&response).is_empty(),
+        "a refusal never heals by retrying: the message must not wait for the dead-letter queue"
+    );
+    let case = h.store.case(&id).await.unwrap().unwrap();
+    assert_eq!(case.status, CaseStatus::Open);
+    assert!(case.notified);
+    let sent: Vec<String> = h.mailer.sent().into_iter().map(|m| m.to).collect();
+    assert_eq!(
+        sent,
+        vec!["risk-lead@example.test"],
+        "the other reviewer is still told"
+    );
+}
+
+#[tokio::test]
+async fn an_email_outage_stops_holding_the_review_after_its_attempts() {
+    use fraud_review_worker::NOTIFY_ATTEMPTS;
+    let h = harness();
+    let (id, user) = held(&h, 1).await;
+    let message = json!({"recharge_id": id, "user_id": user});
+    h.mailer.set_unavailable(true);
+    let early = handle_batch(
+        &h.app,
+        delivered(std::slice::from_ref(&message), NOTIFY_ATTEMPTS - 1),
+        None,
+    )
+    .await;
+    assert_eq!(
+        failures(&early),
+        vec!["message-0"],
+        "retried while attempts remain"
+    );
+    let last = handle_batch(&h.app, delivered(&[message], NOTIFY_ATTEMPTS), None).await;
+    assert!(
+        failures(&last).is_empty(),
+        "acknowledged before the queue's receive limit sends it to the dead-letter queue"
+    );
+    let case = h.store.case(&id).await.unwrap().unwrap();
+    assert_eq!(
+        case.status,
+        CaseStatus::Open,
+        "the case waits in the console"
+    );
+    assert!(!case.notified, "and does not claim the reviewers were told");
+}

@@ -5,7 +5,8 @@ use shared::auth::lockout::LockoutPolicy;
 use shared::auth::service::REFRESH_GRACE_SECONDS;
 use shared::auth::tokens::TokenSigner;
 use shared::auth::{AccessConfig, AuthPolicy};
-use shared::config::{flag_or, parsed_or, required, ConfigError, Env};
+use shared::aws::MailSettings;
+use shared::config::{flag_or, parsed_or, ConfigError, Env};
 use shared::ratelimit::WindowLimit;
 
 /// Validated settings of the login function.
@@ -13,19 +14,20 @@ pub struct LoginConfig {
     pub access: AccessConfig,
     pub signer: TokenSigner,
     pub policy: AuthPolicy,
-    pub mail_from: String,
+    pub mail: MailSettings,
 }
 
 impl LoginConfig {
     /// Reads the token keys (`JWT_SIGNING_KID`, `JWT_SIGNING_KEY`,
-    /// `JWT_PUBLIC_KEYS`), `JWT_ISSUER`, `JWT_AUDIENCE`, `ADMIN_CIDRS`, `MAIL_FROM`, and optionally `ADMIN_TOTP_REQUIRED`
+    /// `JWT_PUBLIC_KEYS`), `JWT_ISSUER`, `JWT_AUDIENCE`, `ADMIN_CIDRS`, `MAIL_FROM`,
+    /// `MAIL_CONFIGURATION_SET`, and optionally `ADMIN_TOTP_REQUIRED`
     /// (default true), `ADMIN_SESSION_MAX_HOURS` (1-24, default 12),
     /// `AUTH_IP_LIMIT_PER_MINUTE` (default 20), `REFRESH_GRACE_SECONDS`
     /// (0-60, default 10) and `PRODUCT_NAME`.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let access = AccessConfig::from_env(env)?;
         let signer = signer_from_env(env)?;
-        let mail_from = required(env, "MAIL_FROM")?;
+        let mail = MailSettings::from_env(env)?;
         let ip_limit = parsed_or(env, "AUTH_IP_LIMIT_PER_MINUTE", 20u32)?;
         if ip_limit == 0 {
             return Err(ConfigError::Invalid {
@@ -62,7 +64,7 @@ impl LoginConfig {
             access,
             signer,
             policy,
-            mail_from,
+            mail,
         })
     }
 }

@@ -33,7 +33,7 @@ impl App {
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let config = LoginConfig::from_env(env)?;
         let tables = TableNames::from_env(env)?;
-        let (ports, _) = auth_ports(&load_sdk_config().await, tables, &config.mail_from);
+        let (ports, _) = auth_ports(&load_sdk_config().await, tables, &config.mail);
         Ok(Self::new(config, ports, Arc::new(SystemClock)))
     }
 }

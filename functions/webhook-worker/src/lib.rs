@@ -7,8 +7,8 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use shared::audit::AuditKeys;
 use shared::aws::{
-    load_sdk_config, DynamoFlags, DynamoInbox, DynamoStore, DynamoWallet, SesMailer, SqsQueue,
-    TableNames, WalletTables,
+    load_sdk_config, DynamoFlags, DynamoInbox, DynamoStore, DynamoWallet, MailSettings, SesMailer,
+    SqsQueue, TableNames, WalletTables,
 };
 use shared::clock::SystemClock;
 use shared::config::{required, ConfigError, Env};
@@ -28,14 +28,14 @@ pub struct App {
 }
 
 impl App {
-    /// Reads the wallet, webhooks, users and flags tables, `MAIL_FROM` and
+    /// Reads the wallet, webhooks, users and flags tables, `MAIL_FROM`, `MAIL_CONFIGURATION_SET` and
     /// the audit keys (`AUDIT_HMAC_KEYS`, `AUDIT_HMAC_KID`).
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let wallet_tables = WalletTables::from_env(env)?;
         let inbox_table = DynamoInbox::table_from_env(env)?;
         let auth_tables = TableNames::from_env(env)?;
         let flags_table = DynamoFlags::table_from_env(env)?;
-        let mail_from = required(env, "MAIL_FROM")?;
+        let mail = MailSettings::from_env(env)?;
         let queue_url = required(env, "WEBHOOK_QUEUE_URL")?;
         let audit_keys = Arc::new(AuditKeys::from_env(env)?);
         let sdk = load_sdk_config().await;
@@ -52,7 +52,7 @@ impl App {
                 inbox: Arc::new(DynamoInbox::new(&sdk, inbox_table)),
                 reviews: wallet,
                 users: Arc::new(DynamoStore::new(&sdk, auth_tables)),
-                mailer: Arc::new(SesMailer::new(&sdk, &mail_from)),
+                mailer: Arc::new(SesMailer::new(&sdk, &mail)),
                 guard: FeatureGuard::new(Arc::new(cache)),
                 clock,
                 audit_keys,

@@ -28,7 +28,7 @@ pub use inbox::DynamoInbox;
 pub use kyc::DynamoKyc;
 pub use s3::{Encryption, S3Documents};
 pub use secrets::SecretsManager;
-pub use ses::SesMailer;
+pub use ses::{MailSettings, SesMailer};
 pub use sqs::SqsQueue;
 pub use wallet::{DynamoWallet, WalletTables};
 
@@ -39,7 +39,7 @@ use crate::auth::service::AuthPorts;
 pub fn auth_ports(
     config: &aws_config::SdkConfig,
     tables: TableNames,
-    mail_from: &str,
+    mail: &MailSettings,
 ) -> (AuthPorts, DynamoStore) {
     let store = DynamoStore::new(config, tables);
     let shared = Arc::new(store.clone());
@@ -47,7 +47,7 @@ pub fn auth_ports(
         users: shared.clone(),
         sessions: shared.clone(),
         attempts: shared,
-        mailer: Arc::new(SesMailer::new(config, mail_from)),
+        mailer: Arc::new(SesMailer::new(config, mail)),
     };
     (ports, store)
 }

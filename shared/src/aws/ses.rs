@@ -1,49 +1,98 @@
-//! Email through SES (v2 API).
+//! Email through SES (v2 API), every message under the stack's
+//! configuration set (suppression list, reputation metrics, TLS required).
 
 use async_trait::async_trait;
-use aws_sdk_sesv2::error::DisplayErrorContext;
+use aws_sdk_sesv2::error::{DisplayErrorContext, SdkError};
+use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
-use crate::ports::{Mailer, OutgoingEmail, StoreError};
+use crate::config::{required, ConfigError, Env};
+use crate::ports::{MailError, Mailer, OutgoingEmail};
+
+/// Where email comes from and the configuration set it is sent under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// The verified sender address.
+    pub from: String,
+    /// The SES configuration set every message names.
+    pub configuration_set: String,
+}
+
+impl MailSettings {
+    /// Reads `MAIL_FROM` and `MAIL_CONFIGURATION_SET`.
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            from: required(env, "MAIL_FROM")?,
+            configuration_set: required(env, "MAIL_CONFIGURATION_SET")?,
+        })
+    }
+}
 
 /// Sends plain-text email from one verified sender address.
 pub struct SesMailer {
     client: aws_sdk_sesv2::Client,
-    from: String,
+    settings: MailSettings,
 }
 
 impl SesMailer {
-    pub fn new(config: &aws_config::SdkConfig, from: &str) -> Self {
+    pub fn new(config: &aws_config::SdkConfig, settings: &MailSettings) -> Self {
         Self {
             client: aws_sdk_sesv2::Client::new(config),
-            from: from.to_string(),
+            settings: settings.clone(),
         }
     }
 }
 
-fn content(text: &str) -> Result<Content, StoreError> {
+fn content(text: &str) -> Result<Content, MailError> {
     Content::builder()
         .data(text)
         .charset("UTF-8")
         .build()
-        .map_err(|e| StoreError::Unavailable(e.to_string()))
+        .map_err(|e| MailError::Refused(e.to_string()))
+}
+
+/// Whether SES refused the message for good: sending it again cannot help
+/// until someone changes the account, the identity or the address.
+fn refused_for_good(err: &SendEmailError) -> bool {
+    matches!(
+        err,
+        SendEmailError::MessageRejected(_)
+            | SendEmailError::MailFromDomainNotVerifiedException(_)
+            | SendEmailError::AccountSuspendedException(_)
+            | SendEmailError::SendingPausedException(_)
+            | SendEmailError::NotFoundException(_)
+            | SendEmailError::BadRequestException(_)
+    )
+}
+
+/// Sorts a failed send into refused (named by its error code only: SES's
+/// message names the refused address, which stays out of logs) or worth
+/// retrying.
+fn classify(err: SdkError<SendEmailError>) -> MailError {
+    match err.as_service_error() {
+        Some(service) if refused_for_good(service) => {
+            MailError::Refused(service.meta().code().unwrap_or("refused").to_string())
+        }
+        _ => MailError::Unavailable(DisplayErrorContext(err).to_string()),
+    }
 }
 
 #[async_trait]
 impl Mailer for SesMailer {
-    async fn send(&self, email: &OutgoingEmail) -> Result<(), StoreError> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
         let message = Message::builder()
             .subject(content(&email.subject)?)
             .body(Body::builder().text(content(&email.text)?).build())
             .build();
         self.client
             .send_email()
-            .from_email_address(&self.from)
+            .from_email_address(&self.settings.from)
+            .configuration_set_name(&self.settings.configuration_set)
             .destination(Destination::builder().to_addresses(&email.to).build())
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await
-            .map_err(|e| StoreError::Unavailable(DisplayErrorContext(e).to_string()))?;
+            .map_err(classify)?;
         Ok(())
     }
 }

@@ -16,9 +16,9 @@ use crate::auth::model::{
 use crate::flags::Snapshot;
 use crate::ports::{
     AdminChange, AdminStore, AttemptStore, AuditLog, CommitOutcome, FlagStore, IdempotencyBegin,
-    IdempotencyStore, InboxOutcome, Mailer, OutgoingEmail, RechargeCommit, RechargeReadings,
-    RetryScheduler, ReviewQueue, ReviewStore, SessionStore, StoreError, UserStore, WalletStore,
-    WebhookInbox, WebhookQueue,
+    IdempotencyStore, InboxOutcome, MailError, Mailer, OutgoingEmail, RechargeCommit,
+    RechargeReadings, RetryScheduler, ReviewQueue, ReviewStore, SessionStore, StoreError,
+    UserStore, WalletStore, WebhookInbox, WebhookQueue,
 };
 use crate::ratelimit::WindowSlot;
 use crate::review::{CaseStatus, ReviewCase};
@@ -728,6 +728,7 @@ impl MemoryStore {
 pub struct MemoryMailer {
     sent: Mutex<Vec<OutgoingEmail>>,
     unavailable: AtomicBool,
+    refused: Mutex<Vec<String>>,
 }
 
 impl MemoryMailer {
@@ -744,13 +745,30 @@ impl MemoryMailer {
     pub fn set_unavailable(&self, down: bool) {
         self.unavailable.store(down, Ordering::SeqCst);
     }
+
+    /// Refuses every email to `address` for good, as the SES sandbox does
+    /// an unverified recipient (fault injection).
+    pub fn refuse(&self, address: &str) {
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(address.to_string());
+    }
 }
 
 #[async_trait]
 impl Mailer for MemoryMailer {
-    async fn send(&self, email: &OutgoingEmail) -> Result<(), StoreError> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
         if self.unavailable.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable("memory mailer switched off".into()));
+            return Err(MailError::Unavailable("memory mailer switched off".into()));
+        }
+        if self
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&email.to)
+        {
+            return Err(MailError::Refused("recipient not verified".into()));
         }
         self.sent
             .lock()

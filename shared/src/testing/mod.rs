@@ -477,6 +477,7 @@ pub fn test_login_env(overrides: &[(&str, &str)]) -> std::collections::HashMap<S
         ("JWT_AUDIENCE", TEST_AUDIENCE),
         ("ADMIN_CIDRS", "203.0.113.0/24"),
         ("MAIL_FROM", "no-reply@example.test"),
+        ("MAIL_CONFIGURATION_SET", "wallet-test"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
