@@ -39,6 +39,9 @@ another request IdempotentParameterMismatchException.
                as DynamoDB does under throughput or size limits
   reject       (ses) MessageRejected, not sent: what the SES sandbox answers
                for a recipient that is not a verified identity
+  deny         (ses) AccessDeniedException naming the recipient's identity,
+               not sent: what the sandbox answers a role not allowed to send
+               to that recipient
 SES: moto ignores a SendEmail's ConfigurationSetName; the stand-in answers
 NotFoundException for a set that does not exist (as SES does) and records
 the set each message was sent under: GET /_stand_in/mail?to=<address>
@@ -187,6 +190,16 @@ def message_rejected():
     return "400 Bad Request", [("Content-Type", "application/json"), ("x-amzn-ErrorType", "MessageRejected")], body
 
 
+def access_denied(body):
+    """IAM's refusal, which names the recipient identity as SES words it."""
+    try:
+        to = json.loads(body or b"{}").get("Destination", {}).get("ToAddresses", ["?"])[0]
+    except (ValueError, IndexError, AttributeError):
+        to = "?"
+    message = f"User is not authorized to perform `ses:SendEmail' on resource `arn:aws:ses:us-east-1:123456789012:identity/{to}'"
+    return "403 Forbidden", [("Content-Type", "application/json"), ("x-amzn-ErrorType", "AccessDeniedException")], json.dumps({"message": message})
+
+
 def configuration_set_missing(name):
     body = json.dumps({"message": f"Configuration set <{name}> does not exist."})
     return "404 Not Found", [("Content-Type", "application/json"), ("x-amzn-ErrorType", "NotFoundException")], body
@@ -222,8 +235,8 @@ class Faults:
         fault.setdefault("seconds", 0)
         fault.setdefault("match", "")
         fault["used"] = 0
-        if fault.get("mode") not in ("throttle", "fail", "stall_drop", "stall_apply", "cancel", "conflict", "apply_fail", "unprocessed", "reject"):
-            raise ValueError("mode must be throttle, fail, stall_drop, stall_apply, cancel, conflict, apply_fail, unprocessed or reject")
+        if fault.get("mode") not in ("throttle", "fail", "stall_drop", "stall_apply", "cancel", "conflict", "apply_fail", "unprocessed", "reject", "deny"):
+            raise ValueError("mode must be throttle, fail, stall_drop, stall_apply, cancel, conflict, apply_fail, unprocessed, reject or deny")
         with self.lock:
             self.pending.append(fault)
 
@@ -315,6 +328,8 @@ class Serialized:
                 return self.partly_processed(environ, start_response, service, body)
             if mode == "reject":
                 return answer(start_response, *message_rejected())
+            if mode == "deny":
+                return answer(start_response, *access_denied(body))
             time.sleep(fault["seconds"])
             if mode == "stall_drop":
                 return answer(start_response, *server_error(service))

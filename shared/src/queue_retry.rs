@@ -93,7 +93,9 @@ where
         }
     }
     if !not_started.is_empty() {
-        crate::metrics::count(crate::metrics::Event::DeadlineCut);
+        for _ in &not_started {
+            crate::metrics::count(crate::metrics::Event::DeadlineCut);
+        }
         tracing::warn!(
             count = not_started.len(),
             "deadline near: {what}s not started, left for redelivery"

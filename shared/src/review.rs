@@ -99,6 +99,10 @@ impl From<MailError> for ReviewError {
 /// the failure is counted (`ReviewNotifyFailed`).
 pub const NOTIFY_ATTEMPTS: u32 = 6;
 
+/// From delivery `NOTIFY_ATTEMPTS` on, how long the worker waits for mail
+/// before acknowledging the message anyway.
+const LAST_NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Opens cases from queue messages and tells the reviewers.
 pub struct ReviewWorker {
     pub reviews: Arc<dyn ReviewStore>,
@@ -110,11 +114,12 @@ pub struct ReviewWorker {
 
 impl ReviewWorker {
     /// Handles one message body at its `receives`-th delivery: opens the
-    /// case once, then emails the reviewers. A failure leaves the message to
-    /// be retried, except email that cannot reach the reviewers: an address
-    /// SES refuses is skipped, and an outage still there at delivery
-    /// `NOTIFY_ATTEMPTS` is given up on, so a review never goes to the
-    /// dead-letter queue because of email.
+    /// case once, then emails the reviewers, marking it notified once one
+    /// was told. A failure leaves the message to be retried, except email
+    /// that cannot reach the reviewers: an address SES refuses is skipped,
+    /// and from delivery `NOTIFY_ATTEMPTS` mail gets one short try and is
+    /// then given up on, so a review never goes to the dead-letter queue
+    /// because of email.
     pub async fn handle(&self, body: &str, receives: u32) -> Result<(), ReviewError> {
         let message: ReviewMessage =
             serde_json::from_str(body).map_err(|_| ReviewError::Malformed)?;
@@ -151,22 +156,33 @@ impl ReviewWorker {
             .await?
             .ok_or_else(|| ReviewError::Dependency("case vanished".into()))?;
         if !stored.notified {
-            match self.notify(&stored).await {
-                Ok(()) => self.reviews.mark_notified(&stored.case_id).await?,
-                Err(err) if receives < NOTIFY_ATTEMPTS => return Err(err.into()),
-                Err(err) => {
-                    crate::metrics::count(crate::metrics::Event::ReviewNotifyFailed);
-                    tracing::error!(case_id = %stored.case_id, receives, error = %err, "reviewers not emailed; the case stays open in the admin console");
-                }
+            let told = if receives < NOTIFY_ATTEMPTS {
+                self.notify(&stored).await?
+            } else {
+                tokio::time::timeout(LAST_NOTIFY_WAIT, self.notify(&stored))
+                    .await
+                    .unwrap_or_else(|_| Err(MailError::Unavailable("timeout".into())))
+                    .unwrap_or_else(|err| {
+                        tracing::error!(case_id = %stored.case_id, receives, error = %err, "mail still failing: the worker stops waiting for it");
+                        0
+                    })
+            };
+            if told > 0 {
+                self.reviews.mark_notified(&stored.case_id).await?;
+            } else {
+                crate::metrics::count(crate::metrics::Event::ReviewNotifyFailed);
+                tracing::error!(case_id = %stored.case_id, "no reviewer was emailed; the case stays open, not notified, in the admin console");
             }
         }
         tracing::info!(case_id = %stored.case_id, "review case open");
         Ok(())
     }
 
-    /// Emails every reviewer about `case`; an address SES refuses for good
-    /// is logged (by its position in `REVIEWER_EMAILS`), counted and skipped.
-    async fn notify(&self, case: &ReviewCase) -> Result<(), MailError> {
+    /// Emails every reviewer about `case` and answers how many were told;
+    /// an address SES refuses is logged (by its position in
+    /// `REVIEWER_EMAILS`), counted and skipped.
+    async fn notify(&self, case: &ReviewCase) -> Result<usize, MailError> {
+        let mut told = 0;
         for (position, reviewer) in self.reviewers.iter().enumerate() {
             let sent = self
                 .mailer
@@ -182,7 +198,7 @@ impl ReviewWorker {
                 })
                 .await;
             match sent {
-                Ok(()) => {}
+                Ok(()) => told += 1,
                 Err(MailError::Refused(reason)) => {
                     crate::metrics::count(crate::metrics::Event::ReviewNotifyFailed);
                     tracing::warn!(case_id = %case.case_id, reviewer = position, reason = %reason, "reviewer address refused by the mail service; check REVIEWER_EMAILS (and, in the SES sandbox, verify it)");
@@ -190,6 +206,6 @@ impl ReviewWorker {
                 Err(err) => return Err(err),
             }
         }
-        Ok(())
+        Ok(told)
     }
 }

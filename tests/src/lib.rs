@@ -91,6 +91,9 @@ pub enum FaultMode {
     /// (`ses`) `MessageRejected`, not sent: the SES sandbox refusing a
     /// recipient that is not a verified identity.
     Reject,
+    /// (`ses`) `AccessDeniedException` naming the recipient: the sandbox
+    /// refusing a role that may not send to that recipient.
+    Deny,
 }
 
 /// Makes the stand-in misbehave on the next `times` requests to `service`
@@ -111,6 +114,7 @@ pub fn inject_fault(service: &str, matching: &str, mode: FaultMode, times: u32) 
         FaultMode::ApplyFail => ("apply_fail", 0.0),
         FaultMode::Unprocessed => ("unprocessed", 0.0),
         FaultMode::Reject => ("reject", 0.0),
+        FaultMode::Deny => ("deny", 0.0),
     };
     let mut fault = serde_json::json!({
         "service": service, "match": matching, "mode": mode, "times": times, "seconds": seconds,

@@ -78,6 +78,17 @@ async fn ses_refusals_are_told_apart_from_outages() {
     ));
     assert_eq!(clear_faults(&unverified), 1);
 
+    let denied = unique_email("denied");
+    inject_fault("ses", &denied, FaultMode::Deny, 1);
+    match mailer.send(&contract_email(&denied)).await {
+        Err(MailError::Unavailable(text)) => assert_eq!(
+            text, "AccessDeniedException",
+            "named by its code: SES's message names the recipient, which stays out of logs"
+        ),
+        other => panic!("expected an outage named by its code, got {other:?}"),
+    }
+    assert_eq!(clear_faults(&denied), 1);
+
     let busy = unique_email("throttled");
     inject_fault("ses", &busy, FaultMode::Fail, 3);
     assert!(matches!(
@@ -94,10 +105,11 @@ async fn ses_refusals_are_told_apart_from_outages() {
         },
     );
     let to = unique_email("no-set");
-    assert!(matches!(
+    assert_eq!(
         missing_set.send(&contract_email(&to)).await,
-        Err(MailError::Refused(code)) if code == "NotFoundException"
-    ));
+        Err(MailError::Unavailable("NotFoundException".into())),
+        "not this recipient's fault: an operator's to fix"
+    );
     assert!(
         emails_to(&to).is_empty(),
         "nothing sent under a missing set"

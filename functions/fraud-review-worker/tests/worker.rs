@@ -278,3 +278,62 @@ async fn an_email_outage_stops_holding_the_review_after_its_attempts() {
     );
     assert!(!case.notified, "and does not claim the reviewers were told");
 }
+
+#[tokio::test]
+async fn a_case_no_reviewer_could_be_told_about_is_not_marked_notified() {
+    let h = harness();
+    let (id, user) = held(&h, 1).await;
+    h.mailer.refuse("fraud-team@example.test");
+    h.mailer.refuse("risk-lead@example.test");
+    let response = handle_batch(
+        &h.app,
+        batch(&[json!({"recharge_id": id, "user_id": user})]),
+        None,
+    )
+    .await;
+    assert!(
+        failures(&response).is_empty(),
+        "refusals never heal by retrying"
+    );
+    let case = h.store.case(&id).await.unwrap().unwrap();
+    assert_eq!(case.status, CaseStatus::Open);
+    assert!(!case.notified, "nobody was told");
+}
+
+/// A mail service that never answers.
+struct HangingMailer;
+
+#[async_trait::async_trait]
+impl shared::ports::Mailer for HangingMailer {
+    async fn send(
+        &self,
+        _email: &shared::ports::OutgoingEmail,
+    ) -> Result<(), shared::ports::MailError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_mail_service_cannot_send_a_late_delivery_to_the_dead_letter_queue() {
+    use fraud_review_worker::NOTIFY_ATTEMPTS;
+    let mut h = harness();
+    let (id, user) = held(&h, 1).await;
+    h.app.worker.mailer = Arc::new(HangingMailer);
+    let deadline = shared::deadline::Deadline::after(std::time::Duration::from_secs(10));
+    let response = handle_batch(
+        &h.app,
+        delivered(
+            &[json!({"recharge_id": id, "user_id": user})],
+            NOTIFY_ATTEMPTS,
+        ),
+        Some(deadline),
+    )
+    .await;
+    assert!(
+        failures(&response).is_empty(),
+        "acknowledged without waiting out the mail service"
+    );
+    let case = h.store.case(&id).await.unwrap().unwrap();
+    assert_eq!(case.status, CaseStatus::Open);
+    assert!(!case.notified);
+}

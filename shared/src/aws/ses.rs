@@ -2,7 +2,7 @@
 //! configuration set (suppression list, reputation metrics, TLS required).
 
 use async_trait::async_trait;
-use aws_sdk_sesv2::error::{DisplayErrorContext, SdkError};
+use aws_sdk_sesv2::error::SdkError;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
@@ -51,30 +51,38 @@ fn content(text: &str) -> Result<Content, MailError> {
         .map_err(|e| MailError::Refused(e.to_string()))
 }
 
-/// Whether SES refused the message for good: sending it again cannot help
-/// until someone changes the account, the identity or the address.
-fn refused_for_good(err: &SendEmailError) -> bool {
+/// Whether SES refused this recipient outright (in the sandbox: not a
+/// verified identity); sending to it again cannot help.
+fn refused_recipient(err: &SendEmailError) -> bool {
     matches!(
         err,
-        SendEmailError::MessageRejected(_)
-            | SendEmailError::MailFromDomainNotVerifiedException(_)
-            | SendEmailError::AccountSuspendedException(_)
-            | SendEmailError::SendingPausedException(_)
-            | SendEmailError::NotFoundException(_)
-            | SendEmailError::BadRequestException(_)
+        SendEmailError::MessageRejected(_) | SendEmailError::BadRequestException(_)
     )
 }
 
-/// Sorts a failed send into refused (named by its error code only: SES's
-/// message names the refused address, which stays out of logs) or worth
-/// retrying.
+/// Sorts a failed send into a refused recipient or anything else (worth
+/// retrying, or an operator's to fix: a paused account, a missing set, a
+/// role not allowed). The text is the error's code or kind only: SES's
+/// messages can name the recipient, which stays out of logs.
 fn classify(err: SdkError<SendEmailError>) -> MailError {
-    match err.as_service_error() {
-        Some(service) if refused_for_good(service) => {
-            MailError::Refused(service.meta().code().unwrap_or("refused").to_string())
+    let kind = match &err {
+        SdkError::ServiceError(service) => {
+            let code = service
+                .err()
+                .meta()
+                .code()
+                .unwrap_or("unnamed service error");
+            if refused_recipient(service.err()) {
+                return MailError::Refused(code.to_string());
+            }
+            code.to_string()
         }
-        _ => MailError::Unavailable(DisplayErrorContext(err).to_string()),
-    }
+        SdkError::TimeoutError(_) => "timeout".to_string(),
+        SdkError::DispatchFailure(_) => "dispatch failure".to_string(),
+        SdkError::ResponseError(_) => "unreadable response".to_string(),
+        _ => "request not sent".to_string(),
+    };
+    MailError::Unavailable(kind)
 }
 
 #[async_trait]
