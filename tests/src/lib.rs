@@ -423,3 +423,112 @@ pub async fn take_messages(queue_url: &str, containing: &str, polls: usize) -> V
     }
     taken
 }
+
+/// Hands the messages of `queue_url` whose body contains `containing` to
+/// `consumers` concurrent consumers, the way Lambda's pollers do on a
+/// standard queue at its worst: received with no visibility timeout, so two
+/// consumers can take one message at the same time (a duplicate delivery),
+/// and each consumer handing its batch over in an order of its own (the
+/// `k`-th consumer starts `k` messages in, then wraps round, reversed, and
+/// the consumers start 50 ms apart, the last first): out of order. A
+/// message the
+/// handler does not report failed is deleted. Runs until `expected`
+/// distinct messages were deleted; answers how many deliveries it made.
+/// Panics after `within`.
+pub async fn pump_queue<F, Fut>(
+    queue_url: &str,
+    containing: &str,
+    expected: usize,
+    consumers: usize,
+    within: std::time::Duration,
+    handle: F,
+) -> usize
+where
+    F: Fn(aws_lambda_events::event::sqs::SqsEvent) -> Fut,
+    Fut: std::future::Future<Output = aws_lambda_events::event::sqs::SqsBatchResponse>,
+{
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    let sqs = aws_sdk_sqs::Client::new(&shared::aws::load_sdk_config().await);
+    let deleted = Mutex::new(HashSet::new());
+    let deliveries = std::sync::atomic::AtomicUsize::new(0);
+    let started = std::time::Instant::now();
+    let (sqs, deleted, deliveries_ref, handle) = (&sqs, &deleted, &deliveries, &handle);
+    let consumer = move |k: usize| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(
+            50 * (consumers - 1 - k) as u64,
+        ))
+        .await;
+        while deleted.lock().unwrap().len() < expected {
+            assert!(
+                started.elapsed() < within,
+                "{} of {expected} messages handled within {within:?}",
+                deleted.lock().unwrap().len()
+            );
+            let out = sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .message_system_attribute_names(
+                    aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+                )
+                .send()
+                .await
+                .expect("the stand-in answers");
+            let mut records: Vec<Value> = out
+                .messages()
+                .iter()
+                .filter(|m| m.body().unwrap_or_default().contains(containing))
+                .map(|m| {
+                    let receives = m
+                        .attributes()
+                        .and_then(|a| {
+                            a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                        })
+                        .cloned()
+                        .unwrap_or_else(|| "1".into());
+                    serde_json::json!({
+                        "messageId": m.message_id(),
+                        "receiptHandle": m.receipt_handle(),
+                        "body": m.body(),
+                        "attributes": {"ApproximateReceiveCount": receives},
+                    })
+                })
+                .collect();
+            if records.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+            let start = k % records.len();
+            records.rotate_left(start);
+            records.reverse();
+            deliveries_ref.fetch_add(records.len(), std::sync::atomic::Ordering::SeqCst);
+            let event: aws_lambda_events::event::sqs::SqsEvent =
+                serde_json::from_value(serde_json::json!({ "Records": records.clone() }))
+                    .expect("an SQS event");
+            let response = handle(event).await;
+            let failed: HashSet<String> = response
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect();
+            for record in &records {
+                let id = record["messageId"].as_str().unwrap_or_default().to_string();
+                if failed.contains(&id) {
+                    continue;
+                }
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(record["receiptHandle"].as_str().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("the stand-in deletes");
+                deleted.lock().unwrap().insert(id);
+            }
+        }
+    };
+    futures_util::future::join_all((0..consumers).map(consumer)).await;
+    deliveries.into_inner()
+}
