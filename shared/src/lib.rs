@@ -14,7 +14,6 @@ pub mod http;
 pub mod kyc;
 pub mod lambda;
 pub mod logging;
-pub mod memory;
 pub mod metrics;
 pub mod ports;
 pub mod queue_retry;
@@ -23,6 +22,3 @@ pub mod review;
 pub mod secrets;
 pub mod wallet;
 pub mod webhook;
-
-#[cfg(any(test, feature = "test-support"))]
-pub mod testing;

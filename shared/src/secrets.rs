@@ -344,24 +344,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn memory_secrets_keep_the_secret_source_contract() {
-        let source = Arc::new(MemorySecrets::default());
-        source.put(
-            "wallet/contract",
-            r#"{"WEBHOOK_SECRETS_CONTRACT_A": "alpha", "WEBHOOK_SECRETS_CONTRACT_B": "beta"}"#,
-        );
-        let rotating = source.clone();
-        crate::testing::secret_source_contract(source, "wallet/contract", "wallet/absent", || {
-            rotating.put(
-                "wallet/contract",
-                r#"{"WEBHOOK_SECRETS_CONTRACT_A": "rotated", "WEBHOOK_SECRETS_CONTRACT_B": "beta"}"#,
-            );
-            std::future::ready(())
-        })
-        .await;
-    }
-
-    #[tokio::test]
     async fn secrets_overlay_the_environment_by_variable_name() {
         let source = MemorySecrets::default();
         source.put(

@@ -152,8 +152,8 @@ impl RechargeStack {
             WalletTables,
         };
         use shared::config::ProcessEnv;
-        use shared::testing::{signed_in_account, test_access_config, test_signer};
         use std::sync::Arc;
+        use testkit::{signed_in_account, test_access_config, test_signer};
 
         endpoint();
         let sdk = load_sdk_config().await;
@@ -165,7 +165,7 @@ impl RechargeStack {
         let now = clock.now();
         let (user_id, shared_device_token) =
             signed_in_account(&users, &users, Role::User, &["pwd"], "203.0.113.10", now).await;
-        let claims = shared::testing::claims(&shared_device_token);
+        let claims = testkit::claims(&shared_device_token);
         let device = format!("device-{}", shared::auth::secrets::new_id());
         let amr = vec!["pwd".to_string()];
         let token = test_signer().issue(
@@ -180,7 +180,7 @@ impl RechargeStack {
             now,
         );
         let ports = shared::wallet::service::WalletPorts {
-            audit_keys: shared::testing::test_audit_keys(),
+            audit_keys: testkit::test_audit_keys(),
             wallet: Arc::new(wallet.clone()),
             idempotency: Arc::new(wallet.clone()),
             users: Arc::new(users.clone()),
@@ -203,15 +203,15 @@ impl RechargeStack {
     }
 
     /// `POST /v1/wallet/recharge` of `amount` EUR cents under `key`.
-    pub async fn recharge(&self, key: &str, amount: i64) -> shared::testing::Reply {
-        use shared::testing::EventExt;
+    pub async fn recharge(&self, key: &str, amount: i64) -> testkit::Reply {
+        use testkit::EventExt;
         let body = serde_json::json!({"amount": amount, "currency": "EUR", "provider": "stripe"});
-        let ev = shared::testing::event("recharge-start")
+        let ev = testkit::event("recharge-start")
             .body(body)
             .header("Idempotency-Key", key)
             .bearer(&self.token)
             .device(&self.device);
-        shared::testing::invoke(|req| recharge::handle(&self.app, req), ev).await
+        testkit::invoke(|req| recharge::handle(&self.app, req), ev).await
     }
 
     /// The same recharge in an invocation with `left` before its deadline.
@@ -220,16 +220,16 @@ impl RechargeStack {
         key: &str,
         amount: i64,
         left: std::time::Duration,
-    ) -> shared::testing::Reply {
-        use shared::testing::EventExt;
+    ) -> testkit::Reply {
+        use testkit::EventExt;
         let body = serde_json::json!({"amount": amount, "currency": "EUR", "provider": "stripe"});
-        let ev = shared::testing::event("recharge-start")
+        let ev = testkit::event("recharge-start")
             .body(body)
             .header("Idempotency-Key", key)
             .bearer(&self.token)
             .device(&self.device);
-        shared::testing::invoke(
-            |req| recharge::handle(&self.app, shared::testing::with_deadline(req, left)),
+        testkit::invoke(
+            |req| recharge::handle(&self.app, testkit::with_deadline(req, left)),
             ev,
         )
         .await
@@ -326,7 +326,7 @@ impl DynamoPayments {
             DynamoInbox::table_from_env(&ProcessEnv).unwrap(),
         ));
         let user_id = shared::auth::secrets::new_id();
-        let commit = shared::testing::contract::sample_commit(
+        let commit = testkit::contract::sample_commit(
             &user_id,
             &format!("VEL#user#{user_id}#EUR#D#1"),
             2_000,
@@ -337,7 +337,7 @@ impl DynamoPayments {
         let flags = DynamoFlags::new(&sdk, DynamoFlags::table_from_env(&ProcessEnv).unwrap())
             .in_namespace(&shared::auth::secrets::new_id());
         let applier = Arc::new(shared::wallet::payments::PaymentApplier {
-            audit_keys: shared::testing::test_audit_keys(),
+            audit_keys: testkit::test_audit_keys(),
             wallet: wallet.clone(),
             inbox: inbox.clone(),
             reviews: wallet.clone(),
@@ -388,7 +388,7 @@ impl DynamoPayments {
 
     /// The user's EUR balance (0 before any credit).
     pub async fn balance(&self) -> i64 {
-        shared::testing::balance(&*self.wallet, &self.user_id, "EUR").await
+        testkit::balance(&*self.wallet, &self.user_id, "EUR").await
     }
 }
 

@@ -12,7 +12,7 @@ use shared::aws::{
 };
 use shared::config::ProcessEnv;
 use shared::ports::{MailError, Mailer, OutgoingEmail};
-use shared::testing::contract::full_contract;
+use testkit::contract::full_contract;
 
 async fn store() -> Arc<DynamoStore> {
     endpoint();
@@ -132,7 +132,7 @@ async fn secrets_manager_keeps_the_secret_source_contract() {
         .await
         .unwrap();
     let source = Arc::new(SecretsManager::new(&sdk));
-    shared::testing::secret_source_contract(source, &id, "contract/absent", || async {
+    testkit::secret_source_contract(source, &id, "contract/absent", || async {
         client
             .put_secret_value()
             .secret_id(&id)

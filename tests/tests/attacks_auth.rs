@@ -10,9 +10,9 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use shared::admin::{Actor, AdminService};
 use shared::clock::ManualClock;
-use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::UserStore;
-use shared::testing::{event, invoke, memory_admin_ports, test_login_env, EventExt, Reply};
+use testkit::memory::{MemoryMailer, MemoryStore};
+use testkit::{event, invoke, memory_admin_ports, test_login_env, EventExt, Reply};
 
 const PASSWORD: &str = "violet tangerine 42";
 const START: i64 = 1_900_000_000;

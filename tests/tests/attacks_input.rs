@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 use shared::auth::model::Role;
 use shared::clock::{Clock, SystemClock};
 use shared::http::MAX_JSON_DEPTH;
-use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::WalletStore;
-use shared::testing::{
+use testkit::memory::{MemoryMailer, MemoryStore};
+use testkit::{
     claims, event, invoke, memory_admin_ports, memory_wallet_ports, signed_in_account,
     test_access_config, verified_wallet_user, EventExt,
 };

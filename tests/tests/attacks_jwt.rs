@@ -12,19 +12,19 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use shared::auth::model::Role;
 use shared::clock::{Clock, SystemClock};
-use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::WalletStore;
-use shared::testing::{
+use shared::wallet::service::recharge_id_for;
+use testkit::memory::{MemoryMailer, MemoryStore};
+use testkit::{
     claims, event, invoke, memory_admin_ports, memory_auth_ports, memory_wallet_ports,
     signed_in_account, test_access_config, test_login_env, verified_wallet_user, EventExt, Reply,
 };
-use shared::wallet::service::recharge_id_for;
 
 /// The public half of the tests' signing key: what an attacker can read from
 /// the published key set and try as an HMAC secret.
 fn public_key() -> Vec<u8> {
     URL_SAFE_NO_PAD
-        .decode(shared::testing::test_signer().public_jwk().x)
+        .decode(testkit::test_signer().public_jwk().x)
         .unwrap()
 }
 
@@ -69,7 +69,7 @@ fn forge(header: &Value, claims: &Value, sig: Sig<'_>) -> String {
 
 /// Signed with the tests' genuine signing key.
 fn genuine() -> Sig<'static> {
-    Sig::Ed25519(shared::testing::test_signing_key_pem())
+    Sig::Ed25519(testkit::test_signing_key_pem())
 }
 
 struct Stack {
@@ -195,7 +195,7 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
     let stack = Stack::new().await;
     let good_claims = stack.claims.clone();
     let device = good_claims["did"].as_str().unwrap().to_string();
-    let kid = shared::testing::TEST_KID;
+    let kid = testkit::TEST_KID;
     let header = json!({"alg": "EdDSA", "typ": "at+jwt", "kid": kid});
     let retired_key = shared::auth::tokens::generate_private_key_pem();
     let now = SystemClock.now();
@@ -388,7 +388,7 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
     for (case, token) in &cases {
         stack.refused_recharge(case, token, &device, 401).await;
     }
-    let real = shared::testing::test_signer().issue(
+    let real = testkit::test_signer().issue(
         &shared::auth::tokens::TokenSubject {
             user_id: good_claims["sub"].as_str().unwrap(),
             session_id: good_claims["sid"].as_str().unwrap(),
@@ -423,7 +423,7 @@ async fn forged_and_misused_tokens_never_reach_the_money_path() {
 async fn an_access_token_is_not_a_refresh_token() {
     let stack = Stack::new().await;
     let device = stack.claims["did"].as_str().unwrap().to_string();
-    let access = shared::testing::test_signer().issue(
+    let access = testkit::test_signer().issue(
         &shared::auth::tokens::TokenSubject {
             user_id: stack.claims["sub"].as_str().unwrap(),
             session_id: stack.claims["sid"].as_str().unwrap(),
@@ -451,7 +451,7 @@ async fn admin_tokens_are_pinned_to_their_ip_and_need_totp() {
     let claims = stack.admin_claims.clone();
     let issue = |amr: &[&str], ip: Option<&str>| {
         let amr: Vec<String> = amr.iter().map(|s| s.to_string()).collect();
-        shared::testing::test_signer().issue(
+        testkit::test_signer().issue(
             &shared::auth::tokens::TokenSubject {
                 user_id: claims["sub"].as_str().unwrap(),
                 session_id: claims["sid"].as_str().unwrap(),

@@ -15,15 +15,15 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use shared::clock::{Clock, ManualClock};
 use shared::flags::{FeatureGuard, FlagCache};
-use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::WalletStore;
-use shared::testing::{
-    event, invoke, memory_wallet_ports, stripe_signature_header, test_access_config,
-    test_login_env, verified_wallet_user, EventExt, Reply,
-};
 use shared::wallet::model::RechargeStatus;
 use shared::wallet::payments::PaymentApplier;
 use shared::webhook::ingest::IngestPolicy;
+use testkit::memory::{MemoryMailer, MemoryStore};
+use testkit::{
+    event, invoke, memory_wallet_ports, stripe_signature_header, test_access_config,
+    test_login_env, verified_wallet_user, EventExt, Reply,
+};
 
 const START: i64 = 1_900_000_000;
 const STRIPE_SECRET: &str = "whsec_test_only_stripe_replay_0123456789";
@@ -189,7 +189,7 @@ impl Payments {
             clock.clone(),
         );
         let applier = PaymentApplier {
-            audit_keys: shared::testing::test_audit_keys(),
+            audit_keys: testkit::test_audit_keys(),
             wallet: store.clone(),
             inbox: store.clone(),
             reviews: store.clone(),
@@ -251,7 +251,7 @@ impl Payments {
     }
 
     async fn balance(&self) -> i64 {
-        shared::testing::balance(&*self.store, &self.user_id, "EUR").await
+        testkit::balance(&*self.store, &self.user_id, "EUR").await
     }
 
     async fn status(&self) -> RechargeStatus {

@@ -7,7 +7,7 @@
 use e2e::{clear_faults, emails_to, endpoint, inject_fault, unique_email, FaultMode};
 use serde_json::{json, Value};
 use shared::config::ProcessEnv;
-use shared::testing::{claims, event, invoke, EventExt, Reply};
+use testkit::{claims, event, invoke, EventExt, Reply};
 
 const PASSWORD: &str = "violet tangerine 42";
 const TRANSACTION: &str = "dynamodb:TransactWriteItems";
@@ -238,7 +238,7 @@ async fn a_conflict_on_opening_a_kyc_submission_opens_it() {
     use shared::ports::KycStore;
     let kyc = kyc_store().await;
     let user = shared::auth::secrets::new_id();
-    let submission = shared::testing::kyc_contract::sample_submission(&user, 1_900_000_000);
+    let submission = testkit::kyc_contract::sample_submission(&user, 1_900_000_000);
     let matching = format!("USER#{user}");
     inject_fault(TRANSACTION, &matching, conflict_at(1), 1);
     let opened = kyc.open_submission(&submission).await;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use shared::clock::SystemClock;
 use shared::cors::{install, CorsPolicy};
-use shared::memory::MemoryStore;
-use shared::testing::{event, invoke, test_access_config, EventExt, Reply};
+use testkit::memory::MemoryStore;
+use testkit::{event, invoke, test_access_config, EventExt, Reply};
 
 const ALLOWED: &str = "https://app.wallet.test";
 

@@ -74,7 +74,7 @@ async fn duplicated_reordered_events_on_three_consumers_settle_the_wallet_once()
     assert!(deliveries >= events.len() * 2, "{deliveries} deliveries");
 
     assert_eq!(
-        shared::testing::balance(&*wallet, &user_id, "EUR").await,
+        testkit::balance(&*wallet, &user_id, "EUR").await,
         2_000 - 1_200,
         "credited 20.00 once, refunds debited up to their 12.00 total once"
     );

@@ -17,11 +17,11 @@ use shared::aws::{load_sdk_config, DynamoInbox, SqsQueue};
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::config::ProcessEnv;
 use shared::ports::WalletStore;
-use shared::testing::{event, invoke, EventExt, Reply};
 use shared::wallet::model::RechargeStatus;
 use shared::wallet::payments::Applied;
 use shared::wallet::service::IDEMPOTENCY_LOCK_SECONDS;
 use shared::webhook::ingest::IngestPolicy;
+use testkit::{event, invoke, EventExt, Reply};
 
 /// How long the stand-in holds a stalled request: shorter than the SDK's
 /// 2 s attempt timeout, so the request is still held (not retried) when the
@@ -272,7 +272,7 @@ async fn a_throttled_queue_is_503_and_the_providers_retry_queues_the_event() {
     let now = SystemClock.now();
     let delivery = event("webhook-stripe").raw_body(&body).header(
         "Stripe-Signature",
-        &shared::testing::stripe_signature_header(secret, &body, now),
+        &testkit::stripe_signature_header(secret, &body, now),
     );
 
     inject_fault("sqs", &event_id, FaultMode::Throttle, 50);

@@ -20,8 +20,8 @@ use shared::clock::{Clock, SystemClock};
 use shared::config::ProcessEnv;
 use shared::flags::{FeatureGuard, FlagCache};
 use shared::ports::UserStore;
-use shared::testing::contract::admin_store_contract;
-use shared::testing::{event, invoke, EventExt, Reply};
+use testkit::contract::admin_store_contract;
+use testkit::{event, invoke, EventExt, Reply};
 
 const PASSWORD: &str = "violet tangerine 42";
 
@@ -65,11 +65,11 @@ impl Stack {
                 )),
                 documents: Arc::new(shared::aws::S3Documents::from_env(&sdk, &ProcessEnv).unwrap()),
                 wallet,
-                pii: Arc::new(shared::testing::test_pii_keys()),
+                pii: Arc::new(testkit::test_pii_keys()),
                 retention_seconds: 30 * 86_400,
                 link_seconds: 300,
             },
-            (*shared::testing::test_audit_keys()).clone(),
+            (*testkit::test_audit_keys()).clone(),
         );
         let access = || AccessConfig::from_env(&ProcessEnv).unwrap();
         let bytes = &namespace.as_bytes()[..2];
@@ -117,7 +117,7 @@ impl Stack {
             WalletTables::from_env(&ProcessEnv).unwrap(),
         ));
         let ports = shared::wallet::service::WalletPorts {
-            audit_keys: shared::testing::test_audit_keys(),
+            audit_keys: testkit::test_audit_keys(),
             wallet: wallet.clone(),
             idempotency: wallet,
             users: Arc::new(self.auth.clone()),
@@ -129,13 +129,13 @@ impl Stack {
         let policy =
             recharge::policy_from_env(&std::collections::HashMap::<String, String>::new()).unwrap();
         let recharge_app = recharge::App::new(
-            shared::testing::test_access_config(),
+            testkit::test_access_config(),
             ports,
             self.flag_store.clone(),
             policy,
             Arc::new(SystemClock),
         );
-        let (_, token) = shared::testing::signed_in_account(
+        let (_, token) = testkit::signed_in_account(
             &self.auth,
             &self.auth,
             Role::User,

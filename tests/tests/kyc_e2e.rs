@@ -23,12 +23,10 @@ use shared::kyc::pii::PiiKeys;
 use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::KycPorts;
 use shared::ports::{AuditLog, DocumentStore, UserStore};
-use shared::testing::kyc_contract::{
-    document_store_contract, kyc_open_race_contract, kyc_store_contract,
-};
-use shared::testing::multipart::{multipart_body, FormPart};
-use shared::testing::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
 use shared::wallet::service::WalletPorts;
+use testkit::kyc_contract::{document_store_contract, kyc_open_race_contract, kyc_store_contract};
+use testkit::multipart::{multipart_body, FormPart};
+use testkit::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
 
 const ADMIN_IP: &str = "203.0.113.10";
 
@@ -159,7 +157,7 @@ impl Stack {
             CacheTiming::default(),
         );
         let ports = AdminPorts {
-            audit_keys: shared::testing::test_audit_keys(),
+            audit_keys: testkit::test_audit_keys(),
             flags: flags.clone(),
             audit: audit.clone(),
             store: audit.clone(),
@@ -185,7 +183,7 @@ impl Stack {
         let recharge = recharge::App::new(
             test_access_config(),
             WalletPorts {
-                audit_keys: shared::testing::test_audit_keys(),
+                audit_keys: testkit::test_audit_keys(),
                 wallet: wallet.clone(),
                 idempotency: wallet,
                 users: Arc::new(users.clone()),

@@ -16,7 +16,7 @@ use shared::aws::load_sdk_config;
 use shared::clock::{Clock, SystemClock};
 use shared::config::ProcessEnv;
 use shared::ports::WalletStore;
-use shared::testing::{event, invoke, EventExt, Reply};
+use testkit::{event, invoke, EventExt, Reply};
 
 const PASSWORD: &str = "violet tangerine 42";
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use shared::aws::{auth_ports, DynamoStore, MailSettings, TableNames};
 use shared::clock::SystemClock;
 use shared::config::ProcessEnv;
-use shared::testing::{event, invoke, EventExt, Reply};
+use testkit::{event, invoke, EventExt, Reply};
 
 const PASSWORD: &str = "violet tangerine 42";
 

@@ -14,12 +14,12 @@ use serde_json::Value;
 use shared::clock::{Clock, SystemClock};
 use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::KycPorts;
-use shared::memory::MemoryStore;
-use shared::testing::{
+use shared::webhook::ingest::IngestPolicy;
+use testkit::memory::MemoryStore;
+use testkit::{
     event, invoke, memory_auth_ports, memory_wallet_ports, test_access_config, test_login_env,
     test_pii_keys, verified_wallet_user, EventExt, Reply,
 };
-use shared::webhook::ingest::IngestPolicy;
 
 type Route = (String, String);
 
@@ -147,10 +147,7 @@ impl Functions {
     /// a logout earlier in the walk revokes nothing later calls need).
     async fn call(&self, function: &str, method: &str, path: &str) -> Reply {
         let (_, token) = verified_wallet_user(&self.store, SystemClock.now()).await;
-        let device = shared::testing::claims(&token)["did"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let device = testkit::claims(&token)["did"].as_str().unwrap().to_string();
         let ev: Value = event("recharge-wallet")
             .method(method)
             .path(&concrete(path))

@@ -10,8 +10,8 @@ use shared::aws::{load_sdk_config, DynamoWallet, WalletTables};
 use shared::clock::SystemClock;
 use shared::config::ProcessEnv;
 use shared::ports::WalletStore;
-use shared::testing::contract::{idempotency_contract, wallet_store_contract};
-use shared::testing::EventExt;
+use testkit::contract::{idempotency_contract, wallet_store_contract};
+use testkit::EventExt;
 
 async fn stack(overrides: &[(&str, &str)]) -> RechargeStack {
     RechargeStack::new(overrides, Arc::new(SystemClock)).await
@@ -117,11 +117,11 @@ async fn a_limits_change_racing_recharges_is_never_undone() {
         let limits = {
             let stack = stack.clone();
             tokio::spawn(async move {
-                let ev = shared::testing::event("recharge-limits")
+                let ev = testkit::event("recharge-limits")
                     .body(serde_json::json!({"daily": daily, "weekly": 60_000, "monthly": 150_000}))
                     .bearer(&stack.token)
                     .device(&stack.device);
-                shared::testing::invoke(|req| recharge::handle(&stack.app, req), ev).await
+                testkit::invoke(|req| recharge::handle(&stack.app, req), ev).await
             })
         };
         for task in tasks {

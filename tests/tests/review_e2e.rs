@@ -13,7 +13,7 @@ use shared::aws::{
 use shared::clock::SystemClock;
 use shared::config::ProcessEnv;
 use shared::review::ReviewWorker;
-use shared::testing::contract::review_store_contract;
+use testkit::contract::review_store_contract;
 
 fn worker_app(wallet: &DynamoWallet, sdk: &aws_config::SdkConfig) -> fraud_review_worker::App {
     let wallet = Arc::new(wallet.clone());

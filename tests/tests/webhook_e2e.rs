@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use shared::aws::{load_sdk_config, DynamoInbox, SqsQueue};
 use shared::clock::ManualClock;
 use shared::config::ProcessEnv;
-use shared::testing::contract::webhook_inbox_contract;
-use shared::testing::{event, invoke, EventExt};
 use shared::webhook::ingest::IngestPolicy;
+use testkit::contract::webhook_inbox_contract;
+use testkit::{event, invoke, EventExt};
 
 fn vectors() -> Value {
     let path = format!(
@@ -60,7 +60,7 @@ async fn a_signed_delivery_costs_one_write_and_one_send_and_reaches_the_queue() 
     let secret = v["stripe"]["secret"].as_str().unwrap();
     let delivery = event("webhook-stripe").raw_body(&body).header(
         "Stripe-Signature",
-        &shared::testing::stripe_signature_header(secret, &body, 1_900_000_000),
+        &testkit::stripe_signature_header(secret, &body, 1_900_000_000),
     );
     let before = inbox.calls();
     let reply = invoke(|req| webhook::handle(&app, req), delivery).await;

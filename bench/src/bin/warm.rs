@@ -17,14 +17,14 @@ use shared::clock::{Clock, SystemClock};
 use shared::flags::Snapshot;
 use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::KycPorts;
-use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::{AdminChange, AdminStore, AuditLog, WalletStore};
-use shared::testing::{
+use shared::wallet::model::WalletProfile;
+use shared::webhook::ingest::IngestPolicy;
+use testkit::memory::{MemoryMailer, MemoryStore};
+use testkit::{
     event, memory_admin_ports, memory_auth_ports, memory_wallet_ports, signed_in_account,
     test_access_config, test_login_env, test_pii_keys, EventExt,
 };
-use shared::wallet::model::WalletProfile;
-use shared::webhook::ingest::IngestPolicy;
 
 const RUNS: usize = 2_000;
 const HASHING_RUNS: usize = 30;
@@ -157,7 +157,7 @@ async fn main() {
     let flags_call = |req| flags::handle(&flags_app, req);
     let head = store.head().await.expect("audit");
     let entry = shared::audit::chain_after(
-        &shared::testing::test_audit_keys(),
+        &testkit::test_audit_keys(),
         head.as_ref(),
         shared::audit::AuditDraft {
             actor: "bench".into(),
@@ -271,7 +271,7 @@ async fn main() {
         time(RUNS, |_| status.clone(), kyc_call).await,
     );
     let (body, content_type) = kyc_body();
-    let issuer = shared::testing::test_signer();
+    let issuer = testkit::test_signer();
     let amr = vec!["pwd".to_string()];
     let submit = |i: usize| {
         let user = format!("bench-kyc-{i}");

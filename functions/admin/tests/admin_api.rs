@@ -11,10 +11,10 @@ use shared::auth::lockout::lockout_key;
 use shared::auth::model::{AccountAttempt, Role};
 use shared::clock::{Clock, ManualClock};
 use shared::flags::{FeatureGuard, FlagCache};
-use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::{AttemptStore, UserStore};
 use shared::ratelimit::WindowSlot;
-use shared::testing::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
+use testkit::memory::{MemoryMailer, MemoryStore};
+use testkit::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
 
 const NOW: i64 = 1_900_000_000;
 const ADMIN_IP: &str = "203.0.113.10";
@@ -45,7 +45,7 @@ impl Harness {
         let mailer = Arc::new(MemoryMailer::new());
         let clock = Arc::new(ManualClock::new(NOW));
         let ports = AdminPorts {
-            audit_keys: shared::testing::test_audit_keys(),
+            audit_keys: testkit::test_audit_keys(),
             flags: store.clone(),
             audit: store.clone(),
             store: store.clone(),
@@ -53,9 +53,9 @@ impl Harness {
             sessions: store.clone(),
             reviews: store.clone(),
             mailer: mailer.clone(),
-            kyc: shared::testing::memory_kyc_desk(
+            kyc: testkit::memory_kyc_desk(
                 store.clone(),
-                std::sync::Arc::new(shared::testing::test_pii_keys()),
+                std::sync::Arc::new(testkit::test_pii_keys()),
             ),
         };
         let app = App::new(test_access_config(), ports, clock.clone()).with_url_auth(url_auth);
@@ -247,7 +247,7 @@ async fn only_admins_with_totp_from_their_pinned_ip_get_in() {
 #[tokio::test]
 async fn a_revoked_admin_session_is_refused_at_once() {
     let h = Harness::new().await;
-    let claims = shared::testing::claims(&h.token);
+    let claims = testkit::claims(&h.token);
     use shared::ports::SessionStore;
     h.store
         .revoke_session(claims["sid"].as_str().unwrap())
@@ -260,7 +260,7 @@ async fn a_revoked_admin_session_is_refused_at_once() {
 #[tokio::test]
 async fn every_action_is_audited_in_an_intact_chain_and_tampering_shows() {
     let h = Harness::new().await;
-    let admin_id = shared::testing::claims(&h.token)["sub"]
+    let admin_id = testkit::claims(&h.token)["sub"]
         .as_str()
         .unwrap()
         .to_string();
@@ -423,7 +423,7 @@ async fn emergency_disable_turns_every_guarded_feature_off_until_restored() {
 async fn a_locked_account_is_unlocked_and_the_unlock_audited() {
     let h = Harness::new().await;
     let email = "locked@example.test";
-    let mut user = shared::testing::contract::sample_user(email);
+    let mut user = testkit::contract::sample_user(email);
     user.user_id = "00000000-0000-4000-8000-00000000000a".to_string();
     h.store.create_user(&user).await.unwrap();
     let account = AccountAttempt {
@@ -505,14 +505,14 @@ async fn recharge_of_new_user(
     use shared::ports::{RechargeCommit, WalletStore};
     use shared::wallet::fraud::Decision;
     use shared::wallet::model::{Recharge, WalletProfile};
-    let owner = shared::testing::contract::sample_user(&format!(
+    let owner = testkit::contract::sample_user(&format!(
         "owner-{}@example.test",
         shared::auth::secrets::new_id()
     ));
     h.store.create_user(&owner).await.unwrap();
     let id = format!("rc_{}", shared::auth::secrets::new_id());
     let audit = shared::audit::chain_after(
-        &shared::testing::test_audit_keys(),
+        &testkit::test_audit_keys(),
         None,
         shared::audit::AuditDraft {
             actor: owner.user_id.clone(),
@@ -595,7 +595,7 @@ async fn a_case_the_webhook_worker_opened_is_decided_without_touching_the_rechar
     let h = Harness::new().await;
     let (id, _) = recharge_of_new_user(&h, RechargeStatus::PendingPayment).await;
     let applier = PaymentApplier {
-        audit_keys: shared::testing::test_audit_keys(),
+        audit_keys: testkit::test_audit_keys(),
         wallet: h.store.clone(),
         inbox: h.store.clone(),
         reviews: h.store.clone(),

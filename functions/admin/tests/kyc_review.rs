@@ -12,10 +12,10 @@ use shared::clock::ManualClock;
 use shared::kyc::model::{KycStatus, StoredDocument, UploadReservation};
 use shared::kyc::pii::PiiKeys;
 use shared::kyc::service::pii_field;
-use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::{AuditLog, DocumentStore, KycStore, UserStore, WalletStore};
-use shared::testing::kyc_contract::sample_submission;
-use shared::testing::{
+use testkit::kyc_contract::sample_submission;
+use testkit::memory::{MemoryMailer, MemoryStore};
+use testkit::{
     event, invoke, memory_admin_ports, memory_kyc_desk, signed_in_account, test_access_config,
     test_pii_keys, EventExt, Reply,
 };
@@ -240,7 +240,7 @@ async fn approval_is_decided_once_audited_emailed_and_marks_the_account() {
         .any(|e| e.action == "kyc.age_verified" && e.target == format!("user:{user_id}")));
 
     let chain = h.store.all().await.unwrap();
-    assert!(verify_chain(&shared::testing::test_audit_keys(), &chain).intact);
+    assert!(verify_chain(&testkit::test_audit_keys(), &chain).intact);
     let entry = chain.last().unwrap();
     assert_eq!(entry.action, "kyc.approved");
     assert_eq!(entry.target, format!("kyc:{id}"));

@@ -10,11 +10,11 @@ use shared::audit::AuditEntry;
 use shared::auth::model::Role;
 use shared::clock::ManualClock;
 use shared::kyc::model::KycStatus;
-use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::{AuditLog, KycStore, ReviewStore};
 use shared::review::{CaseStatus, ReviewCase};
-use shared::testing::kyc_contract::sample_submission;
-use shared::testing::{
+use testkit::kyc_contract::sample_submission;
+use testkit::memory::{MemoryMailer, MemoryStore};
+use testkit::{
     event, invoke, memory_admin_ports, signed_in_account, test_access_config, EventExt, Reply,
 };
 

@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 use shared::clock::SystemClock;
 use shared::flags::{evaluate, EvalContext, FailMode, Flag, FlagKind, Rule, Snapshot, Visibility};
-use shared::testing::{event, test_access_config};
+use testkit::{event, test_access_config};
 
 /// 100 flags with a realistic mix of rules.
 fn hundred_flags() -> Vec<Flag> {

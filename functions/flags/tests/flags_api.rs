@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use shared::auth::model::Role;
 use shared::clock::ManualClock;
 use shared::flags::{FailMode, Flag, FlagKind, Rule, Snapshot, Visibility};
-use shared::memory::MemoryStore;
 use shared::ports::{FlagStore, StoreError};
-use shared::testing::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
+use testkit::memory::MemoryStore;
+use testkit::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
 
 const NOW: i64 = 1_900_000_000;
 

@@ -7,12 +7,12 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use fraud_review_worker::{handle_batch, App};
 use serde_json::{json, Value};
 use shared::clock::ManualClock;
-use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::{RechargeCommit, ReviewStore, WalletStore};
 use shared::review::{CaseStatus, ReviewWorker};
-use shared::testing::event;
 use shared::wallet::fraud::Decision;
 use shared::wallet::model::{Recharge, RechargeStatus, WalletProfile};
+use testkit::event;
+use testkit::memory::{MemoryMailer, MemoryStore};
 
 const NOW: i64 = 1_900_000_000;
 
@@ -46,7 +46,7 @@ async fn held(h: &Harness, n: u32) -> (String, String) {
     let user = format!("user-{n}");
     let id = format!("rc_held_{n}");
     let audit = shared::audit::chain_after(
-        &shared::testing::test_audit_keys(),
+        &testkit::test_audit_keys(),
         None,
         shared::audit::AuditDraft {
             actor: user.clone(),

@@ -8,10 +8,10 @@ use kyc_retention::{handle_tick, App};
 use shared::clock::ManualClock;
 use shared::kyc::model::KycStatus;
 use shared::kyc::service::KycPorts;
-use shared::memory::MemoryStore;
 use shared::ports::{AdminChange, DocumentStore, KycDecisionCommit, KycStore};
-use shared::testing::kyc_contract::sample_submission;
-use shared::testing::{commit_audited, event};
+use testkit::kyc_contract::sample_submission;
+use testkit::memory::MemoryStore;
+use testkit::{commit_audited, event};
 
 const NOW: i64 = 1_795_435_200;
 const DAY: i64 = 86_400;

@@ -17,10 +17,10 @@ use shared::clock::{Clock, SystemClock};
 use shared::kyc::files::samples::png_of_size;
 use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::KycPorts;
-use shared::memory::MemoryStore;
 use shared::ports::{DocumentStore, StoreError};
-use shared::testing::multipart::{multipart_body, FormPart};
-use shared::testing::{event, test_access_config, test_pii_keys, EventExt};
+use testkit::memory::MemoryStore;
+use testkit::multipart::{multipart_body, FormPart};
+use testkit::{event, test_access_config, test_pii_keys, EventExt};
 
 /// Accepts every document and keeps none.
 struct Sink;
@@ -77,7 +77,7 @@ fn bench(c: &mut Criterion) {
     );
     let (body, content_type) = runtime.block_on(one_mebibyte_form());
     let base = event("kyc-upload-submit").binary_body(&body, &content_type);
-    let issuer = shared::testing::test_signer();
+    let issuer = testkit::test_signer();
     let amr = vec!["pwd".to_string()];
     let mut group = c.benchmark_group("kyc-upload");
     group

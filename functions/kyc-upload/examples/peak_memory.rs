@@ -12,9 +12,9 @@ use shared::clock::SystemClock;
 use shared::kyc::files::samples::png_of_size;
 use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::KycPorts;
-use shared::memory::MemoryStore;
-use shared::testing::multipart::{multipart_body, FormPart};
-use shared::testing::{event, signed_in_account, test_access_config, test_pii_keys, EventExt};
+use testkit::memory::MemoryStore;
+use testkit::multipart::{multipart_body, FormPart};
+use testkit::{event, signed_in_account, test_access_config, test_pii_keys, EventExt};
 
 /// A field of /proc/self/status, in KiB.
 fn status_kib(field: &str) -> u64 {

@@ -15,10 +15,10 @@ use shared::kyc::model::{KycStatus, KycSubmission};
 use shared::kyc::pii::PiiKeys;
 use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::{pii_field, KycPorts};
-use shared::memory::MemoryStore;
 use shared::ports::{AdminChange, KycDecisionCommit, KycStore};
-use shared::testing::multipart::{multipart_body, FormPart};
-use shared::testing::{
+use testkit::memory::MemoryStore;
+use testkit::multipart::{multipart_body, FormPart};
+use testkit::{
     commit_audited, event, invoke, signed_in_account, test_access_config, EventExt, Reply,
 };
 

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use shared::auth::model::Role;
 use shared::clock::SystemClock;
-use shared::memory::MemoryStore;
 use shared::ports::WalletStore;
-use shared::testing::{event, signed_in_account, test_access_config, EventExt};
 use shared::wallet::model::WalletProfile;
 use shared::wallet::service::WalletPorts;
+use testkit::memory::MemoryStore;
+use testkit::{event, signed_in_account, test_access_config, EventExt};
 
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
     let ports = WalletPorts {
-        audit_keys: shared::testing::test_audit_keys(),
+        audit_keys: testkit::test_audit_keys(),
         wallet: store.clone(),
         idempotency: store.clone(),
         users: store.clone(),

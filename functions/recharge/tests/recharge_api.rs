@@ -9,13 +9,11 @@ use shared::audit::verify_chain;
 use shared::auth::model::Role;
 use shared::clock::ManualClock;
 use shared::flags::Snapshot;
-use shared::memory::MemoryStore;
 use shared::ports::{AdminChange, AdminStore, IdempotencyBegin, IdempotencyStore, WalletStore};
-use shared::testing::torn::{Missed, TornReads};
-use shared::testing::{
-    event, invoke, signed_in_account, test_access_config, test_signer, EventExt, Reply,
-};
 use shared::wallet::model::{RechargeStatus, WalletProfile};
+use testkit::memory::MemoryStore;
+use testkit::torn::{Missed, TornReads};
+use testkit::{event, invoke, signed_in_account, test_access_config, test_signer, EventExt, Reply};
 
 const NOW: i64 = 1_900_000_000;
 const DAY: i64 = 86_400;
@@ -69,7 +67,7 @@ impl Harness {
             signed_in_account(&*store, &*store, Role::User, &["pwd"], "203.0.113.10", NOW).await;
         let reads = Arc::new(TornReads::new(store.clone()));
         let ports = shared::wallet::service::WalletPorts {
-            audit_keys: shared::testing::test_audit_keys(),
+            audit_keys: testkit::test_audit_keys(),
             wallet: reads.clone(),
             idempotency: store.clone(),
             users: store.clone(),
@@ -96,7 +94,7 @@ impl Harness {
     /// A fresh access token for the same session at the harness clock's now.
     fn current_token(&self) -> String {
         use shared::clock::Clock;
-        let claims = shared::testing::claims(&self.token);
+        let claims = testkit::claims(&self.token);
         let amr = vec!["pwd".to_string()];
         test_signer().issue(
             &shared::auth::tokens::TokenSubject {
@@ -362,7 +360,7 @@ async fn every_decision_is_audited_in_the_accounts_chain() {
     h.recharge("k2", 3_000).await;
     let entries = h.store.money_audit();
     assert_eq!(entries.len(), 2);
-    assert!(verify_chain(&shared::testing::test_audit_keys(), &entries).intact);
+    assert!(verify_chain(&testkit::test_audit_keys(), &entries).intact);
     assert_eq!(entries[0].action, "recharge.allow");
     assert_eq!(entries[1].after.as_ref().unwrap()["amount"], 3_000);
 }
@@ -376,7 +374,7 @@ async fn the_kill_switch_refuses_before_anything_is_written() {
         flags: vec![],
     };
     let entry = shared::audit::chain_after(
-        &shared::testing::test_audit_keys(),
+        &testkit::test_audit_keys(),
         None,
         shared::audit::AuditDraft {
             actor: "ops".into(),

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use serde_json::json;
 use shared::clock::ManualClock;
 use shared::flags::{FeatureGuard, FlagCache, Snapshot};
-use shared::memory::{MemoryMailer, MemoryStore};
 use shared::ports::{
     AdminChange, AdminStore, RechargeCommit, ReviewStore, WalletStore, WebhookInbox,
 };
@@ -15,6 +14,7 @@ use shared::wallet::fraud::Decision;
 use shared::wallet::model::{Recharge, RechargeStatus, WalletProfile};
 use shared::wallet::payments::{Applied, PaymentApplier};
 use shared::webhook::event::{EventKind, ProviderEvent};
+use testkit::memory::{MemoryMailer, MemoryStore};
 
 const NOW: i64 = 1_900_000_000;
 
@@ -28,7 +28,7 @@ async fn harness() -> Harness {
     let store = Arc::new(MemoryStore::new());
     let mailer = Arc::new(MemoryMailer::new());
     let clock = Arc::new(ManualClock::new(NOW));
-    let owner = shared::testing::contract::sample_user("payer@example.test");
+    let owner = testkit::contract::sample_user("payer@example.test");
     let mut owner = owner;
     owner.user_id = "user-1".into();
     shared::ports::UserStore::create_user(&*store, &owner)
@@ -36,7 +36,7 @@ async fn harness() -> Harness {
         .unwrap();
     let cache = Arc::new(FlagCache::new(store.clone(), clock.clone(), 0, 300));
     let applier = Arc::new(PaymentApplier {
-        audit_keys: shared::testing::test_audit_keys(),
+        audit_keys: testkit::test_audit_keys(),
         wallet: store.clone(),
         inbox: store.clone(),
         reviews: store.clone(),
@@ -57,7 +57,7 @@ async fn harness() -> Harness {
 impl Harness {
     async fn recharge(&self, id: &str, status: RechargeStatus) {
         let audit = shared::audit::chain_after(
-            &shared::testing::test_audit_keys(),
+            &testkit::test_audit_keys(),
             None,
             shared::audit::AuditDraft {
                 actor: "user-1".into(),
@@ -81,7 +81,7 @@ impl Harness {
         let expected = existing.map(|p| p.audit_seq);
         let audit = if let Some(seq) = expected {
             shared::audit::chain_after_head(
-                &shared::testing::test_audit_keys(),
+                &testkit::test_audit_keys(),
                 profile
                     .audit_hash
                     .as_deref()
@@ -146,7 +146,7 @@ impl Harness {
     }
 
     async fn balance(&self) -> i64 {
-        shared::testing::balance(&*self.store, "user-1", "EUR").await
+        testkit::balance(&*self.store, "user-1", "EUR").await
     }
 
     async fn status(&self) -> RechargeStatus {
@@ -285,7 +285,7 @@ async fn unknown_types_are_recorded_and_ignored() {
 async fn the_crediting_kill_switch_defers_without_losing_the_event() {
     let h = harness().await;
     let entry = shared::audit::chain_after(
-        &shared::testing::test_audit_keys(),
+        &testkit::test_audit_keys(),
         None,
         shared::audit::AuditDraft {
             actor: "ops".into(),
@@ -323,7 +323,7 @@ async fn the_crediting_kill_switch_defers_without_losing_the_event() {
     );
 
     let restore = shared::audit::chain_after(
-        &shared::testing::test_audit_keys(),
+        &testkit::test_audit_keys(),
         Some(&entry),
         shared::audit::AuditDraft {
             actor: "ops".into(),
@@ -720,7 +720,7 @@ async fn a_batch_near_its_deadline_applies_nothing_and_reports_every_message() {
         .collect();
     assert_eq!(failed, vec!["m-1", "m-2"]);
     assert_eq!(
-        shared::testing::balance(&*store, "user-1", "EUR").await,
+        testkit::balance(&*store, "user-1", "EUR").await,
         0,
         "nothing credited"
     );
@@ -733,7 +733,7 @@ async fn a_batch_near_its_deadline_applies_nothing_and_reports_every_message() {
     let redelivered = webhook_worker::handle_batch(&app, in_time, Some(later)).await;
     assert!(redelivered.batch_item_failures.is_empty());
     assert_eq!(
-        shared::testing::balance(&*store, "user-1", "EUR").await,
+        testkit::balance(&*store, "user-1", "EUR").await,
         2_000,
         "redelivered in time, credited once"
     );

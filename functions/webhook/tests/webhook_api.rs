@@ -7,11 +7,11 @@ use std::sync::Arc;
 use base64::Engine;
 use serde_json::{json, Value};
 use shared::clock::ManualClock;
-use shared::memory::MemoryStore;
 use shared::ports::WebhookInbox;
-use shared::testing::{event, invoke, EventExt, Reply};
 use shared::webhook::event::EventKind;
 use shared::webhook::ingest::IngestPolicy;
+use testkit::memory::MemoryStore;
+use testkit::{event, invoke, EventExt, Reply};
 use webhook::App;
 
 const SIGNED_AT: i64 = 1_900_000_000;

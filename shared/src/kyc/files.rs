@@ -86,8 +86,8 @@ pub fn inspect(bytes: &[u8]) -> Result<DocumentKind, FileProblem> {
     }
 }
 
-/// Minimal well-formed document files for tests.
-#[cfg(any(test, feature = "test-support"))]
+/// Minimal well-formed document files, for tests and benchmarks (pure
+/// functions; nothing in a function calls them).
 pub mod samples {
     /// A PNG header with the given size and the closing IEND chunk.
     pub fn png(width: u32, height: u32) -> Vec<u8> {

@@ -10,8 +10,8 @@ use login::{App, LoginConfig};
 use serde_json::{json, Value};
 use shared::auth::service::AuthPorts;
 use shared::clock::ManualClock;
-use shared::memory::{MemoryMailer, MemoryStore};
-pub use shared::testing::{claims, invoke, EventExt, Reply};
+use testkit::memory::{MemoryMailer, MemoryStore};
+pub use testkit::{claims, invoke, EventExt, Reply};
 
 pub const PASSWORD: &str = "violet tangerine 42";
 pub const DEVICE: &str = "device-0001-sample";
@@ -25,7 +25,7 @@ pub struct Harness {
 }
 
 pub fn test_env(overrides: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut env = shared::testing::test_login_env(&[
+    let mut env = testkit::test_login_env(&[
         ("ADMIN_TOTP_REQUIRED", "true"),
         ("AUTH_IP_LIMIT_PER_MINUTE", "1000"),
     ]);
@@ -93,7 +93,7 @@ impl Harness {
 
 /// Loads `events/login-<name>.json`.
 pub fn event(name: &str) -> Value {
-    shared::testing::event(&format!("login-{name}"))
+    testkit::event(&format!("login-{name}"))
 }
 
 pub fn code(reply: &Reply) -> &str {

@@ -4,17 +4,17 @@
 
 use std::sync::Arc;
 
-use crate::audit::{chain_after, AuditDraft, AuditEntry};
-use crate::auth::model::{
+use shared::audit::{chain_after, AuditDraft, AuditEntry};
+use shared::auth::model::{
     AccountAttempt, AttemptOutcome, RefreshRecord, Role, Session, SessionStart, TotpState,
     UserRecord,
 };
-use crate::auth::secrets::new_id;
-use crate::flags::Snapshot;
-use crate::ports::{
+use shared::auth::secrets::new_id;
+use shared::flags::Snapshot;
+use shared::ports::{
     AdminChange, AdminStore, AttemptStore, AuditLog, FlagStore, SessionStore, StoreError, UserStore,
 };
-use crate::ratelimit::WindowSlot;
+use shared::ratelimit::WindowSlot;
 
 const NOW: i64 = 1_900_000_000;
 
@@ -425,7 +425,7 @@ pub async fn admin_store_contract(
     assert_eq!(flags.load_snapshot().await.unwrap(), None);
     assert_eq!(audit.head().await.unwrap(), None);
 
-    let first = chain_after(&crate::testing::test_audit_keys(), None, draft("one"), NOW);
+    let first = chain_after(&crate::test_audit_keys(), None, draft("one"), NOW);
     let save = |version: u64, expected: u64| AdminChange::SaveSnapshot {
         snapshot: snapshot(version),
         expected_version: expected,
@@ -435,7 +435,7 @@ pub async fn admin_store_contract(
     assert_eq!(audit.head().await.unwrap(), Some(first.clone()));
 
     let second = chain_after(
-        &crate::testing::test_audit_keys(),
+        &crate::test_audit_keys(),
         Some(&first),
         draft("two"),
         NOW + 1,
@@ -478,7 +478,7 @@ pub async fn admin_store_contract(
         .unwrap()
         .is_some());
     let third = chain_after(
-        &crate::testing::test_audit_keys(),
+        &crate::test_audit_keys(),
         Some(&second),
         draft("three"),
         NOW + 2,
@@ -499,14 +499,14 @@ pub async fn admin_store_contract(
         "entries read back exactly"
     );
     assert!(all.iter().all(|e| e.kid.as_deref() == Some("test")));
-    let report = crate::audit::verify_chain(&crate::testing::test_audit_keys(), &all);
+    let report = shared::audit::verify_chain(&crate::test_audit_keys(), &all);
     assert!(report.intact, "the MACs read back verify: {report:?}");
 
     let racers: Vec<_> = (0..6)
         .map(|i| {
             let store = store.clone();
             let entry = chain_after(
-                &crate::testing::test_audit_keys(),
+                &crate::test_audit_keys(),
                 Some(&third),
                 draft(&format!("race-{i}")),
                 NOW + 3,
@@ -534,12 +534,12 @@ pub fn sample_commit(
     counter: &str,
     amount: i64,
     cap: i64,
-) -> crate::ports::RechargeCommit {
-    use crate::wallet::fraud::Decision;
-    use crate::wallet::model::{Recharge, RechargeStatus, WalletProfile};
+) -> shared::ports::RechargeCommit {
+    use shared::wallet::fraud::Decision;
+    use shared::wallet::model::{Recharge, RechargeStatus, WalletProfile};
     let recharge_id = format!("rc_{}", new_id());
     let audit = chain_after(
-        &crate::testing::test_audit_keys(),
+        &crate::test_audit_keys(),
         None,
         draft("recharge.allow"),
         NOW,
@@ -547,7 +547,7 @@ pub fn sample_commit(
     let mut profile = WalletProfile::new(user_id, NOW - 86_400);
     profile.audit_seq = audit.seq;
     profile.audit_hash = Some(audit.hash.clone());
-    crate::ports::RechargeCommit {
+    shared::ports::RechargeCommit {
         recharge: Recharge {
             recharge_id,
             user_id: user_id.to_string(),
@@ -565,7 +565,7 @@ pub fn sample_commit(
         profile,
         expected_audit_seq: None,
         audit,
-        counters: vec![crate::ports::CounterAdd {
+        counters: vec![shared::ports::CounterAdd {
             key: counter.to_string(),
             amount,
             expires_at: NOW + 86_400,
@@ -578,8 +578,8 @@ pub fn sample_commit(
 }
 
 /// Idempotency claims: one owner, replay, mismatch, crash takeover, expiry.
-pub async fn idempotency_contract(store: Arc<dyn crate::ports::IdempotencyStore>) {
-    use crate::ports::IdempotencyBegin::*;
+pub async fn idempotency_contract(store: Arc<dyn shared::ports::IdempotencyStore>) {
+    use shared::ports::IdempotencyBegin::*;
     let key = new_id();
     assert_eq!(
         store
@@ -686,8 +686,8 @@ pub async fn idempotency_contract(store: Arc<dyn crate::ports::IdempotencyStore>
 }
 
 /// Recharge commits: all-or-nothing, duplicate ids, profile conflicts, caps.
-pub async fn wallet_store_contract(wallet: Arc<dyn crate::ports::WalletStore>) {
-    use crate::ports::CommitOutcome;
+pub async fn wallet_store_contract(wallet: Arc<dyn shared::ports::WalletStore>) {
+    use shared::ports::CommitOutcome;
     let user = new_id();
     let counter = format!("VEL#user#{}#EUR#D#1", new_id());
     let first = sample_commit(&user, &counter, 600, 1_000);
@@ -703,7 +703,7 @@ pub async fn wallet_store_contract(wallet: Arc<dyn crate::ports::WalletStore>) {
     assert_eq!(readings.profile, Some(first.profile.clone()));
     assert_eq!(
         readings.counters[&counter],
-        crate::wallet::velocity::Tally {
+        shared::wallet::velocity::Tally {
             count: 1,
             amount: 600
         }
@@ -789,7 +789,7 @@ pub async fn wallet_store_contract(wallet: Arc<dyn crate::ports::WalletStore>) {
         .counters[&scored];
     assert_eq!(tally.count, 2);
 
-    let limits = crate::wallet::limits::LimitsState::new(crate::wallet::limits::SpendingLimits {
+    let limits = shared::wallet::limits::LimitsState::new(shared::wallet::limits::SpendingLimits {
         daily: 1,
         weekly: 2,
         monthly: 3,
@@ -801,10 +801,10 @@ pub async fn wallet_store_contract(wallet: Arc<dyn crate::ports::WalletStore>) {
         .profile
         .unwrap();
     let expected = profile.audit_seq;
-    let entry = crate::audit::chain_after_head(
-        &crate::testing::test_audit_keys(),
+    let entry = shared::audit::chain_after_head(
+        &crate::test_audit_keys(),
         profile.audit_head(),
-        crate::audit::AuditDraft {
+        shared::audit::AuditDraft {
             actor: user.clone(),
             ip: None,
             action: "limits.request".into(),
@@ -840,7 +840,7 @@ pub async fn wallet_store_contract(wallet: Arc<dyn crate::ports::WalletStore>) {
     assert_eq!(stored.limits, Some(limits));
     assert_eq!(stored.audit_seq, expected + 1, "the head moved");
     wallet
-        .ensure_profile(&crate::wallet::model::WalletProfile::new(&user, 0))
+        .ensure_profile(&shared::wallet::model::WalletProfile::new(&user, 0))
         .await
         .unwrap();
     assert_eq!(
@@ -859,14 +859,14 @@ pub async fn wallet_store_contract(wallet: Arc<dyn crate::ports::WalletStore>) {
 
 /// One payment outcome on `recharge_id` for `user`'s profile as stored now.
 async fn payment_commit(
-    wallet: &dyn crate::ports::WalletStore,
+    wallet: &dyn shared::ports::WalletStore,
     user: &str,
     recharge_id: &str,
-    expected: &[crate::wallet::model::RechargeStatus],
-    new_status: crate::wallet::model::RechargeStatus,
+    expected: &[shared::wallet::model::RechargeStatus],
+    new_status: shared::wallet::model::RechargeStatus,
     delta: i64,
     refunded: Option<(i64, i64)>,
-) -> crate::ports::PaymentCommit {
+) -> shared::ports::PaymentCommit {
     let mut profile = wallet
         .readings(user, &[], "")
         .await
@@ -874,8 +874,8 @@ async fn payment_commit(
         .profile
         .unwrap();
     let expected_audit_seq = profile.audit_seq;
-    let audit = crate::audit::chain_after_head(
-        &crate::testing::test_audit_keys(),
+    let audit = shared::audit::chain_after_head(
+        &crate::test_audit_keys(),
         profile.audit_head(),
         draft("recharge.payment"),
         NOW,
@@ -883,12 +883,12 @@ async fn payment_commit(
     *profile.balances.entry("EUR".to_string()).or_insert(0) += delta;
     profile.audit_seq = audit.seq;
     profile.audit_hash = Some(audit.hash.clone());
-    crate::ports::PaymentCommit {
+    shared::ports::PaymentCommit {
         recharge_id: recharge_id.to_string(),
         expected_statuses: expected.to_vec(),
         new_status,
         refunded,
-        entry: Some(crate::wallet::model::LedgerEntry {
+        entry: Some(shared::wallet::model::LedgerEntry {
             entry_id: format!("le_{}", new_id()),
             recharge_id: recharge_id.to_string(),
             amount: delta,
@@ -904,9 +904,9 @@ async fn payment_commit(
 
 /// Payment outcomes: applied once per ledger entry, only from an expected
 /// status, and a refund only while the refunded total is what was read.
-async fn payment_contract(wallet: &dyn crate::ports::WalletStore) {
-    use crate::ports::CommitOutcome;
-    use crate::wallet::model::RechargeStatus::{Credited, PartiallyRefunded, PendingPayment};
+async fn payment_contract(wallet: &dyn shared::ports::WalletStore) {
+    use shared::ports::CommitOutcome;
+    use shared::wallet::model::RechargeStatus::{Credited, PartiallyRefunded, PendingPayment};
     let user = new_id();
     let recharge = sample_commit(&user, &format!("VEL#user#{}#D#1", new_id()), 2_000, 10_000);
     let id = recharge.recharge.recharge_id.clone();
@@ -990,13 +990,13 @@ async fn payment_contract(wallet: &dyn crate::ports::WalletStore) {
 /// Review cases: opened once, listed by status oldest first, decided once
 /// together with their held recharge.
 pub async fn review_store_contract(
-    wallet: Arc<dyn crate::ports::WalletStore>,
-    reviews: Arc<dyn crate::ports::ReviewStore>,
+    wallet: Arc<dyn shared::ports::WalletStore>,
+    reviews: Arc<dyn shared::ports::ReviewStore>,
     admin: Arc<dyn AdminStore>,
     audit: Arc<dyn AuditLog>,
 ) {
-    use crate::review::{CaseStatus, ReviewCase};
-    use crate::wallet::model::RechargeStatus;
+    use shared::review::{CaseStatus, ReviewCase};
+    use shared::wallet::model::RechargeStatus;
     let mut ids = Vec::new();
     for offset in 0..2 {
         let user = new_id();
@@ -1006,7 +1006,7 @@ pub async fn review_store_contract(
         wallet.commit_recharge(&commit).await.unwrap();
         let case = ReviewCase {
             case_id: commit.recharge.recharge_id.clone(),
-            kind: crate::review::CaseKind::HeldRecharge,
+            kind: shared::review::CaseKind::HeldRecharge,
             user_id: user,
             amount: 100,
             currency: "EUR".to_string(),
@@ -1048,7 +1048,7 @@ pub async fn review_store_contract(
 
     let head = audit.head().await.unwrap();
     let entry = chain_after(
-        &crate::testing::test_audit_keys(),
+        &crate::test_audit_keys(),
         head.as_ref(),
         draft("review.approve"),
         NOW,
@@ -1071,7 +1071,7 @@ pub async fn review_store_contract(
         RechargeStatus::PendingPayment
     );
     let next = chain_after(
-        &crate::testing::test_audit_keys(),
+        &crate::test_audit_keys(),
         Some(&entry),
         draft("review.reject"),
         NOW,
@@ -1090,7 +1090,7 @@ pub async fn review_store_contract(
     wallet.commit_recharge(&pending).await.unwrap();
     let event_case = ReviewCase {
         case_id: format!("{}~0123456789ab", pending.recharge.recharge_id),
-        kind: crate::review::CaseKind::PaymentEvent,
+        kind: shared::review::CaseKind::PaymentEvent,
         user_id: user,
         amount: 100,
         currency: "EUR".to_string(),
@@ -1110,7 +1110,7 @@ pub async fn review_store_contract(
     );
     let head = audit.head().await.unwrap();
     let entry = chain_after(
-        &crate::testing::test_audit_keys(),
+        &crate::test_audit_keys(),
         head.as_ref(),
         draft("review.reject"),
         NOW,
@@ -1146,9 +1146,9 @@ pub async fn review_store_contract(
 
 /// Received webhook events: stored once, re-deliveries seen as stored or
 /// processed, forgotten after the dedupe window.
-pub async fn webhook_inbox_contract(inbox: Arc<dyn crate::ports::WebhookInbox>) {
-    use crate::ports::InboxOutcome;
-    use crate::webhook::event::{EventKind, ProviderEvent};
+pub async fn webhook_inbox_contract(inbox: Arc<dyn shared::ports::WebhookInbox>) {
+    use shared::ports::InboxOutcome;
+    use shared::webhook::event::{EventKind, ProviderEvent};
     let event = |id: &str, at: i64| ProviderEvent {
         provider: "stripe".to_string(),
         event_id: id.to_string(),

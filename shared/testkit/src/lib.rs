@@ -3,7 +3,7 @@
 
 pub mod contract;
 pub mod kyc_contract;
-#[cfg(feature = "test-support")]
+pub mod memory;
 pub mod multipart;
 pub mod torn;
 
@@ -40,7 +40,7 @@ impl Reply {
 
 /// Loads `events/<name>.json` from the workspace.
 pub fn event(name: &str) -> Value {
-    let path = format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {path}"));
     serde_json::from_str(&text).expect("sample events are JSON")
 }
@@ -53,7 +53,7 @@ where
 {
     let req = lambda_http::request::from_str(&event.to_string()).expect("valid API Gateway event");
     let resp = handler(req).await;
-    let bytes = crate::http::body_bytes(resp.body());
+    let bytes = shared::http::body_bytes(resp.body());
     let body = if bytes.is_empty() {
         Value::Null
     } else {
@@ -181,15 +181,15 @@ pub const TEST_AUDIENCE: &str = "wallet-app";
 /// test process, never stored.
 pub fn test_signing_key_pem() -> &'static str {
     static PEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    PEM.get_or_init(crate::auth::tokens::generate_private_key_pem)
+    PEM.get_or_init(shared::auth::tokens::generate_private_key_pem)
 }
 
 /// The signer of the tests' tokens (what the login function holds).
-pub fn test_signer() -> &'static crate::auth::tokens::TokenSigner {
-    static SIGNER: std::sync::OnceLock<crate::auth::tokens::TokenSigner> =
+pub fn test_signer() -> &'static shared::auth::tokens::TokenSigner {
+    static SIGNER: std::sync::OnceLock<shared::auth::tokens::TokenSigner> =
         std::sync::OnceLock::new();
     SIGNER.get_or_init(|| {
-        crate::auth::tokens::TokenSigner::from_pem(
+        shared::auth::tokens::TokenSigner::from_pem(
             TEST_KID,
             test_signing_key_pem(),
             TEST_ISSUER,
@@ -201,16 +201,16 @@ pub fn test_signer() -> &'static crate::auth::tokens::TokenSigner {
 
 /// The published key set of the tests (JWKS JSON) holding the signer's public key.
 pub fn test_public_keys_json() -> String {
-    serde_json::to_string(&crate::auth::tokens::PublicKeySet {
+    serde_json::to_string(&shared::auth::tokens::PublicKeySet {
         keys: vec![test_signer().public_jwk()],
     })
     .expect("a key set serialises")
 }
 
 /// Token settings for tests: the generated key, admins allowed from 203.0.113.0/24.
-pub fn test_access_config() -> crate::auth::AccessConfig {
-    crate::auth::AccessConfig {
-        tokens: crate::auth::tokens::TokenVerifier::from_jwks(
+pub fn test_access_config() -> shared::auth::AccessConfig {
+    shared::auth::AccessConfig {
+        tokens: shared::auth::tokens::TokenVerifier::from_jwks(
             &test_public_keys_json(),
             TEST_ISSUER,
             TEST_AUDIENCE,
@@ -224,24 +224,24 @@ pub fn test_access_config() -> crate::auth::AccessConfig {
 /// returns `(user_id, access token)` issued for device `device-0001-sample`
 /// (or the admin sample device for admins) at `now`.
 pub async fn signed_in_account(
-    users: &dyn crate::ports::UserStore,
-    sessions: &dyn crate::ports::SessionStore,
-    role: crate::auth::model::Role,
+    users: &dyn shared::ports::UserStore,
+    sessions: &dyn shared::ports::SessionStore,
+    role: shared::auth::model::Role,
     amr: &[&str],
     ip: &str,
     now: i64,
 ) -> (String, String) {
-    use crate::auth::model::{RefreshRecord, Session, SessionStart};
-    use crate::auth::secrets::new_id;
-    use crate::auth::tokens::TokenSubject;
+    use shared::auth::model::{RefreshRecord, Session, SessionStart};
+    use shared::auth::secrets::new_id;
+    use shared::auth::tokens::TokenSubject;
 
     let email = format!("account-{}@example.test", new_id());
     let mut user = contract::sample_user(&email);
     user.role = role;
     users.create_user(&user).await.expect("user created");
     let device = match role {
-        crate::auth::model::Role::Admin => "admin-laptop-0001",
-        crate::auth::model::Role::User => "device-0001-sample",
+        shared::auth::model::Role::Admin => "admin-laptop-0001",
+        shared::auth::model::Role::User => "device-0001-sample",
     };
     let amr: Vec<String> = amr.iter().map(|m| m.to_string()).collect();
     let session = Session {
@@ -292,12 +292,12 @@ pub async fn signed_in_account(
 }
 
 /// PII keys generated for one test run (never a fixed key).
-pub fn test_pii_keys() -> crate::kyc::pii::PiiKeys {
-    crate::kyc::pii::PiiKeys::new(
+pub fn test_pii_keys() -> shared::kyc::pii::PiiKeys {
+    shared::kyc::pii::PiiKeys::new(
         "test",
         vec![(
             "test".to_string(),
-            crate::auth::secrets::random_bytes::<32>(),
+            shared::auth::secrets::random_bytes::<32>(),
         )],
     )
     .expect("a generated key is valid")
@@ -305,16 +305,16 @@ pub fn test_pii_keys() -> crate::kyc::pii::PiiKeys {
 
 /// The audit keys of the tests: one key generated per process (kid
 /// `test`), so every writer and the verifier of a test agree.
-pub fn test_audit_keys() -> std::sync::Arc<crate::audit::AuditKeys> {
-    static KEYS: std::sync::OnceLock<std::sync::Arc<crate::audit::AuditKeys>> =
+pub fn test_audit_keys() -> std::sync::Arc<shared::audit::AuditKeys> {
+    static KEYS: std::sync::OnceLock<std::sync::Arc<shared::audit::AuditKeys>> =
         std::sync::OnceLock::new();
     KEYS.get_or_init(|| {
         std::sync::Arc::new(
-            crate::audit::AuditKeys::new(
+            shared::audit::AuditKeys::new(
                 "test",
                 vec![(
                     "test".to_string(),
-                    crate::auth::secrets::random_bytes::<32>().to_vec(),
+                    shared::auth::secrets::random_bytes::<32>().to_vec(),
                 )],
             )
             .expect("a generated key is valid"),
@@ -328,7 +328,7 @@ pub fn test_audit_keys() -> std::sync::Arc<crate::audit::AuditKeys> {
 pub fn test_audit_env() -> [(&'static str, String); 2] {
     use base64::Engine;
     let key = base64::engine::general_purpose::STANDARD
-        .encode(crate::auth::secrets::random_bytes::<32>());
+        .encode(shared::auth::secrets::random_bytes::<32>());
     [
         ("AUDIT_HMAC_KEYS", format!(r#"{{"test":"{key}"}}"#)),
         ("AUDIT_HMAC_KID", "test".to_string()),
@@ -338,9 +338,9 @@ pub fn test_audit_env() -> [(&'static str, String); 2] {
 /// The KYC review desk over one in-memory store (30-day retention, 5-minute links).
 pub fn memory_kyc_desk(
     store: std::sync::Arc<crate::memory::MemoryStore>,
-    pii: std::sync::Arc<crate::kyc::pii::PiiKeys>,
-) -> crate::kyc::desk::KycDesk {
-    crate::kyc::desk::KycDesk {
+    pii: std::sync::Arc<shared::kyc::pii::PiiKeys>,
+) -> shared::kyc::desk::KycDesk {
+    shared::kyc::desk::KycDesk {
         store: store.clone(),
         documents: store.clone(),
         wallet: store,
@@ -353,17 +353,17 @@ pub fn memory_kyc_desk(
 /// Appends an audit entry after the current head and commits `change` with it
 /// (what the admin service does), at `at`.
 pub async fn commit_audited(
-    admin: &dyn crate::ports::AdminStore,
-    audit: &dyn crate::ports::AuditLog,
-    change: crate::ports::AdminChange,
+    admin: &dyn shared::ports::AdminStore,
+    audit: &dyn shared::ports::AuditLog,
+    change: shared::ports::AdminChange,
     action: &str,
     at: i64,
-) -> Result<(), crate::ports::StoreError> {
+) -> Result<(), shared::ports::StoreError> {
     let head = audit.head().await?;
-    let entry = crate::audit::chain_after(
+    let entry = shared::audit::chain_after(
         &test_audit_keys(),
         head.as_ref(),
-        crate::audit::AuditDraft {
+        shared::audit::AuditDraft {
             actor: "test-admin".into(),
             ip: None,
             action: action.into(),
@@ -383,17 +383,17 @@ pub async fn verified_wallet_user(
     store: &crate::memory::MemoryStore,
     now: i64,
 ) -> (String, String) {
-    use crate::ports::WalletStore;
+    use shared::ports::WalletStore;
     let (user_id, token) = signed_in_account(
         store,
         store,
-        crate::auth::model::Role::User,
+        shared::auth::model::Role::User,
         &["pwd"],
         "203.0.113.10",
         now,
     )
     .await;
-    let mut profile = crate::wallet::model::WalletProfile::new(&user_id, now - 400 * 86_400);
+    let mut profile = shared::wallet::model::WalletProfile::new(&user_id, now - 400 * 86_400);
     profile.age_verified = true;
     store
         .ensure_profile(&profile)
@@ -412,7 +412,11 @@ pub fn stripe_signature_header(secret: &str, body: &str, at: i64) -> String {
 }
 
 /// The balance of `user_id` in `currency` (0 without a profile or balance).
-pub async fn balance(wallet: &dyn crate::ports::WalletStore, user_id: &str, currency: &str) -> i64 {
+pub async fn balance(
+    wallet: &dyn shared::ports::WalletStore,
+    user_id: &str,
+    currency: &str,
+) -> i64 {
     wallet
         .readings(user_id, &[], "")
         .await
@@ -425,8 +429,8 @@ pub async fn balance(wallet: &dyn crate::ports::WalletStore, user_id: &str, curr
 /// The wallet ports over one in-memory store.
 pub fn memory_wallet_ports(
     store: &std::sync::Arc<crate::memory::MemoryStore>,
-) -> crate::wallet::service::WalletPorts {
-    crate::wallet::service::WalletPorts {
+) -> shared::wallet::service::WalletPorts {
+    shared::wallet::service::WalletPorts {
         wallet: store.clone(),
         idempotency: store.clone(),
         users: store.clone(),
@@ -438,8 +442,8 @@ pub fn memory_wallet_ports(
 /// The auth ports over one in-memory store and an in-memory mailer.
 pub fn memory_auth_ports(
     store: &std::sync::Arc<crate::memory::MemoryStore>,
-) -> crate::auth::service::AuthPorts {
-    crate::auth::service::AuthPorts {
+) -> shared::auth::service::AuthPorts {
+    shared::auth::service::AuthPorts {
         users: store.clone(),
         sessions: store.clone(),
         attempts: store.clone(),
@@ -451,8 +455,8 @@ pub fn memory_auth_ports(
 pub fn memory_admin_ports(
     store: &std::sync::Arc<crate::memory::MemoryStore>,
     mailer: std::sync::Arc<crate::memory::MemoryMailer>,
-) -> crate::admin::AdminPorts {
-    crate::admin::AdminPorts {
+) -> shared::admin::AdminPorts {
+    shared::admin::AdminPorts {
         flags: store.clone(),
         audit: store.clone(),
         store: store.clone(),
@@ -493,7 +497,7 @@ pub fn test_login_env(overrides: &[(&str, &str)]) -> std::collections::HashMap<S
 /// test), `rotate` replaces it with `{"WEBHOOK_SECRETS_CONTRACT_A": "rotated", ...}`, and
 /// `absent_id` names no secret.
 pub async fn secret_source_contract<R, RFut>(
-    source: std::sync::Arc<dyn crate::secrets::SecretSource>,
+    source: std::sync::Arc<dyn shared::secrets::SecretSource>,
     stored_id: &str,
     absent_id: &str,
     rotate: R,
@@ -501,8 +505,8 @@ pub async fn secret_source_contract<R, RFut>(
     R: FnOnce() -> RFut,
     RFut: Future<Output = ()>,
 {
-    use crate::config::Env;
-    use crate::secrets::{SecretEnv, SecretError};
+    use shared::config::Env;
+    use shared::secrets::{SecretEnv, SecretError};
 
     let text = source
         .secret_string(stored_id)

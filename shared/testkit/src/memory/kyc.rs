@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{MemoryStore, State};
-use crate::kyc::model::{KycStatus, KycSubmission, UploadReservation};
-use crate::ports::{DocumentStore, KycDecisionCommit, KycStore, StoreError};
+use shared::kyc::model::{KycStatus, KycSubmission, UploadReservation};
+use shared::ports::{DocumentStore, KycDecisionCommit, KycStore, StoreError};
 
 #[derive(Default)]
 pub(super) struct KycState {
@@ -258,10 +258,10 @@ impl DocumentStore for MemoryStore {
 mod tests {
     use std::sync::Arc;
 
-    use crate::memory::MemoryStore;
-    use crate::testing::kyc_contract::{
+    use crate::kyc_contract::{
         document_store_contract, kyc_open_race_contract, kyc_store_contract,
     };
+    use crate::memory::MemoryStore;
 
     #[tokio::test]
     async fn memory_kyc_store_keeps_the_contract() {

@@ -4,16 +4,16 @@
 
 use std::sync::Arc;
 
-use crate::audit::{chain_after_head, AuditDraft};
-use crate::auth::secrets::new_id;
-use crate::kyc::model::{
+use shared::audit::{chain_after_head, AuditDraft};
+use shared::auth::secrets::new_id;
+use shared::kyc::model::{
     DocumentRole, DocumentType, KycStatus, KycSubmission, StoredDocument, UploadReservation,
 };
-use crate::ports::{
+use shared::ports::{
     AdminChange, AdminStore, AuditLog, DocumentStore, KycDecisionCommit, KycStore, ProfileChange,
     StoreError, WalletStore,
 };
-use crate::wallet::model::WalletProfile;
+use shared::wallet::model::WalletProfile;
 
 const NOW: i64 = 1_900_000_000;
 const RETENTION: i64 = 30 * 86_400;
@@ -154,7 +154,7 @@ pub async fn kyc_store_contract(
     kyc.open_submission(&second).await.unwrap();
     let mut profile = WalletProfile::new(&user, NOW - 86_400);
     let entry = chain_after_head(
-        &crate::testing::test_audit_keys(),
+        &crate::test_audit_keys(),
         None,
         AuditDraft {
             actor: "admin-1".into(),

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::audit::AuditEntry;
-use crate::ports::{
+use shared::audit::AuditEntry;
+use shared::ports::{
     CommitOutcome, PaymentCommit, RechargeCommit, RechargeReadings, StoreError, WalletStore,
 };
-use crate::wallet::model::{Recharge, WalletProfile};
-use crate::wallet::velocity::{scope_prefix, Scope};
+use shared::wallet::model::{Recharge, WalletProfile};
+use shared::wallet::velocity::{scope_prefix, Scope};
 
 /// What a stale read misses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

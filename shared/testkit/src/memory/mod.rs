@@ -8,23 +8,23 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::audit::AuditEntry;
-use crate::auth::model::{
+use shared::audit::AuditEntry;
+use shared::auth::model::{
     AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
     UserRecord,
 };
-use crate::flags::Snapshot;
-use crate::ports::{
+use shared::flags::Snapshot;
+use shared::ports::{
     AdminChange, AdminStore, AttemptStore, AuditLog, CommitOutcome, FlagStore, IdempotencyBegin,
     IdempotencyStore, InboxOutcome, MailError, Mailer, OutgoingEmail, RechargeCommit,
     RechargeReadings, RetryScheduler, ReviewQueue, ReviewStore, SessionStore, StoreError,
     UserStore, WalletStore, WebhookInbox, WebhookQueue,
 };
-use crate::ratelimit::WindowSlot;
-use crate::review::{CaseStatus, ReviewCase};
-use crate::wallet::model::{Recharge, RechargeStatus, WalletProfile};
-use crate::wallet::velocity::Tally;
-use crate::webhook::event::ProviderEvent;
+use shared::ratelimit::WindowSlot;
+use shared::review::{CaseStatus, ReviewCase};
+use shared::wallet::model::{Recharge, RechargeStatus, WalletProfile};
+use shared::wallet::velocity::Tally;
+use shared::webhook::event::ProviderEvent;
 
 mod kyc;
 
@@ -47,7 +47,7 @@ struct State {
     review_messages: Vec<(String, String)>,
     cases: HashMap<String, ReviewCase>,
     inbox: HashMap<String, (bool, i64)>,
-    ledger: HashMap<String, crate::wallet::model::LedgerEntry>,
+    ledger: HashMap<String, shared::wallet::model::LedgerEntry>,
     webhook_messages: Vec<ProviderEvent>,
     retries: Vec<(String, i32)>,
     queue_down: bool,
@@ -488,7 +488,7 @@ impl WalletStore for MemoryStore {
 
     async fn apply_payment(
         &self,
-        commit: &crate::ports::PaymentCommit,
+        commit: &shared::ports::PaymentCommit,
     ) -> Result<CommitOutcome, StoreError> {
         let mut s = self.state()?;
         if let Some(entry) = &commit.entry {
