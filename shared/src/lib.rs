@@ -1,22 +1,18 @@
-//! Common crate for every function: configuration, HTTP contract, logging,
-//! domain rules, the ports they need from AWS, and the adapters behind them.
+//! The domain every function shares: rules and models per area, the ports
+//! (traits) they need from storage, queues and email, configuration, and the
+//! HTTP error contract. No AWS SDK here: the adapters are `aws-adapters`
+//! (`shared/aws`), the Lambda edge is `edge` (`shared/edge`).
 
 pub mod admin;
 pub mod audit;
 pub mod auth;
-pub mod aws;
 pub mod clock;
 pub mod config;
-pub mod cors;
-pub mod deadline;
 pub mod flags;
 pub mod http;
 pub mod kyc;
-pub mod lambda;
-pub mod logging;
 pub mod metrics;
 pub mod ports;
-pub mod queue_retry;
 pub mod ratelimit;
 pub mod review;
 pub mod secrets;

@@ -1,5 +1,6 @@
-//! The small traits the domain needs from storage and email. AWS adapters
-//! live in `aws/`, in-memory ones in `memory`; `contract` tests both.
+//! The small traits the domain needs from storage and email. The AWS
+//! adapters live in `aws-adapters` (`shared/aws`), the in-memory ones in
+//! `testkit::memory`; `testkit::contract` holds both to the same contract.
 
 use async_trait::async_trait;
 

@@ -132,8 +132,8 @@ pub fn inject_fault(service: &str, matching: &str, mode: FaultMode, times: u32) 
 /// with a signed-in user of its own on a device of its own.
 pub struct RechargeStack {
     pub app: recharge::App,
-    pub wallet: shared::aws::DynamoWallet,
-    pub users: shared::aws::DynamoStore,
+    pub wallet: aws_adapters::DynamoWallet,
+    pub users: aws_adapters::DynamoStore,
     pub user_id: String,
     pub token: String,
     /// A device of this stack's own, so scoring sees no shared device.
@@ -146,11 +146,11 @@ impl RechargeStack {
         overrides: &[(&str, &str)],
         clock: std::sync::Arc<dyn shared::clock::Clock>,
     ) -> Self {
-        use shared::auth::model::Role;
-        use shared::aws::{
+        use aws_adapters::{
             load_sdk_config, DynamoFlags, DynamoStore, DynamoWallet, SqsQueue, TableNames,
             WalletTables,
         };
+        use shared::auth::model::Role;
         use shared::config::ProcessEnv;
         use std::sync::Arc;
         use testkit::{signed_in_account, test_access_config, test_signer};
@@ -298,15 +298,15 @@ where
 /// webhook worker's applier over the DynamoDB, SES and flag adapters.
 pub struct DynamoPayments {
     pub applier: std::sync::Arc<shared::wallet::payments::PaymentApplier>,
-    pub wallet: std::sync::Arc<shared::aws::DynamoWallet>,
-    pub inbox: std::sync::Arc<shared::aws::DynamoInbox>,
+    pub wallet: std::sync::Arc<aws_adapters::DynamoWallet>,
+    pub inbox: std::sync::Arc<aws_adapters::DynamoInbox>,
     pub user_id: String,
     pub recharge_id: String,
 }
 
 impl DynamoPayments {
     pub async fn pending() -> Self {
-        use shared::aws::{
+        use aws_adapters::{
             load_sdk_config, DynamoFlags, DynamoInbox, DynamoStore, DynamoWallet, SesMailer,
             TableNames, WalletTables,
         };
@@ -347,7 +347,7 @@ impl DynamoPayments {
             )),
             mailer: Arc::new(SesMailer::new(
                 &sdk,
-                &shared::aws::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
+                &aws_adapters::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
             )),
             guard: FeatureGuard::new(Arc::new(FlagCache::new(
                 Arc::new(flags),
@@ -396,7 +396,7 @@ impl DynamoPayments {
 /// whose body contains `containing`, answering their bodies; the others are
 /// left visible to the tests they belong to.
 pub async fn take_messages(queue_url: &str, containing: &str, polls: usize) -> Vec<Value> {
-    let sqs = aws_sdk_sqs::Client::new(&shared::aws::load_sdk_config().await);
+    let sqs = aws_sdk_sqs::Client::new(&aws_adapters::load_sdk_config().await);
     let mut taken = Vec::new();
     for _ in 0..polls {
         let out = sqs
@@ -450,7 +450,7 @@ where
     use std::collections::HashSet;
     use std::sync::Mutex;
 
-    let sqs = aws_sdk_sqs::Client::new(&shared::aws::load_sdk_config().await);
+    let sqs = aws_sdk_sqs::Client::new(&aws_adapters::load_sdk_config().await);
     let deleted = Mutex::new(HashSet::new());
     let deliveries = std::sync::atomic::AtomicUsize::new(0);
     let started = std::time::Instant::now();

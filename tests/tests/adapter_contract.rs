@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use aws_adapters::{
+    load_sdk_config, DynamoStore, MailSettings, SecretsManager, SesMailer, TableNames,
+};
 use e2e::{
     clear_faults, configuration_sets_used, emails_to, endpoint, inject_fault, unique_email,
     FaultMode,
-};
-use shared::aws::{
-    load_sdk_config, DynamoStore, MailSettings, SecretsManager, SesMailer, TableNames,
 };
 use shared::config::ProcessEnv;
 use shared::ports::{MailError, Mailer, OutgoingEmail};

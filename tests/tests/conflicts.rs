@@ -103,9 +103,9 @@ async fn lasting_conflicts_on_the_counters_are_503_and_count_nothing() {
         "{}",
         reply.body
     );
-    let counters = shared::aws::DynamoStore::new(
-        &shared::aws::load_sdk_config().await,
-        shared::aws::TableNames::from_env(&ProcessEnv).unwrap(),
+    let counters = aws_adapters::DynamoStore::new(
+        &aws_adapters::load_sdk_config().await,
+        aws_adapters::TableNames::from_env(&ProcessEnv).unwrap(),
     );
     use shared::ports::AttemptStore;
     let lockout = counters
@@ -207,11 +207,11 @@ async fn a_single_write_refused_for_a_pending_transaction_is_retried() {
     );
 }
 
-async fn kyc_store() -> shared::aws::DynamoKyc {
+async fn kyc_store() -> aws_adapters::DynamoKyc {
     endpoint();
-    shared::aws::DynamoKyc::new(
-        &shared::aws::load_sdk_config().await,
-        shared::aws::DynamoKyc::table_from_env(&ProcessEnv).unwrap(),
+    aws_adapters::DynamoKyc::new(
+        &aws_adapters::load_sdk_config().await,
+        aws_adapters::DynamoKyc::table_from_env(&ProcessEnv).unwrap(),
     )
 }
 

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
+use edge::cors::{install, CorsPolicy};
 use shared::clock::SystemClock;
-use shared::cors::{install, CorsPolicy};
 use testkit::memory::MemoryStore;
 use testkit::{event, invoke, test_access_config, EventExt, Reply};
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_adapters::SqsQueue;
 use e2e::{pump_queue, DynamoPayments};
-use shared::aws::SqsQueue;
 use shared::ports::{RetryScheduler, StoreError, WalletStore, WebhookInbox, WebhookQueue};
 use shared::wallet::model::RechargeStatus;
 use shared::webhook::event::EventKind;
@@ -50,7 +50,7 @@ async fn duplicated_reordered_events_on_three_consumers_settle_the_wallet_once()
     events.push(paid);
 
     let queue_url = std::env::var("WEBHOOK_QUEUE_URL").expect("tests/run.sh sets it");
-    let webhook_queue = SqsQueue::new(&shared::aws::load_sdk_config().await, queue_url.clone());
+    let webhook_queue = SqsQueue::new(&aws_adapters::load_sdk_config().await, queue_url.clone());
     for event in events.iter().chain(events.iter()) {
         webhook_queue.enqueue_event(event).await.unwrap();
     }

@@ -8,12 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_adapters::{load_sdk_config, DynamoInbox, SqsQueue};
 use e2e::{
     clear_faults, endpoint, eventually, faults_used, inject_fault, unique_email, DynamoPayments,
     FaultMode, RechargeStack, EVENTUALLY,
 };
 use serde_json::{json, Value};
-use shared::aws::{load_sdk_config, DynamoInbox, SqsQueue};
 use shared::clock::{Clock, ManualClock, SystemClock};
 use shared::config::ProcessEnv;
 use shared::ports::WalletStore;

@@ -5,6 +5,10 @@
 
 use std::sync::Arc;
 
+use aws_adapters::{
+    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoStore, DynamoWallet, SesMailer,
+    TableNames, WalletTables,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::{endpoint, eventually, unique_email, EVENTUALLY};
 use serde_json::{json, Value};
@@ -12,10 +16,6 @@ use shared::auth::model::Role;
 use shared::auth::secrets::new_id;
 use shared::auth::totp::code_at;
 use shared::auth::AccessConfig;
-use shared::aws::{
-    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoStore, DynamoWallet, SesMailer,
-    TableNames, WalletTables,
-};
 use shared::clock::{Clock, SystemClock};
 use shared::config::ProcessEnv;
 use shared::flags::{FeatureGuard, FlagCache};
@@ -56,14 +56,16 @@ impl Stack {
             wallet.clone(),
             SesMailer::new(
                 &sdk,
-                &shared::aws::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
+                &aws_adapters::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
             ),
             shared::kyc::desk::KycDesk {
-                store: Arc::new(shared::aws::DynamoKyc::new(
+                store: Arc::new(aws_adapters::DynamoKyc::new(
                     &sdk,
-                    shared::aws::DynamoKyc::table_from_env(&ProcessEnv).unwrap(),
+                    aws_adapters::DynamoKyc::table_from_env(&ProcessEnv).unwrap(),
                 )),
-                documents: Arc::new(shared::aws::S3Documents::from_env(&sdk, &ProcessEnv).unwrap()),
+                documents: Arc::new(
+                    aws_adapters::S3Documents::from_env(&sdk, &ProcessEnv).unwrap(),
+                ),
                 wallet,
                 pii: Arc::new(testkit::test_pii_keys()),
                 retention_seconds: 30 * 86_400,
@@ -121,9 +123,9 @@ impl Stack {
             wallet: wallet.clone(),
             idempotency: wallet,
             users: Arc::new(self.auth.clone()),
-            reviews: Arc::new(shared::aws::SqsQueue::new(
+            reviews: Arc::new(aws_adapters::SqsQueue::new(
                 &sdk,
-                shared::aws::SqsQueue::url_from_env(&ProcessEnv).unwrap(),
+                aws_adapters::SqsQueue::url_from_env(&ProcessEnv).unwrap(),
             )),
         };
         let policy =

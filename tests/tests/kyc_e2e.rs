@@ -5,15 +5,15 @@
 
 use std::sync::Arc;
 
+use aws_adapters::{
+    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoKyc, DynamoStore, DynamoWallet,
+    S3Documents, SesMailer, SqsQueue, TableNames, WalletTables,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::{emails_to, endpoint};
 use serde_json::{json, Value};
 use shared::admin::AdminPorts;
 use shared::auth::model::Role;
-use shared::aws::{
-    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoKyc, DynamoStore, DynamoWallet,
-    S3Documents, SesMailer, SqsQueue, TableNames, WalletTables,
-};
 use shared::clock::{Clock, SystemClock};
 use shared::config::ProcessEnv;
 use shared::flags::CacheTiming;
@@ -166,7 +166,7 @@ impl Stack {
             reviews: wallet.clone(),
             mailer: Arc::new(SesMailer::new(
                 &sdk,
-                &shared::aws::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
+                &aws_adapters::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
             )),
             kyc: KycDesk {
                 store: Arc::new(kyc_store(&sdk)),

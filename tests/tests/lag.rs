@@ -7,12 +7,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aws_adapters::load_sdk_config;
 use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::{clear_faults, endpoint, inject_fault, unique_email, FaultMode, RechargeStack};
 use serde_json::{json, Value};
 use shared::auth::email::normalize_email;
 use shared::auth::lockout::lockout_key;
-use shared::aws::load_sdk_config;
 use shared::clock::{Clock, SystemClock};
 use shared::config::ProcessEnv;
 use shared::ports::WalletStore;

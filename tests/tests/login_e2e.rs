@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use aws_adapters::{auth_ports, DynamoStore, MailSettings, TableNames};
 use aws_config::BehaviorVersion;
 use e2e::{emails_to, endpoint, unique_email};
 use login::{App, LoginConfig};
 use serde_json::{json, Value};
-use shared::aws::{auth_ports, DynamoStore, MailSettings, TableNames};
 use shared::clock::SystemClock;
 use shared::config::ProcessEnv;
 use testkit::{event, invoke, EventExt, Reply};
@@ -171,7 +171,7 @@ async fn concurrent_guesses_on_dynamodb_cannot_slip_past_the_lockout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refreshes_with_one_token_leave_no_two_live_tokens() {
     endpoint();
-    let sdk = shared::aws::load_sdk_config().await;
+    let sdk = aws_adapters::load_sdk_config().await;
     let tables = TableNames::from_env(&ProcessEnv).unwrap();
     let (ports, _) = auth_ports(&sdk, tables, &MailSettings::from_env(&ProcessEnv).unwrap());
     let mut config = LoginConfig::from_env(&ProcessEnv).unwrap();
@@ -233,7 +233,7 @@ async fn an_unreachable_database_fails_closed_with_503() {
 #[tokio::test]
 async fn dynamodb_round_trips_of_login_and_refresh() {
     endpoint();
-    let (app, counter) = app_over(&shared::aws::load_sdk_config().await);
+    let (app, counter) = app_over(&aws_adapters::load_sdk_config().await);
     let email = unique_email("budget");
     register(&app, &email).await;
 

@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use aws_adapters::{load_sdk_config, DynamoWallet, WalletTables};
 use e2e::{endpoint, RechargeStack};
-use shared::aws::{load_sdk_config, DynamoWallet, WalletTables};
 use shared::clock::SystemClock;
 use shared::config::ProcessEnv;
 use shared::ports::WalletStore;

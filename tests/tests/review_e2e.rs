@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
+use aws_adapters::{
+    load_sdk_config, AdminTables, DynamoAdmin, DynamoWallet, SesMailer, SqsQueue, WalletTables,
+};
 use aws_lambda_events::event::sqs::SqsEvent;
 use e2e::endpoint;
 use serde_json::json;
-use shared::aws::{
-    load_sdk_config, AdminTables, DynamoAdmin, DynamoWallet, SesMailer, SqsQueue, WalletTables,
-};
 use shared::clock::SystemClock;
 use shared::config::ProcessEnv;
 use shared::review::ReviewWorker;
@@ -23,7 +23,7 @@ fn worker_app(wallet: &DynamoWallet, sdk: &aws_config::SdkConfig) -> fraud_revie
             wallet,
             mailer: Arc::new(SesMailer::new(
                 sdk,
-                &shared::aws::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
+                &aws_adapters::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
             )),
             reviewers: vec!["fraud-team@example.test".into()],
             clock: Arc::new(SystemClock),

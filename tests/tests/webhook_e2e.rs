@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aws_adapters::{load_sdk_config, DynamoInbox, SqsQueue};
 use e2e::endpoint;
 use serde_json::{json, Value};
-use shared::aws::{load_sdk_config, DynamoInbox, SqsQueue};
 use shared::clock::ManualClock;
 use shared::config::ProcessEnv;
 use shared::webhook::ingest::IngestPolicy;

@@ -12,14 +12,14 @@ pub use url_auth::{AdminRole, UrlAuth};
 
 use std::sync::Arc;
 
+use aws_adapters::{
+    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoKyc, DynamoStore, DynamoWallet,
+    S3Documents, SesMailer, TableNames, WalletTables,
+};
 use lambda_http::{Body, Request, Response};
 use shared::admin::{AdminPorts, AdminService};
 use shared::audit::AuditKeys;
 use shared::auth::{AccessConfig, AccessGuard};
-use shared::aws::{
-    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoKyc, DynamoStore, DynamoWallet,
-    S3Documents, SesMailer, TableNames, WalletTables,
-};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{parsed_or, ConfigError, Env};
 use shared::kyc::desk::KycDesk;
@@ -58,7 +58,7 @@ impl App {
         let access = AccessConfig::from_env(env)?;
         let admin_tables = AdminTables::from_env(env)?;
         let auth_tables = TableNames::from_env(env)?;
-        let mail = shared::aws::MailSettings::from_env(env)?;
+        let mail = aws_adapters::MailSettings::from_env(env)?;
         let pii = PiiKeys::from_env(env)?;
         let audit_keys = AuditKeys::from_env(env)?;
         let retention_seconds = KycPolicy::from_env(env)?.retention_seconds;
@@ -119,7 +119,7 @@ pub fn admin_ports(
 
 /// Serves one request and writes its log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    shared::lambda::serve_logged("admin", req, |req, meta| async move {
+    edge::lambda::serve_logged("admin", req, |req, meta| async move {
         routes::dispatch(app, &req, &meta).await
     })
     .await

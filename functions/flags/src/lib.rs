@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use aws_adapters::{load_sdk_config, DynamoFlags};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use shared::auth::{AccessConfig, AccessGuard};
-use shared::aws::{load_sdk_config, DynamoFlags};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 use shared::flags::model::parse_version;
@@ -71,7 +71,7 @@ impl App {
 
 /// Serves one request and writes its log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    shared::lambda::serve_logged("flags", req, |req, meta| async move {
+    edge::lambda::serve_logged("flags", req, |req, meta| async move {
         serve(app, &req, &meta).await
     })
     .await

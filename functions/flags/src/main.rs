@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_http(
+    edge::lambda::run_http(
         |env| async move { flags::App::from_env(&env).await },
         flags::handle,
     )

@@ -5,16 +5,18 @@
 
 use std::sync::Arc;
 
+use aws_adapters::{
+    load_sdk_config, DynamoWallet, MailSettings, SesMailer, SqsQueue, WalletTables,
+};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use shared::aws::{load_sdk_config, DynamoWallet, MailSettings, SesMailer, SqsQueue, WalletTables};
+use edge::deadline::Deadline;
+use edge::queue_retry::{handle_records, receive_count};
 use shared::clock::SystemClock;
 use shared::config::{required, ConfigError, Env};
-use shared::deadline::Deadline;
 use shared::ports::RetryScheduler;
-use shared::queue_retry::{handle_records, receive_count};
 use shared::review::ReviewWorker;
 
-pub use shared::queue_retry::retry_delay;
+pub use edge::queue_retry::retry_delay;
 pub use shared::review::NOTIFY_ATTEMPTS;
 
 /// Everything built once per cold start.

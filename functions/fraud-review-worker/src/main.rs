@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_sqs(
+    edge::lambda::run_sqs(
         |env| async move { fraud_review_worker::App::from_env(&env).await },
         fraud_review_worker::handle_batch,
     )

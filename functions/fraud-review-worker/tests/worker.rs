@@ -319,7 +319,7 @@ async fn a_hanging_mail_service_cannot_send_a_late_delivery_to_the_dead_letter_q
     let mut h = harness();
     let (id, user) = held(&h, 1).await;
     h.app.worker.mailer = Arc::new(HangingMailer);
-    let deadline = shared::deadline::Deadline::after(std::time::Duration::from_secs(10));
+    let deadline = edge::deadline::Deadline::after(std::time::Duration::from_secs(10));
     let response = handle_batch(
         &h.app,
         delivered(

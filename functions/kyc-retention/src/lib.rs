@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use shared::aws::{load_sdk_config, DynamoKyc, S3Documents};
+use aws_adapters::{load_sdk_config, DynamoKyc, S3Documents};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 use shared::kyc::retention::{RetentionSweep, SweepReport};

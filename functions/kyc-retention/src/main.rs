@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_scheduled(
+    edge::lambda::run_scheduled(
         |env| async move { kyc_retention::App::from_env(&env).await },
         kyc_retention::handle_tick,
     )

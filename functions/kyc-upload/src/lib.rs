@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
+use aws_adapters::{load_sdk_config, DynamoFlags, DynamoKyc, S3Documents};
 use bytes::Bytes;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::auth::{AccessConfig, AccessGuard};
-use shared::aws::{load_sdk_config, DynamoFlags, DynamoKyc, S3Documents};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{required, ConfigError, Env};
 use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
@@ -78,7 +78,7 @@ impl App {
 
 /// Serves one request and writes its log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    shared::lambda::serve_logged("kyc-upload", req, |req, meta| async move {
+    edge::lambda::serve_logged("kyc-upload", req, |req, meta| async move {
         serve(app, req, &meta).await
     })
     .await

@@ -1,11 +1,11 @@
 //! The login function's configuration, validated once per cold start.
 
+use aws_adapters::MailSettings;
 use shared::auth::access::signer_from_env;
 use shared::auth::lockout::LockoutPolicy;
 use shared::auth::service::REFRESH_GRACE_SECONDS;
 use shared::auth::tokens::TokenSigner;
 use shared::auth::{AccessConfig, AuthPolicy};
-use shared::aws::MailSettings;
 use shared::config::{flag_or, parsed_or, ConfigError, Env};
 use shared::ratelimit::WindowLimit;
 

@@ -5,10 +5,10 @@ mod routes;
 
 use std::sync::Arc;
 
+use aws_adapters::{auth_ports, load_sdk_config, TableNames};
 use lambda_http::{Body, Request, Response};
 use shared::auth::service::AuthPorts;
 use shared::auth::{AccessGuard, AuthService};
-use shared::aws::{auth_ports, load_sdk_config, TableNames};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 
@@ -41,7 +41,7 @@ impl App {
 /// Serves one request: routes it, maps failures to the error contract, and
 /// writes the request's log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    shared::lambda::serve_logged("login", req, |req, meta| async move {
+    edge::lambda::serve_logged("login", req, |req, meta| async move {
         routes::dispatch(&app.service, &req, &meta).await
     })
     .await

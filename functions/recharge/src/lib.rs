@@ -67,7 +67,7 @@ impl App {
         let access = AccessConfig::from_env(env)?;
         let policy = policy_from_env(env)?;
         let timing = CacheTiming::from_env(env)?;
-        let (ports, flags) = shared::aws::wallet_ports_from_env(env).await?;
+        let (ports, flags) = aws_adapters::wallet_ports_from_env(env).await?;
         Ok(Self::with_flag_timing(
             access,
             ports,
@@ -81,7 +81,7 @@ impl App {
 
 /// Serves one request and writes its log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    shared::lambda::serve_logged("recharge", req, |req, meta| async move {
+    edge::lambda::serve_logged("recharge", req, |req, meta| async move {
         serve(app, &req, &meta).await
     })
     .await

@@ -4,22 +4,22 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use shared::audit::AuditKeys;
-use shared::aws::{
+use aws_adapters::{
     load_sdk_config, DynamoFlags, DynamoInbox, DynamoStore, DynamoWallet, MailSettings, SesMailer,
     SqsQueue, TableNames, WalletTables,
 };
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use edge::deadline::Deadline;
+use edge::queue_retry::handle_records;
+use shared::audit::AuditKeys;
 use shared::clock::SystemClock;
 use shared::config::{required, ConfigError, Env};
-use shared::deadline::Deadline;
 use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
 use shared::ports::RetryScheduler;
-use shared::queue_retry::handle_records;
 use shared::wallet::payments::PaymentApplier;
 use shared::webhook::event::ProviderEvent;
 
-pub use shared::queue_retry::{retry_delay, FIRST_RETRY_SECONDS, MAX_RETRY_SECONDS};
+pub use edge::queue_retry::{retry_delay, FIRST_RETRY_SECONDS, MAX_RETRY_SECONDS};
 
 /// Everything built once per cold start.
 pub struct App {

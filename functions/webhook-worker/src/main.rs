@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_sqs(
+    edge::lambda::run_sqs(
         |env| async move { webhook_worker::App::from_env(&env).await },
         webhook_worker::handle_batch,
     )

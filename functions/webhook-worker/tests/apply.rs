@@ -556,10 +556,17 @@ async fn concurrent_partial_refunds_debit_exactly_the_largest_total() {
         })
         .collect();
     for worker in workers {
-        let applied = worker.await.unwrap().unwrap();
+        match worker.await.unwrap() {
+            Ok(Applied::Debited | Applied::AlreadyApplied) => {}
+            Err(busy) => println!("retried later, as the queue would: {busy}"),
+            Ok(other) => panic!("{other:?}"),
+        }
+    }
+    for event in &events {
+        let applied = h.applier.apply(event).await.unwrap();
         assert!(
             matches!(applied, Applied::Debited | Applied::AlreadyApplied),
-            "{applied:?}"
+            "a redelivery: {applied:?}"
         );
     }
     assert_eq!(
@@ -709,8 +716,8 @@ async fn a_batch_near_its_deadline_applies_nothing_and_reports_every_message() {
     ]}))
     .unwrap();
     let in_time = batch.clone();
-    let near = shared::deadline::Deadline::after(
-        shared::deadline::WORKER_START_RESERVE - std::time::Duration::from_secs(1),
+    let near = edge::deadline::Deadline::after(
+        edge::deadline::WORKER_START_RESERVE - std::time::Duration::from_secs(1),
     );
     let response = webhook_worker::handle_batch(&app, batch, Some(near)).await;
     let failed: Vec<&str> = response
@@ -729,7 +736,7 @@ async fn a_batch_near_its_deadline_applies_nothing_and_reports_every_message() {
         "left to the queue's visibility timeout"
     );
 
-    let later = shared::deadline::Deadline::after(std::time::Duration::from_secs(30));
+    let later = edge::deadline::Deadline::after(std::time::Duration::from_secs(30));
     let redelivered = webhook_worker::handle_batch(&app, in_time, Some(later)).await;
     assert!(redelivered.batch_item_failures.is_empty());
     assert_eq!(

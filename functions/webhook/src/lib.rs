@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
+use aws_adapters::{load_sdk_config, DynamoInbox, SqsQueue};
+use edge::lambda::Served;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use shared::aws::{load_sdk_config, DynamoInbox, SqsQueue};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{required, ConfigError, Env};
 use shared::http::{body_bytes, json_response, ApiError, RequestMeta};
-use shared::lambda::Served;
 use shared::ports::{WebhookInbox, WebhookQueue};
 use shared::webhook::ingest::{IngestPolicy, WebhookIngest};
 
@@ -57,7 +57,7 @@ impl App {
 
 /// Serves one delivery and writes its log line (never the body).
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    shared::lambda::serve_logged("webhook", req, |req, meta| async move {
+    edge::lambda::serve_logged("webhook", req, |req, meta| async move {
         serve(app, &req, &meta).await
     })
     .await

@@ -5,9 +5,9 @@
 //! Usage: `promote-admin <email>` with `USERS_TABLE` (and the usual AWS
 //! variables, `AWS_ENDPOINT_URL` locally) set.
 
+use aws_adapters::{load_sdk_config, DynamoStore, TableNames};
 use shared::auth::email::normalize_email;
 use shared::auth::model::Role;
-use shared::aws::{load_sdk_config, DynamoStore, TableNames};
 use shared::config::{required, ProcessEnv};
 use shared::ports::{StoreError, UserStore};
 

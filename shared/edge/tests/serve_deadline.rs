@@ -1,9 +1,9 @@
 //! `serve_logged` against the invocation's deadline: a request still
 //! running near it is answered 503; one that ends in time keeps its answer.
+use edge::lambda::{serve_logged, Served};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use shared::http::ApiError;
-use shared::lambda::{serve_logged, Served};
 use std::time::Duration;
 
 fn request_with_deadline(left: Duration) -> Request {

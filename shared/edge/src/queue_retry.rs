@@ -10,7 +10,7 @@ use std::future::Future;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 
 use crate::deadline::{Deadline, WORKER_CUT_RESERVE, WORKER_START_RESERVE};
-use crate::ports::RetryScheduler;
+use shared::ports::RetryScheduler;
 
 /// First retry delay; each further receive doubles it, up to `MAX_RETRY_SECONDS`.
 pub const FIRST_RETRY_SECONDS: i32 = 10;
@@ -75,7 +75,7 @@ where
                 .run(WORKER_CUT_RESERVE, handle(record.clone()))
                 .await
                 .unwrap_or_else(|| {
-                    crate::metrics::count(crate::metrics::Event::DeadlineCut);
+                    shared::metrics::count(shared::metrics::Event::DeadlineCut);
                     Err("cut short by the invocation's deadline".into())
                 }),
             None => handle(record.clone()).await,
@@ -94,7 +94,7 @@ where
     }
     if !not_started.is_empty() {
         for _ in &not_started {
-            crate::metrics::count(crate::metrics::Event::DeadlineCut);
+            shared::metrics::count(shared::metrics::Event::DeadlineCut);
         }
         tracing::warn!(
             count = not_started.len(),

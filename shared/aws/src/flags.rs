@@ -5,9 +5,9 @@ use async_trait::async_trait;
 
 use super::db::Db;
 use super::item::{get_bool, get_n, get_s, Item};
-use crate::config::{required, ConfigError, Env};
-use crate::flags::{Flag, Snapshot};
-use crate::ports::{FlagStore, StoreError};
+use shared::config::{required, ConfigError, Env};
+use shared::flags::{Flag, Snapshot};
+use shared::ports::{FlagStore, StoreError};
 
 /// Partition key of the snapshot item in namespace `namespace` (the
 /// deployment uses the empty namespace; tests use their own).

@@ -12,8 +12,8 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 
 use super::db::unavailable;
-use crate::config::{required, ConfigError, Env};
-use crate::ports::{DocumentStore, StoreError};
+use shared::config::{required, ConfigError, Env};
+use shared::ports::{DocumentStore, StoreError};
 
 /// How objects are encrypted at rest.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -32,7 +32,7 @@ pub use ses::{MailSettings, SesMailer};
 pub use sqs::SqsQueue;
 pub use wallet::{DynamoWallet, WalletTables};
 
-use crate::auth::service::AuthPorts;
+use shared::auth::service::AuthPorts;
 
 /// The auth ports on DynamoDB and SES; the store is returned too so callers
 /// can read its request count.
@@ -79,22 +79,22 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
 /// `USERS_TABLE`, `SESSIONS_TABLE`, `FLAGS_TABLE`, `REVIEW_QUEUE_URL` and
 /// the audit keys (`AUDIT_HMAC_KEYS`, `AUDIT_HMAC_KID`).
 pub async fn wallet_ports_from_env(
-    env: &dyn crate::config::Env,
+    env: &dyn shared::config::Env,
 ) -> Result<
     (
-        crate::wallet::service::WalletPorts,
-        Arc<dyn crate::ports::FlagStore>,
+        shared::wallet::service::WalletPorts,
+        Arc<dyn shared::ports::FlagStore>,
     ),
-    crate::config::ConfigError,
+    shared::config::ConfigError,
 > {
     let wallet_tables = WalletTables::from_env(env)?;
     let auth_tables = TableNames::from_env(env)?;
     let flags_table = DynamoFlags::table_from_env(env)?;
     let queue_url = SqsQueue::url_from_env(env)?;
-    let audit_keys = Arc::new(crate::audit::AuditKeys::from_env(env)?);
+    let audit_keys = Arc::new(shared::audit::AuditKeys::from_env(env)?);
     let sdk = load_sdk_config().await;
     let wallet = Arc::new(DynamoWallet::new(&sdk, wallet_tables));
-    let ports = crate::wallet::service::WalletPorts {
+    let ports = shared::wallet::service::WalletPorts {
         wallet: wallet.clone(),
         idempotency: wallet,
         users: Arc::new(DynamoStore::new(&sdk, auth_tables)),

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::error::SdkError;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 
-use crate::secrets::{SecretError, SecretSource};
+use shared::secrets::{SecretError, SecretSource};
 
 /// Reads secret strings with `GetSecretValue` (the current version).
 pub struct SecretsManager {

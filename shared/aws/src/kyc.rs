@@ -11,9 +11,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWrite
 
 use super::db::{built, key, names, unavailable, values, Db};
 use super::item::{get_s, get_strings, n, opt_s, s, Item};
-use crate::config::{required, ConfigError, Env};
-use crate::kyc::model::{KycStatus, KycSubmission, UploadReservation};
-use crate::ports::{KycDecisionCommit, KycStore, StoreError};
+use shared::config::{required, ConfigError, Env};
+use shared::kyc::model::{KycStatus, KycSubmission, UploadReservation};
+use shared::ports::{KycDecisionCommit, KycStore, StoreError};
 
 /// Index of submissions by status, oldest first.
 pub const BY_STATUS_INDEX: &str = "by_status";

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::json;
 
-use crate::config::{required, ConfigError, Env};
-use crate::ports::{RetryScheduler, ReviewQueue, StoreError, WebhookQueue};
+use shared::config::{required, ConfigError, Env};
+use shared::ports::{RetryScheduler, ReviewQueue, StoreError, WebhookQueue};
 
 /// Sends JSON messages to one SQS queue (fraud reviews or webhook events).
 #[derive(Clone)]
@@ -51,7 +51,7 @@ impl ReviewQueue for SqsQueue {
 impl WebhookQueue for SqsQueue {
     async fn enqueue_event(
         &self,
-        event: &crate::webhook::event::ProviderEvent,
+        event: &shared::webhook::event::ProviderEvent,
     ) -> Result<(), StoreError> {
         let body =
             serde_json::to_string(event).map_err(|e| StoreError::Unavailable(e.to_string()))?;

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::Update;
 
 use super::db::{built, key, names, values};
 use super::item::{n, opt_n, Item};
-use crate::auth::model::{AccountAttempt, LockoutState};
-use crate::ports::StoreError;
+use shared::auth::model::{AccountAttempt, LockoutState};
+use shared::ports::StoreError;
 
 /// Whether `item` is past its `ttl` at `now` (eligible for deletion).
 pub fn expired(item: &Item, now: i64) -> bool {

@@ -13,9 +13,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use super::db::{built, key, unavailable, values, Db};
 use super::flags::snapshot_item;
 use super::item::{get_n, get_s, n, opt_s, s, Item};
-use crate::audit::AuditEntry;
-use crate::config::{required, ConfigError, Env};
-use crate::ports::{AdminChange, AdminStore, AuditLog, StoreError};
+use shared::audit::AuditEntry;
+use shared::config::{required, ConfigError, Env};
+use shared::ports::{AdminChange, AdminStore, AuditLog, StoreError};
 
 /// Partition of the audit chain in namespace `namespace`.
 fn audit_partition(namespace: &str) -> String {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::ports::StoreError;
+use shared::ports::StoreError;
 
 pub type Item = HashMap<String, AttributeValue>;
 

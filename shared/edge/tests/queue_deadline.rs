@@ -2,8 +2,8 @@
 //! started in time and one still running near it are reported failed.
 
 use aws_lambda_events::event::sqs::SqsMessage;
-use shared::deadline::{Deadline, WORKER_CUT_RESERVE};
-use shared::queue_retry::handle_records;
+use edge::deadline::{Deadline, WORKER_CUT_RESERVE};
+use edge::queue_retry::handle_records;
 
 fn message(n: u32) -> SqsMessage {
     serde_json::from_value(serde_json::json!({

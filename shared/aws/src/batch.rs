@@ -13,7 +13,7 @@ use rand::Rng;
 
 use super::db::{unavailable, Db};
 use super::item::Item;
-use crate::ports::StoreError;
+use shared::ports::StoreError;
 
 /// BatchGetItem requests at most per read (so at most one fewer pauses).
 pub const BATCH_ROUNDS: u32 = 4;

@@ -6,8 +6,8 @@ use aws_sdk_sesv2::error::SdkError;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
-use crate::config::{required, ConfigError, Env};
-use crate::ports::{MailError, Mailer, OutgoingEmail};
+use shared::config::{required, ConfigError, Env};
+use shared::ports::{MailError, Mailer, OutgoingEmail};
 
 /// Where email comes from and the configuration set it is sent under.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,14 +13,14 @@ use aws_sdk_dynamodb::types::{
 use super::db::{built, key, names, values, Db};
 use super::item::{b, get_bool, get_n, get_s, get_strings, list, n, opt_n, opt_s, s, Item};
 use super::lockout;
-use crate::auth::model::{
+use shared::auth::model::{
     AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
     TotpState, UserRecord,
 };
-use crate::clock::{Clock, SystemClock};
-use crate::config::{required, ConfigError, Env};
-use crate::ports::{AttemptStore, SessionStore, StoreError, UserStore};
-use crate::ratelimit::WindowSlot;
+use shared::clock::{Clock, SystemClock};
+use shared::config::{required, ConfigError, Env};
+use shared::ports::{AttemptStore, SessionStore, StoreError, UserStore};
+use shared::ratelimit::WindowSlot;
 
 /// Names of the tables this adapter uses.
 #[derive(Debug, Clone, PartialEq, Eq)]

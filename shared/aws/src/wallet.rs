@@ -16,14 +16,14 @@ use super::admin::entry_item;
 use super::batch::BatchReader;
 use super::db::{built, key, names, unavailable, values, Db};
 use super::item::{get_s, n, opt_n, opt_s, s, Item};
-use crate::audit::AuditEntry;
-use crate::config::{required, ConfigError, Env};
-use crate::ports::{
+use shared::audit::AuditEntry;
+use shared::config::{required, ConfigError, Env};
+use shared::ports::{
     CommitOutcome, IdempotencyBegin, IdempotencyStore, RechargeCommit, RechargeReadings,
     StoreError, WalletStore,
 };
-use crate::wallet::model::{Recharge, WalletProfile};
-use crate::wallet::velocity::Tally;
+use shared::wallet::model::{Recharge, WalletProfile};
+use shared::wallet::velocity::Tally;
 
 /// Tables the wallet adapter uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +68,7 @@ fn profile_key(user_id: &str) -> String {
 }
 
 /// A recharge status as stored in the `status` attribute.
-pub fn status_text(status: crate::wallet::model::RechargeStatus) -> String {
+pub fn status_text(status: shared::wallet::model::RechargeStatus) -> String {
     serde_json::to_value(status)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -299,7 +299,7 @@ impl WalletStore for DynamoWallet {
 
     async fn apply_payment(
         &self,
-        commit: &crate::ports::PaymentCommit,
+        commit: &shared::ports::PaymentCommit,
     ) -> Result<CommitOutcome, StoreError> {
         let mut vals = vec![(":next".to_string(), s(status_text(commit.new_status)))];
         let mut alternatives = Vec::new();

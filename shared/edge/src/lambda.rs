@@ -10,13 +10,13 @@ use lambda_http::{run, service_fn, Body, Error, Request, RequestExt, Response};
 
 use std::sync::Arc;
 
-use crate::aws::SecretsManager;
-use crate::clock::SystemClock;
-use crate::config::{ConfigError, Env, ProcessEnv};
 use crate::deadline::{Deadline, HTTP_RESERVE};
-use crate::http::{error_response, ApiError, RequestMeta};
 use crate::logging::RequestLog;
-use crate::secrets::{secret_ids, LiveApp, SecretEnv, SecretSource};
+use aws_adapters::SecretsManager;
+use shared::clock::SystemClock;
+use shared::config::{ConfigError, Env, ProcessEnv};
+use shared::http::{error_response, ApiError, RequestMeta};
+use shared::secrets::{secret_ids, LiveApp, SecretEnv, SecretSource};
 
 /// A route's result: the response and, when known, the caller's user id.
 pub type Served = Result<(Response<Body>, Option<String>), ApiError>;
@@ -51,7 +51,7 @@ where
                 .await
                 .unwrap_or_else(|| {
                     tracing::warn!(request_id = %meta.request_id, "deadline near: answered 503");
-                    crate::metrics::count(crate::metrics::Event::DeadlineCut);
+                    shared::metrics::count(shared::metrics::Event::DeadlineCut);
                     Err(ApiError::unavailable())
                 }),
             None => serve(req, meta.clone()).await,
@@ -88,7 +88,7 @@ where
         None
     } else {
         Some(Arc::new(SecretsManager::new(
-            &crate::aws::load_sdk_config().await,
+            &aws_adapters::load_sdk_config().await,
         )))
     };
     match LiveApp::start(base, source, Arc::new(SystemClock), build).await {
@@ -119,7 +119,7 @@ where
     HFut: Future<Output = Response<Body>> + Send,
 {
     let live = start_live(build).await?;
-    match crate::cors::CorsPolicy::from_env(&crate::config::ProcessEnv) {
+    match crate::cors::CorsPolicy::from_env(&shared::config::ProcessEnv) {
         Ok(policy) => crate::cors::install(policy),
         Err(err) => {
             tracing::error!(error = %err, "configuration refused; the function cannot start");

@@ -8,9 +8,9 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use super::db::{built, key, names, unavailable, values, Db};
 use super::item::{get_s, n, opt_s, s, Item};
 use super::wallet::{status_text, DynamoWallet};
-use crate::ports::{ReviewStore, StoreError};
-use crate::review::{CaseStatus, ReviewCase};
-use crate::wallet::model::RechargeStatus;
+use shared::ports::{ReviewStore, StoreError};
+use shared::review::{CaseStatus, ReviewCase};
+use shared::wallet::model::RechargeStatus;
 
 /// Name of the index listing cases by status.
 pub const BY_STATUS_INDEX: &str = "by_status";

@@ -6,9 +6,9 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use super::db::{key, names, unavailable, values, Db};
 use super::item::{n, opt_s, s};
-use crate::config::{required, ConfigError, Env};
-use crate::ports::{InboxOutcome, StoreError, WebhookInbox};
-use crate::webhook::event::ProviderEvent;
+use shared::config::{required, ConfigError, Env};
+use shared::ports::{InboxOutcome, StoreError, WebhookInbox};
+use shared::webhook::event::ProviderEvent;
 
 /// Received events on DynamoDB.
 #[derive(Clone)]

@@ -13,7 +13,7 @@ use super::item::{s, Item};
 use super::transient::{
     backoff, classify, Cancellation, TRANSACTION_CONFLICT_EXCEPTION, TRANSIENT_RETRIES,
 };
-use crate::ports::StoreError;
+use shared::ports::StoreError;
 
 /// A DynamoDB client that counts the requests it sends.
 #[derive(Clone)]
