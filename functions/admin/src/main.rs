@@ -3,6 +3,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     edge::lambda::run_http(
+        aws_adapters::secrets_manager,
         |env| async move { admin::App::from_env(&env).await },
         admin::handle,
     )

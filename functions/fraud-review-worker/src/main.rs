@@ -3,6 +3,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     edge::lambda::run_sqs(
+        aws_adapters::secrets_manager,
         |env| async move { fraud_review_worker::App::from_env(&env).await },
         fraud_review_worker::handle_batch,
     )

@@ -27,7 +27,7 @@ pub use flags::DynamoFlags;
 pub use inbox::DynamoInbox;
 pub use kyc::DynamoKyc;
 pub use s3::{Encryption, S3Documents};
-pub use secrets::SecretsManager;
+pub use secrets::{secrets_manager, SecretsManager};
 pub use ses::{MailSettings, SesMailer};
 pub use sqs::SqsQueue;
 pub use wallet::{DynamoWallet, WalletTables};

@@ -1,10 +1,22 @@
 //! Secrets from AWS Secrets Manager.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::error::SdkError;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 
 use shared::secrets::{SecretError, SecretSource};
+
+/// The Secrets Manager source on the shared SDK configuration: what a
+/// function's `main.rs` hands the edge's entry points.
+pub fn secrets_manager() -> Pin<Box<dyn Future<Output = Arc<dyn SecretSource>> + Send>> {
+    Box::pin(async {
+        Arc::new(SecretsManager::new(&crate::load_sdk_config().await)) as Arc<dyn SecretSource>
+    })
+}
 
 /// Reads secret strings with `GetSecretValue` (the current version).
 pub struct SecretsManager {

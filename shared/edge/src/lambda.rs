@@ -3,6 +3,7 @@
 //! each request (with its JSON log line and the error contract) or batch.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::lambda_runtime::LambdaEvent;
@@ -12,7 +13,6 @@ use std::sync::Arc;
 
 use crate::deadline::{Deadline, HTTP_RESERVE};
 use crate::logging::RequestLog;
-use aws_adapters::SecretsManager;
 use shared::clock::SystemClock;
 use shared::config::{ConfigError, Env, ProcessEnv};
 use shared::http::{error_response, ApiError, RequestMeta};
@@ -72,11 +72,19 @@ where
     response
 }
 
+/// Where a function's secrets come from, built once per cold start and only
+/// when `SECRET_IDS` names any: in AWS, `aws_adapters::secrets_manager`
+/// (the function's `main.rs` wires it, so the edge needs no adapter).
+pub type SecretSourceBuilder = fn() -> Pin<Box<dyn Future<Output = Arc<dyn SecretSource>> + Send>>;
+
 /// Sets up logging and builds the app from the process environment and the
-/// secrets it names (`SECRET_IDS`, read from Secrets Manager); the app is
-/// rebuilt when a refresh finds rotated secrets. A configuration error at
-/// cold start stops the function.
-async fn start_live<A, B, BFut>(build: B) -> Result<&'static LiveApp<A, B>, Error>
+/// secrets it names (`SECRET_IDS`, read from `secrets`); the app is rebuilt
+/// when a refresh finds rotated secrets. A configuration error at cold start
+/// stops the function.
+async fn start_live<A, B, BFut>(
+    secrets: SecretSourceBuilder,
+    build: B,
+) -> Result<&'static LiveApp<A, B>, Error>
 where
     A: Sync + 'static,
     B: Fn(SecretEnv) -> BFut + Sync + 'static,
@@ -87,9 +95,7 @@ where
     let source: Option<Arc<dyn SecretSource>> = if secret_ids(base.as_ref()).is_empty() {
         None
     } else {
-        Some(Arc::new(SecretsManager::new(
-            &aws_adapters::load_sdk_config().await,
-        )))
+        Some(secrets().await)
     };
     match LiveApp::start(base, source, Arc::new(SystemClock), build).await {
         Ok(live) => Ok(Box::leak(Box::new(live))),
@@ -110,7 +116,11 @@ async fn stale_secrets_response(req: Request) -> Response<Body> {
 
 /// Runs an HTTP function: logging, `build` at cold start (and again when
 /// secrets rotate), then `handle` for every request.
-pub async fn run_http<A, B, BFut, H, HFut>(build: B, handle: H) -> Result<(), Error>
+pub async fn run_http<A, B, BFut, H, HFut>(
+    secrets: SecretSourceBuilder,
+    build: B,
+    handle: H,
+) -> Result<(), Error>
 where
     A: Sync + 'static,
     B: Fn(SecretEnv) -> BFut + Sync + 'static,
@@ -118,7 +128,7 @@ where
     H: Fn(&'static A, Request) -> HFut + Sync,
     HFut: Future<Output = Response<Body>> + Send,
 {
-    let live = start_live(build).await?;
+    let live = start_live(secrets, build).await?;
     match crate::cors::CorsPolicy::from_env(&shared::config::ProcessEnv) {
         Ok(policy) => crate::cors::install(policy),
         Err(err) => {
@@ -139,7 +149,11 @@ where
 /// Runs an SQS worker: logging, one `build` per cold start, then `handle`
 /// for every batch with its invocation's deadline (its response names the
 /// failed messages).
-pub async fn run_sqs<A, B, BFut, H, HFut>(build: B, handle: H) -> Result<(), Error>
+pub async fn run_sqs<A, B, BFut, H, HFut>(
+    secrets: SecretSourceBuilder,
+    build: B,
+    handle: H,
+) -> Result<(), Error>
 where
     A: Sync + 'static,
     B: Fn(SecretEnv) -> BFut + Sync + 'static,
@@ -147,7 +161,7 @@ where
     H: Fn(&'static A, SqsEvent, Option<Deadline>) -> HFut + Sync,
     HFut: Future<Output = SqsBatchResponse> + Send,
 {
-    let live = start_live(build).await?;
+    let live = start_live(secrets, build).await?;
     let handle = &handle;
     lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
         move |event: LambdaEvent<SqsEvent>| async move {
@@ -163,7 +177,11 @@ where
 /// Runs a scheduled task: logging, one `build` per cold start, then `handle`
 /// for every tick; its report is the invocation's result, its error fails
 /// the invocation.
-pub async fn run_scheduled<A, B, BFut, H, HFut, R, E>(build: B, handle: H) -> Result<(), Error>
+pub async fn run_scheduled<A, B, BFut, H, HFut, R, E>(
+    secrets: SecretSourceBuilder,
+    build: B,
+    handle: H,
+) -> Result<(), Error>
 where
     A: Sync + 'static,
     B: Fn(SecretEnv) -> BFut + Sync + 'static,
@@ -173,7 +191,7 @@ where
     R: serde::Serialize,
     E: std::error::Error + Send + Sync + 'static,
 {
-    let live = start_live(build).await?;
+    let live = start_live(secrets, build).await?;
     let handle = &handle;
     lambda_http::lambda_runtime::run(lambda_http::lambda_runtime::service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
