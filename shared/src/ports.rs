@@ -193,8 +193,9 @@ pub trait AdminStore: Send + Sync {
 pub enum IdempotencyBegin {
     /// No live record: this request owns the key now.
     Started,
-    /// The same request finished before: answer exactly this.
-    Replay { status: u16, body: String },
+    /// The same request finished before with this outcome (as the service
+    /// stored it; opaque to the store).
+    Replay { outcome: String },
     /// The key was used with a different request.
     Mismatch,
     /// The same request is still being processed.
@@ -215,8 +216,8 @@ pub trait IdempotencyStore: Send + Sync {
         lock_until: i64,
         expires_at: i64,
     ) -> Result<IdempotencyBegin, StoreError>;
-    /// Stores the final response of the request holding `key`.
-    async fn complete(&self, key: &str, status: u16, body: &str) -> Result<(), StoreError>;
+    /// Stores the outcome of the request holding `key`.
+    async fn complete(&self, key: &str, outcome: &str) -> Result<(), StoreError>;
     /// Drops an in-progress claim so the client can retry (after a failure).
     async fn release(&self, key: &str) -> Result<(), StoreError>;
 }
@@ -247,7 +248,7 @@ pub struct RechargeCommit {
     /// Device key and user id to add to the device's account set.
     pub device_account: Option<(String, String)>,
     /// Completes the idempotency record in the same write.
-    pub idempotency: Option<(String, u16, String)>,
+    pub idempotency: Option<(String, String)>,
 }
 
 /// How a recharge commit went.

@@ -3,6 +3,7 @@
 //! the shared wallet service.
 
 mod config;
+pub mod outcome;
 
 use std::sync::Arc;
 
@@ -12,9 +13,7 @@ use shared::auth::{AccessConfig, AccessGuard};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
-use shared::http::{
-    header, json_response, json_text_response, match_route, parse_json, ApiError, RequestMeta,
-};
+use shared::http::{header, json_response, match_route, parse_json, ApiError, RequestMeta};
 use shared::ports::FlagStore;
 use shared::wallet::limits::SpendingLimits;
 use shared::wallet::service::{RechargeRequest, WalletCaller, WalletPorts, WalletService};
@@ -109,14 +108,12 @@ async fn serve(
                 user_id: &principal.sub,
                 device_id: &principal.did,
                 ip_country: header(req.headers(), "cloudfront-viewer-country"),
-                request_id: id,
             };
             let reply = app
                 .service
                 .recharge(&caller, header(req.headers(), "idempotency-key"), &body)
                 .await?;
-            let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
-            let mut response = json_text_response(status, reply.body, id);
+            let mut response = outcome::render(&reply.outcome, id);
             if reply.replayed {
                 response
                     .headers_mut()

@@ -161,6 +161,37 @@ async fn an_allowed_recharge_is_201_and_replays_byte_for_byte() {
     );
 }
 
+/// A recharge of `amount` EUR under `key`, sent as API Gateway request `request_id`.
+fn recharge_request(key: &str, amount: i64, request_id: &str) -> Value {
+    let mut ev = event("recharge-start")
+        .body(json!({"amount": amount, "currency": "EUR", "provider": "stripe"}))
+        .header("Idempotency-Key", key);
+    ev["requestContext"]["requestId"] = json!(request_id);
+    ev
+}
+
+#[tokio::test]
+async fn a_replay_answers_with_the_request_id_of_the_request_that_asked_again() {
+    let h = Harness::unverified(&[]).await;
+    let first = h.call(recharge_request("key-r", 2_501, "req-first")).await;
+    assert_eq!(
+        (first.status, first.code()),
+        (403, "AGE_VERIFICATION_REQUIRED")
+    );
+    assert_eq!(first.body["error"]["request_id"], "req-first");
+    let replay = h.call(recharge_request("key-r", 2_501, "req-second")).await;
+    assert_eq!(
+        (replay.status, replay.code()),
+        (403, "AGE_VERIFICATION_REQUIRED")
+    );
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+    assert_eq!(
+        replay.body["error"]["request_id"], "req-second",
+        "the outcome is stored, not the first request's response"
+    );
+    assert_eq!(replay.headers["x-request-id"], "req-second");
+}
+
 #[tokio::test]
 async fn a_duplicate_in_flight_is_409_and_a_crashed_claim_expires() {
     let h = Harness::new(&[]).await;

@@ -246,16 +246,13 @@ impl WalletStore for DynamoWallet {
                 .build();
             items.push(TransactWriteItem::builder().update(built(update)?).build());
         }
-        if let Some((idem_key, status, body)) = &commit.idempotency {
+        if let Some((idem_key, outcome)) = &commit.idempotency {
             let update = Update::builder()
                 .table_name(&self.tables.wallet)
                 .set_key(Some(key(format!("IDEM#{idem_key}"))))
-                .update_expression("SET response_status = :status, response_body = :body")
+                .update_expression("SET outcome = :outcome")
                 .condition_expression("attribute_exists(pk)")
-                .set_expression_attribute_values(values(vec![
-                    (":status", n(*status)),
-                    (":body", s(body.clone())),
-                ]))
+                .set_expression_attribute_values(values(vec![(":outcome", s(outcome.clone()))]))
                 .build();
             items.push(TransactWriteItem::builder().update(built(update)?).build());
         }
@@ -430,10 +427,13 @@ impl IdempotencyStore for DynamoWallet {
             .set_item(Some(item))
             .condition_expression(
                 "attribute_not_exists(pk) OR #ttl <= :now \
-                 OR (attribute_not_exists(response_status) AND lock_until <= :now AND fingerprint = :fp)",
+                 OR (attribute_not_exists(outcome) AND lock_until <= :now AND fingerprint = :fp)",
             )
             .set_expression_attribute_names(names(&[("#ttl", "ttl")]))
-            .set_expression_attribute_values(values(vec![(":now", n(now)), (":fp", s(fingerprint))]));
+            .set_expression_attribute_values(values(vec![
+                (":now", n(now)),
+                (":fp", s(fingerprint)),
+            ]));
         let put = self.db.send_write(|| put.clone().send()).await;
         match put {
             Ok(_) => return Ok(IdempotencyBegin::Started),
@@ -451,28 +451,22 @@ impl IdempotencyStore for DynamoWallet {
         if opt_s(&existing, "fingerprint").as_deref() != Some(fingerprint) {
             return Ok(IdempotencyBegin::Mismatch);
         }
-        match (
-            opt_n::<u16>(&existing, "response_status"),
-            opt_s(&existing, "response_body"),
-        ) {
-            (Some(status), Some(body)) => Ok(IdempotencyBegin::Replay { status, body }),
-            _ => Ok(IdempotencyBegin::InProgress),
+        match opt_s(&existing, "outcome") {
+            Some(outcome) => Ok(IdempotencyBegin::Replay { outcome }),
+            None => Ok(IdempotencyBegin::InProgress),
         }
     }
 
-    async fn complete(&self, idem_key: &str, status: u16, body: &str) -> Result<(), StoreError> {
+    async fn complete(&self, idem_key: &str, outcome: &str) -> Result<(), StoreError> {
         let update = self
             .db
             .client
             .update_item()
             .table_name(&self.tables.wallet)
             .set_key(Some(key(format!("IDEM#{idem_key}"))))
-            .update_expression("SET response_status = :status, response_body = :body")
+            .update_expression("SET outcome = :outcome")
             .condition_expression("attribute_exists(pk)")
-            .set_expression_attribute_values(values(vec![
-                (":status", n(status)),
-                (":body", s(body)),
-            ]));
+            .set_expression_attribute_values(values(vec![(":outcome", s(outcome))]));
         if self.db.conditional_update(update).await? {
             Ok(())
         } else {
@@ -487,7 +481,7 @@ impl IdempotencyStore for DynamoWallet {
             .delete_item()
             .table_name(&self.tables.wallet)
             .set_key(Some(key(format!("IDEM#{idem_key}"))))
-            .condition_expression("attribute_not_exists(response_status)");
+            .condition_expression("attribute_not_exists(outcome)");
         self.db.conditional_delete(delete).await.map(|_| ())
     }
 }

@@ -85,16 +85,43 @@ pub struct WalletCaller<'a> {
     pub user_id: &'a str,
     pub device_id: &'a str,
     pub ip_country: Option<&'a str>,
-    pub request_id: &'a str,
 }
 
-/// A response as stored for idempotent replay.
+/// What a recharge request came to. It is what the idempotency record
+/// keeps, so a replay is rendered afresh (with the asking request's own id);
+/// the edge maps each outcome to its status and body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RechargeOutcome {
+    /// Accepted: waiting for its payment (or, on a replay, further along).
+    Created { recharge: RechargeView },
+    /// Held for a reviewer.
+    HeldForReview {
+        recharge_id: String,
+        status: RechargeStatus,
+    },
+    /// Refused by the fraud score.
+    Blocked,
+    /// It would pass the caller's spending limit in `window`.
+    LimitExceeded { window: Window },
+    /// It would pass what an account not age-verified may recharge.
+    AgeCheckRequired,
+}
+
+/// A recharge's outcome, and whether it replays an earlier request's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredReply {
-    pub status: u16,
-    pub body: String,
-    /// True when this is a replay of an earlier response.
+pub struct RechargeReply {
+    pub outcome: RechargeOutcome,
     pub replayed: bool,
+}
+
+impl RechargeReply {
+    fn fresh(outcome: RechargeOutcome) -> Self {
+        Self {
+            outcome,
+            replayed: false,
+        }
+    }
 }
 
 /// Why a wallet request was refused before a decision could be stored.
@@ -154,14 +181,14 @@ impl From<WalletError> for ApiError {
 }
 
 /// A recharge as its owner sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RechargeView {
     pub recharge_id: String,
     pub status: RechargeStatus,
     pub amount: i64,
     pub currency: String,
     pub provider: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_reference: Option<String>,
     pub created_at: i64,
 }
@@ -231,7 +258,7 @@ pub struct WalletService {
 }
 
 enum Outcome {
-    Reply(StoredReply),
+    Reply(RechargeReply),
     Retry,
 }
 
@@ -256,7 +283,7 @@ impl WalletService {
         caller: &WalletCaller<'_>,
         idempotency_key: Option<&str>,
         request: &RechargeRequest,
-    ) -> Result<StoredReply, WalletError> {
+    ) -> Result<RechargeReply, WalletError> {
         let key = check_idempotency_key(idempotency_key)?;
         self.check_request(request)?;
         self.guard
@@ -282,12 +309,15 @@ impl WalletService {
             .await?
         {
             IdempotencyBegin::Started => {}
-            IdempotencyBegin::Replay { status, body } => {
-                return Ok(StoredReply {
-                    status,
-                    body,
+            IdempotencyBegin::Replay { outcome } => {
+                let outcome = serde_json::from_str(&outcome).map_err(|err| {
+                    tracing::error!(error = %err, "stored recharge outcome unreadable");
+                    WalletError::Unavailable
+                })?;
+                return Ok(RechargeReply {
+                    outcome,
                     replayed: true,
-                })
+                });
             }
             IdempotencyBegin::Mismatch => return Err(WalletError::KeyReused),
             IdempotencyBegin::InProgress => return Err(WalletError::InProgress),
@@ -309,7 +339,7 @@ impl WalletService {
         scoped_key: &str,
         request: &RechargeRequest,
         now: i64,
-    ) -> Result<StoredReply, WalletError> {
+    ) -> Result<RechargeReply, WalletError> {
         for attempt in 0..COMMIT_ATTEMPTS {
             if attempt > 0 {
                 let jitter = u64::from(random_bytes::<1>()[0] % 40) + 10;
@@ -400,25 +430,21 @@ impl WalletService {
                 .any(|window| window.amount.saturating_add(counted) > self.policy.age_check_above)
                 || profile.allowed_total.saturating_add(counted) > self.policy.age_check_above);
         let refusal = if over_age_threshold {
-            Some(age_refusal(caller.request_id))
+            Some(RechargeOutcome::AgeCheckRequired)
         } else {
             Window::ALL
                 .iter()
                 .zip(limits.as_array())
                 .zip(velocity.user)
                 .find(|((_, limit), used)| used.amount.saturating_add(counted) > *limit)
-                .map(|((window, _), _)| limit_refusal(*window, caller.request_id))
+                .map(|((window, _), _)| RechargeOutcome::LimitExceeded { window: *window })
         };
-        if let Some((status, body)) = refusal {
+        if let Some(outcome) = refusal {
             self.ports
                 .idempotency
-                .complete(scoped_key, status, &body)
+                .complete(scoped_key, &stored(&outcome))
                 .await?;
-            return Ok(Outcome::Reply(StoredReply {
-                status,
-                body,
-                replayed: false,
-            }));
+            return Ok(Outcome::Reply(RechargeReply::fresh(outcome)));
         }
 
         let new_device = !profile.devices.contains(&device_hash);
@@ -460,7 +486,7 @@ impl WalletService {
             decision,
             refunded: 0,
         };
-        let (reply_status, reply_body) = decision_reply(&recharge, caller.request_id);
+        let decided = decision_outcome(&recharge);
         let head = profile.audit_head();
         let audit = chain_after_head(
             &self.ports.audit_keys,
@@ -529,9 +555,9 @@ impl WalletService {
             counters,
             device_account: counts.then(|| (device_key.clone(), caller.user_id.to_string())),
             idempotency: (decision != Decision::Review)
-                .then(|| (scoped_key.to_string(), reply_status, reply_body.clone())),
+                .then(|| (scoped_key.to_string(), stored(&decided))),
         };
-        let (status, body) = match self.ports.wallet.commit_recharge(&commit).await? {
+        let outcome = match self.ports.wallet.commit_recharge(&commit).await? {
             CommitOutcome::Committed => {
                 match decision {
                     Decision::Block => {
@@ -541,7 +567,7 @@ impl WalletService {
                     Decision::Allow => {}
                 }
                 tracing::info!(recharge_id = %recharge_id, decision = ?decision, score = fraud.score, "recharge decided");
-                (reply_status, reply_body)
+                decided
             }
             CommitOutcome::Conflict => return Ok(Outcome::Retry),
             CommitOutcome::CapExceeded(key) => {
@@ -550,20 +576,16 @@ impl WalletService {
                     .zip(caps)
                     .find(|(k, _)| k.key == key)
                     .map_or((Window::Day, caps[0]), |(k, cap)| (k.window, cap));
-                let (status, body) = if cap.is_age_threshold {
-                    age_refusal(caller.request_id)
+                let outcome = if cap.is_age_threshold {
+                    RechargeOutcome::AgeCheckRequired
                 } else {
-                    limit_refusal(window, caller.request_id)
+                    RechargeOutcome::LimitExceeded { window }
                 };
                 self.ports
                     .idempotency
-                    .complete(scoped_key, status, &body)
+                    .complete(scoped_key, &stored(&outcome))
                     .await?;
-                return Ok(Outcome::Reply(StoredReply {
-                    status,
-                    body,
-                    replayed: false,
-                }));
+                return Ok(Outcome::Reply(RechargeReply::fresh(outcome)));
             }
             CommitOutcome::Duplicate => {
                 let existing = self
@@ -572,10 +594,10 @@ impl WalletService {
                     .recharge(&recharge_id)
                     .await?
                     .ok_or(WalletError::Unavailable)?;
-                decision_reply(&existing, caller.request_id)
+                decision_outcome(&existing)
             }
         };
-        let held = status == StatusCode::ACCEPTED.as_u16();
+        let held = matches!(outcome, RechargeOutcome::HeldForReview { .. });
         if held {
             self.ports
                 .reviews
@@ -585,14 +607,10 @@ impl WalletService {
         if held || commit.idempotency.is_none() {
             self.ports
                 .idempotency
-                .complete(scoped_key, status, &body)
+                .complete(scoped_key, &stored(&outcome))
                 .await?;
         }
-        Ok(Outcome::Reply(StoredReply {
-            status,
-            body,
-            replayed: false,
-        }))
+        Ok(Outcome::Reply(RechargeReply::fresh(outcome)))
     }
 
     /// The caller's balances, newest ledger entries and limits in force.
@@ -781,23 +799,23 @@ fn check_idempotency_key(key: Option<&str>) -> Result<&str, WalletError> {
     Ok(key)
 }
 
-/// The stored answer for a decided recharge.
-fn decision_reply(recharge: &Recharge, request_id: &str) -> (u16, String) {
-    let view = RechargeView::from(recharge);
+/// The outcome of a decided recharge.
+fn decision_outcome(recharge: &Recharge) -> RechargeOutcome {
     match recharge.status {
-        RechargeStatus::Blocked => refusal_body(
-            StatusCode::FORBIDDEN,
-            "RECHARGE_BLOCKED",
-            "This recharge cannot be accepted.",
-            request_id,
-            None,
-        ),
-        RechargeStatus::PendingReview => (
-            StatusCode::ACCEPTED.as_u16(),
-            json!({"recharge_id": view.recharge_id, "status": view.status}).to_string(),
-        ),
-        _ => (StatusCode::CREATED.as_u16(), json!(view).to_string()),
+        RechargeStatus::Blocked => RechargeOutcome::Blocked,
+        RechargeStatus::PendingReview => RechargeOutcome::HeldForReview {
+            recharge_id: recharge.recharge_id.clone(),
+            status: recharge.status,
+        },
+        _ => RechargeOutcome::Created {
+            recharge: RechargeView::from(recharge),
+        },
     }
+}
+
+/// An outcome as the idempotency record keeps it.
+fn stored(outcome: &RechargeOutcome) -> String {
+    serde_json::to_string(outcome).unwrap_or_default()
 }
 
 /// The most one window's user counter may hold after a commit, and whether
@@ -823,46 +841,4 @@ fn user_caps(limits: &SpendingLimits, profile: &WalletProfile, age_threshold: i6
             is_age_threshold,
         }
     })
-}
-
-fn age_refusal(request_id: &str) -> (u16, String) {
-    refusal_body(
-        StatusCode::FORBIDDEN,
-        "AGE_VERIFICATION_REQUIRED",
-        "Verify your age to recharge this amount.",
-        request_id,
-        None,
-    )
-}
-
-fn limit_refusal(window: Window, request_id: &str) -> (u16, String) {
-    let name = match window {
-        Window::Day => "daily",
-        Window::Week => "weekly",
-        Window::Month => "monthly",
-    };
-    refusal_body(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "SPENDING_LIMIT_EXCEEDED",
-        &format!("This recharge would pass your {name} spending limit."),
-        request_id,
-        Some(FieldIssue::new(
-            "amount",
-            format!("exceeds the {name} limit"),
-        )),
-    )
-}
-
-fn refusal_body(
-    status: StatusCode,
-    code: &str,
-    message: &str,
-    request_id: &str,
-    detail: Option<FieldIssue>,
-) -> (u16, String) {
-    let mut error = json!({"code": code, "message": message, "request_id": request_id});
-    if let Some(detail) = detail {
-        error["details"] = json!([detail]);
-    }
-    (status.as_u16(), json!({ "error": error }).to_string())
 }

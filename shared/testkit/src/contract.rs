@@ -602,15 +602,14 @@ pub async fn idempotency_contract(store: Arc<dyn shared::ports::IdempotencyStore
             .unwrap(),
         Mismatch
     );
-    store.complete(&key, 201, "{\"ok\":true}").await.unwrap();
+    store.complete(&key, "{\"ok\":true}").await.unwrap();
     assert_eq!(
         store
             .begin(&key, "fp", NOW + 2, NOW + 62, NOW + 86_402)
             .await
             .unwrap(),
         Replay {
-            status: 201,
-            body: "{\"ok\":true}".to_string()
+            outcome: "{\"ok\":true}".to_string()
         }
     );
     store.release(&key).await.unwrap();

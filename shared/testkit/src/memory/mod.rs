@@ -57,7 +57,7 @@ struct State {
 #[derive(Clone)]
 struct IdempotencyRecord {
     fingerprint: String,
-    response: Option<(u16, String)>,
+    response: Option<String>,
     lock_until: i64,
     expires_at: i64,
 }
@@ -376,10 +376,9 @@ impl IdempotencyStore for MemoryStore {
                 return Ok(IdempotencyBegin::Mismatch);
             }
             match &existing.response {
-                Some((status, body)) => {
+                Some(outcome) => {
                     return Ok(IdempotencyBegin::Replay {
-                        status: *status,
-                        body: body.clone(),
+                        outcome: outcome.clone(),
                     })
                 }
                 None if existing.lock_until > now => return Ok(IdempotencyBegin::InProgress),
@@ -398,10 +397,10 @@ impl IdempotencyStore for MemoryStore {
         Ok(IdempotencyBegin::Started)
     }
 
-    async fn complete(&self, key: &str, status: u16, body: &str) -> Result<(), StoreError> {
+    async fn complete(&self, key: &str, outcome: &str) -> Result<(), StoreError> {
         let mut s = self.state()?;
         let record = s.idempotency.get_mut(key).ok_or(StoreError::NotFound)?;
-        record.response = Some((status, body.to_string()));
+        record.response = Some(outcome.to_string());
         Ok(())
     }
 
@@ -469,9 +468,9 @@ impl WalletStore for MemoryStore {
                 accounts.push(user.clone());
             }
         }
-        if let Some((key, status, body)) = &commit.idempotency {
+        if let Some((key, outcome)) = &commit.idempotency {
             if let Some(record) = s.idempotency.get_mut(key) {
-                record.response = Some((*status, body.clone()));
+                record.response = Some(outcome.clone());
             }
         }
         s.profiles
