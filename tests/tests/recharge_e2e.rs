@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use aws_adapters::{load_sdk_config, DynamoWallet, WalletTables};
 use e2e::{endpoint, RechargeStack};
-use shared::clock::SystemClock;
+use shared::clock::{Clock, SystemClock};
 use shared::config::ProcessEnv;
 use shared::ports::WalletStore;
 use testkit::contract::{idempotency_contract, wallet_store_contract};
@@ -152,4 +152,46 @@ async fn a_limits_change_racing_recharges_is_never_undone() {
             "four decisions and one change audited"
         );
     }
+}
+
+#[tokio::test]
+async fn a_record_completed_in_the_previous_format_is_never_claimed_again() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use shared::ports::{IdempotencyBegin, IdempotencyStore};
+    endpoint();
+    let sdk = load_sdk_config().await;
+    let tables = WalletTables::from_env(&ProcessEnv).unwrap();
+    let wallet = DynamoWallet::new(&sdk, tables.clone());
+    let key = format!("legacy#{}", shared::auth::secrets::new_id());
+    let now = SystemClock.now();
+    let n = |v: i64| AttributeValue::N(v.to_string());
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .put_item()
+        .table_name(&tables.wallet)
+        .item("pk", AttributeValue::S(format!("IDEM#{key}")))
+        .item("fingerprint", AttributeValue::S("fp".into()))
+        .item("lock_until", n(now - 3_600))
+        .item("ttl", n(now + 80_000))
+        .item("response_status", n(201))
+        .item("response_body", AttributeValue::S("{}".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        wallet
+            .begin(&key, "fp", now, now + 60, now + 86_400)
+            .await
+            .unwrap(),
+        IdempotencyBegin::InProgress,
+        "a completed request must not run again"
+    );
+    wallet.release(&key).await.unwrap();
+    assert_eq!(
+        wallet
+            .begin(&key, "fp", now, now + 60, now + 86_400)
+            .await
+            .unwrap(),
+        IdempotencyBegin::InProgress,
+        "nor be released"
+    );
 }

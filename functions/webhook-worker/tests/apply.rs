@@ -558,7 +558,7 @@ async fn concurrent_partial_refunds_debit_exactly_the_largest_total() {
     for worker in workers {
         match worker.await.unwrap() {
             Ok(Applied::Debited | Applied::AlreadyApplied) => {}
-            Err(busy) => println!("retried later, as the queue would: {busy}"),
+            Err(busy) => assert_eq!(busy.0, "wallet busy", "only contention may defer"),
             Ok(other) => panic!("{other:?}"),
         }
     }

@@ -4,7 +4,10 @@
 //! - `PROFILE#<user>`: the profile as JSON, with `audit_seq` for the
 //!   optimistic condition every decision writes under
 //! - `RECHARGE#<id>`: the recharge as JSON, with `status` and `user_id`
-//! - `IDEM#<user>#<key>`: fingerprint, lock, stored response, `ttl`
+//! - `IDEM#<user>#<key>`: fingerprint, lock, the stored `outcome`, `ttl`
+//!   (a record completed before outcomes were stored has `response_status`
+//!   instead: it is never claimed or released again, and answers 409 until
+//!   its `ttl`)
 //! - counters: `VEL#...` (`hits`, `amount`, `ttl`), `DEVACC#<device>` (`accounts` set)
 
 use std::collections::HashMap;
@@ -427,7 +430,8 @@ impl IdempotencyStore for DynamoWallet {
             .set_item(Some(item))
             .condition_expression(
                 "attribute_not_exists(pk) OR #ttl <= :now \
-                 OR (attribute_not_exists(outcome) AND lock_until <= :now AND fingerprint = :fp)",
+                 OR (attribute_not_exists(outcome) AND attribute_not_exists(response_status) \
+                     AND lock_until <= :now AND fingerprint = :fp)",
             )
             .set_expression_attribute_names(names(&[("#ttl", "ttl")]))
             .set_expression_attribute_values(values(vec![
@@ -481,7 +485,9 @@ impl IdempotencyStore for DynamoWallet {
             .delete_item()
             .table_name(&self.tables.wallet)
             .set_key(Some(key(format!("IDEM#{idem_key}"))))
-            .condition_expression("attribute_not_exists(outcome)");
+            .condition_expression(
+                "attribute_not_exists(outcome) AND attribute_not_exists(response_status)",
+            );
         self.db.conditional_delete(delete).await.map(|_| ())
     }
 }

@@ -57,7 +57,7 @@ struct State {
 #[derive(Clone)]
 struct IdempotencyRecord {
     fingerprint: String,
-    response: Option<String>,
+    outcome: Option<String>,
     lock_until: i64,
     expires_at: i64,
 }
@@ -375,7 +375,7 @@ impl IdempotencyStore for MemoryStore {
             if existing.fingerprint != fingerprint {
                 return Ok(IdempotencyBegin::Mismatch);
             }
-            match &existing.response {
+            match &existing.outcome {
                 Some(outcome) => {
                     return Ok(IdempotencyBegin::Replay {
                         outcome: outcome.clone(),
@@ -389,7 +389,7 @@ impl IdempotencyStore for MemoryStore {
             key.to_string(),
             IdempotencyRecord {
                 fingerprint: fingerprint.to_string(),
-                response: None,
+                outcome: None,
                 lock_until,
                 expires_at,
             },
@@ -400,13 +400,13 @@ impl IdempotencyStore for MemoryStore {
     async fn complete(&self, key: &str, outcome: &str) -> Result<(), StoreError> {
         let mut s = self.state()?;
         let record = s.idempotency.get_mut(key).ok_or(StoreError::NotFound)?;
-        record.response = Some(outcome.to_string());
+        record.outcome = Some(outcome.to_string());
         Ok(())
     }
 
     async fn release(&self, key: &str) -> Result<(), StoreError> {
         let mut s = self.state()?;
-        if s.idempotency.get(key).is_some_and(|r| r.response.is_none()) {
+        if s.idempotency.get(key).is_some_and(|r| r.outcome.is_none()) {
             s.idempotency.remove(key);
         }
         Ok(())
@@ -470,7 +470,7 @@ impl WalletStore for MemoryStore {
         }
         if let Some((key, outcome)) = &commit.idempotency {
             if let Some(record) = s.idempotency.get_mut(key) {
-                record.response = Some(outcome.clone());
+                record.outcome = Some(outcome.clone());
             }
         }
         s.profiles
