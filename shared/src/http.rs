@@ -348,8 +348,8 @@ pub fn json_response<T: Serialize>(
     json_text_response(status, text, request_id)
 }
 
-/// A response whose JSON body is already serialised (e.g. a stored reply).
-pub fn json_text_response(status: StatusCode, text: String, request_id: &str) -> Response<Body> {
+/// A response whose JSON body is already serialised.
+fn json_text_response(status: StatusCode, text: String, request_id: &str) -> Response<Body> {
     finish(
         status,
         Body::Text(text),

@@ -204,14 +204,11 @@ impl RechargeStack {
 
     /// `POST /v1/wallet/recharge` of `amount` EUR cents under `key`.
     pub async fn recharge(&self, key: &str, amount: i64) -> testkit::Reply {
-        use testkit::EventExt;
-        let body = serde_json::json!({"amount": amount, "currency": "EUR", "provider": "stripe"});
-        let ev = testkit::event("recharge-start")
-            .body(body)
-            .header("Idempotency-Key", key)
-            .bearer(&self.token)
-            .device(&self.device);
-        testkit::invoke(|req| recharge::handle(&self.app, req), ev).await
+        testkit::invoke(
+            |req| recharge::handle(&self.app, req),
+            self.recharge_event(key, amount),
+        )
+        .await
     }
 
     /// The same recharge in an invocation with `left` before its deadline.
@@ -221,18 +218,22 @@ impl RechargeStack {
         amount: i64,
         left: std::time::Duration,
     ) -> testkit::Reply {
+        testkit::invoke(
+            |req| recharge::handle(&self.app, testkit::with_deadline(req, left)),
+            self.recharge_event(key, amount),
+        )
+        .await
+    }
+
+    /// The API Gateway event of that recharge, from this stack's user and device.
+    fn recharge_event(&self, key: &str, amount: i64) -> Value {
         use testkit::EventExt;
         let body = serde_json::json!({"amount": amount, "currency": "EUR", "provider": "stripe"});
-        let ev = testkit::event("recharge-start")
+        testkit::event("recharge-start")
             .body(body)
             .header("Idempotency-Key", key)
             .bearer(&self.token)
-            .device(&self.device);
-        testkit::invoke(
-            |req| recharge::handle(&self.app, testkit::with_deadline(req, left)),
-            ev,
-        )
-        .await
+            .device(&self.device)
     }
 
     /// DynamoDB requests made so far by the stack's adapters.
