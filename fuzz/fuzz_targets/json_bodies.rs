@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use shared::http::parse_json_bytes;
+use edge::http::parse_json_bytes;
 use shared::wallet::service::RechargeRequest;
 use shared::webhook::event::{parse_plain, parse_stripe};
 

@@ -6,9 +6,19 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use shared::http::ApiError;
+use edge::http::ApiError;
+use edge::multipart::{parse_form, FormSpec};
 use shared::kyc::files::MAX_FILE_BYTES;
-use shared::kyc::form::{parse_form, TEXT_FIELDS};
+use shared::kyc::form::{FILE_FIELDS, MAX_BODY_BYTES, MAX_TEXT_BYTES, TEXT_FIELDS};
+
+/// The KYC submission form, as the kyc-upload function declares it.
+const SUBMISSION_FORM: FormSpec = FormSpec {
+    text_parts: &TEXT_FIELDS,
+    file_parts: &FILE_FIELDS,
+    max_text_bytes: MAX_TEXT_BYTES,
+    max_file_bytes: MAX_FILE_BYTES as u64,
+    max_body_bytes: MAX_BODY_BYTES,
+};
 
 fuzz_target!(|input: (bool, &str, &[u8])| {
     let (fixed_boundary, content_type, body) = input;
@@ -20,11 +30,12 @@ fuzz_target!(|input: (bool, &str, &[u8])| {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a current-thread runtime");
-    match runtime.block_on(parse_form(content_type, Bytes::copy_from_slice(body))) {
+    match runtime.block_on(parse_form(&SUBMISSION_FORM, content_type, Bytes::copy_from_slice(body))) {
         Ok(form) => {
             assert!(form.files.len() <= 3);
             assert!(form.files.iter().all(|(_, bytes)| bytes.len() <= MAX_FILE_BYTES));
             assert!(form.text.keys().all(|k| TEXT_FIELDS.contains(k)));
+            assert!(form.files.iter().all(|(name, _)| FILE_FIELDS.contains(name)));
             assert!(form.text.values().all(|v| v.len() <= 64));
         }
         Err(err) => {

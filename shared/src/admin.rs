@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use lambda_http::http::StatusCode;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -14,12 +13,12 @@ use crate::auth::model::Role;
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::flags::{Flag, Snapshot};
-use crate::http::{ApiError, FieldIssue};
 use crate::ports::{
     AdminChange, AdminStore, AuditLog, FlagStore, Mailer, OutgoingEmail, ReviewStore, SessionStore,
     StoreError, UserStore,
 };
 use crate::review::{CaseKind, CaseStatus, ReviewCase};
+use crate::validation::FieldIssue;
 
 /// How often a commit is retried when another admin action won the race
 /// for the next audit entry.
@@ -50,33 +49,6 @@ impl From<StoreError> for AdminError {
     fn from(err: StoreError) -> Self {
         tracing::error!(error = %err, "admin store call failed");
         AdminError::Unavailable
-    }
-}
-
-impl From<AdminError> for ApiError {
-    fn from(err: AdminError) -> Self {
-        match err {
-            AdminError::Invalid(details) => ApiError::validation(details),
-            AdminError::NotFound => {
-                ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such resource.")
-            }
-            AdminError::Conflict(code) => ApiError::new(
-                StatusCode::CONFLICT,
-                code,
-                "The resource changed since it was read; read it again.",
-            ),
-            AdminError::Forbidden(code) => ApiError::new(
-                StatusCode::FORBIDDEN,
-                code,
-                "This action needs an administrator signed in with a one-time code.",
-            ),
-            AdminError::SelfDecision => ApiError::new(
-                StatusCode::FORBIDDEN,
-                SELF_DECISION_FORBIDDEN,
-                "An administrator cannot decide a case about their own account; another administrator must.",
-            ),
-            AdminError::Unavailable => ApiError::unavailable(),
-        }
     }
 }
 

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use edge::http::MAX_JSON_DEPTH;
 use serde_json::{json, Value};
 use shared::auth::model::Role;
 use shared::clock::{Clock, SystemClock};
-use shared::http::MAX_JSON_DEPTH;
 use shared::ports::WalletStore;
 use testkit::memory::{MemoryMailer, MemoryStore};
 use testkit::{

@@ -1,16 +1,16 @@
 //! Routes under `/admin`: authenticate and admit the admin, parse strictly,
 //! call the admin service, shape the response.
 
+use edge::http::{
+    empty_response, header, json_response, only_query_params, parse_json, ApiError, FieldIssue,
+    RequestMeta,
+};
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::flags::Flag;
-use shared::http::{
-    empty_response, header, json_response, only_query_params, parse_json, ApiError, FieldIssue,
-    RequestMeta,
-};
 use shared::kyc::model::{KycStatus, Verdict};
 use shared::review::CaseStatus;
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_adapters::{load_sdk_config, DynamoFlags};
+use edge::http::{empty_response, header, json_response, only_query_params, ApiError, RequestMeta};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -14,9 +15,6 @@ use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 use shared::flags::model::parse_version;
 use shared::flags::{evaluate, CacheTiming, EvalContext, Evaluation, FlagCache, Visibility};
-use shared::http::{
-    empty_response, header, json_response, only_query_params, ApiError, RequestMeta,
-};
 use shared::ports::FlagStore;
 
 /// How long browsers and apps may reuse an answer.

@@ -6,13 +6,16 @@ use std::sync::Arc;
 
 use aws_adapters::{load_sdk_config, DynamoFlags, DynamoKyc, S3Documents};
 use bytes::Bytes;
+use edge::http::{header, json_response, match_route, only_query_params, ApiError, RequestMeta};
+use edge::multipart::{parse_form, FormSpec};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::auth::{AccessConfig, AccessGuard};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{required, ConfigError, Env};
 use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
-use shared::http::{header, json_response, match_route, only_query_params, ApiError, RequestMeta};
+use shared::kyc::files::MAX_FILE_BYTES;
+use shared::kyc::form::{SubmissionForm, FILE_FIELDS, MAX_BODY_BYTES, MAX_TEXT_BYTES, TEXT_FIELDS};
 use shared::kyc::pii::PiiKeys;
 use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::{KycPorts, KycService};
@@ -20,6 +23,15 @@ use shared::ports::FlagStore;
 
 /// Every route this function serves, with its method.
 pub const ROUTES: [(&str, &str); 2] = [("POST", "/v1/kyc/submissions"), ("GET", "/v1/kyc/status")];
+
+/// The submission form's parts and limits, as the KYC rules declare them.
+pub const SUBMISSION_FORM: FormSpec = FormSpec {
+    text_parts: &TEXT_FIELDS,
+    file_parts: &FILE_FIELDS,
+    max_text_bytes: MAX_TEXT_BYTES,
+    max_file_bytes: MAX_FILE_BYTES as u64,
+    max_body_bytes: MAX_BODY_BYTES,
+};
 
 /// Everything built once per cold start.
 pub struct App {
@@ -108,10 +120,10 @@ async fn serve(
                 Body::Text(text) => Bytes::from(text),
                 _ => Bytes::new(),
             };
-            let receipt = app
-                .service
-                .submit(&principal.sub, &content_type, body)
-                .await?;
+            app.service.uploads_open().await?;
+            let form = parse_form(&SUBMISSION_FORM, &content_type, body).await?;
+            let form = SubmissionForm::from_parts(form.text, form.files);
+            let receipt = app.service.submit(&principal.sub, form).await?;
             Ok((json_response(StatusCode::CREATED, &receipt, id), user))
         }
         "/v1/kyc/status" => {

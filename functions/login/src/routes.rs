@@ -1,14 +1,14 @@
 //! Routes of `/v1/auth`: parse and validate, call the service, shape the response.
 
+use edge::http::{
+    empty_response, header, json_response, parse_json, ApiError, FieldIssue, RequestMeta,
+};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shared::auth::service::{Caller, LoginForm};
 use shared::auth::{AuthService, Principal};
-use shared::http::{
-    empty_response, header, json_response, parse_json, ApiError, FieldIssue, RequestMeta,
-};
 
 type Outcome = Result<(Response<Body>, Option<String>), ApiError>;
 
@@ -172,7 +172,7 @@ fn device_id(req: &Request) -> Result<&str, ApiError> {
 
 /// Routes without input accept no body, or an empty JSON object.
 fn no_body(req: &Request) -> Result<(), ApiError> {
-    if shared::http::body_bytes(req.body()).is_empty() {
+    if edge::http::body_bytes(req.body()).is_empty() {
         return Ok(());
     }
     parse_json::<EmptyBody>(req).map(|_| ())

@@ -3,8 +3,8 @@
 mod common;
 
 use common::*;
+use edge::http::SECURITY_HEADERS;
 use serde_json::json;
-use shared::http::SECURITY_HEADERS;
 use shared::ports::UserStore;
 
 #[tokio::test]

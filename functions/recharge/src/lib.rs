@@ -7,13 +7,13 @@ pub mod outcome;
 
 use std::sync::Arc;
 
+use edge::http::{header, json_response, match_route, parse_json, ApiError, RequestMeta};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use shared::auth::{AccessConfig, AccessGuard};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
-use shared::http::{header, json_response, match_route, parse_json, ApiError, RequestMeta};
 use shared::ports::FlagStore;
 use shared::wallet::limits::SpendingLimits;
 use shared::wallet::service::{RechargeRequest, WalletCaller, WalletPorts, WalletService};

@@ -2,10 +2,10 @@
 //! each outcome its status and body, rendered with the asking request's id
 //! (a replay included).
 
+use edge::http::{error_response, json_response, ApiError, FieldIssue};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::json;
-use shared::http::{error_response, json_response, ApiError, FieldIssue};
 use shared::wallet::service::RechargeOutcome;
 use shared::wallet::velocity::Window;
 
@@ -66,7 +66,7 @@ mod tests {
     use shared::wallet::service::RechargeView;
 
     fn body(response: &Response<Body>) -> serde_json::Value {
-        serde_json::from_slice(shared::http::body_bytes(response.body())).unwrap()
+        serde_json::from_slice(edge::http::body_bytes(response.body())).unwrap()
     }
 
     #[test]

@@ -5,15 +5,15 @@
 use std::sync::Arc;
 
 use aws_adapters::{load_sdk_config, DynamoInbox, SqsQueue};
+use edge::http::{body_bytes, json_response, ApiError, RequestMeta};
 use edge::lambda::Served;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::clock::{Clock, SystemClock};
 use shared::config::{required, ConfigError, Env};
-use shared::http::{body_bytes, json_response, ApiError, RequestMeta};
 use shared::ports::{WebhookInbox, WebhookQueue};
-use shared::webhook::ingest::{IngestPolicy, WebhookIngest};
+use shared::webhook::ingest::{DeliveryHeaders, IngestPolicy, WebhookIngest};
 
 /// Every route this function serves, with its method (`{provider}`: one path segment).
 pub const ROUTES: [(&str, &str); 1] = [("POST", "/v1/webhooks/{provider}")];
@@ -72,8 +72,16 @@ async fn serve(app: &App, req: &Request, meta: &RequestMeta) -> Served {
     if req.method().as_str() != "POST" {
         return Err(ApiError::method_not_allowed());
     }
+    let headers: DeliveryHeaders = req
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let text = value.to_str().ok().map(str::to_string);
+            (name.as_str().to_string(), text)
+        })
+        .collect();
     app.ingest
-        .ingest(provider, req.headers(), body_bytes(req.body()))
+        .ingest(provider, &headers, body_bytes(req.body()))
         .await?;
     Ok((
         json_response(

@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 use lambda_http::http::{HeaderMap, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 
+use crate::http::{empty_response, error_response, ApiError};
 use shared::config::{ConfigError, Env};
-use shared::http::{empty_response, error_response, ApiError};
 
 /// Methods a preflight may ask for.
 const ALLOWED_METHODS: &str = "GET, POST, PUT, DELETE";

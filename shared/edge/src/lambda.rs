@@ -12,10 +12,10 @@ use lambda_http::{run, service_fn, Body, Error, Request, RequestExt, Response};
 use std::sync::Arc;
 
 use crate::deadline::{Deadline, HTTP_RESERVE};
+use crate::http::{error_response, ApiError, RequestMeta};
 use crate::logging::RequestLog;
 use shared::clock::SystemClock;
 use shared::config::{ConfigError, Env, ProcessEnv};
-use shared::http::{error_response, ApiError, RequestMeta};
 use shared::secrets::{secret_ids, LiveApp, SecretEnv, SecretSource};
 
 /// A route's result: the response and, when known, the caller's user id.

@@ -1,9 +1,9 @@
 //! `serve_logged` against the invocation's deadline: a request still
 //! running near it is answered 503; one that ends in time keeps its answer.
+use edge::http::ApiError;
 use edge::lambda::{serve_logged, Served};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
-use shared::http::ApiError;
 use std::time::Duration;
 
 fn request_with_deadline(left: Duration) -> Request {
@@ -24,7 +24,7 @@ async fn a_request_still_running_near_its_deadline_is_answered_503() {
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
     let body: serde_json::Value =
-        serde_json::from_slice(shared::http::body_bytes(response.body())).unwrap();
+        serde_json::from_slice(edge::http::body_bytes(response.body())).unwrap();
     assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
     let elapsed = started.elapsed();
     assert!(

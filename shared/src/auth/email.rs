@@ -1,6 +1,6 @@
 //! Email address normalisation and a conservative shape check.
 
-use crate::http::FieldIssue;
+use crate::validation::FieldIssue;
 
 /// Lower-cases and trims `raw`, then checks it looks like a deliverable address.
 pub fn normalize_email(raw: &str) -> Result<String, FieldIssue> {

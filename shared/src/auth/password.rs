@@ -4,7 +4,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::http::FieldIssue;
+use crate::validation::FieldIssue;
 
 /// Fewest characters a password may have.
 pub const MIN_PASSWORD_CHARS: usize = 8;

@@ -20,9 +20,9 @@ use super::secrets::{digest, new_id, new_refresh_token};
 use super::tokens::{TokenSigner, TokenSubject, ACCESS_TTL_SECONDS};
 use super::totp;
 use crate::clock::Clock;
-use crate::http::FieldIssue;
 use crate::ports::{AttemptStore, Mailer, OutgoingEmail, SessionStore, StoreError, UserStore};
 use crate::ratelimit::WindowLimit;
+use crate::validation::FieldIssue;
 
 /// Absolute lifetime of a session (refresh-token family).
 pub const SESSION_TTL_SECONDS: i64 = 30 * 24 * 3600;

@@ -2,12 +2,21 @@
 
 use std::sync::Arc;
 
-use lambda_http::http::StatusCode;
 use serde_json::Value;
 
 use super::cache::FlagCache;
 use super::eval::{evaluate, EvalContext};
-use crate::http::ApiError;
+
+/// Why a guarded feature may not run now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FeatureUnavailable {
+    /// The emergency switch is on, or the feature's kill switch serves false.
+    #[error("feature switched off")]
+    SwitchedOff,
+    /// The flags cannot be read, so the feature fails closed.
+    #[error("flags unreadable")]
+    FlagsUnreadable,
+}
 
 /// Answers whether a guarded feature may run: not while the global emergency
 /// switch is on, not while its kill-switch flag serves false, and not when
@@ -21,28 +30,14 @@ impl FeatureGuard {
         Self { cache }
     }
 
-    /// `Ok` if the feature named by kill-switch flag `key` may run; otherwise 503
-    /// `FEATURE_DISABLED` (switched off) or `FEATURE_UNAVAILABLE` (flags unreadable).
-    pub async fn require(&self, key: &str) -> Result<(), ApiError> {
+    /// `Ok` if the feature named by kill-switch flag `key` may run.
+    pub async fn require(&self, key: &str) -> Result<(), FeatureUnavailable> {
         let view = self.cache.current().await.map_err(|err| {
             tracing::error!(error = %err, feature = key, "flags unreadable; guarded feature refused");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "FEATURE_UNAVAILABLE",
-                "This feature is temporarily unavailable.",
-            )
-            .with_retry_after(10)
+            FeatureUnavailable::FlagsUnreadable
         })?;
-        let disabled = || {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "FEATURE_DISABLED",
-                "This feature is switched off for now.",
-            )
-            .with_retry_after(60)
-        };
         if view.snapshot.emergency {
-            return Err(disabled());
+            return Err(FeatureUnavailable::SwitchedOff);
         }
         let Some(flag) = view.snapshot.flag(key) else {
             return Ok(());
@@ -55,7 +50,7 @@ impl FeatureGuard {
         if evaluation.value == Value::Bool(true) {
             Ok(())
         } else {
-            Err(disabled())
+            Err(FeatureUnavailable::SwitchedOff)
         }
     }
 }

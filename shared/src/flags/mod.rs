@@ -8,5 +8,5 @@ pub mod model;
 
 pub use cache::{CacheTiming, FlagCache, SnapshotView};
 pub use eval::{evaluate, EvalContext, Evaluation, Reason};
-pub use guard::FeatureGuard;
+pub use guard::{FeatureGuard, FeatureUnavailable};
 pub use model::{FailMode, Flag, FlagKind, Rule, Snapshot, Visibility};

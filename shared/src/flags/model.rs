@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::http::FieldIssue;
+use crate::validation::FieldIssue;
 
 /// Why a flag exists; kill switches guard features the emergency switch turns off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

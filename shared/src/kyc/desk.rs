@@ -128,12 +128,9 @@ impl AdminService {
                 submissions: subs.iter().map(KycSummary::from).collect(),
                 next_cursor,
             }),
-            Err(StoreError::NotFound) => {
-                Err(AdminError::Invalid(vec![crate::http::FieldIssue::new(
-                    "cursor",
-                    "not a cursor from a previous page",
-                )]))
-            }
+            Err(StoreError::NotFound) => Err(AdminError::Invalid(vec![
+                crate::validation::FieldIssue::new("cursor", "not a cursor from a previous page"),
+            ])),
             Err(other) => Err(other.into()),
         }
     }

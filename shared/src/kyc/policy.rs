@@ -3,7 +3,6 @@
 //! the daily cap and the retention period. `assess` is pure.
 
 use bytes::Bytes;
-use lambda_http::http::StatusCode;
 use time::Date;
 
 use super::age::{age_on, parse_birth_date};
@@ -11,7 +10,7 @@ use super::files::{inspect, DocumentKind, FileProblem};
 use super::form::SubmissionForm;
 use super::model::{DocumentRole, DocumentType};
 use crate::config::{parsed_or, ConfigError, Env};
-use crate::http::{ApiError, FieldIssue};
+use crate::validation::FieldIssue;
 
 /// The configured KYC rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,40 +127,6 @@ pub enum Refusal {
     Underage,
     #[error("issuing country not supported")]
     CountryDenied,
-}
-
-impl From<Refusal> for ApiError {
-    fn from(refusal: Refusal) -> Self {
-        match refusal {
-            Refusal::Invalid(details) => ApiError::validation(details),
-            Refusal::UnsupportedFile(details) => ApiError {
-                details,
-                ..ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "UNSUPPORTED_FILE_TYPE",
-                    "Documents must be JPEG, PNG or PDF files (selfies JPEG or PNG).",
-                )
-            },
-            Refusal::FileTooLarge(details) => ApiError {
-                details,
-                ..ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "FILE_TOO_LARGE",
-                    "Each file may be at most 5 MiB.",
-                )
-            },
-            Refusal::Underage => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "UNDERAGE",
-                "You must be at least the minimum age to verify an account. Nothing was stored.",
-            ),
-            Refusal::CountryDenied => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "COUNTRY_NOT_SUPPORTED",
-                "Documents issued by this country are not accepted.",
-            ),
-        }
-    }
 }
 
 /// Checks `form` against `policy` on `today`.

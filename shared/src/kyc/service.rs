@@ -5,18 +5,16 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use lambda_http::http::StatusCode;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::age::date_at;
-use super::form::parse_form;
+use super::form::SubmissionForm;
 use super::model::{KycStatus, KycSubmission, StoredDocument, UploadReservation};
 use super::pii::PiiKeys;
-use super::policy::{assess, KycPolicy};
+use super::policy::{assess, KycPolicy, Refusal};
 use crate::clock::Clock;
-use crate::flags::FeatureGuard;
-use crate::http::ApiError;
+use crate::flags::{FeatureGuard, FeatureUnavailable};
 use crate::ports::{DocumentStore, KycStore, StoreError};
 
 /// Kill-switch flag guarding uploads.
@@ -60,10 +58,28 @@ pub struct KycStatusView {
     pub can_submit: bool,
 }
 
-impl From<StoreError> for ApiError {
+/// Why a submission was not taken or a status not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KycError {
+    #[error("uploads unavailable: {0}")]
+    FeatureOff(#[from] FeatureUnavailable),
+    #[error("submission refused: {0}")]
+    Refused(#[from] Refusal),
+    /// The daily cap is reached; another submission is taken after `retry_after` seconds.
+    #[error("daily submission cap reached")]
+    DailyLimit { retry_after: u64 },
+    #[error("identity already verified")]
+    AlreadyApproved,
+    #[error("a submission is already waiting for review")]
+    SubmissionOpen,
+    #[error("dependency unavailable")]
+    Unavailable,
+}
+
+impl From<StoreError> for KycError {
     fn from(err: StoreError) -> Self {
         tracing::error!(error = %err, "KYC store call failed");
-        ApiError::unavailable()
+        KycError::Unavailable
     }
 }
 
@@ -93,18 +109,22 @@ impl KycService {
         }
     }
 
-    /// Takes one submission: kill switch, form, rules, daily cap and the
+    /// `Ok` while uploads may run (kill switch and emergency switch off):
+    /// the edge asks before reading a body, and `submit` asks again.
+    pub async fn uploads_open(&self) -> Result<(), KycError> {
+        Ok(self.guard.require(UPLOAD_FEATURE).await?)
+    }
+
+    /// Takes one submission: kill switch, rules, daily cap and the
     /// active-submission rule, then the files, then the record.
     pub async fn submit(
         &self,
         user_id: &str,
-        content_type: &str,
-        body: Bytes,
-    ) -> Result<SubmissionReceipt, ApiError> {
-        self.guard.require(UPLOAD_FEATURE).await?;
-        let form = parse_form(content_type, body).await?;
+        form: SubmissionForm,
+    ) -> Result<SubmissionReceipt, KycError> {
+        self.uploads_open().await?;
         let now = self.clock.now();
-        let today = date_at(now).ok_or_else(ApiError::unavailable)?;
+        let today = date_at(now).ok_or(KycError::Unavailable)?;
         let valid = assess(form, &self.policy, today)?;
         let day = today.to_string();
         let next_midnight = (now.div_euclid(86_400) + 1) * 86_400;
@@ -121,12 +141,9 @@ impl KycService {
         {
             UploadReservation::Reserved => {}
             UploadReservation::DailyCapReached => {
-                return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "KYC_DAILY_LIMIT",
-                    "Too many submissions today; try again tomorrow.",
-                )
-                .with_retry_after((next_midnight - now) as u64))
+                return Err(KycError::DailyLimit {
+                    retry_after: (next_midnight - now) as u64,
+                })
             }
             UploadReservation::Blocked => return Err(self.blocked(user_id).await?),
         }
@@ -190,7 +207,7 @@ impl KycService {
     }
 
     /// The user's state, from their newest submission.
-    pub async fn status(&self, user_id: &str) -> Result<KycStatusView, ApiError> {
+    pub async fn status(&self, user_id: &str) -> Result<KycStatusView, KycError> {
         let latest = self.ports.store.latest_submission(user_id).await?;
         Ok(match latest {
             None => KycStatusView {
@@ -212,26 +229,18 @@ impl KycService {
         })
     }
 
-    /// 409 naming why the user cannot submit now.
-    async fn blocked(&self, user_id: &str) -> Result<ApiError, StoreError> {
+    /// Why the user cannot submit now.
+    async fn blocked(&self, user_id: &str) -> Result<KycError, StoreError> {
         let latest = self.ports.store.latest_submission(user_id).await?;
         Ok(if latest.is_some_and(|s| s.status == KycStatus::Approved) {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "KYC_ALREADY_APPROVED",
-                "Your identity is already verified.",
-            )
+            KycError::AlreadyApproved
         } else {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "KYC_SUBMISSION_OPEN",
-                "A submission is already waiting for review.",
-            )
+            KycError::SubmissionOpen
         })
     }
 
     /// Uploads every file, all or none.
-    async fn store_documents(&self, documents: &[(StoredDocument, Bytes)]) -> Result<(), ApiError> {
+    async fn store_documents(&self, documents: &[(StoredDocument, Bytes)]) -> Result<(), KycError> {
         let uploads = documents.iter().map(|(doc, bytes)| {
             self.ports
                 .documents

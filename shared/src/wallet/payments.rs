@@ -108,7 +108,7 @@ impl PaymentApplier {
         self.guard
             .require(CREDITING_FEATURE)
             .await
-            .map_err(|e| RetryLater(e.code.to_string()))?;
+            .map_err(|e| RetryLater(e.to_string()))?;
         for _ in 0..ATTEMPTS {
             let recharge = self
                 .wallet

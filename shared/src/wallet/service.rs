@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -15,12 +14,12 @@ use super::velocity::{counter_keys, CounterKey, Scope, Tally, Velocity, Window};
 use crate::audit::{chain_after_head, AuditDraft};
 use crate::auth::secrets::{digest, random_bytes};
 use crate::clock::Clock;
-use crate::flags::FeatureGuard;
-use crate::http::{ApiError, FieldIssue};
+use crate::flags::{FeatureGuard, FeatureUnavailable};
 use crate::ports::{
     CommitOutcome, CounterAdd, IdempotencyBegin, IdempotencyStore, RechargeCommit, ReviewQueue,
     StoreError, UserStore, WalletStore,
 };
+use crate::validation::FieldIssue;
 
 /// How long an in-progress idempotency claim blocks retries (a crashed
 /// invocation's claim expires after this).
@@ -134,7 +133,7 @@ pub enum WalletError {
     #[error("idempotent request in progress")]
     InProgress,
     #[error("feature off")]
-    FeatureOff(ApiError),
+    FeatureOff(#[from] FeatureUnavailable),
     #[error("not found")]
     NotFound,
     #[error("busy")]
@@ -147,36 +146,6 @@ impl From<StoreError> for WalletError {
     fn from(err: StoreError) -> Self {
         tracing::error!(error = %err, "wallet store call failed");
         WalletError::Unavailable
-    }
-}
-
-impl From<WalletError> for ApiError {
-    fn from(err: WalletError) -> Self {
-        match err {
-            WalletError::Invalid(details) => ApiError::validation(details),
-            WalletError::KeyReused => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "IDEMPOTENCY_KEY_REUSED",
-                "This Idempotency-Key was used with a different request.",
-            ),
-            WalletError::InProgress => ApiError::new(
-                StatusCode::CONFLICT,
-                "IDEMPOTENCY_IN_PROGRESS",
-                "A request with this Idempotency-Key is still in progress.",
-            )
-            .with_retry_after(1),
-            WalletError::FeatureOff(api) => api,
-            WalletError::NotFound => {
-                ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such recharge.")
-            }
-            WalletError::Busy => ApiError::new(
-                StatusCode::CONFLICT,
-                "BUSY",
-                "Another request for this wallet is being processed; retry.",
-            )
-            .with_retry_after(1),
-            WalletError::Unavailable => ApiError::unavailable(),
-        }
     }
 }
 
@@ -286,10 +255,7 @@ impl WalletService {
     ) -> Result<RechargeReply, WalletError> {
         let key = check_idempotency_key(idempotency_key)?;
         self.check_request(request)?;
-        self.guard
-            .require(RECHARGE_FEATURE)
-            .await
-            .map_err(WalletError::FeatureOff)?;
+        self.guard.require(RECHARGE_FEATURE).await?;
         let now = self.clock.now();
         let scoped_key = format!("{}#{key}", caller.user_id);
         let fingerprint = digest(

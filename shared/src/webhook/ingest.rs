@@ -4,15 +4,12 @@
 
 use std::sync::Arc;
 
-use lambda_http::http::{HeaderMap, StatusCode};
-
 use super::event::{parse_plain, parse_stripe, ProviderEvent};
 use super::signature::{
     decode_standard_secret, verify_generic, verify_standard, verify_stripe, SignatureError,
 };
 use crate::clock::Clock;
 use crate::config::{parsed_or, required, ConfigError, Env};
-use crate::http::ApiError;
 use crate::ports::{InboxOutcome, StoreError, WebhookInbox, WebhookQueue};
 
 /// Largest delivery accepted, in bytes.
@@ -124,6 +121,54 @@ impl IngestPolicy {
     }
 }
 
+/// Why a delivery was refused (nothing stored) or not taken yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    #[error("no such provider")]
+    UnknownProvider,
+    #[error("delivery too large")]
+    TooLarge,
+    #[error("signature headers missing or malformed")]
+    SignatureHeader,
+    #[error("signature timestamp outside the tolerance")]
+    StaleSignature,
+    #[error("signature does not match")]
+    BadSignature,
+    #[error("event payload unreadable")]
+    MalformedEvent,
+    /// Not stored or not queued; the provider retries.
+    #[error("dependency unavailable")]
+    Unavailable,
+}
+
+/// A delivery's headers as received: each name with its value when the
+/// value is text. Names compare without regard to case.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryHeaders(Vec<(String, Option<String>)>);
+
+impl FromIterator<(String, Option<String>)> for DeliveryHeaders {
+    fn from_iter<I: IntoIterator<Item = (String, Option<String>)>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl DeliveryHeaders {
+    /// The one value of header `name`; a repeated header or one that is not
+    /// text is malformed.
+    fn single(&self, name: &str) -> Result<Option<&str>, SignatureError> {
+        let mut values = self
+            .0
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref().ok_or(SignatureError::Malformed));
+        let first = values.next().transpose()?;
+        if values.next().is_some() {
+            return Err(SignatureError::Malformed);
+        }
+        Ok(first)
+    }
+}
+
 /// The ingestion flow over its ports.
 pub struct WebhookIngest {
     pub inbox: Arc<dyn WebhookInbox>,
@@ -132,44 +177,19 @@ pub struct WebhookIngest {
     pub clock: Arc<dyn Clock>,
 }
 
-/// The one value of a header; a repeated header is refused.
-fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, SignatureError> {
-    let mut values = headers.get_all(name).iter();
-    let first = values
-        .next()
-        .map(|v| v.to_str().map_err(|_| SignatureError::Malformed))
-        .transpose()?;
-    if values.next().is_some() {
-        return Err(SignatureError::Malformed);
-    }
-    Ok(first)
-}
-
-fn refused(provider: &str, err: SignatureError) -> ApiError {
+fn refused(provider: &str, err: SignatureError) -> IngestError {
     crate::metrics::count(crate::metrics::Event::WebhookRejected);
     tracing::warn!(provider, reason = %err, "webhook delivery refused");
     match err {
-        SignatureError::Missing | SignatureError::Malformed => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_SIGNATURE_HEADER",
-            "The signature headers are missing or malformed.",
-        ),
-        SignatureError::Stale => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "STALE_SIGNATURE",
-            "The signature timestamp is outside the tolerance.",
-        ),
-        SignatureError::Mismatch => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_SIGNATURE",
-            "The signature does not match.",
-        ),
+        SignatureError::Missing | SignatureError::Malformed => IngestError::SignatureHeader,
+        SignatureError::Stale => IngestError::StaleSignature,
+        SignatureError::Mismatch => IngestError::BadSignature,
     }
 }
 
-fn unavailable(err: StoreError) -> ApiError {
+fn unavailable(err: StoreError) -> IngestError {
     tracing::error!(error = %err, "webhook not stored or not queued; the provider will retry");
-    ApiError::unavailable()
+    IngestError::Unavailable
 }
 
 impl WebhookIngest {
@@ -178,46 +198,37 @@ impl WebhookIngest {
     pub async fn ingest(
         &self,
         provider_name: &str,
-        headers: &HeaderMap,
+        headers: &DeliveryHeaders,
         body: &[u8],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), IngestError> {
         let provider = self
             .policy
             .providers
             .iter()
             .find(|p| p.name == provider_name)
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "UNKNOWN_PROVIDER",
-                    "No such webhook provider.",
-                )
-            })?;
+            .ok_or(IngestError::UnknownProvider)?;
         if body.len() > MAX_WEBHOOK_BODY {
             tracing::warn!(
                 provider = provider_name,
                 size = body.len(),
                 "webhook delivery refused: too large"
             );
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                "The delivery exceeds 256 KiB.",
-            ));
+            return Err(IngestError::TooLarge);
         }
         let now = self.clock.now();
         let tolerance = self.policy.tolerance_seconds;
         let secrets = &provider.secrets;
         let header_id = match &provider.scheme {
             Scheme::Stripe => {
-                let header =
-                    single(headers, "stripe-signature").map_err(|e| refused(provider_name, e))?;
+                let header = headers
+                    .single("stripe-signature")
+                    .map_err(|e| refused(provider_name, e))?;
                 verify_stripe(header, body, secrets, now, tolerance)
                     .map_err(|e| refused(provider_name, e))?;
                 None
             }
             Scheme::Standard => {
-                let get = |name| single(headers, name).map_err(|e| refused(provider_name, e));
+                let get = |name| headers.single(name).map_err(|e| refused(provider_name, e));
                 let (id, stamp, signature) = (
                     get("webhook-id")?,
                     get("webhook-timestamp")?,
@@ -228,7 +239,9 @@ impl WebhookIngest {
                 id
             }
             Scheme::Generic { header } => {
-                let value = single(headers, header).map_err(|e| refused(provider_name, e))?;
+                let value = headers
+                    .single(header)
+                    .map_err(|e| refused(provider_name, e))?;
                 verify_generic(value, body, secrets).map_err(|e| refused(provider_name, e))?;
                 None
             }
@@ -238,11 +251,7 @@ impl WebhookIngest {
                 provider = provider_name,
                 "webhook delivery refused: malformed event"
             );
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "MALFORMED_EVENT",
-                "The event payload cannot be read.",
-            )
+            IngestError::MalformedEvent
         };
         let json: serde_json::Value = serde_json::from_slice(body).map_err(|_| malformed())?;
         let event: ProviderEvent = match provider.scheme {

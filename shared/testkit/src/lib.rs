@@ -53,7 +53,11 @@ where
 {
     let req = lambda_http::request::from_str(&event.to_string()).expect("valid API Gateway event");
     let resp = handler(req).await;
-    let bytes = shared::http::body_bytes(resp.body());
+    let bytes: &[u8] = match resp.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
     let body = if bytes.is_empty() {
         Value::Null
     } else {

@@ -8,6 +8,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+pub use shared::validation::FieldIssue;
 
 /// Largest JSON body accepted, in bytes.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
@@ -32,22 +33,6 @@ pub const SECURITY_HEADERS: [(&str, &str); 6] = [
     ),
     ("cache-control", "no-store"),
 ];
-
-/// One field-level validation problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldIssue {
-    pub field: String,
-    pub issue: String,
-}
-
-impl FieldIssue {
-    pub fn new(field: impl Into<String>, issue: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            issue: issue.into(),
-        }
-    }
-}
 
 /// An error as the client sees it: status, stable code, safe message.
 #[derive(Debug, Clone, PartialEq, Eq)]
