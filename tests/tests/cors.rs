@@ -1,11 +1,11 @@
 //! CORS as a browser meets it: a preflight from an allowed origin is
 //! answered with the allowed methods and headers, any other origin is
-//! refused; real responses echo only an allowed origin. (Its own test
-//! binary: the allowlist is process-wide, installed once like at a cold start.)
+//! refused; real responses echo only an allowed origin. The allowlist is
+//! the app's own: an app built without one allows no origin.
 
 use std::sync::Arc;
 
-use edge::cors::{install, CorsPolicy};
+use edge::cors::CorsPolicy;
 use shared::clock::SystemClock;
 use testkit::memory::MemoryStore;
 use testkit::{event, invoke, test_access_config, EventExt, Reply};
@@ -13,9 +13,9 @@ use testkit::{event, invoke, test_access_config, EventExt, Reply};
 const ALLOWED: &str = "https://app.wallet.test";
 
 async fn flags_call(ev: serde_json::Value) -> Reply {
-    install(CorsPolicy::new(vec![ALLOWED.to_string()]).unwrap());
     let store = Arc::new(MemoryStore::new());
-    let app = flags::App::new(test_access_config(), store, Arc::new(SystemClock), 10, 300);
+    let app = flags::App::new(test_access_config(), store, Arc::new(SystemClock), 10, 300)
+        .with_cors(CorsPolicy::new(vec![ALLOWED.to_string()]).unwrap());
     invoke(|req| flags::handle(&app, req), ev).await
 }
 
@@ -61,4 +61,29 @@ async fn responses_echo_only_an_allowed_origin() {
         .headers
         .get("access-control-allow-origin")
         .is_none());
+}
+
+#[tokio::test]
+async fn an_app_built_without_an_allowlist_allows_no_origin() {
+    let store = Arc::new(MemoryStore::new());
+    let app = flags::App::new(test_access_config(), store, Arc::new(SystemClock), 10, 300);
+    let preflight = invoke(
+        |req| flags::handle(&app, req),
+        event("flags-get")
+            .method("OPTIONS")
+            .header("Origin", ALLOWED)
+            .header("Access-Control-Request-Method", "GET"),
+    )
+    .await;
+    assert_eq!(
+        (preflight.status, preflight.code()),
+        (403, "CORS_ORIGIN_REFUSED")
+    );
+    let call = invoke(
+        |req| flags::handle(&app, req),
+        event("flags-get").header("Origin", ALLOWED),
+    )
+    .await;
+    assert_eq!(call.status, 200);
+    assert!(call.headers.get("access-control-allow-origin").is_none());
 }

@@ -69,9 +69,9 @@ fn concrete(path: &str) -> String {
         .join("/")
 }
 
-fn declared(routes: &[(&str, &str)]) -> Vec<Route> {
-    routes
-        .iter()
+fn declared<R: Copy>(router: &edge::router::Router<R>) -> Vec<Route> {
+    router
+        .table()
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect()
 }
@@ -135,11 +135,11 @@ impl Functions {
     /// Every function with the routes it declares.
     fn declarations(&self) -> Vec<(&'static str, Vec<Route>)> {
         vec![
-            ("login", declared(&login::ROUTES)),
-            ("flags", declared(&flags::ROUTES)),
-            ("recharge", declared(&recharge::ROUTES)),
-            ("webhook", declared(&webhook::ROUTES)),
-            ("kyc-upload", declared(&kyc_upload::ROUTES)),
+            ("login", declared(&login::ROUTER)),
+            ("flags", declared(&flags::ROUTER)),
+            ("recharge", declared(&recharge::ROUTER)),
+            ("webhook", declared(&webhook::ROUTER)),
+            ("kyc-upload", declared(&kyc_upload::ROUTER)),
         ]
     }
 

@@ -16,6 +16,8 @@ use aws_adapters::{
     load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoKyc, DynamoStore, DynamoWallet,
     S3Documents, SesMailer, TableNames, WalletTables,
 };
+use edge::cors::CorsPolicy;
+use edge::lambda::HttpShell;
 use lambda_http::{Body, Request, Response};
 use shared::admin::{AdminPorts, AdminService};
 use shared::audit::AuditKeys;
@@ -31,6 +33,7 @@ pub struct App {
     service: AdminService,
     guard: AccessGuard,
     url_auth: UrlAuth,
+    shell: HttpShell,
 }
 
 impl App {
@@ -40,6 +43,15 @@ impl App {
             guard: AccessGuard::new(access, clock.clone()),
             service: AdminService::new(ports, clock),
             url_auth: UrlAuth::None,
+            shell: HttpShell::new("admin"),
+        }
+    }
+
+    /// The same app allowing the browser origins of `cors`.
+    pub fn with_cors(self, cors: CorsPolicy) -> Self {
+        Self {
+            shell: self.shell.with_cors(cors),
+            ..self
         }
     }
 
@@ -55,6 +67,7 @@ impl App {
     /// `AUDIT_HMAC_KID`), and for KYC review the PII keys, `KYC_BUCKET`, `KYC_RETENTION_DAYS` and `KYC_LINK_SECONDS` (30-900, default 300).
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let url_auth = UrlAuth::from_env(env)?;
+        let cors = CorsPolicy::from_env(env)?;
         let access = AccessConfig::from_env(env)?;
         let admin_tables = AdminTables::from_env(env)?;
         let auth_tables = TableNames::from_env(env)?;
@@ -88,7 +101,9 @@ impl App {
             kyc,
             audit_keys,
         );
-        Ok(Self::new(access, ports, Arc::new(SystemClock)).with_url_auth(url_auth))
+        Ok(Self::new(access, ports, Arc::new(SystemClock))
+            .with_url_auth(url_auth)
+            .with_cors(cors))
     }
 }
 
@@ -119,8 +134,9 @@ pub fn admin_ports(
 
 /// Serves one request and writes its log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    edge::lambda::serve_logged("admin", req, |req, meta| async move {
-        routes::dispatch(app, &req, &meta).await
-    })
-    .await
+    app.shell
+        .serve(req, |req, meta| async move {
+            routes::dispatch(app, &req, &meta).await
+        })
+        .await
 }

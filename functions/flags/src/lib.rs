@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_adapters::{load_sdk_config, DynamoFlags};
+use edge::cors::CorsPolicy;
 use edge::http::{empty_response, header, json_response, only_query_params, ApiError, RequestMeta};
+use edge::lambda::{HttpShell, Served};
+use edge::router::{Route, Router};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -20,13 +23,25 @@ use shared::ports::FlagStore;
 /// How long browsers and apps may reuse an answer.
 const CLIENT_CACHE: &str = "private, max-age=10";
 
-/// Every route this function serves, with its method.
-pub const ROUTES: [(&str, &str); 1] = [("GET", "/v1/flags")];
+/// The routes of the flags function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagsRoute {
+    /// The caller's evaluated public flags.
+    Public,
+}
+
+/// Every route this function serves.
+pub const ROUTER: Router<FlagsRoute> = Router::new(&[Route {
+    method: "GET",
+    path: "/v1/flags",
+    route: FlagsRoute::Public,
+}]);
 
 /// Everything built once per cold start.
 pub struct App {
     cache: FlagCache,
     guard: AccessGuard,
+    shell: HttpShell,
 }
 
 #[derive(Serialize)]
@@ -47,45 +62,42 @@ impl App {
         Self {
             cache: FlagCache::new(store, clock.clone(), ttl, max_stale),
             guard: AccessGuard::new(access, clock),
+            shell: HttpShell::new("flags"),
+        }
+    }
+
+    /// The same app allowing the browser origins of `cors`.
+    pub fn with_cors(self, cors: CorsPolicy) -> Self {
+        Self {
+            shell: self.shell.with_cors(cors),
+            ..self
         }
     }
 
     /// Reads `FLAGS_TABLE`, `FLAGS_TTL_SECONDS` (default 10),
-    /// `FLAGS_MAX_STALE_SECONDS` (default 300) and the token settings.
+    /// `FLAGS_MAX_STALE_SECONDS` (default 300), the token settings and
+    /// `CORS_ALLOWED_ORIGINS`.
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let access = AccessConfig::from_env(env)?;
         let table = DynamoFlags::table_from_env(env)?;
         let CacheTiming { ttl, max_stale } = CacheTiming::from_env(env)?;
+        let cors = CorsPolicy::from_env(env)?;
         let store = Arc::new(DynamoFlags::new(&load_sdk_config().await, table));
-        Ok(Self::new(
-            access,
-            store,
-            Arc::new(SystemClock),
-            ttl,
-            max_stale,
-        ))
+        Ok(Self::new(access, store, Arc::new(SystemClock), ttl, max_stale).with_cors(cors))
     }
 }
 
 /// Serves one request and writes its log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    edge::lambda::serve_logged("flags", req, |req, meta| async move {
-        serve(app, &req, &meta).await
-    })
-    .await
+    app.shell
+        .serve(req, |req, meta| async move {
+            let FlagsRoute::Public = ROUTER.resolve(req.method().as_str(), &meta.route)?.route;
+            public_flags(app, &req, &meta).await
+        })
+        .await
 }
 
-async fn serve(
-    app: &App,
-    req: &Request,
-    meta: &RequestMeta,
-) -> Result<(Response<Body>, Option<String>), ApiError> {
-    if meta.route != "/v1/flags" {
-        return Err(ApiError::not_found());
-    }
-    if req.method().as_str() != "GET" {
-        return Err(ApiError::method_not_allowed());
-    }
+async fn public_flags(app: &App, req: &Request, meta: &RequestMeta) -> Served {
     only_query_params(req, &[])?;
     let context = caller_context(app, req, meta)?;
     let view = app.cache.current().await.map_err(|err| {

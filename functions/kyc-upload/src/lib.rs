@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use aws_adapters::{load_sdk_config, DynamoFlags, DynamoKyc, S3Documents};
 use bytes::Bytes;
-use edge::http::{header, json_response, match_route, only_query_params, ApiError, RequestMeta};
+use edge::cors::CorsPolicy;
+use edge::http::{header, json_response, only_query_params, RequestMeta};
+use edge::lambda::{HttpShell, Served};
 use edge::multipart::{parse_form, FormSpec};
+use edge::router::{Route, Router};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::auth::{AccessConfig, AccessGuard};
@@ -21,8 +24,26 @@ use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::{KycPorts, KycService};
 use shared::ports::FlagStore;
 
-/// Every route this function serves, with its method.
-pub const ROUTES: [(&str, &str); 2] = [("POST", "/v1/kyc/submissions"), ("GET", "/v1/kyc/status")];
+/// The routes of `/v1/kyc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KycRoute {
+    Submit,
+    Status,
+}
+
+/// Every route this function serves.
+pub const ROUTER: Router<KycRoute> = Router::new(&[
+    Route {
+        method: "POST",
+        path: "/v1/kyc/submissions",
+        route: KycRoute::Submit,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/kyc/status",
+        route: KycRoute::Status,
+    },
+]);
 
 /// The submission form's parts and limits, as the KYC rules declare them.
 pub const SUBMISSION_FORM: FormSpec = FormSpec {
@@ -37,6 +58,7 @@ pub const SUBMISSION_FORM: FormSpec = FormSpec {
 pub struct App {
     service: KycService,
     guard: AccessGuard,
+    shell: HttpShell,
 }
 
 impl App {
@@ -59,11 +81,21 @@ impl App {
                 FeatureGuard::new(cache),
                 clock,
             ),
+            shell: HttpShell::new("kyc-upload"),
+        }
+    }
+
+    /// The same app allowing the browser origins of `cors`.
+    pub fn with_cors(self, cors: CorsPolicy) -> Self {
+        Self {
+            shell: self.shell.with_cors(cors),
+            ..self
         }
     }
 
     /// Reads the token settings, the PII keys, the KYC rules, `KYC_TABLE`,
-    /// `KYC_BUCKET` (with `KYC_SSE`, `KYC_KMS_KEY_ID`) and `FLAGS_TABLE`.
+    /// `KYC_BUCKET` (with `KYC_SSE`, `KYC_KMS_KEY_ID`), `FLAGS_TABLE` and
+    /// `CORS_ALLOWED_ORIGINS`.
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let access = AccessConfig::from_env(env)?;
         let pii = PiiKeys::from_env(env)?;
@@ -71,6 +103,7 @@ impl App {
         let timing = CacheTiming::from_env(env)?;
         let table = DynamoKyc::table_from_env(env)?;
         let flags_table = required(env, "FLAGS_TABLE")?;
+        let cors = CorsPolicy::from_env(env)?;
         let sdk = load_sdk_config().await;
         let ports = KycPorts {
             store: Arc::new(DynamoKyc::new(&sdk, table)),
@@ -84,24 +117,20 @@ impl App {
             policy,
             Arc::new(SystemClock),
             timing,
-        ))
+        )
+        .with_cors(cors))
     }
 }
 
 /// Serves one request and writes its log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    edge::lambda::serve_logged("kyc-upload", req, |req, meta| async move {
-        serve(app, req, &meta).await
-    })
-    .await
+    app.shell
+        .serve(req, |req, meta| async move { serve(app, req, &meta).await })
+        .await
 }
 
-async fn serve(
-    app: &App,
-    req: Request,
-    meta: &RequestMeta,
-) -> Result<(Response<Body>, Option<String>), ApiError> {
-    let route = match_route(&ROUTES, req.method().as_str(), &meta.route)?;
+async fn serve(app: &App, req: Request, meta: &RequestMeta) -> Served {
+    let route = ROUTER.resolve(req.method().as_str(), &meta.route)?.route;
     let principal = app.guard.authenticate(
         header(req.headers(), "authorization"),
         header(req.headers(), "x-device-id"),
@@ -110,7 +139,7 @@ async fn serve(
     let user = Some(principal.sub.clone());
     let id = &meta.request_id;
     match route {
-        "/v1/kyc/submissions" => {
+        KycRoute::Submit => {
             only_query_params(&req, &[])?;
             let content_type = header(req.headers(), "content-type")
                 .unwrap_or_default()
@@ -126,11 +155,10 @@ async fn serve(
             let receipt = app.service.submit(&principal.sub, form).await?;
             Ok((json_response(StatusCode::CREATED, &receipt, id), user))
         }
-        "/v1/kyc/status" => {
+        KycRoute::Status => {
             only_query_params(&req, &[])?;
             let view = app.service.status(&principal.sub).await?;
             Ok((json_response(StatusCode::OK, &view, id), user))
         }
-        _ => Err(ApiError::not_found()),
     }
 }

@@ -6,6 +6,8 @@ mod routes;
 use std::sync::Arc;
 
 use aws_adapters::{auth_ports, load_sdk_config, TableNames};
+use edge::cors::CorsPolicy;
+use edge::lambda::HttpShell;
 use lambda_http::{Body, Request, Response};
 use shared::auth::service::AuthPorts;
 use shared::auth::{AccessGuard, AuthService};
@@ -13,11 +15,12 @@ use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 
 pub use config::LoginConfig;
-pub use routes::ROUTES;
+pub use routes::{AuthRoute, ROUTER};
 
 /// Everything built once per cold start and borrowed by each request.
 pub struct App {
     service: AuthService,
+    shell: HttpShell,
 }
 
 impl App {
@@ -26,6 +29,15 @@ impl App {
         let guard = AccessGuard::new(config.access, clock.clone());
         Self {
             service: AuthService::new(ports, guard, config.signer, config.policy, clock),
+            shell: HttpShell::new("login"),
+        }
+    }
+
+    /// The same app allowing the browser origins of `cors`.
+    pub fn with_cors(self, cors: CorsPolicy) -> Self {
+        Self {
+            shell: self.shell.with_cors(cors),
+            ..self
         }
     }
 
@@ -33,16 +45,18 @@ impl App {
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         let config = LoginConfig::from_env(env)?;
         let tables = TableNames::from_env(env)?;
+        let cors = CorsPolicy::from_env(env)?;
         let (ports, _) = auth_ports(&load_sdk_config().await, tables, &config.mail);
-        Ok(Self::new(config, ports, Arc::new(SystemClock)))
+        Ok(Self::new(config, ports, Arc::new(SystemClock)).with_cors(cors))
     }
 }
 
 /// Serves one request: routes it, maps failures to the error contract, and
 /// writes the request's log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    edge::lambda::serve_logged("login", req, |req, meta| async move {
-        routes::dispatch(&app.service, &req, &meta).await
-    })
-    .await
+    app.shell
+        .serve(req, |req, meta| async move {
+            routes::dispatch(&app.service, &req, &meta).await
+        })
+        .await
 }

@@ -3,14 +3,14 @@
 use edge::http::{
     empty_response, header, json_response, parse_json, ApiError, FieldIssue, RequestMeta,
 };
+use edge::lambda::Served;
+use edge::router::{Route, Router};
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::json;
 use shared::auth::service::{Caller, LoginForm};
 use shared::auth::{AuthService, Principal};
-
-type Outcome = Result<(Response<Body>, Option<String>), ApiError>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,29 +44,63 @@ struct TotpConfirmBody {
 #[serde(deny_unknown_fields)]
 struct EmptyBody {}
 
-/// Every route this function serves, with its method.
-pub const ROUTES: [(&str, &str); 7] = [
-    ("POST", "/v1/auth/register"),
-    ("POST", "/v1/auth/login"),
-    ("POST", "/v1/auth/refresh"),
-    ("POST", "/v1/auth/logout"),
-    ("GET", "/v1/auth/me"),
-    ("POST", "/v1/auth/totp/enroll"),
-    ("POST", "/v1/auth/totp/confirm"),
-];
+/// The routes of `/v1/auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthRoute {
+    Register,
+    Login,
+    Refresh,
+    Logout,
+    Me,
+    TotpEnroll,
+    TotpConfirm,
+}
+
+/// Every route this function serves.
+pub const ROUTER: Router<AuthRoute> = Router::new(&[
+    Route {
+        method: "POST",
+        path: "/v1/auth/register",
+        route: AuthRoute::Register,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/login",
+        route: AuthRoute::Login,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/refresh",
+        route: AuthRoute::Refresh,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/logout",
+        route: AuthRoute::Logout,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/auth/me",
+        route: AuthRoute::Me,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/totp/enroll",
+        route: AuthRoute::TotpEnroll,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/totp/confirm",
+        route: AuthRoute::TotpConfirm,
+    },
+]);
 
 /// Routes one request; the second value is the user id, for the log line.
-pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) -> Outcome {
-    let path = meta.route.as_str();
-    let Some((method, _)) = ROUTES.iter().find(|(_, p)| *p == path) else {
-        return Err(ApiError::not_found());
-    };
-    if req.method().as_str() != *method {
-        return Err(ApiError::method_not_allowed());
-    }
+pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) -> Served {
+    let matched = ROUTER.resolve(req.method().as_str(), &meta.route)?;
     let id = &meta.request_id;
-    match path {
-        "/v1/auth/register" => {
+    match matched.route {
+        AuthRoute::Register => {
             let body: RegisterBody = parse_json(req)?;
             service
                 .register(&body.email, &body.password, meta.source_ip)
@@ -77,7 +111,7 @@ pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) 
             });
             Ok((json_response(StatusCode::ACCEPTED, &accepted, id), None))
         }
-        "/v1/auth/login" => {
+        AuthRoute::Login => {
             let device_id = device_id(req)?;
             let body: LoginBody = parse_json(req)?;
             let form = LoginForm {
@@ -92,7 +126,7 @@ pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) 
             let pair = service.login(&form, &caller).await?;
             Ok((json_response(StatusCode::OK, &pair, id), None))
         }
-        "/v1/auth/refresh" => {
+        AuthRoute::Refresh => {
             let device_id = device_id(req)?;
             let body: RefreshBody = parse_json(req)?;
             let caller = Caller {
@@ -102,7 +136,7 @@ pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) 
             let pair = service.refresh(&body.refresh_token, &caller).await?;
             Ok((json_response(StatusCode::OK, &pair, id), None))
         }
-        "/v1/auth/logout" => {
+        AuthRoute::Logout => {
             let principal = authenticate(service, req, meta)?;
             no_body(req)?;
             service.logout(&principal).await?;
@@ -111,12 +145,12 @@ pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) 
                 Some(principal.sub),
             ))
         }
-        "/v1/auth/me" => {
+        AuthRoute::Me => {
             let principal = authenticate(service, req, meta)?;
             let me = service.me(&principal).await?;
             Ok((json_response(StatusCode::OK, &me, id), Some(principal.sub)))
         }
-        "/v1/auth/totp/enroll" => {
+        AuthRoute::TotpEnroll => {
             let principal = authenticate(service, req, meta)?;
             no_body(req)?;
             let enrollment = service.totp_enroll(&principal).await?;
@@ -125,7 +159,7 @@ pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) 
                 Some(principal.sub),
             ))
         }
-        "/v1/auth/totp/confirm" => {
+        AuthRoute::TotpConfirm => {
             let principal = authenticate(service, req, meta)?;
             let body: TotpConfirmBody = parse_json(req)?;
             service
@@ -137,7 +171,6 @@ pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) 
                 Some(principal.sub),
             ))
         }
-        _ => Err(ApiError::not_found()),
     }
 }
 

@@ -7,7 +7,10 @@ pub mod outcome;
 
 use std::sync::Arc;
 
-use edge::http::{header, json_response, match_route, parse_json, ApiError, RequestMeta};
+use edge::cors::CorsPolicy;
+use edge::http::{header, json_response, parse_json, ApiError, RequestMeta};
+use edge::lambda::{HttpShell, Served};
+use edge::router::{Route, Router};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use shared::auth::{AccessConfig, AccessGuard};
@@ -20,18 +23,44 @@ use shared::wallet::service::{RechargeRequest, WalletCaller, WalletPorts, Wallet
 
 pub use config::policy_from_env;
 
-/// Every route this function serves, with its method (`{id}`: one path segment).
-pub const ROUTES: [(&str, &str); 4] = [
-    ("POST", "/v1/wallet/recharge"),
-    ("GET", "/v1/wallet"),
-    ("GET", "/v1/wallet/recharges/{id}"),
-    ("PUT", "/v1/wallet/limits"),
-];
+/// The routes of `/v1/wallet`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalletRoute {
+    Recharge,
+    Wallet,
+    RechargeStatus,
+    Limits,
+}
+
+/// Every route this function serves (`{id}`: one path segment).
+pub const ROUTER: Router<WalletRoute> = Router::new(&[
+    Route {
+        method: "POST",
+        path: "/v1/wallet/recharge",
+        route: WalletRoute::Recharge,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/wallet",
+        route: WalletRoute::Wallet,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/wallet/recharges/{id}",
+        route: WalletRoute::RechargeStatus,
+    },
+    Route {
+        method: "PUT",
+        path: "/v1/wallet/limits",
+        route: WalletRoute::Limits,
+    },
+]);
 
 /// Everything built once per cold start.
 pub struct App {
     service: WalletService,
     guard: AccessGuard,
+    shell: HttpShell,
 }
 
 impl App {
@@ -58,6 +87,15 @@ impl App {
         Self {
             guard: AccessGuard::new(access, clock.clone()),
             service: WalletService::new(ports, FeatureGuard::new(cache), policy, clock),
+            shell: HttpShell::new("recharge"),
+        }
+    }
+
+    /// The same app allowing the browser origins of `cors`.
+    pub fn with_cors(self, cors: CorsPolicy) -> Self {
+        Self {
+            shell: self.shell.with_cors(cors),
+            ..self
         }
     }
 
@@ -66,33 +104,25 @@ impl App {
         let access = AccessConfig::from_env(env)?;
         let policy = policy_from_env(env)?;
         let timing = CacheTiming::from_env(env)?;
+        let cors = CorsPolicy::from_env(env)?;
         let (ports, flags) = aws_adapters::wallet_ports_from_env(env).await?;
-        Ok(Self::with_flag_timing(
-            access,
-            ports,
-            flags,
-            policy,
-            Arc::new(SystemClock),
-            timing,
-        ))
+        let clock = Arc::new(SystemClock);
+        Ok(Self::with_flag_timing(access, ports, flags, policy, clock, timing).with_cors(cors))
     }
 }
 
 /// Serves one request and writes its log line.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    edge::lambda::serve_logged("recharge", req, |req, meta| async move {
-        serve(app, &req, &meta).await
-    })
-    .await
+    app.shell
+        .serve(
+            req,
+            |req, meta| async move { serve(app, &req, &meta).await },
+        )
+        .await
 }
 
-async fn serve(
-    app: &App,
-    req: &Request,
-    meta: &RequestMeta,
-) -> Result<(Response<Body>, Option<String>), ApiError> {
-    let route = meta.route.as_str();
-    let template = match_route(&ROUTES, req.method().as_str(), route)?;
+async fn serve(app: &App, req: &Request, meta: &RequestMeta) -> Served {
+    let matched = ROUTER.resolve(req.method().as_str(), &meta.route)?;
     let device_id = header(req.headers(), "x-device-id");
     let principal = app.guard.authenticate(
         header(req.headers(), "authorization"),
@@ -101,8 +131,8 @@ async fn serve(
     )?;
     let user = Some(principal.sub.clone());
     let id = &meta.request_id;
-    match template {
-        "/v1/wallet/recharge" => {
+    match matched.route {
+        WalletRoute::Recharge => {
             let body: RechargeRequest = parse_json(req)?;
             let caller = WalletCaller {
                 user_id: &principal.sub,
@@ -121,17 +151,17 @@ async fn serve(
             }
             Ok((response, user))
         }
-        "/v1/wallet" => {
+        WalletRoute::Wallet => {
             let view = app.service.wallet_view(&principal.sub).await?;
             Ok((json_response(StatusCode::OK, &view, id), user))
         }
-        "/v1/wallet/limits" => {
+        WalletRoute::Limits => {
             let wanted: SpendingLimits = parse_json(req)?;
             let view = app.service.set_limits(&principal.sub, wanted).await?;
             Ok((json_response(StatusCode::OK, &view, id), user))
         }
-        "/v1/wallet/recharges/{id}" => {
-            let recharge_id = &route["/v1/wallet/recharges/".len()..];
+        WalletRoute::RechargeStatus => {
+            let recharge_id = matched.param("id");
             if recharge_id.len() > 64 {
                 return Err(ApiError::not_found());
             }
@@ -141,6 +171,5 @@ async fn serve(
                 .await?;
             Ok((json_response(StatusCode::OK, &view, id), user))
         }
-        _ => Err(ApiError::not_found()),
     }
 }

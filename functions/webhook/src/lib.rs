@@ -5,8 +5,10 @@
 use std::sync::Arc;
 
 use aws_adapters::{load_sdk_config, DynamoInbox, SqsQueue};
-use edge::http::{body_bytes, json_response, ApiError, RequestMeta};
-use edge::lambda::Served;
+use edge::cors::CorsPolicy;
+use edge::http::{body_bytes, json_response, RequestMeta};
+use edge::lambda::{HttpShell, Served};
+use edge::router::{Route, Router};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -15,12 +17,24 @@ use shared::config::{required, ConfigError, Env};
 use shared::ports::{WebhookInbox, WebhookQueue};
 use shared::webhook::ingest::{DeliveryHeaders, IngestPolicy, WebhookIngest};
 
-/// Every route this function serves, with its method (`{provider}`: one path segment).
-pub const ROUTES: [(&str, &str); 1] = [("POST", "/v1/webhooks/{provider}")];
+/// The routes of the webhook function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookRoute {
+    /// One provider's delivery.
+    Delivery,
+}
+
+/// Every route this function serves (`{provider}`: one path segment).
+pub const ROUTER: Router<WebhookRoute> = Router::new(&[Route {
+    method: "POST",
+    path: "/v1/webhooks/{provider}",
+    route: WebhookRoute::Delivery,
+}]);
 
 /// Everything built once per cold start.
 pub struct App {
     ingest: WebhookIngest,
+    shell: HttpShell,
 }
 
 impl App {
@@ -37,6 +51,15 @@ impl App {
                 policy,
                 clock,
             },
+            shell: HttpShell::new("webhook"),
+        }
+    }
+
+    /// The same app allowing the browser origins of `cors`.
+    pub fn with_cors(self, cors: CorsPolicy) -> Self {
+        Self {
+            shell: self.shell.with_cors(cors),
+            ..self
         }
     }
 
@@ -45,33 +68,32 @@ impl App {
         let policy = IngestPolicy::from_env(env)?;
         let table = DynamoInbox::table_from_env(env)?;
         let queue_url = required(env, "WEBHOOK_QUEUE_URL")?;
+        let cors = CorsPolicy::from_env(env)?;
         let sdk = load_sdk_config().await;
         Ok(Self::new(
             policy,
             Arc::new(DynamoInbox::new(&sdk, table)),
             Arc::new(SqsQueue::new(&sdk, queue_url)),
             Arc::new(SystemClock),
-        ))
+        )
+        .with_cors(cors))
     }
 }
 
 /// Serves one delivery and writes its log line (never the body).
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    edge::lambda::serve_logged("webhook", req, |req, meta| async move {
-        serve(app, &req, &meta).await
-    })
-    .await
+    app.shell
+        .serve(
+            req,
+            |req, meta| async move { serve(app, &req, &meta).await },
+        )
+        .await
 }
 
 async fn serve(app: &App, req: &Request, meta: &RequestMeta) -> Served {
-    let provider = meta
-        .route
-        .strip_prefix("/v1/webhooks/")
-        .filter(|p| !p.is_empty() && !p.contains('/'))
-        .ok_or_else(ApiError::not_found)?;
-    if req.method().as_str() != "POST" {
-        return Err(ApiError::method_not_allowed());
-    }
+    let matched = ROUTER.resolve(req.method().as_str(), &meta.route)?;
+    let WebhookRoute::Delivery = matched.route;
+    let provider = matched.param("provider");
     let headers: DeliveryHeaders = req
         .headers()
         .iter()

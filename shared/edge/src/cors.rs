@@ -1,10 +1,9 @@
 //! CORS for browser clients: only origins on the configured allowlist get
 //! `Access-Control-Allow-Origin` (the exact origin echoed, never `*`), and
 //! preflight `OPTIONS` requests are answered here, before any route runs.
-//! The allowlist (`CORS_ALLOWED_ORIGINS`) is read once per cold start; an
-//! empty list means no browser origin is allowed (native clients need none).
-
-use std::sync::OnceLock;
+//! The allowlist (`CORS_ALLOWED_ORIGINS`) is read once per cold start into
+//! the function's `HttpShell`; an empty list means no browser origin is
+//! allowed (native clients need none).
 
 use lambda_http::http::{HeaderMap, HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
@@ -19,8 +18,6 @@ const ALLOWED_HEADERS: &str =
     "authorization, content-type, x-device-id, idempotency-key, x-app-version";
 /// Response headers a browser script may read.
 const EXPOSED_HEADERS: &str = "retry-after, idempotent-replayed, etag, x-request-id";
-
-static POLICY: OnceLock<CorsPolicy> = OnceLock::new();
 
 /// The origins browsers may call from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,27 +68,16 @@ impl CorsPolicy {
     }
 }
 
-/// Sets the process-wide policy (once per cold start; later calls are ignored).
-pub fn install(policy: CorsPolicy) {
-    let _ = POLICY.set(policy);
-}
-
-fn policy() -> &'static CorsPolicy {
-    POLICY.get_or_init(CorsPolicy::default)
-}
-
-/// The request's `Origin`, if it is on the allowlist.
-pub fn allowed_origin(headers: &HeaderMap) -> Option<HeaderValue> {
+/// The request's `Origin`, if it is on `policy`'s allowlist.
+pub fn allowed_origin(policy: &CorsPolicy, headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get("origin")?;
-    policy()
-        .allows(origin.to_str().ok()?)
-        .then(|| origin.clone())
+    policy.allows(origin.to_str().ok()?).then(|| origin.clone())
 }
 
 /// The answer to a preflight: 204 with the CORS headers for an allowed
 /// origin, 403 `CORS_ORIGIN_REFUSED` otherwise.
-pub fn preflight(headers: &HeaderMap, request_id: &str) -> Response<Body> {
-    let Some(origin) = allowed_origin(headers) else {
+pub fn preflight(policy: &CorsPolicy, headers: &HeaderMap, request_id: &str) -> Response<Body> {
+    let Some(origin) = allowed_origin(policy, headers) else {
         return error_response(
             &ApiError::new(
                 StatusCode::FORBIDDEN,

@@ -187,41 +187,6 @@ pub fn only_query_params(req: &Request, allowed: &[&str]) -> Result<(), ApiError
 }
 
 /// A header's value as text, if present and printable.
-/// The declared route template matching `method` and `path` (`{name}`
-/// matches one non-empty segment): 404 when no template has the path, 405
-/// when only the method differs.
-pub fn match_route(
-    routes: &[(&'static str, &'static str)],
-    method: &str,
-    path: &str,
-) -> Result<&'static str, ApiError> {
-    let fits = |template: &str| {
-        let (mut want, mut got) = (template.split('/'), path.split('/'));
-        loop {
-            match (want.next(), got.next()) {
-                (None, None) => return true,
-                (Some(w), Some(g)) if w.starts_with('{') && !g.is_empty() => {}
-                (Some(w), Some(g)) if w == g => {}
-                _ => return false,
-            }
-        }
-    };
-    let mut path_known = false;
-    for (m, template) in routes {
-        if fits(template) {
-            if *m == method {
-                return Ok(template);
-            }
-            path_known = true;
-        }
-    }
-    Err(if path_known {
-        ApiError::method_not_allowed()
-    } else {
-        ApiError::not_found()
-    })
-}
-
 pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -514,28 +479,5 @@ mod tests {
         assert_eq!(route_path("/lambda-url/admin/admin/flags"), "/admin/flags");
         assert_eq!(route_path("/admin/audit/verify"), "/admin/audit/verify");
         assert_eq!(route_path("/"), "/");
-    }
-
-    #[test]
-    fn routes_match_by_template_and_tell_unknown_paths_from_wrong_methods() {
-        let routes = [("GET", "/v1/items/{id}"), ("POST", "/v1/items")];
-        assert_eq!(
-            match_route(&routes, "GET", "/v1/items/42"),
-            Ok("/v1/items/{id}")
-        );
-        assert_eq!(match_route(&routes, "POST", "/v1/items"), Ok("/v1/items"));
-        assert_eq!(
-            match_route(&routes, "DELETE", "/v1/items/42")
-                .unwrap_err()
-                .status,
-            405
-        );
-        for unknown in ["/v1/items/", "/v1/items/42/x", "/v1/item", "/v1/items/42/"] {
-            assert_eq!(
-                match_route(&routes, "GET", unknown).unwrap_err().status,
-                404,
-                "{unknown}"
-            );
-        }
     }
 }

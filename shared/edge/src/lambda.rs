@@ -11,6 +11,7 @@ use lambda_http::{run, service_fn, Body, Error, Request, RequestExt, Response};
 
 use std::sync::Arc;
 
+use crate::cors::CorsPolicy;
 use crate::deadline::{Deadline, HTTP_RESERVE};
 use crate::http::{error_response, ApiError, RequestMeta};
 use crate::logging::RequestLog;
@@ -18,8 +19,18 @@ use shared::clock::SystemClock;
 use shared::config::{ConfigError, Env, ProcessEnv};
 use shared::secrets::{secret_ids, LiveApp, SecretEnv, SecretSource};
 
-/// A route's result: the response and, when known, the caller's user id.
+/// What serving one request gave: the response and, when known, the
+/// caller's user id (for the log line), or an error for the contract.
 pub type Served = Result<(Response<Body>, Option<String>), ApiError>;
+
+/// What every request of an HTTP function passes through: its JSON log
+/// line, CORS under the function's allowlist, the error contract and the
+/// invocation's deadline. Each function's app owns one.
+#[derive(Debug, Clone)]
+pub struct HttpShell {
+    function: &'static str,
+    cors: CorsPolicy,
+}
 
 /// The deadline of the invocation that carries `req`, if the runtime gave one.
 pub fn request_deadline(req: &Request) -> Option<Deadline> {
@@ -27,25 +38,40 @@ pub fn request_deadline(req: &Request) -> Option<Deadline> {
         .and_then(|context| Deadline::from_epoch_ms(context.deadline, std::time::SystemTime::now()))
 }
 
-/// Serves one request through `serve`, maps its error to the contract, and
-/// writes the request's log line. A request still running `HTTP_RESERVE`
-/// before its invocation's deadline is dropped and answered 503.
-pub async fn serve_logged<F, Fut>(function: &'static str, req: Request, serve: F) -> Response<Body>
-where
-    F: FnOnce(Request, RequestMeta) -> Fut,
-    Fut: Future<Output = Served>,
-{
-    let log = RequestLog::start(function);
-    let meta = RequestMeta::from_request(&req);
-    let (response, user_id) = if req.method() == lambda_http::http::Method::OPTIONS {
-        (
-            crate::cors::preflight(req.headers(), &meta.request_id),
-            None,
-        )
-    } else {
-        let origin = crate::cors::allowed_origin(req.headers());
-        let deadline = request_deadline(&req);
-        let served = match deadline {
+impl HttpShell {
+    /// The shell of `function` (its name in log lines) allowing no browser origin.
+    pub fn new(function: &'static str) -> Self {
+        Self {
+            function,
+            cors: CorsPolicy::default(),
+        }
+    }
+
+    /// The same shell under the CORS allowlist `cors`.
+    pub fn with_cors(self, cors: CorsPolicy) -> Self {
+        Self { cors, ..self }
+    }
+
+    /// Serves one request through `serve`, maps its error to the contract,
+    /// and writes the request's log line. A request still running
+    /// `HTTP_RESERVE` before its invocation's deadline is dropped and
+    /// answered 503.
+    pub async fn serve<F, Fut>(&self, req: Request, serve: F) -> Response<Body>
+    where
+        F: FnOnce(Request, RequestMeta) -> Fut,
+        Fut: Future<Output = Served>,
+    {
+        let log = RequestLog::start(self.function);
+        let meta = RequestMeta::from_request(&req);
+        let (response, user_id) = if req.method() == lambda_http::http::Method::OPTIONS {
+            (
+                crate::cors::preflight(&self.cors, req.headers(), &meta.request_id),
+                None,
+            )
+        } else {
+            let origin = crate::cors::allowed_origin(&self.cors, req.headers());
+            let deadline = request_deadline(&req);
+            let served = match deadline {
             Some(deadline) => deadline
                 .run(HTTP_RESERVE, serve(req, meta.clone()))
                 .await
@@ -56,20 +82,21 @@ where
                 }),
             None => serve(req, meta.clone()).await,
         };
-        let (mut response, user_id) = match served {
-            Ok(done) => done,
-            Err(err) => (error_response(&err, &meta.request_id), None),
+            let (mut response, user_id) = match served {
+                Ok(done) => done,
+                Err(err) => (error_response(&err, &meta.request_id), None),
+            };
+            crate::cors::decorate(origin, &mut response);
+            (response, user_id)
         };
-        crate::cors::decorate(origin, &mut response);
-        (response, user_id)
-    };
-    log.finish(
-        &meta.request_id,
-        &meta.route,
-        response.status().as_u16(),
-        user_id.as_deref(),
-    );
-    response
+        log.finish(
+            &meta.request_id,
+            &meta.route,
+            response.status().as_u16(),
+            user_id.as_deref(),
+        );
+        response
+    }
 }
 
 /// Where a function's secrets come from, built once per cold start and only
@@ -108,10 +135,9 @@ where
 
 /// The answer while secrets are stale: 503 with the error contract and a log line.
 async fn stale_secrets_response(req: Request) -> Response<Body> {
-    serve_logged("secrets", req, |_, _| async {
-        Err(ApiError::unavailable())
-    })
-    .await
+    HttpShell::new("secrets")
+        .serve(req, |_, _| async { Err(ApiError::unavailable()) })
+        .await
 }
 
 /// Runs an HTTP function: logging, `build` at cold start (and again when
@@ -129,13 +155,6 @@ where
     HFut: Future<Output = Response<Body>> + Send,
 {
     let live = start_live(secrets, build).await?;
-    match crate::cors::CorsPolicy::from_env(&shared::config::ProcessEnv) {
-        Ok(policy) => crate::cors::install(policy),
-        Err(err) => {
-            tracing::error!(error = %err, "configuration refused; the function cannot start");
-            return Err(err.into());
-        }
-    }
     let handle = &handle;
     run(service_fn(move |req: Request| async move {
         match live.current().await {

@@ -13,3 +13,4 @@ pub mod lambda;
 pub mod logging;
 pub mod multipart;
 pub mod queue_retry;
+pub mod router;

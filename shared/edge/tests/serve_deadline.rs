@@ -1,7 +1,7 @@
-//! `serve_logged` against the invocation's deadline: a request still
+//! `HttpShell::serve` against the invocation's deadline: a request still
 //! running near it is answered 503; one that ends in time keeps its answer.
 use edge::http::ApiError;
-use edge::lambda::{serve_logged, Served};
+use edge::lambda::{HttpShell, Served};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use std::time::Duration;
@@ -15,12 +15,12 @@ fn request_with_deadline(left: Duration) -> Request {
 #[tokio::test]
 async fn a_request_still_running_near_its_deadline_is_answered_503() {
     let started = tokio::time::Instant::now();
-    let response = serve_logged(
-        "test",
-        request_with_deadline(Duration::from_millis(1_500)),
-        |_, _| std::future::pending::<Served>(),
-    )
-    .await;
+    let response = HttpShell::new("test")
+        .serve(
+            request_with_deadline(Duration::from_millis(1_500)),
+            |_, _| std::future::pending::<Served>(),
+        )
+        .await;
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
     let body: serde_json::Value =
@@ -35,14 +35,14 @@ async fn a_request_still_running_near_its_deadline_is_answered_503() {
 
 #[tokio::test]
 async fn a_request_that_ends_in_time_keeps_its_answer() {
-    let response = serve_logged(
-        "test",
-        request_with_deadline(Duration::from_secs(10)),
-        |_, _| async {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            Err(ApiError::new(StatusCode::CONFLICT, "BUSY", "busy"))
-        },
-    )
-    .await;
+    let response = HttpShell::new("test")
+        .serve(
+            request_with_deadline(Duration::from_secs(10)),
+            |_, _| async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Err(ApiError::new(StatusCode::CONFLICT, "BUSY", "busy"))
+            },
+        )
+        .await;
     assert_eq!(response.status(), 409);
 }
