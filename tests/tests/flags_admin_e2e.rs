@@ -63,9 +63,10 @@ impl Stack {
                     &sdk,
                     aws_adapters::DynamoKyc::table_from_env(&ProcessEnv).unwrap(),
                 )),
-                documents: Arc::new(
-                    aws_adapters::S3Documents::from_env(&sdk, &ProcessEnv).unwrap(),
-                ),
+                documents: Arc::new(aws_adapters::S3Documents::from_settings(
+                    &sdk,
+                    aws_adapters::BucketSettings::from_env(&ProcessEnv).unwrap(),
+                )),
                 wallet,
                 pii: Arc::new(testkit::test_pii_keys()),
                 retention_seconds: 30 * 86_400,

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use aws_adapters::{
-    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoKyc, DynamoStore, DynamoWallet,
-    S3Documents, SesMailer, SqsQueue, TableNames, WalletTables,
+    load_sdk_config, AdminTables, BucketSettings, DynamoAdmin, DynamoFlags, DynamoKyc, DynamoStore,
+    DynamoWallet, S3Documents, SesMailer, SqsQueue, TableNames, WalletTables,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::{emails_to, endpoint};
@@ -36,7 +36,7 @@ async fn sdk() -> aws_config::SdkConfig {
 }
 
 fn documents(sdk: &aws_config::SdkConfig) -> S3Documents {
-    S3Documents::from_env(sdk, &ProcessEnv).unwrap()
+    S3Documents::from_settings(sdk, BucketSettings::from_env(&ProcessEnv).unwrap())
 }
 
 /// The KMS key the upload function is configured with in these tests. The
@@ -56,7 +56,7 @@ fn kms_documents(sdk: &aws_config::SdkConfig) -> S3Documents {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    S3Documents::from_env(sdk, &env).unwrap()
+    S3Documents::from_settings(sdk, BucketSettings::from_env(&env).unwrap())
 }
 
 fn kyc_store(sdk: &aws_config::SdkConfig) -> DynamoKyc {

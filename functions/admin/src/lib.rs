@@ -86,7 +86,10 @@ impl App {
         let wallet = Arc::new(DynamoWallet::new(&sdk, WalletTables::from_env(env)?));
         let kyc = KycDesk {
             store: Arc::new(DynamoKyc::new(&sdk, admin_tables.kyc.clone())),
-            documents: Arc::new(S3Documents::from_env(&sdk, env)?),
+            documents: Arc::new(S3Documents::from_settings(
+                &sdk,
+                aws_adapters::BucketSettings::from_env(env)?,
+            )),
             wallet: wallet.clone(),
             pii: Arc::new(pii),
             retention_seconds,

@@ -20,6 +20,10 @@ use shared::flags::model::parse_version;
 use shared::flags::{evaluate, CacheTiming, EvalContext, Evaluation, FlagCache, Visibility};
 use shared::ports::FlagStore;
 
+mod settings;
+
+pub use settings::Settings;
+
 /// How long browsers and apps may reuse an answer.
 const CLIENT_CACHE: &str = "private, max-age=10";
 
@@ -74,16 +78,26 @@ impl App {
         }
     }
 
-    /// Reads `FLAGS_TABLE`, `FLAGS_TTL_SECONDS` (default 10),
-    /// `FLAGS_MAX_STALE_SECONDS` (default 300), the token settings and
-    /// `CORS_ALLOWED_ORIGINS`.
+    /// Reads the settings, then builds the app over AWS.
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let access = AccessConfig::from_env(env)?;
-        let table = DynamoFlags::table_from_env(env)?;
-        let CacheTiming { ttl, max_stale } = CacheTiming::from_env(env)?;
-        let cors = CorsPolicy::from_env(env)?;
-        let store = Arc::new(DynamoFlags::new(&load_sdk_config().await, table));
-        Ok(Self::new(access, store, Arc::new(SystemClock), ttl, max_stale).with_cors(cors))
+        Ok(Self::from_settings(Settings::from_env(env)?).await)
+    }
+
+    /// The composition root: the flag store on DynamoDB under `settings`.
+    pub async fn from_settings(settings: Settings) -> Self {
+        let store = Arc::new(DynamoFlags::new(
+            &load_sdk_config().await,
+            settings.flags_table,
+        ));
+        let CacheTiming { ttl, max_stale } = settings.timing;
+        Self::new(
+            settings.access,
+            store,
+            Arc::new(SystemClock),
+            ttl,
+            max_stale,
+        )
+        .with_cors(settings.cors)
     }
 }
 

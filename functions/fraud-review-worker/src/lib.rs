@@ -5,18 +5,19 @@
 
 use std::sync::Arc;
 
-use aws_adapters::{
-    load_sdk_config, DynamoWallet, MailSettings, SesMailer, SqsQueue, WalletTables,
-};
+use aws_adapters::{load_sdk_config, DynamoWallet, SesMailer, SqsQueue};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use edge::deadline::Deadline;
 use edge::queue_retry::{handle_records, receive_count};
 use shared::clock::SystemClock;
-use shared::config::{required, ConfigError, Env};
+use shared::config::{ConfigError, Env};
 use shared::ports::RetryScheduler;
 use shared::review::ReviewWorker;
 
+mod settings;
+
 pub use edge::queue_retry::retry_delay;
+pub use settings::Settings;
 pub use shared::review::NOTIFY_ATTEMPTS;
 
 /// Everything built once per cold start.
@@ -27,30 +28,26 @@ pub struct App {
 }
 
 impl App {
-    /// Reads `WALLET_TABLE` (with `COUNTERS_TABLE`, `AUDIT_TABLE`),
-    /// `MAIL_FROM`, `MAIL_CONFIGURATION_SET`, `REVIEWER_EMAILS` (comma-separated) and
-    /// `REVIEW_QUEUE_URL` (the queue it consumes, for retry delays).
+    /// Reads the settings, then builds the app over AWS.
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let tables = WalletTables::from_env(env)?;
-        let mail = MailSettings::from_env(env)?;
-        let reviewers: Vec<String> = required(env, "REVIEWER_EMAILS")?
-            .split(',')
-            .map(|r| r.trim().to_string())
-            .filter(|r| !r.is_empty())
-            .collect();
-        let queue_url = SqsQueue::url_from_env(env)?;
+        Ok(Self::from_settings(Settings::from_env(env)?).await)
+    }
+
+    /// The composition root: reviews and wallet on DynamoDB, mail on SES and
+    /// retries on SQS, under `settings`.
+    pub async fn from_settings(settings: Settings) -> Self {
         let sdk = load_sdk_config().await;
-        let wallet = Arc::new(DynamoWallet::new(&sdk, tables));
-        Ok(Self {
+        let wallet = Arc::new(DynamoWallet::new(&sdk, settings.tables));
+        Self {
             worker: ReviewWorker {
                 reviews: wallet.clone(),
                 wallet,
-                mailer: Arc::new(SesMailer::new(&sdk, &mail)),
-                reviewers,
+                mailer: Arc::new(SesMailer::new(&sdk, &settings.mail)),
+                reviewers: settings.reviewers,
                 clock: Arc::new(SystemClock),
             },
-            retries: Arc::new(SqsQueue::new(&sdk, queue_url)),
-        })
+            retries: Arc::new(SqsQueue::new(&sdk, settings.queue_url)),
+        }
     }
 }
 

@@ -10,6 +10,10 @@ use shared::kyc::retention::{RetentionSweep, SweepReport};
 use shared::kyc::service::KycPorts;
 use shared::ports::StoreError;
 
+mod settings;
+
+pub use settings::Settings;
+
 /// Everything built once per cold start.
 pub struct App {
     sweep: RetentionSweep,
@@ -22,15 +26,20 @@ impl App {
         }
     }
 
-    /// Reads `KYC_TABLE`, `KYC_BUCKET` (and `KYC_SSE`, `KYC_KMS_KEY_ID`).
+    /// Reads the settings, then builds the app over AWS.
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let table = DynamoKyc::table_from_env(env)?;
+        Ok(Self::from_settings(Settings::from_env(env)?).await)
+    }
+
+    /// The composition root: the KYC store on DynamoDB and the documents on
+    /// S3, under `settings`.
+    pub async fn from_settings(settings: Settings) -> Self {
         let sdk = load_sdk_config().await;
         let ports = KycPorts {
-            store: Arc::new(DynamoKyc::new(&sdk, table)),
-            documents: Arc::new(S3Documents::from_env(&sdk, env)?),
+            store: Arc::new(DynamoKyc::new(&sdk, settings.kyc_table)),
+            documents: Arc::new(S3Documents::from_settings(&sdk, settings.bucket)),
         };
-        Ok(Self::new(ports, Arc::new(SystemClock)))
+        Self::new(ports, Arc::new(SystemClock))
     }
 }
 

@@ -15,7 +15,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::auth::{AccessConfig, AccessGuard};
 use shared::clock::{Clock, SystemClock};
-use shared::config::{required, ConfigError, Env};
+use shared::config::{ConfigError, Env};
 use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
 use shared::kyc::files::MAX_FILE_BYTES;
 use shared::kyc::form::{SubmissionForm, FILE_FIELDS, MAX_BODY_BYTES, MAX_TEXT_BYTES, TEXT_FIELDS};
@@ -44,6 +44,10 @@ pub const ROUTER: Router<KycRoute> = Router::new(&[
         route: KycRoute::Status,
     },
 ]);
+
+mod settings;
+
+pub use settings::Settings;
 
 /// The submission form's parts and limits, as the KYC rules declare them.
 pub const SUBMISSION_FORM: FormSpec = FormSpec {
@@ -93,32 +97,29 @@ impl App {
         }
     }
 
-    /// Reads the token settings, the PII keys, the KYC rules, `KYC_TABLE`,
-    /// `KYC_BUCKET` (with `KYC_SSE`, `KYC_KMS_KEY_ID`), `FLAGS_TABLE` and
-    /// `CORS_ALLOWED_ORIGINS`.
+    /// Reads the settings, then builds the app over AWS.
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let access = AccessConfig::from_env(env)?;
-        let pii = PiiKeys::from_env(env)?;
-        let policy = KycPolicy::from_env(env)?;
-        let timing = CacheTiming::from_env(env)?;
-        let table = DynamoKyc::table_from_env(env)?;
-        let flags_table = required(env, "FLAGS_TABLE")?;
-        let cors = CorsPolicy::from_env(env)?;
+        Ok(Self::from_settings(Settings::from_env(env)?).await)
+    }
+
+    /// The composition root: the KYC store on DynamoDB, the documents on S3
+    /// and the kill switch's flag store, under `settings`.
+    pub async fn from_settings(settings: Settings) -> Self {
         let sdk = load_sdk_config().await;
         let ports = KycPorts {
-            store: Arc::new(DynamoKyc::new(&sdk, table)),
-            documents: Arc::new(S3Documents::from_env(&sdk, env)?),
+            store: Arc::new(DynamoKyc::new(&sdk, settings.kyc_table)),
+            documents: Arc::new(S3Documents::from_settings(&sdk, settings.bucket)),
         };
-        Ok(Self::new(
-            access,
+        Self::new(
+            settings.access,
             ports,
-            Arc::new(DynamoFlags::new(&sdk, flags_table)),
-            pii,
-            policy,
+            Arc::new(DynamoFlags::new(&sdk, settings.flags_table)),
+            settings.pii,
+            settings.policy,
             Arc::new(SystemClock),
-            timing,
+            settings.timing,
         )
-        .with_cors(cors))
+        .with_cors(settings.cors)
     }
 }
 

@@ -1,11 +1,11 @@
 //! The login function: HTTP routes under `/v1/auth` over the shared auth service.
 
-mod config;
 mod routes;
+mod settings;
 
 use std::sync::Arc;
 
-use aws_adapters::{auth_ports, load_sdk_config, TableNames};
+use aws_adapters::{load_sdk_config, DynamoStore, MailSettings, SdkConfig, SesMailer, TableNames};
 use edge::cors::CorsPolicy;
 use edge::lambda::HttpShell;
 use lambda_http::{Body, Request, Response};
@@ -14,8 +14,8 @@ use shared::auth::{AccessGuard, AuthService};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 
-pub use config::LoginConfig;
 pub use routes::{AuthRoute, ROUTER};
+pub use settings::{LoginConfig, Settings};
 
 /// Everything built once per cold start and borrowed by each request.
 pub struct App {
@@ -41,13 +41,16 @@ impl App {
         }
     }
 
-    /// Reads configuration and builds the AWS adapters (DynamoDB, SES).
+    /// Reads the settings, then builds the app over AWS.
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let config = LoginConfig::from_env(env)?;
-        let tables = TableNames::from_env(env)?;
-        let cors = CorsPolicy::from_env(env)?;
-        let (ports, _) = auth_ports(&load_sdk_config().await, tables, &config.mail);
-        Ok(Self::new(config, ports, Arc::new(SystemClock)).with_cors(cors))
+        Ok(Self::from_settings(Settings::from_env(env)?).await)
+    }
+
+    /// The composition root: the AWS adapters (DynamoDB, SES) under `settings`.
+    pub async fn from_settings(settings: Settings) -> Self {
+        let sdk = load_sdk_config().await;
+        let (ports, _) = aws_ports(&sdk, settings.tables, &settings.login.mail);
+        Self::new(settings.login, ports, Arc::new(SystemClock)).with_cors(settings.cors)
     }
 }
 
@@ -59,4 +62,21 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
             routes::dispatch(&app.service, &req, &meta).await
         })
         .await
+}
+
+/// The auth ports on DynamoDB and SES, with the store (for its request count).
+pub fn aws_ports(
+    sdk: &SdkConfig,
+    tables: TableNames,
+    mail: &MailSettings,
+) -> (AuthPorts, DynamoStore) {
+    let store = DynamoStore::new(sdk, tables);
+    let shared = Arc::new(store.clone());
+    let ports = AuthPorts {
+        users: shared.clone(),
+        sessions: shared.clone(),
+        attempts: shared,
+        mailer: Arc::new(SesMailer::new(sdk, mail)),
+    };
+    (ports, store)
 }

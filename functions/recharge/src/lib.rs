@@ -2,11 +2,12 @@
 //! `GET /v1/wallet/recharges/{id}` and `PUT /v1/wallet/limits`, thin over
 //! the shared wallet service.
 
-mod config;
 pub mod outcome;
+mod settings;
 
 use std::sync::Arc;
 
+use aws_adapters::{load_sdk_config, DynamoFlags, DynamoStore, DynamoWallet, SqsQueue};
 use edge::cors::CorsPolicy;
 use edge::http::{header, json_response, parse_json, ApiError, RequestMeta};
 use edge::lambda::{HttpShell, Served};
@@ -21,7 +22,7 @@ use shared::ports::FlagStore;
 use shared::wallet::limits::SpendingLimits;
 use shared::wallet::service::{RechargeRequest, WalletCaller, WalletPorts, WalletService};
 
-pub use config::policy_from_env;
+pub use settings::{policy_from_env, Settings};
 
 /// The routes of `/v1/wallet`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,15 +100,34 @@ impl App {
         }
     }
 
-    /// Reads the configuration and builds the AWS adapters.
+    /// Reads the settings, then builds the app over AWS.
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let access = AccessConfig::from_env(env)?;
-        let policy = policy_from_env(env)?;
-        let timing = CacheTiming::from_env(env)?;
-        let cors = CorsPolicy::from_env(env)?;
-        let (ports, flags) = aws_adapters::wallet_ports_from_env(env).await?;
+        Ok(Self::from_settings(Settings::from_env(env)?).await)
+    }
+
+    /// The composition root: the wallet ports on DynamoDB and SQS and the
+    /// kill switch's flag store, under `settings`.
+    pub async fn from_settings(settings: Settings) -> Self {
+        let sdk = load_sdk_config().await;
+        let wallet = Arc::new(DynamoWallet::new(&sdk, settings.wallet_tables));
+        let ports = WalletPorts {
+            wallet: wallet.clone(),
+            idempotency: wallet,
+            users: Arc::new(DynamoStore::new(&sdk, settings.auth_tables)),
+            reviews: Arc::new(SqsQueue::new(&sdk, settings.review_queue_url)),
+            audit_keys: Arc::new(settings.audit_keys),
+        };
+        let flags = Arc::new(DynamoFlags::new(&sdk, settings.flags_table));
         let clock = Arc::new(SystemClock);
-        Ok(Self::with_flag_timing(access, ports, flags, policy, clock, timing).with_cors(cors))
+        Self::with_flag_timing(
+            settings.access,
+            ports,
+            flags,
+            settings.policy,
+            clock,
+            settings.timing,
+        )
+        .with_cors(settings.cors)
     }
 }
 

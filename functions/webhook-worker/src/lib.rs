@@ -5,21 +5,22 @@
 use std::sync::Arc;
 
 use aws_adapters::{
-    load_sdk_config, DynamoFlags, DynamoInbox, DynamoStore, DynamoWallet, MailSettings, SesMailer,
-    SqsQueue, TableNames, WalletTables,
+    load_sdk_config, DynamoFlags, DynamoInbox, DynamoStore, DynamoWallet, SesMailer, SqsQueue,
 };
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use edge::deadline::Deadline;
 use edge::queue_retry::handle_records;
-use shared::audit::AuditKeys;
 use shared::clock::SystemClock;
-use shared::config::{required, ConfigError, Env};
-use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
+use shared::config::{ConfigError, Env};
+use shared::flags::{FeatureGuard, FlagCache};
 use shared::ports::RetryScheduler;
 use shared::wallet::payments::PaymentApplier;
 use shared::webhook::event::ProviderEvent;
 
+mod settings;
+
 pub use edge::queue_retry::{retry_delay, FIRST_RETRY_SECONDS, MAX_RETRY_SECONDS};
+pub use settings::Settings;
 
 /// Everything built once per cold start.
 pub struct App {
@@ -28,37 +29,35 @@ pub struct App {
 }
 
 impl App {
-    /// Reads the wallet, webhooks, users and flags tables, `MAIL_FROM`, `MAIL_CONFIGURATION_SET` and
-    /// the audit keys (`AUDIT_HMAC_KEYS`, `AUDIT_HMAC_KID`).
+    /// Reads the settings, then builds the app over AWS.
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let wallet_tables = WalletTables::from_env(env)?;
-        let inbox_table = DynamoInbox::table_from_env(env)?;
-        let auth_tables = TableNames::from_env(env)?;
-        let flags_table = DynamoFlags::table_from_env(env)?;
-        let mail = MailSettings::from_env(env)?;
-        let queue_url = required(env, "WEBHOOK_QUEUE_URL")?;
-        let audit_keys = Arc::new(AuditKeys::from_env(env)?);
+        Ok(Self::from_settings(Settings::from_env(env)?).await)
+    }
+
+    /// The composition root: the wallet, inbox, users and flags on
+    /// DynamoDB, mail on SES and retries on SQS, under `settings`.
+    pub async fn from_settings(settings: Settings) -> Self {
         let sdk = load_sdk_config().await;
-        let wallet = Arc::new(DynamoWallet::new(&sdk, wallet_tables));
+        let wallet = Arc::new(DynamoWallet::new(&sdk, settings.wallet_tables));
         let clock = Arc::new(SystemClock);
         let cache = FlagCache::with_timing(
-            Arc::new(DynamoFlags::new(&sdk, flags_table)),
+            Arc::new(DynamoFlags::new(&sdk, settings.flags_table)),
             clock.clone(),
-            CacheTiming::from_env(env)?,
+            settings.timing,
         );
-        Ok(Self {
+        Self {
             applier: PaymentApplier {
                 wallet: wallet.clone(),
-                inbox: Arc::new(DynamoInbox::new(&sdk, inbox_table)),
+                inbox: Arc::new(DynamoInbox::new(&sdk, settings.inbox_table)),
                 reviews: wallet,
-                users: Arc::new(DynamoStore::new(&sdk, auth_tables)),
-                mailer: Arc::new(SesMailer::new(&sdk, &mail)),
+                users: Arc::new(DynamoStore::new(&sdk, settings.auth_tables)),
+                mailer: Arc::new(SesMailer::new(&sdk, &settings.mail)),
                 guard: FeatureGuard::new(Arc::new(cache)),
                 clock,
-                audit_keys,
+                audit_keys: Arc::new(settings.audit_keys),
             },
-            retries: Arc::new(SqsQueue::new(&sdk, queue_url)),
-        })
+            retries: Arc::new(SqsQueue::new(&sdk, settings.queue_url)),
+        }
     }
 }
 

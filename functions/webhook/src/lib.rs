@@ -13,9 +13,13 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::clock::{Clock, SystemClock};
-use shared::config::{required, ConfigError, Env};
+use shared::config::{ConfigError, Env};
 use shared::ports::{WebhookInbox, WebhookQueue};
 use shared::webhook::ingest::{DeliveryHeaders, IngestPolicy, WebhookIngest};
+
+mod settings;
+
+pub use settings::Settings;
 
 /// The routes of the webhook function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,20 +67,22 @@ impl App {
         }
     }
 
-    /// Reads the providers and secrets, `WEBHOOKS_TABLE` and `WEBHOOK_QUEUE_URL`.
+    /// Reads the settings, then builds the app over AWS.
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let policy = IngestPolicy::from_env(env)?;
-        let table = DynamoInbox::table_from_env(env)?;
-        let queue_url = required(env, "WEBHOOK_QUEUE_URL")?;
-        let cors = CorsPolicy::from_env(env)?;
+        Ok(Self::from_settings(Settings::from_env(env)?).await)
+    }
+
+    /// The composition root: the inbox on DynamoDB and the queue on SQS,
+    /// under `settings`.
+    pub async fn from_settings(settings: Settings) -> Self {
         let sdk = load_sdk_config().await;
-        Ok(Self::new(
-            policy,
-            Arc::new(DynamoInbox::new(&sdk, table)),
-            Arc::new(SqsQueue::new(&sdk, queue_url)),
+        Self::new(
+            settings.policy,
+            Arc::new(DynamoInbox::new(&sdk, settings.inbox_table)),
+            Arc::new(SqsQueue::new(&sdk, settings.queue_url)),
             Arc::new(SystemClock),
         )
-        .with_cors(cors))
+        .with_cors(settings.cors)
     }
 }
 

@@ -48,6 +48,23 @@ impl Encryption {
     }
 }
 
+/// Where documents are kept and how they are encrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketSettings {
+    pub bucket: String,
+    pub encryption: Encryption,
+}
+
+impl BucketSettings {
+    /// Reads `KYC_BUCKET`, `KYC_SSE` and `KYC_KMS_KEY_ID`.
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            bucket: required(env, "KYC_BUCKET")?,
+            encryption: Encryption::from_env(env)?,
+        })
+    }
+}
+
 /// Documents in one S3 bucket.
 #[derive(Clone)]
 pub struct S3Documents {
@@ -70,13 +87,9 @@ impl S3Documents {
         }
     }
 
-    /// Reads `KYC_BUCKET`, `KYC_SSE` and `KYC_KMS_KEY_ID`.
-    pub fn from_env(config: &aws_config::SdkConfig, env: &dyn Env) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            config,
-            required(env, "KYC_BUCKET")?,
-            Encryption::from_env(env)?,
-        ))
+    /// The documents of the bucket `settings` name.
+    pub fn from_settings(config: &aws_config::SdkConfig, settings: BucketSettings) -> Self {
+        Self::new(config, settings.bucket, settings.encryption)
     }
 }
 

@@ -1,6 +1,8 @@
-//! The login function's configuration, validated once per cold start.
+//! The login function's settings: everything it reads from its
+//! environment, read and validated once per cold start.
 
-use aws_adapters::MailSettings;
+use aws_adapters::{MailSettings, TableNames};
+use edge::cors::CorsPolicy;
 use shared::auth::access::signer_from_env;
 use shared::auth::lockout::LockoutPolicy;
 use shared::auth::service::REFRESH_GRACE_SECONDS;
@@ -9,7 +11,27 @@ use shared::auth::{AccessConfig, AuthPolicy};
 use shared::config::{flag_or, parsed_or, ConfigError, Env};
 use shared::ratelimit::WindowLimit;
 
-/// Validated settings of the login function.
+/// Everything the login function reads from its environment.
+pub struct Settings {
+    pub login: LoginConfig,
+    pub tables: TableNames,
+    pub cors: CorsPolicy,
+}
+
+impl Settings {
+    /// Reads the login settings (see [`LoginConfig::from_env`]), the tables
+    /// (`USERS_TABLE`, `SESSIONS_TABLE`, `COUNTERS_TABLE`) and
+    /// `CORS_ALLOWED_ORIGINS`.
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            login: LoginConfig::from_env(env)?,
+            tables: TableNames::from_env(env)?,
+            cors: CorsPolicy::from_env(env)?,
+        })
+    }
+}
+
+/// What the login service needs: token keys, the auth policy, the sender.
 pub struct LoginConfig {
     pub access: AccessConfig,
     pub signer: TokenSigner,

@@ -1,10 +1,50 @@
-//! The recharge function's configuration, validated once per cold start.
+//! The recharge function's settings: everything it reads from its
+//! environment, read and validated once per cold start.
 
+use aws_adapters::{DynamoFlags, SqsQueue, TableNames, WalletTables};
+use edge::cors::CorsPolicy;
+use shared::audit::AuditKeys;
+use shared::auth::AccessConfig;
 use shared::config::{parsed_or, ConfigError, Env};
+use shared::flags::CacheTiming;
 use shared::wallet::fraud::Thresholds;
 use shared::wallet::limits::SpendingLimits;
 use shared::wallet::reference::ReferenceRate;
 use shared::wallet::service::{CurrencyBounds, RechargePolicy};
+
+/// Everything the recharge function reads from its environment.
+pub struct Settings {
+    pub access: AccessConfig,
+    pub policy: RechargePolicy,
+    pub timing: CacheTiming,
+    pub cors: CorsPolicy,
+    pub wallet_tables: WalletTables,
+    pub auth_tables: TableNames,
+    pub flags_table: String,
+    pub review_queue_url: String,
+    pub audit_keys: AuditKeys,
+}
+
+impl Settings {
+    /// Reads the token settings, the recharge policy (see
+    /// [`policy_from_env`]), the flag cache timing, `CORS_ALLOWED_ORIGINS`,
+    /// the tables (`WALLET_TABLE`, `COUNTERS_TABLE`, `AUDIT_TABLE`,
+    /// `USERS_TABLE`, `SESSIONS_TABLE`, `FLAGS_TABLE`), `REVIEW_QUEUE_URL`
+    /// and the audit keys (`AUDIT_HMAC_KEYS`, `AUDIT_HMAC_KID`).
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            access: AccessConfig::from_env(env)?,
+            policy: policy_from_env(env)?,
+            timing: CacheTiming::from_env(env)?,
+            cors: CorsPolicy::from_env(env)?,
+            wallet_tables: WalletTables::from_env(env)?,
+            auth_tables: TableNames::from_env(env)?,
+            flags_table: DynamoFlags::table_from_env(env)?,
+            review_queue_url: SqsQueue::url_from_env(env)?,
+            audit_keys: AuditKeys::from_env(env)?,
+        })
+    }
+}
 
 fn invalid(var: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid {

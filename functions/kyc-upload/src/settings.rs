@@ -1,0 +1,40 @@
+//! The KYC upload function's settings: everything it reads from its
+//! environment, read and validated once per cold start.
+
+use aws_adapters::{BucketSettings, DynamoFlags, DynamoKyc};
+use edge::cors::CorsPolicy;
+use shared::auth::AccessConfig;
+use shared::config::{ConfigError, Env};
+use shared::flags::CacheTiming;
+use shared::kyc::pii::PiiKeys;
+use shared::kyc::policy::KycPolicy;
+
+/// Everything the KYC upload function reads from its environment.
+pub struct Settings {
+    pub access: AccessConfig,
+    pub pii: PiiKeys,
+    pub policy: KycPolicy,
+    pub timing: CacheTiming,
+    pub kyc_table: String,
+    pub bucket: BucketSettings,
+    pub flags_table: String,
+    pub cors: CorsPolicy,
+}
+
+impl Settings {
+    /// Reads the token settings, the PII keys, the KYC rules, the flag cache
+    /// timing, `KYC_TABLE`, `KYC_BUCKET` (with `KYC_SSE`, `KYC_KMS_KEY_ID`),
+    /// `FLAGS_TABLE` and `CORS_ALLOWED_ORIGINS`.
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            access: AccessConfig::from_env(env)?,
+            pii: PiiKeys::from_env(env)?,
+            policy: KycPolicy::from_env(env)?,
+            timing: CacheTiming::from_env(env)?,
+            kyc_table: DynamoKyc::table_from_env(env)?,
+            bucket: BucketSettings::from_env(env)?,
+            flags_table: DynamoFlags::table_from_env(env)?,
+            cors: CorsPolicy::from_env(env)?,
+        })
+    }
+}
