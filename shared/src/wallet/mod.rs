@@ -1,6 +1,7 @@
 //! The wallet: recharge requests with idempotency, spending limits,
 //! velocity, fraud scoring and the review decision.
 
+pub mod decide;
 pub mod fraud;
 pub mod limits;
 pub mod model;
