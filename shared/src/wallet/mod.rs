@@ -8,4 +8,5 @@ pub mod model;
 pub mod payments;
 pub mod reference;
 pub mod service;
+pub mod settle;
 pub mod velocity;
