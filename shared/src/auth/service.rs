@@ -10,7 +10,10 @@ use serde::Serialize;
 use super::access::{AccessGuard, Principal};
 use super::email::normalize_email;
 use super::error::AuthError;
-use super::lockout::{known_device_lockout_key, lockout_key, LockoutPolicy};
+use super::lockout::{
+    after_failure, known_device_lockout_key, lockout_key, retry_after, FailureVerdict,
+    LockoutPolicy,
+};
 use super::model::{
     AccountAttempt, AttemptOutcome, RefreshRecord, Role, Session, SessionStart, TotpState,
     UserRecord,
@@ -606,11 +609,7 @@ impl AuthService {
 
     /// The lockout counter under `key` for an attempt at `now`.
     fn attempt_on(&self, key: String, now: i64) -> AccountAttempt {
-        AccountAttempt {
-            key,
-            max_failures: self.policy.lockout.max_failures,
-            expires_at: now + self.policy.lockout.memory_seconds,
-        }
+        self.policy.lockout.attempt(key, now)
     }
 
     /// Counts an attempt against the caller's IP and, if given, the account.
@@ -632,18 +631,19 @@ impl AuthService {
             AttemptOutcome::RateLimited => Err(AuthError::RateLimited {
                 retry_after: slot.retry_after(now),
             }),
-            AttemptOutcome::Locked { until: Some(until) } => Err(AuthError::Locked {
-                retry_after: (until - now).max(1) as u64,
-            }),
-            AttemptOutcome::Locked { until: None } => {
-                // The failure budget is spent but no lock was set (a crashed
-                // attempt): set it now so the account cannot stay stuck.
-                let key = account.map(|a| a.key.as_str()).unwrap_or_default();
-                let until = self.lock_if_due(key, None).await?;
+            AttemptOutcome::Locked { until } => {
+                let until = match until {
+                    // The failure budget is spent but no lock was set (a
+                    // crashed attempt): set it now so the account cannot
+                    // stay stuck.
+                    None => {
+                        let key = account.map(|a| a.key.as_str()).unwrap_or_default();
+                        self.lock_if_due(key, None).await?
+                    }
+                    known => known,
+                };
                 Err(AuthError::Locked {
-                    retry_after: until
-                        .map_or(self.policy.lockout.base_lock_seconds, |u| u - now)
-                        .max(1) as u64,
+                    retry_after: retry_after(until, &self.policy.lockout, now),
                 })
             }
         }
@@ -667,26 +667,25 @@ impl AuthService {
             .lockout_state(key)
             .await?
             .unwrap_or_default();
-        if state.failures < policy.max_failures {
-            return Ok(state.locked_until);
-        }
-        let now = self.clock.now();
-        let until = now + policy.lock_seconds(state.level);
+        let lock = match after_failure(&state, &policy, self.clock.now()) {
+            FailureVerdict::Counted { locked_until } => return Ok(locked_until),
+            FailureVerdict::Lock(lock) => lock,
+        };
         let locked = self
             .ports
             .attempts
             .lock_account(
                 key,
                 policy.max_failures,
-                state.level,
-                until,
-                until + policy.memory_seconds,
+                lock.level,
+                lock.until,
+                lock.expires_at,
             )
             .await?;
         if locked {
             crate::metrics::count(crate::metrics::Event::AccountLocked);
             tracing::warn!(
-                lock_level = state.level + 1,
+                lock_level = lock.level + 1,
                 "account locked after failed sign-ins"
             );
             if let Some(user) = user {
@@ -701,7 +700,7 @@ impl AuthService {
                 .await;
             }
         }
-        Ok(Some(until))
+        Ok(Some(lock.until))
     }
 
     fn token_pair(&self, record: &RefreshRecord, refresh_token: String, now: i64) -> TokenPair {

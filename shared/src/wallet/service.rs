@@ -1,23 +1,26 @@
-//! Starting a recharge: strict input, kill switch, idempotency, eligibility,
-//! velocity, fraud score, decision, and one atomic commit with its audit entry.
+//! Starting a recharge: strict input, kill switch and idempotency, then
+//! read, decide ([`super::decide`]) and one atomic commit with its audit
+//! entry, again on a conflict.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::fraud::{decide, score, Decision, FraudSignals, Thresholds};
+use super::decide::{
+    decide, decision_outcome, RechargeAsk, RechargeCounters, RechargeDecision, RechargeRead,
+};
+use super::fraud::{Decision, Thresholds};
 use super::limits::{LimitsState, SpendingLimits};
-use super::model::{reason_codes, Recharge, RechargeStatus, WalletProfile};
+use super::model::{Recharge, RechargeStatus, WalletProfile};
 use super::reference::ReferenceRate;
-use super::velocity::{counter_keys, CounterKey, Scope, Tally, Velocity, Window};
+use super::velocity::Window;
 use crate::audit::{chain_after_head, AuditDraft};
 use crate::auth::secrets::{digest, random_bytes};
 use crate::clock::Clock;
 use crate::flags::{FeatureGuard, FeatureUnavailable};
 use crate::ports::{
-    CommitOutcome, CounterAdd, IdempotencyBegin, IdempotencyStore, RechargeCommit, ReviewQueue,
-    StoreError, UserStore, WalletStore,
+    CommitOutcome, IdempotencyBegin, IdempotencyStore, ReviewQueue, StoreError, UserStore,
+    WalletStore,
 };
 use crate::validation::FieldIssue;
 
@@ -214,7 +217,8 @@ pub fn recharge_id_for(user_id: &str, idempotency_key: &str) -> String {
     recharge_id_of(&format!("{user_id}#{idempotency_key}"))
 }
 
-fn recharge_id_of(scoped_key: &str) -> String {
+/// The id of the recharge made under the caller-scoped idempotency key.
+pub(super) fn recharge_id_of(scoped_key: &str) -> String {
     format!("rc_{}", &digest("recharge-id", scoped_key)[..24])
 }
 
@@ -319,6 +323,8 @@ impl WalletService {
         Err(WalletError::Busy)
     }
 
+    /// One round of read, decide and commit; `Retry` when the commit lost a
+    /// race with another decision for this user.
     async fn try_decide(
         &self,
         caller: &WalletCaller<'_>,
@@ -326,238 +332,45 @@ impl WalletService {
         request: &RechargeRequest,
         now: i64,
     ) -> Result<Outcome, WalletError> {
-        let currency = request.currency.as_str();
         let counted = self
             .policy
-            .reference_amount(currency, request.amount)
+            .reference_amount(&request.currency, request.amount)
             .ok_or(WalletError::Unavailable)?;
-        let device_hash = digest("device", caller.device_id);
-        let card_hash = request
-            .payment_fingerprint
-            .as_deref()
-            .map(|f| digest("card", f));
-        let user_keys = counter_keys(Scope::User, caller.user_id, now);
-        let device_keys = counter_keys(Scope::Device, &device_hash, now);
-        let card_keys = card_hash
-            .as_deref()
-            .map(|h| counter_keys(Scope::Fingerprint, h, now));
-        let mut all_keys: Vec<String> = user_keys
-            .iter()
-            .chain(&device_keys)
-            .map(|k| k.key.clone())
-            .collect();
-        if let Some(keys) = &card_keys {
-            all_keys.extend(keys.iter().map(|k| k.key.clone()));
-        }
-        let device_key = format!("DEVACC#{device_hash}");
-        let readings = self
-            .ports
-            .wallet
-            .readings(caller.user_id, &all_keys, &device_key)
-            .await?;
-        let tally = |keys: &[CounterKey; 3]| -> [Tally; 3] {
-            [0, 1, 2].map(|i| {
-                readings
-                    .counters
-                    .get(&keys[i].key)
-                    .copied()
-                    .unwrap_or_default()
-            })
-        };
-        let velocity = Velocity {
-            user: tally(&user_keys),
-            device: tally(&device_keys),
-            fingerprint: card_keys.as_ref().map(&tally).unwrap_or_default(),
-        };
-        let expected_audit_seq = readings.profile.as_ref().map(|p| p.audit_seq);
-        let mut profile = match readings.profile.clone() {
-            Some(profile) => profile,
-            None => {
-                let user = self
-                    .ports
-                    .users
-                    .user_by_id(caller.user_id)
-                    .await?
-                    .ok_or(WalletError::NotFound)?;
-                WalletProfile::new(caller.user_id, user.created_at)
-            }
-        };
-        let limits = profile
-            .limits
-            .map_or(self.policy.default_limits, |l: LimitsState| {
-                l.effective(now)
-            });
-
-        let caps = user_caps(&limits, &profile, self.policy.age_check_above);
-        let over_age_threshold = !profile.age_verified
-            && (velocity
-                .user
-                .iter()
-                .any(|window| window.amount.saturating_add(counted) > self.policy.age_check_above)
-                || profile.allowed_total.saturating_add(counted) > self.policy.age_check_above);
-        let refusal = if over_age_threshold {
-            Some(RechargeOutcome::AgeCheckRequired)
-        } else {
-            Window::ALL
-                .iter()
-                .zip(limits.as_array())
-                .zip(velocity.user)
-                .find(|((_, limit), used)| used.amount.saturating_add(counted) > *limit)
-                .map(|((window, _), _)| RechargeOutcome::LimitExceeded { window: *window })
-        };
-        if let Some(outcome) = refusal {
-            self.ports
-                .idempotency
-                .complete(scoped_key, &stored(&outcome))
-                .await?;
-            return Ok(Outcome::Reply(RechargeReply::fresh(outcome)));
-        }
-
-        let new_device = !profile.devices.contains(&device_hash);
-        let mut device_accounts = readings.device_accounts.clone();
-        if !device_accounts.iter().any(|u| u == caller.user_id) {
-            device_accounts.push(caller.user_id.to_string());
-        }
-        let signals = FraudSignals {
-            amount: counted,
-            velocity,
-            new_device,
-            device_accounts: device_accounts.len() as u32,
-            account_age_days: (now - profile.account_created_at).max(0) / 86_400,
-            kyc_verified: profile.age_verified,
-            past_count: profile.allowed_count,
-            past_total: profile.allowed_total,
-            ip_country: caller.ip_country.map(str::to_string),
-            account_country: profile.country.clone(),
-        };
-        let fraud = score(&signals);
-        let decision = decide(fraud.score, self.policy.thresholds);
-        let recharge_id = recharge_id_of(scoped_key);
-        let status = match decision {
-            Decision::Allow => RechargeStatus::PendingPayment,
-            Decision::Review => RechargeStatus::PendingReview,
-            Decision::Block => RechargeStatus::Blocked,
-        };
-        let recharge = Recharge {
-            recharge_id: recharge_id.clone(),
-            user_id: caller.user_id.to_string(),
-            amount: request.amount,
-            currency: currency.to_string(),
-            provider: request.provider.clone(),
+        let counters = RechargeCounters::new(caller, request.payment_fingerprint.as_deref(), now);
+        let read = self.read(caller.user_id, counters).await?;
+        let ask = RechargeAsk {
+            caller,
+            request,
+            scoped_key,
+            counted,
             provider_reference: format!("pay_{}", hex::encode(random_bytes::<16>())),
-            status,
-            created_at: now,
-            score: fraud.score,
-            reasons: reason_codes(&fraud.reasons),
-            decision,
-            refunded: 0,
         };
-        let decided = decision_outcome(&recharge);
-        let head = profile.audit_head();
-        let audit = chain_after_head(
-            &self.ports.audit_keys,
-            head,
-            AuditDraft {
-                actor: caller.user_id.to_string(),
-                ip: None,
-                action: format!(
-                    "recharge.{}",
-                    serde_json::to_value(decision)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default()
-                ),
-                target: format!("recharge:{recharge_id}"),
-                before: None,
-                after: Some(json!({
-                    "amount": recharge.amount,
-                    "currency": recharge.currency,
-                    "counted": counted,
-                    "counted_in": self.policy.reference_currency,
-                    "score": fraud.score,
-                    "reasons": recharge.reasons,
-                })),
-            },
-            now,
-        );
-        profile.audit_seq = audit.seq;
-        profile.audit_hash = Some(audit.hash.clone());
-        let counts = decision != Decision::Block;
-        let mut counters = Vec::new();
-        if counts {
-            if new_device {
-                profile.devices.push(device_hash.clone());
-            }
-            if decision == Decision::Allow {
-                profile.allowed_count += 1;
-                profile.allowed_total = profile.allowed_total.saturating_add(counted);
-            }
-            for (key, cap) in user_keys.iter().zip(caps) {
-                counters.push(CounterAdd {
-                    key: key.key.clone(),
-                    amount: counted,
-                    expires_at: key.expires_at,
-                    cap: Some(cap.amount),
-                    expected_count: None,
-                });
-            }
-            for key in device_keys.iter().chain(card_keys.iter().flatten()) {
-                let scored = key.window == Window::Day;
-                counters.push(CounterAdd {
-                    key: key.key.clone(),
-                    amount: counted,
-                    expires_at: key.expires_at,
-                    cap: None,
-                    expected_count: scored
-                        .then(|| readings.counters.get(&key.key).map_or(0, |t| t.count)),
-                });
-            }
-        }
-        let commit = RechargeCommit {
-            recharge: recharge.clone(),
-            profile,
-            expected_audit_seq,
-            audit,
-            counters,
-            device_account: counts.then(|| (device_key.clone(), caller.user_id.to_string())),
-            idempotency: (decision != Decision::Review)
-                .then(|| (scoped_key.to_string(), stored(&decided))),
+        let scored = match decide(&read, &ask, &self.policy, &self.ports.audit_keys, now) {
+            RechargeDecision::Refused(outcome) => return self.refuse(scoped_key, outcome).await,
+            RechargeDecision::Scored(scored) => scored,
         };
-        let outcome = match self.ports.wallet.commit_recharge(&commit).await? {
+        let recharge_id = &scored.commit.recharge.recharge_id;
+        let outcome = match self.ports.wallet.commit_recharge(&scored.commit).await? {
             CommitOutcome::Committed => {
-                match decision {
+                match scored.decision {
                     Decision::Block => {
                         crate::metrics::count(crate::metrics::Event::RechargeBlocked)
                     }
                     Decision::Review => crate::metrics::count(crate::metrics::Event::RechargeHeld),
                     Decision::Allow => {}
                 }
-                tracing::info!(recharge_id = %recharge_id, decision = ?decision, score = fraud.score, "recharge decided");
-                decided
+                tracing::info!(recharge_id = %recharge_id, decision = ?scored.decision, score = scored.score, "recharge decided");
+                scored.outcome.clone()
             }
             CommitOutcome::Conflict => return Ok(Outcome::Retry),
             CommitOutcome::CapExceeded(key) => {
-                let (window, cap) = user_keys
-                    .iter()
-                    .zip(caps)
-                    .find(|(k, _)| k.key == key)
-                    .map_or((Window::Day, caps[0]), |(k, cap)| (k.window, cap));
-                let outcome = if cap.is_age_threshold {
-                    RechargeOutcome::AgeCheckRequired
-                } else {
-                    RechargeOutcome::LimitExceeded { window }
-                };
-                self.ports
-                    .idempotency
-                    .complete(scoped_key, &stored(&outcome))
-                    .await?;
-                return Ok(Outcome::Reply(RechargeReply::fresh(outcome)));
+                return self.refuse(scoped_key, scored.refusal_at_cap(&key)).await
             }
             CommitOutcome::Duplicate => {
                 let existing = self
                     .ports
                     .wallet
-                    .recharge(&recharge_id)
+                    .recharge(recharge_id)
                     .await?
                     .ok_or(WalletError::Unavailable)?;
                 decision_outcome(&existing)
@@ -567,15 +380,63 @@ impl WalletService {
         if held {
             self.ports
                 .reviews
-                .enqueue_review(&recharge_id, caller.user_id)
+                .enqueue_review(recharge_id, caller.user_id)
                 .await?;
         }
-        if held || commit.idempotency.is_none() {
+        if held || scored.commit.idempotency.is_none() {
             self.ports
                 .idempotency
                 .complete(scoped_key, &stored(&outcome))
                 .await?;
         }
+        Ok(Outcome::Reply(RechargeReply::fresh(outcome)))
+    }
+
+    /// What a recharge decision reads, in one batch: the profile (a new one
+    /// for an account that never recharged), the counters and the device's
+    /// account set.
+    async fn read(
+        &self,
+        user_id: &str,
+        counters: RechargeCounters,
+    ) -> Result<RechargeRead, WalletError> {
+        let readings = self
+            .ports
+            .wallet
+            .readings(user_id, &counters.keys(), &counters.device_key)
+            .await?;
+        let expected_audit_seq = readings.profile.as_ref().map(|p| p.audit_seq);
+        let profile = match readings.profile {
+            Some(profile) => profile,
+            None => {
+                let user = self
+                    .ports
+                    .users
+                    .user_by_id(user_id)
+                    .await?
+                    .ok_or(WalletError::NotFound)?;
+                WalletProfile::new(user_id, user.created_at)
+            }
+        };
+        Ok(RechargeRead {
+            counters,
+            profile,
+            expected_audit_seq,
+            tallies: readings.counters,
+            device_accounts: readings.device_accounts,
+        })
+    }
+
+    /// Answers a refusal, completing the idempotency record with it.
+    async fn refuse(
+        &self,
+        scoped_key: &str,
+        outcome: RechargeOutcome,
+    ) -> Result<Outcome, WalletError> {
+        self.ports
+            .idempotency
+            .complete(scoped_key, &stored(&outcome))
+            .await?;
         Ok(Outcome::Reply(RechargeReply::fresh(outcome)))
     }
 
@@ -765,46 +626,7 @@ fn check_idempotency_key(key: Option<&str>) -> Result<&str, WalletError> {
     Ok(key)
 }
 
-/// The outcome of a decided recharge.
-fn decision_outcome(recharge: &Recharge) -> RechargeOutcome {
-    match recharge.status {
-        RechargeStatus::Blocked => RechargeOutcome::Blocked,
-        RechargeStatus::PendingReview => RechargeOutcome::HeldForReview {
-            recharge_id: recharge.recharge_id.clone(),
-            status: recharge.status,
-        },
-        _ => RechargeOutcome::Created {
-            recharge: RechargeView::from(recharge),
-        },
-    }
-}
-
 /// An outcome as the idempotency record keeps it.
-fn stored(outcome: &RechargeOutcome) -> String {
+pub(super) fn stored(outcome: &RechargeOutcome) -> String {
     serde_json::to_string(outcome).unwrap_or_default()
-}
-
-/// The most one window's user counter may hold after a commit, and whether
-/// that is the age threshold (tighter than the limit) rather than the limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct UserCap {
-    amount: i64,
-    is_age_threshold: bool,
-}
-
-/// Each window's cap, enforced by the commit itself: the spending limit, or
-/// for an account not age-verified the age threshold when it is lower, so
-/// a stale read cannot carry a recharge past either.
-fn user_caps(limits: &SpendingLimits, profile: &WalletProfile, age_threshold: i64) -> [UserCap; 3] {
-    limits.as_array().map(|limit| {
-        let is_age_threshold = !profile.age_verified && age_threshold < limit;
-        UserCap {
-            amount: if is_age_threshold {
-                age_threshold
-            } else {
-                limit
-            },
-            is_age_threshold,
-        }
-    })
 }

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use shared::audit::AuditEntry;
+use shared::auth::lockout::{refused_as_locked, Locked};
 use shared::auth::model::{
     AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
     UserRecord,
@@ -229,11 +230,8 @@ impl AttemptStore for MemoryStore {
         }
         if let Some(account) = account {
             let state = s.lockouts.get(&account.key).cloned().unwrap_or_default();
-            let locked = state.locked_until.is_some_and(|until| until > now);
-            if locked || state.failures >= account.max_failures {
-                return Ok(AttemptOutcome::Locked {
-                    until: state.locked_until.filter(|until| *until > now),
-                });
+            if let Some(Locked { until }) = refused_as_locked(&state, account.max_failures, now) {
+                return Ok(AttemptOutcome::Locked { until });
             }
             s.lockouts.entry(account.key.clone()).or_default().failures += 1;
         }
