@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use shared::admin::{Actor, AdminService};
+use shared::admin::actor::Actor;
+use shared::admin::unlocks::UserUnlocks;
 use shared::clock::ManualClock;
 use shared::ports::UserStore;
 use testkit::memory::{MemoryMailer, MemoryStore};
-use testkit::{event, invoke, memory_admin_ports, test_login_env, EventExt, Reply};
+use testkit::{event, invoke, memory_audited_commits, test_login_env, EventExt, Reply};
 
 const PASSWORD: &str = "violet tangerine 42";
 const START: i64 = 1_900_000_000;
@@ -306,9 +307,9 @@ async fn a_lock_never_outlasts_an_hour_and_support_can_lift_it_at_once() {
         .unwrap()
         .expect("registered")
         .user_id;
-    let support = AdminService::new(
-        memory_admin_ports(&login.store, login.mailer.clone()),
-        login.clock.clone(),
+    let support = UserUnlocks::new(
+        login.store.clone(),
+        memory_audited_commits(&login.store, login.clock.clone()),
     );
     support
         .unlock_user(

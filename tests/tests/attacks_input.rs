@@ -11,8 +11,8 @@ use shared::clock::{Clock, SystemClock};
 use shared::ports::WalletStore;
 use testkit::memory::{MemoryMailer, MemoryStore};
 use testkit::{
-    claims, event, invoke, memory_admin_ports, memory_wallet_ports, signed_in_account,
-    test_access_config, verified_wallet_user, EventExt,
+    claims, event, invoke, memory_kyc_desk_ports, memory_wallet_ports, signed_in_account,
+    test_access_config, test_audit_keys, test_pii_keys, verified_wallet_user, EventExt,
 };
 
 #[tokio::test]
@@ -202,7 +202,7 @@ async fn a_body_is_refused_for_its_depth_only_beyond_the_limit() {
     let device = claims(&token)["did"].as_str().unwrap().to_string();
     let app = admin::App::new(
         test_access_config(),
-        memory_admin_ports(&store, Arc::new(MemoryMailer::new())),
+        memory_admin_ports(&store),
         Arc::new(SystemClock),
     );
     let depth_issue =
@@ -240,4 +240,19 @@ async fn a_body_is_refused_for_its_depth_only_beyond_the_limit() {
         ],
         "at the limit the body's nesting is no reason; one level more is"
     );
+}
+
+/// The admin function's ports over one in-memory store.
+fn memory_admin_ports(store: &Arc<MemoryStore>) -> admin::AdminPorts {
+    admin::AdminPorts {
+        flags: store.clone(),
+        audit: store.clone(),
+        store: store.clone(),
+        users: store.clone(),
+        sessions: store.clone(),
+        reviews: store.clone(),
+        mailer: Arc::new(MemoryMailer::new()),
+        kyc: memory_kyc_desk_ports(store.clone(), Arc::new(test_pii_keys())),
+        audit_keys: test_audit_keys(),
+    }
 }

@@ -16,8 +16,9 @@ use shared::ports::WalletStore;
 use shared::wallet::service::recharge_id_for;
 use testkit::memory::{MemoryMailer, MemoryStore};
 use testkit::{
-    claims, event, invoke, memory_admin_ports, memory_auth_ports, memory_wallet_ports,
-    signed_in_account, test_access_config, test_login_env, verified_wallet_user, EventExt, Reply,
+    claims, event, invoke, memory_auth_ports, memory_kyc_desk_ports, memory_wallet_ports,
+    signed_in_account, test_access_config, test_audit_keys, test_login_env, test_pii_keys,
+    verified_wallet_user, EventExt, Reply,
 };
 
 /// The public half of the tests' signing key: what an attacker can read from
@@ -109,11 +110,7 @@ impl Stack {
             recharge::policy_from_env(&env).unwrap(),
             clock.clone(),
         );
-        let admin = admin::App::new(
-            test_access_config(),
-            memory_admin_ports(&store, Arc::new(MemoryMailer::new())),
-            clock,
-        );
+        let admin = admin::App::new(test_access_config(), memory_admin_ports(&store), clock);
         Self {
             store,
             recharge,
@@ -492,4 +489,19 @@ async fn admin_tokens_are_pinned_to_their_ip_and_need_totp() {
         snapshot.is_none_or(|s| !s.emergency),
         "the emergency switch was not touched"
     );
+}
+
+/// The admin function's ports over one in-memory store.
+fn memory_admin_ports(store: &Arc<MemoryStore>) -> admin::AdminPorts {
+    admin::AdminPorts {
+        flags: store.clone(),
+        audit: store.clone(),
+        store: store.clone(),
+        users: store.clone(),
+        sessions: store.clone(),
+        reviews: store.clone(),
+        mailer: Arc::new(MemoryMailer::new()),
+        kyc: memory_kyc_desk_ports(store.clone(), Arc::new(test_pii_keys())),
+        audit_keys: test_audit_keys(),
+    }
 }

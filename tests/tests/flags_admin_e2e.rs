@@ -58,7 +58,7 @@ impl Stack {
                 &sdk,
                 &aws_adapters::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
             ),
-            shared::kyc::desk::KycDesk {
+            shared::kyc::desk::KycDeskPorts {
                 store: Arc::new(aws_adapters::DynamoKyc::new(
                     &sdk,
                     aws_adapters::DynamoKyc::table_from_env(&ProcessEnv).unwrap(),

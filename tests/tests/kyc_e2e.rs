@@ -12,12 +12,11 @@ use aws_adapters::{
 use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::{emails_to, endpoint};
 use serde_json::{json, Value};
-use shared::admin::AdminPorts;
 use shared::auth::model::Role;
 use shared::clock::{Clock, SystemClock};
 use shared::config::ProcessEnv;
 use shared::flags::CacheTiming;
-use shared::kyc::desk::KycDesk;
+use shared::kyc::desk::KycDeskPorts;
 use shared::kyc::files::samples::{jpeg, png_of_size};
 use shared::kyc::pii::PiiKeys;
 use shared::kyc::policy::KycPolicy;
@@ -156,7 +155,7 @@ impl Stack {
             Arc::new(SystemClock),
             CacheTiming::default(),
         );
-        let ports = AdminPorts {
+        let ports = admin::AdminPorts {
             audit_keys: testkit::test_audit_keys(),
             flags: flags.clone(),
             audit: audit.clone(),
@@ -168,7 +167,7 @@ impl Stack {
                 &sdk,
                 &aws_adapters::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
             )),
-            kyc: KycDesk {
+            kyc: KycDeskPorts {
                 store: Arc::new(kyc_store(&sdk)),
                 documents: Arc::new(documents(&sdk)),
                 wallet: wallet.clone(),

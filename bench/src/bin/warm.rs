@@ -22,8 +22,8 @@ use shared::wallet::model::WalletProfile;
 use shared::webhook::ingest::IngestPolicy;
 use testkit::memory::{MemoryMailer, MemoryStore};
 use testkit::{
-    event, memory_admin_ports, memory_auth_ports, memory_wallet_ports, signed_in_account,
-    test_access_config, test_login_env, test_pii_keys, EventExt,
+    event, memory_auth_ports, memory_kyc_desk_ports, memory_wallet_ports, signed_in_account,
+    test_access_config, test_audit_keys, test_login_env, test_pii_keys, EventExt,
 };
 
 const RUNS: usize = 2_000;
@@ -307,11 +307,18 @@ async fn main() {
         now,
     )
     .await;
-    let admin_app = admin::App::new(
-        test_access_config(),
-        memory_admin_ports(&store, Arc::new(MemoryMailer::new())),
-        clock.clone(),
-    );
+    let admin_ports = admin::AdminPorts {
+        flags: store.clone(),
+        audit: store.clone(),
+        store: store.clone(),
+        users: store.clone(),
+        sessions: store.clone(),
+        reviews: store.clone(),
+        mailer: Arc::new(MemoryMailer::new()),
+        kyc: memory_kyc_desk_ports(store.clone(), Arc::new(test_pii_keys())),
+        audit_keys: test_audit_keys(),
+    };
+    let admin_app = admin::App::new(test_access_config(), admin_ports, clock.clone());
     let admin_call = |req| admin::handle(&admin_app, req);
     let admin_flags = event("admin-flags-list")
         .header("X-Admin-Session", &admin_token)

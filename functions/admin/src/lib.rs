@@ -19,18 +19,47 @@ use aws_adapters::{
 use edge::cors::CorsPolicy;
 use edge::lambda::HttpShell;
 use lambda_http::{Body, Request, Response};
-use shared::admin::{AdminPorts, AdminService};
+use shared::admin::actor::Admission;
+use shared::admin::audit::AuditTrail;
+use shared::admin::commit::AuditedCommits;
+use shared::admin::flags::FlagsAdmin;
+use shared::admin::reviews::ReviewDesk;
+use shared::admin::unlocks::UserUnlocks;
 use shared::audit::AuditKeys;
 use shared::auth::{AccessConfig, AccessGuard};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{parsed_or, ConfigError, Env};
-use shared::kyc::desk::KycDesk;
+use shared::kyc::desk::{KycDesk, KycDeskPorts};
 use shared::kyc::pii::PiiKeys;
 use shared::kyc::policy::KycPolicy;
+use shared::ports::{
+    AdminStore, AuditLog, FlagStore, Mailer, ReviewStore, SessionStore, UserStore,
+};
 
-/// Everything built once per cold start.
+/// The ports the admin desks run on, as the composition root wires them.
+#[derive(Clone)]
+pub struct AdminPorts {
+    pub flags: Arc<dyn FlagStore>,
+    pub audit: Arc<dyn AuditLog>,
+    pub store: Arc<dyn AdminStore>,
+    pub users: Arc<dyn UserStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub reviews: Arc<dyn ReviewStore>,
+    pub mailer: Arc<dyn Mailer>,
+    pub kyc: KycDeskPorts,
+    /// Signs admin and KYC audit entries and verifies the chain.
+    pub audit_keys: Arc<AuditKeys>,
+}
+
+/// Everything built once per cold start: the access checks and one service
+/// per desk.
 pub struct App {
-    service: AdminService,
+    admission: Admission,
+    flags: FlagsAdmin,
+    unlocks: UserUnlocks,
+    reviews: ReviewDesk,
+    kyc: KycDesk,
+    audit: AuditTrail,
     guard: AccessGuard,
     url_auth: UrlAuth,
     shell: HttpShell,
@@ -39,9 +68,25 @@ pub struct App {
 impl App {
     /// An app behind an unauthenticated URL (`UrlAuth::None`); see [`App::with_url_auth`].
     pub fn new(access: AccessConfig, ports: AdminPorts, clock: Arc<dyn Clock>) -> Self {
+        let commits = AuditedCommits::new(
+            ports.audit.clone(),
+            ports.store,
+            ports.audit_keys.clone(),
+            clock.clone(),
+        );
         Self {
-            guard: AccessGuard::new(access, clock.clone()),
-            service: AdminService::new(ports, clock),
+            admission: Admission::new(ports.sessions, clock.clone()),
+            flags: FlagsAdmin::new(ports.flags, commits.clone()),
+            unlocks: UserUnlocks::new(ports.users.clone(), commits.clone()),
+            reviews: ReviewDesk::new(
+                ports.reviews,
+                ports.users.clone(),
+                ports.mailer.clone(),
+                commits.clone(),
+            ),
+            kyc: KycDesk::new(ports.kyc, ports.users, ports.mailer, commits),
+            audit: AuditTrail::new(ports.audit, ports.audit_keys),
+            guard: AccessGuard::new(access, clock),
             url_auth: UrlAuth::None,
             shell: HttpShell::new("admin"),
         }
@@ -84,7 +129,7 @@ impl App {
         }
         let sdk = load_sdk_config().await;
         let wallet = Arc::new(DynamoWallet::new(&sdk, WalletTables::from_env(env)?));
-        let kyc = KycDesk {
+        let kyc = KycDeskPorts {
             store: Arc::new(DynamoKyc::new(&sdk, admin_tables.kyc.clone())),
             documents: Arc::new(S3Documents::from_settings(
                 &sdk,
@@ -117,7 +162,7 @@ pub fn admin_ports(
     auth: DynamoStore,
     wallet: Arc<DynamoWallet>,
     mailer: SesMailer,
-    kyc: KycDesk,
+    kyc: KycDeskPorts,
     audit_keys: AuditKeys,
 ) -> AdminPorts {
     let admin = Arc::new(admin);

@@ -1,5 +1,5 @@
 //! Routes under `/admin`: authenticate and admit the admin, parse strictly,
-//! call the admin service, shape the response.
+//! call the desk the route belongs to, shape the response.
 
 use edge::http::{
     empty_response, header, json_response, only_query_params, parse_json, ApiError, FieldIssue,
@@ -107,11 +107,10 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
         header(req.headers(), "x-device-id"),
         meta.source_ip,
     )?;
-    let actor = app.service.admit(&principal).await?;
+    let actor = app.admission.admit(&principal).await?;
     let segments: Vec<&str> = meta.route.split('/').skip(2).collect();
     let method = req.method().as_str();
     let id = &meta.request_id;
-    let service = &app.service;
     let ok = |status: StatusCode, body: serde_json::Value| {
         Ok((
             json_response(status, &body, id),
@@ -121,20 +120,20 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
     match (method, segments.as_slice()) {
         ("GET", ["flags"]) => {
             only_query_params(req, &[])?;
-            ok(StatusCode::OK, json!(service.snapshot().await?))
+            ok(StatusCode::OK, json!(app.flags.snapshot().await?))
         }
         ("POST", ["flags"]) => {
             let flag: Flag = parse_json(req)?;
             ok(
                 StatusCode::CREATED,
-                json!(service.create_flag(&actor, flag).await?),
+                json!(app.flags.create_flag(&actor, flag).await?),
             )
         }
-        ("GET", ["flags", key]) => ok(StatusCode::OK, json!(service.flag(key).await?)),
+        ("GET", ["flags", key]) => ok(StatusCode::OK, json!(app.flags.flag(key).await?)),
         ("PUT", ["flags", key]) => {
             let flag: Flag = parse_json(req)?;
             let expected = flag.version;
-            let updated = service.update_flag(&actor, key, flag, expected).await?;
+            let updated = app.flags.update_flag(&actor, key, flag, expected).await?;
             ok(StatusCode::OK, json!(updated))
         }
         ("DELETE", ["flags", key]) => {
@@ -145,7 +144,7 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
                     "the version you read is required",
                 )])
             })?;
-            service.delete_flag(&actor, key, expected).await?;
+            app.flags.delete_flag(&actor, key, expected).await?;
             Ok((
                 empty_response(StatusCode::NO_CONTENT, id),
                 Some(actor.user_id.clone()),
@@ -161,7 +160,7 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
                 )]));
             }
             let on = segments[0] == "emergency-disable";
-            let snapshot = service.set_emergency(&actor, on, reason).await?;
+            let snapshot = app.flags.set_emergency(&actor, on, reason).await?;
             ok(
                 StatusCode::OK,
                 json!({ "emergency": snapshot.emergency, "version": snapshot.version }),
@@ -173,14 +172,11 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
             let limit = query_number(req, "limit")?
                 .unwrap_or(50)
                 .min(u32::MAX as u64) as u32;
-            ok(
-                StatusCode::OK,
-                json!(service.audit_page(before, limit).await?),
-            )
+            ok(StatusCode::OK, json!(app.audit.page(before, limit).await?))
         }
         ("GET", ["audit", "verify"]) => {
             only_query_params(req, &[])?;
-            ok(StatusCode::OK, json!(service.verify_audit().await?))
+            ok(StatusCode::OK, json!(app.audit.verify().await?))
         }
         ("GET", ["reviews"]) => {
             only_query_params(req, &["status", "limit"])?;
@@ -201,7 +197,7 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
             let limit = query_number(req, "limit")?.unwrap_or(50).min(100) as u32;
             ok(
                 StatusCode::OK,
-                json!({ "cases": service.reviews(status, limit).await? }),
+                json!({ "cases": app.reviews.cases(status, limit).await? }),
             )
         }
         ("POST", ["reviews", case_id, "decision"]) => {
@@ -213,8 +209,9 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
                 )]));
             }
             let approve = matches!(body.decision, ReviewVerdict::Approve);
-            let case = service
-                .decide_review(&actor, case_id, approve, &body.note)
+            let case = app
+                .reviews
+                .decide(&actor, case_id, approve, &body.note)
                 .await?;
             ok(StatusCode::OK, json!(case))
         }
@@ -234,19 +231,19 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
             let cursor = query.and_then(|q| q.first("cursor"));
             ok(
                 StatusCode::OK,
-                json!(service.kyc_submissions(status, limit, cursor).await?),
+                json!(app.kyc.submissions(status, limit, cursor).await?),
             )
         }
         ("GET", ["kyc", submission_id]) => {
             only_query_params(req, &[])?;
             ok(
                 StatusCode::OK,
-                json!(service.kyc_submission(&actor, submission_id).await?),
+                json!(app.kyc.submission(&actor, submission_id).await?),
             )
         }
         ("POST", ["kyc", submission_id, "decision"]) => {
             let verdict = parse_json::<KycDecisionBody>(req)?.verdict()?;
-            let decided = service.decide_kyc(&actor, submission_id, &verdict).await?;
+            let decided = app.kyc.decide(&actor, submission_id, &verdict).await?;
             ok(
                 StatusCode::OK,
                 json!(shared::kyc::desk::KycSummary::from(&decided)),
@@ -254,10 +251,10 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
         }
         ("POST", ["users", user_id, "kyc-erasure"]) => ok(
             StatusCode::OK,
-            json!(service.erase_user_kyc(&actor, user_id).await?),
+            json!(app.kyc.erase_user(&actor, user_id).await?),
         ),
         ("POST", ["users", user_id, "unlock"]) => {
-            service.unlock_user(&actor, user_id).await?;
+            app.unlocks.unlock_user(&actor, user_id).await?;
             Ok((
                 empty_response(StatusCode::NO_CONTENT, id),
                 Some(actor.user_id.clone()),

@@ -2,11 +2,12 @@
 //! with optimistic concurrency, the emergency switch, unlocks, and the audit
 //! chain every action writes.
 
+mod common;
+
 use std::sync::Arc;
 
 use admin::{AdminRole, App, UrlAuth};
 use serde_json::{json, Value};
-use shared::admin::AdminPorts;
 use shared::auth::lockout::lockout_key;
 use shared::auth::model::{AccountAttempt, Role};
 use shared::clock::{Clock, ManualClock};
@@ -44,20 +45,8 @@ impl Harness {
         let store = Arc::new(MemoryStore::new());
         let mailer = Arc::new(MemoryMailer::new());
         let clock = Arc::new(ManualClock::new(NOW));
-        let ports = AdminPorts {
-            audit_keys: testkit::test_audit_keys(),
-            flags: store.clone(),
-            audit: store.clone(),
-            store: store.clone(),
-            users: store.clone(),
-            sessions: store.clone(),
-            reviews: store.clone(),
-            mailer: mailer.clone(),
-            kyc: testkit::memory_kyc_desk(
-                store.clone(),
-                std::sync::Arc::new(testkit::test_pii_keys()),
-            ),
-        };
+        let ports =
+            common::memory_ports(&store, mailer.clone(), Arc::new(testkit::test_pii_keys()));
         let app = App::new(test_access_config(), ports, clock.clone()).with_url_auth(url_auth);
         let (_, token) = signed_in_account(
             &*store,

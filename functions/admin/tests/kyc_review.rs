@@ -2,6 +2,8 @@
 //! reviewer's view (PII decrypted, short-lived links), decisions taken
 //! once (also under a race), audit, email, the age-verified mark, erasure.
 
+mod common;
+
 use std::sync::Arc;
 
 use admin::App;
@@ -16,8 +18,7 @@ use shared::ports::{AuditLog, DocumentStore, KycStore, UserStore, WalletStore};
 use testkit::kyc_contract::sample_submission;
 use testkit::memory::{MemoryMailer, MemoryStore};
 use testkit::{
-    event, invoke, memory_admin_ports, memory_kyc_desk, signed_in_account, test_access_config,
-    test_pii_keys, EventExt, Reply,
+    event, invoke, signed_in_account, test_access_config, test_pii_keys, EventExt, Reply,
 };
 
 const NOW: i64 = 1_795_435_200;
@@ -37,8 +38,7 @@ impl Harness {
         let mailer = Arc::new(MemoryMailer::new());
         let clock = Arc::new(ManualClock::new(NOW));
         let pii = Arc::new(test_pii_keys());
-        let mut ports = memory_admin_ports(&store, mailer.clone());
-        ports.kyc = memory_kyc_desk(store.clone(), pii.clone());
+        let ports = common::memory_ports(&store, mailer.clone(), pii.clone());
         let app = App::new(test_access_config(), ports, clock.clone());
         let (_, token) = signed_in_account(
             &*store,

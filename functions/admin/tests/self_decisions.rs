@@ -2,6 +2,8 @@
 //! review case about their own account. The attempt is refused with 403
 //! `SELF_DECISION_FORBIDDEN`, changes nothing, and is audited.
 
+mod common;
+
 use std::sync::Arc;
 
 use admin::App;
@@ -15,7 +17,7 @@ use shared::review::{CaseStatus, ReviewCase};
 use testkit::kyc_contract::sample_submission;
 use testkit::memory::{MemoryMailer, MemoryStore};
 use testkit::{
-    event, invoke, memory_admin_ports, signed_in_account, test_access_config, EventExt, Reply,
+    event, invoke, signed_in_account, test_access_config, test_pii_keys, EventExt, Reply,
 };
 
 const NOW: i64 = 1_900_000_000;
@@ -36,7 +38,7 @@ impl Harness {
     fn new() -> Self {
         let store = Arc::new(MemoryStore::new());
         let mailer = Arc::new(MemoryMailer::new());
-        let ports = memory_admin_ports(&store, mailer.clone());
+        let ports = common::memory_ports(&store, mailer.clone(), Arc::new(test_pii_keys()));
         let app = App::new(test_access_config(), ports, Arc::new(ManualClock::new(NOW)));
         Self { app, store, mailer }
     }

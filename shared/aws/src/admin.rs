@@ -1,30 +1,19 @@
-//! DynamoDB adapter for the audit chain and for admin changes, each
-//! committed in one transaction with its audit entry.
-//!
-//! Audit table: partition `pk = AUDIT`, sort key `seq` (number); an entry is
-//! only ever put if its `seq` is free, never updated or deleted; `kid` names
-//! the audit key its `hash` is a MAC under (absent on legacy entries).
+//! DynamoDB adapter for the audit chain (its items are encoded in `audit`)
+//! and for admin changes, each committed in one transaction with its audit
+//! entry.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
+use super::audit::{entry_from, entry_put, partition, user_namespace};
 use super::db::{built, key, unavailable, values, Db};
 use super::flags::snapshot_item;
-use super::item::{get_n, get_s, n, opt_s, s, Item};
+use super::item::{n, s};
 use shared::audit::AuditEntry;
 use shared::config::{required, ConfigError, Env};
 use shared::ports::{AdminChange, AdminStore, AuditLog, StoreError};
-
-/// Partition of the audit chain in namespace `namespace`.
-fn audit_partition(namespace: &str) -> String {
-    if namespace.is_empty() {
-        "AUDIT".to_string()
-    } else {
-        format!("AUDIT#{namespace}")
-    }
-}
 
 /// Tables the admin adapter writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +70,7 @@ impl DynamoAdmin {
     ) -> Result<(Vec<AuditEntry>, Option<HashMap<String, AttributeValue>>), StoreError> {
         self.db.count_call();
         let mut condition = "pk = :pk".to_string();
-        let mut vals = vec![(":pk", s(audit_partition(&self.namespace)))];
+        let mut vals = vec![(":pk", s(partition(&self.namespace)))];
         if let Some(before) = before {
             condition.push_str(" AND seq < :before");
             vals.push((":before", n(before)));
@@ -108,58 +97,6 @@ impl DynamoAdmin {
             .collect::<Result<_, _>>()?;
         Ok((entries, out.last_evaluated_key))
     }
-}
-
-fn json_attr(value: &Option<serde_json::Value>) -> Option<AttributeValue> {
-    value.as_ref().map(|v| s(v.to_string()))
-}
-
-pub(crate) fn entry_item(entry: &AuditEntry, namespace: &str) -> Item {
-    let mut item = key(audit_partition(namespace));
-    item.insert("seq".into(), n(entry.seq));
-    item.insert("at".into(), n(entry.at));
-    item.insert("actor".into(), s(&entry.actor));
-    if let Some(ip) = &entry.ip {
-        item.insert("ip".into(), s(ip));
-    }
-    item.insert("action".into(), s(&entry.action));
-    item.insert("target".into(), s(&entry.target));
-    if let Some(before) = json_attr(&entry.before) {
-        item.insert("before".into(), before);
-    }
-    if let Some(after) = json_attr(&entry.after) {
-        item.insert("after".into(), after);
-    }
-    item.insert("prev_hash".into(), s(&entry.prev_hash));
-    if let Some(kid) = &entry.kid {
-        item.insert("kid".into(), s(kid));
-    }
-    item.insert("hash".into(), s(&entry.hash));
-    item
-}
-
-fn entry_from(item: &Item) -> Result<AuditEntry, StoreError> {
-    let json = |name: &str| -> Result<Option<serde_json::Value>, StoreError> {
-        opt_s(item, name)
-            .map(|text| {
-                serde_json::from_str(&text)
-                    .map_err(|e| StoreError::Unavailable(format!("audit {name} unreadable: {e}")))
-            })
-            .transpose()
-    };
-    Ok(AuditEntry {
-        seq: get_n(item, "seq")?,
-        at: get_n(item, "at")?,
-        actor: get_s(item, "actor")?,
-        ip: opt_s(item, "ip"),
-        action: get_s(item, "action")?,
-        target: get_s(item, "target")?,
-        before: json("before")?,
-        after: json("after")?,
-        prev_hash: get_s(item, "prev_hash")?,
-        kid: opt_s(item, "kid"),
-        hash: get_s(item, "hash")?,
-    })
 }
 
 #[async_trait]
@@ -247,27 +184,18 @@ impl AdminStore for DynamoAdmin {
                         &change.profile,
                         change.expected_audit_seq,
                     )?);
-                    let user_audit = Put::builder()
-                        .table_name(&self.tables.audit)
-                        .set_item(Some(entry_item(
-                            &change.audit,
-                            &format!("user#{}", change.profile.user_id),
-                        )))
-                        .condition_expression("attribute_not_exists(seq)")
-                        .build();
-                    items.push(TransactWriteItem::builder().put(built(user_audit)?).build());
+                    items.push(entry_put(
+                        &self.tables.audit,
+                        &change.audit,
+                        &user_namespace(&change.profile.user_id),
+                    )?);
                 }
                 items
             }
             AdminChange::RecordOnly => Vec::new(),
         };
-        let audit_put = Put::builder()
-            .table_name(&self.tables.audit)
-            .set_item(Some(entry_item(entry, &self.namespace)))
-            .condition_expression("attribute_not_exists(seq)")
-            .build();
         let mut items = change_item;
-        items.push(TransactWriteItem::builder().put(built(audit_put)?).build());
+        items.push(entry_put(&self.tables.audit, entry, &self.namespace)?);
         if self.db.transact(items).await? {
             Ok(())
         } else {

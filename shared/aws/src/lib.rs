@@ -3,6 +3,7 @@
 //! binary talks to AWS or to the local stand-in.
 
 pub mod admin;
+mod audit;
 mod batch;
 mod db;
 pub mod dynamo;

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 
-use super::admin::entry_item;
+use super::audit::{entry_put, user_namespace};
 use super::batch::BatchReader;
 use super::db::{built, key, names, unavailable, values, Db};
 use super::item::{get_s, n, opt_n, opt_s, s, Item};
@@ -191,20 +191,16 @@ impl WalletStore for DynamoWallet {
             .set_item(Some(recharge_item))
             .condition_expression("attribute_not_exists(pk)")
             .build();
-        let audit_put = Put::builder()
-            .table_name(&self.tables.audit)
-            .set_item(Some(entry_item(
-                &commit.audit,
-                &format!("user#{}", r.user_id),
-            )))
-            .condition_expression("attribute_not_exists(seq)")
-            .build();
         let mut items = vec![
             TransactWriteItem::builder()
                 .put(built(recharge_put)?)
                 .build(),
             self.profile_put(&commit.profile, commit.expected_audit_seq)?,
-            TransactWriteItem::builder().put(built(audit_put)?).build(),
+            entry_put(
+                &self.tables.audit,
+                &commit.audit,
+                &user_namespace(&r.user_id),
+            )?,
         ];
         for add in &commit.counters {
             let mut vals = vec![
@@ -344,15 +340,11 @@ impl WalletStore for DynamoWallet {
             items.push(TransactWriteItem::builder().put(built(put)?).build());
         }
         items.push(self.profile_put(&commit.profile, Some(commit.expected_audit_seq))?);
-        let audit_put = Put::builder()
-            .table_name(&self.tables.audit)
-            .set_item(Some(entry_item(
-                &commit.audit,
-                &format!("user#{}", commit.profile.user_id),
-            )))
-            .condition_expression("attribute_not_exists(seq)")
-            .build();
-        items.push(TransactWriteItem::builder().put(built(audit_put)?).build());
+        items.push(entry_put(
+            &self.tables.audit,
+            &commit.audit,
+            &user_namespace(&commit.profile.user_id),
+        )?);
         let Some(reasons) = self.db.transact_with_reasons(items).await? else {
             return Ok(CommitOutcome::Committed);
         };
@@ -387,17 +379,9 @@ impl WalletStore for DynamoWallet {
         expected_audit_seq: u64,
         audit: &AuditEntry,
     ) -> Result<CommitOutcome, StoreError> {
-        let audit_put = Put::builder()
-            .table_name(&self.tables.audit)
-            .set_item(Some(entry_item(
-                audit,
-                &format!("user#{}", profile.user_id),
-            )))
-            .condition_expression("attribute_not_exists(seq)")
-            .build();
         let items = vec![
             self.profile_put(profile, Some(expected_audit_seq))?,
-            TransactWriteItem::builder().put(built(audit_put)?).build(),
+            entry_put(&self.tables.audit, audit, &user_namespace(&profile.user_id))?,
         ];
         Ok(if self.db.transact(items).await? {
             CommitOutcome::Committed

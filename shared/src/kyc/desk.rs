@@ -11,17 +11,20 @@ use super::age::{age_on, date_at, parse_birth_date};
 use super::model::{DocumentRole, KycStatus, KycSubmission, Verdict};
 use super::pii::PiiKeys;
 use super::service::pii_field;
-use crate::admin::{Actor, AdminError, AdminService, COMMIT_ATTEMPTS};
+use crate::admin::actor::Actor;
+use crate::admin::commit::{AuditedCommits, COMMIT_ATTEMPTS};
+use crate::admin::{AdminError, MAX_AUDIT_PAGE};
 use crate::audit::{chain_after_head, AuditDraft};
 use crate::ports::{
-    AdminChange, DocumentStore, KycDecisionCommit, KycStore, OutgoingEmail, ProfileChange,
-    StoreError, WalletStore,
+    AdminChange, DocumentStore, KycDecisionCommit, KycStore, Mailer, OutgoingEmail, ProfileChange,
+    StoreError, UserStore, WalletStore,
 };
+use crate::validation::FieldIssue;
 use crate::wallet::model::WalletProfile;
 
-/// What the admin function needs for KYC review.
+/// The KYC ports and settings of the review desk.
 #[derive(Clone)]
-pub struct KycDesk {
+pub struct KycDeskPorts {
     pub store: Arc<dyn KycStore>,
     pub documents: Arc<dyn DocumentStore>,
     pub wallet: Arc<dyn WalletStore>,
@@ -110,38 +113,59 @@ pub struct Erasure {
     pub documents: usize,
 }
 
-impl AdminService {
-    fn desk(&self) -> &KycDesk {
-        &self.ports().kyc
+/// The reviewers' side of KYC: lists, reads, decides and erases submissions.
+pub struct KycDesk {
+    ports: KycDeskPorts,
+    users: Arc<dyn UserStore>,
+    mailer: Arc<dyn Mailer>,
+    commits: AuditedCommits,
+}
+
+impl KycDesk {
+    /// Submissions in `ports`, decided through `commits`; applicants (found
+    /// in `users`) are told the outcome through `mailer`.
+    pub fn new(
+        ports: KycDeskPorts,
+        users: Arc<dyn UserStore>,
+        mailer: Arc<dyn Mailer>,
+        commits: AuditedCommits,
+    ) -> Self {
+        Self {
+            ports,
+            users,
+            mailer,
+            commits,
+        }
     }
 
     /// Up to `limit` submissions with `status`, oldest first.
-    pub async fn kyc_submissions(
+    pub async fn submissions(
         &self,
         status: KycStatus,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<KycPage, AdminError> {
-        let limit = limit.clamp(1, crate::admin::MAX_AUDIT_PAGE);
-        match self.desk().store.submissions(status, limit, cursor).await {
+        let limit = limit.clamp(1, MAX_AUDIT_PAGE);
+        match self.ports.store.submissions(status, limit, cursor).await {
             Ok((subs, next_cursor)) => Ok(KycPage {
                 submissions: subs.iter().map(KycSummary::from).collect(),
                 next_cursor,
             }),
-            Err(StoreError::NotFound) => Err(AdminError::Invalid(vec![
-                crate::validation::FieldIssue::new("cursor", "not a cursor from a previous page"),
-            ])),
+            Err(StoreError::NotFound) => Err(AdminError::Invalid(vec![FieldIssue::new(
+                "cursor",
+                "not a cursor from a previous page",
+            )])),
             Err(other) => Err(other.into()),
         }
     }
 
     /// The submission with decrypted PII and document links.
-    pub async fn kyc_submission(
+    pub async fn submission(
         &self,
         actor: &Actor,
         submission_id: &str,
     ) -> Result<KycDetail, AdminError> {
-        let desk = self.desk();
+        let desk = &self.ports;
         let sub = desk
             .store
             .submission(submission_id)
@@ -158,7 +182,7 @@ impl AdminService {
         };
         let date_of_birth = reveal("date_of_birth", &sub.birth_date);
         let document_number = reveal("document_number", &sub.document_number);
-        let today = date_at(self.now());
+        let today = date_at(self.commits.now());
         let age = date_of_birth
             .as_deref()
             .and_then(parse_birth_date)
@@ -198,7 +222,7 @@ impl AdminService {
     /// Decides a pending submission once; approval marks the account
     /// age-verified (and sets its country) in the same write. The user is
     /// emailed the outcome.
-    pub async fn decide_kyc(
+    pub async fn decide(
         &self,
         actor: &Actor,
         submission_id: &str,
@@ -207,14 +231,15 @@ impl AdminService {
         let action = format!("kyc.{}", verdict.status().as_str());
         for _ in 0..COMMIT_ATTEMPTS {
             let sub = self
-                .desk()
+                .ports
                 .store
                 .submission(submission_id)
                 .await?
                 .ok_or(AdminError::NotFound)?;
             let target = format!("kyc:{submission_id}");
             let decision = verdict.status().as_str();
-            self.refuse_own_case(actor, &sub.user_id, "kyc", &target, decision)
+            self.commits
+                .refuse_own_case(actor, &sub.user_id, "kyc", &target, decision)
                 .await?;
             if sub.status != KycStatus::Pending {
                 return Err(AdminError::Conflict("KYC_ALREADY_DECIDED"));
@@ -222,13 +247,13 @@ impl AdminService {
             if sub.purged_at.is_some() {
                 return Err(AdminError::Conflict("KYC_ERASED"));
             }
-            let now = self.now();
+            let now = self.commits.now();
             let mut decided = sub.clone();
             decided.status = verdict.status();
             decided.decided_at = Some(now);
             decided.decided_by = Some(actor.user_id.clone());
             decided.reason = verdict.reason().map(str::to_string);
-            decided.purge_after = Some(now + self.desk().retention_seconds);
+            decided.purge_after = Some(now + self.ports.retention_seconds);
             let profile = match verdict {
                 Verdict::Approve => Some(self.verified_profile(actor, &sub, now).await?),
                 _ => None,
@@ -245,7 +270,7 @@ impl AdminService {
                 before: Some(json!({ "status": "pending" })),
                 after: Some(json!({ "status": decided.status, "reason": decided.reason })),
             };
-            match self.try_commit(&change, draft).await {
+            match self.commits.try_commit(&change, draft).await {
                 Ok(()) => {
                     self.email_outcome(&decided).await;
                     return Ok(decided);
@@ -258,12 +283,8 @@ impl AdminService {
     }
 
     /// Removes every document and all PII of `user_id` (account deletion).
-    pub async fn erase_user_kyc(
-        &self,
-        actor: &Actor,
-        user_id: &str,
-    ) -> Result<Erasure, AdminError> {
-        let desk = self.desk();
+    pub async fn erase_user(&self, actor: &Actor, user_id: &str) -> Result<Erasure, AdminError> {
+        let desk = &self.ports;
         let subs = desk.store.user_submissions(user_id).await?;
         let mut documents = 0;
         for sub in &subs {
@@ -271,7 +292,9 @@ impl AdminService {
                 desk.documents.delete_document(&doc.object_key).await?;
                 documents += 1;
             }
-            desk.store.erase(&sub.submission_id, self.now()).await?;
+            desk.store
+                .erase(&sub.submission_id, self.commits.now())
+                .await?;
         }
         desk.store.forget_user(user_id).await?;
         let erasure = Erasure {
@@ -286,7 +309,8 @@ impl AdminService {
             before: None,
             after: Some(json!(erasure)),
         };
-        self.commit_with_audit(&AdminChange::RecordOnly, draft)
+        self.commits
+            .commit_with_audit(&AdminChange::RecordOnly, draft)
             .await?;
         Ok(erasure)
     }
@@ -299,7 +323,7 @@ impl AdminService {
         sub: &KycSubmission,
         now: i64,
     ) -> Result<ProfileChange, AdminError> {
-        let readings = self.desk().wallet.readings(&sub.user_id, &[], "").await?;
+        let readings = self.ports.wallet.readings(&sub.user_id, &[], "").await?;
         let (mut profile, expected_audit_seq) = match readings.profile {
             Some(profile) => {
                 let seq = profile.audit_seq;
@@ -307,7 +331,6 @@ impl AdminService {
             }
             None => {
                 let user = self
-                    .ports()
                     .users
                     .user_by_id(&sub.user_id)
                     .await?
@@ -317,7 +340,7 @@ impl AdminService {
         };
         let head = profile.audit_head();
         let audit = chain_after_head(
-            &self.ports().audit_keys,
+            self.commits.keys(),
             head,
             AuditDraft {
                 actor: actor.user_id.clone(),
@@ -344,7 +367,7 @@ impl AdminService {
 
     /// Tells the applicant the outcome (best effort: the decision stands).
     async fn email_outcome(&self, sub: &KycSubmission) {
-        let user = match self.ports().users.user_by_id(&sub.user_id).await {
+        let user = match self.users.user_by_id(&sub.user_id).await {
             Ok(Some(user)) => user,
             Ok(None) => return,
             Err(err) => {
@@ -372,7 +395,7 @@ impl AdminService {
             subject: subject.to_string(),
             text,
         };
-        if let Err(err) = self.ports().mailer.send(&mail).await {
+        if let Err(err) = self.mailer.send(&mail).await {
             tracing::warn!(error = %err, "KYC outcome email not sent");
         }
     }

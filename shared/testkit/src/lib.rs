@@ -339,12 +339,13 @@ pub fn test_audit_env() -> [(&'static str, String); 2] {
     ]
 }
 
-/// The KYC review desk over one in-memory store (30-day retention, 5-minute links).
-pub fn memory_kyc_desk(
+/// The KYC review desk's ports over one in-memory store (30-day retention,
+/// 5-minute links).
+pub fn memory_kyc_desk_ports(
     store: std::sync::Arc<crate::memory::MemoryStore>,
     pii: std::sync::Arc<shared::kyc::pii::PiiKeys>,
-) -> shared::kyc::desk::KycDesk {
-    shared::kyc::desk::KycDesk {
+) -> shared::kyc::desk::KycDeskPorts {
+    shared::kyc::desk::KycDeskPorts {
         store: store.clone(),
         documents: store.clone(),
         wallet: store,
@@ -455,22 +456,17 @@ pub fn memory_auth_ports(
     }
 }
 
-/// The admin ports over one in-memory store, sending through `mailer`.
-pub fn memory_admin_ports(
+/// Audited admin commits on one in-memory store, signed with the test audit keys.
+pub fn memory_audited_commits(
     store: &std::sync::Arc<crate::memory::MemoryStore>,
-    mailer: std::sync::Arc<crate::memory::MemoryMailer>,
-) -> shared::admin::AdminPorts {
-    shared::admin::AdminPorts {
-        flags: store.clone(),
-        audit: store.clone(),
-        store: store.clone(),
-        users: store.clone(),
-        sessions: store.clone(),
-        reviews: store.clone(),
-        mailer,
-        kyc: memory_kyc_desk(store.clone(), std::sync::Arc::new(test_pii_keys())),
-        audit_keys: test_audit_keys(),
-    }
+    clock: std::sync::Arc<dyn shared::clock::Clock>,
+) -> shared::admin::commit::AuditedCommits {
+    shared::admin::commit::AuditedCommits::new(
+        store.clone(),
+        store.clone(),
+        test_audit_keys(),
+        clock,
+    )
 }
 
 /// The login configuration of the tests (test-only signing key, the test

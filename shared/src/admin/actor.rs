@@ -1,0 +1,52 @@
+//! Who is acting: the admission of an admin principal.
+
+use std::sync::Arc;
+
+use super::AdminError;
+use crate::auth::model::Role;
+use crate::auth::Principal;
+use crate::clock::Clock;
+use crate::ports::SessionStore;
+
+/// Who is acting, for the audit entry.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: String,
+    pub ip: Option<String>,
+}
+
+/// Admits admins to the desks.
+#[derive(Clone)]
+pub struct Admission {
+    sessions: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Admission {
+    /// Checks sessions in `sessions` against `clock`.
+    pub fn new(sessions: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) -> Self {
+        Self { sessions, clock }
+    }
+
+    /// Admits an admin signed in with TOTP whose session is still live (the
+    /// token's device and IP pinning are checked by the access guard first).
+    pub async fn admit(&self, principal: &Principal) -> Result<Actor, AdminError> {
+        if principal.role != Role::Admin {
+            return Err(AdminError::Forbidden("ADMIN_REQUIRED"));
+        }
+        if !principal.amr.iter().any(|m| m == "otp") {
+            return Err(AdminError::Forbidden("TOTP_REQUIRED"));
+        }
+        let session = self.sessions.session(&principal.sid).await?;
+        let live = session.is_some_and(|s| {
+            !s.revoked && s.expires_at > self.clock.now() && s.user_id == principal.sub
+        });
+        if !live {
+            return Err(AdminError::Forbidden("SESSION_REVOKED"));
+        }
+        Ok(Actor {
+            user_id: principal.sub.clone(),
+            ip: principal.ip.clone(),
+        })
+    }
+}

@@ -1,0 +1,45 @@
+//! Account unlocks: an admin clears a locked account's failures and lock.
+
+use std::sync::Arc;
+
+use super::actor::Actor;
+use super::commit::AuditedCommits;
+use super::AdminError;
+use crate::audit::AuditDraft;
+use crate::auth::lockout::lockout_key;
+use crate::ports::{AdminChange, UserStore};
+
+/// Lifts account lockouts.
+pub struct UserUnlocks {
+    users: Arc<dyn UserStore>,
+    commits: AuditedCommits,
+}
+
+impl UserUnlocks {
+    /// Accounts found in `users`, unlocked through `commits`.
+    pub fn new(users: Arc<dyn UserStore>, commits: AuditedCommits) -> Self {
+        Self { users, commits }
+    }
+
+    /// Clears the failure count and lock of account `user_id`.
+    pub async fn unlock_user(&self, actor: &Actor, user_id: &str) -> Result<(), AdminError> {
+        let user = self
+            .users
+            .user_by_id(user_id)
+            .await?
+            .ok_or(AdminError::NotFound)?;
+        let change = AdminChange::ClearLockout {
+            key: lockout_key(&user.email),
+        };
+        self.commits
+            .commit_with_audit(&change, || AuditDraft {
+                actor: actor.user_id.clone(),
+                ip: actor.ip.clone(),
+                action: "user.unlock".to_string(),
+                target: format!("user:{user_id}"),
+                before: None,
+                after: None,
+            })
+            .await
+    }
+}

@@ -1,0 +1,71 @@
+//! Accounts, sessions and sign-in attempt counters.
+
+use async_trait::async_trait;
+
+use super::error::StoreError;
+use crate::auth::model::{
+    AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
+    UserRecord,
+};
+use crate::ratelimit::WindowSlot;
+
+/// Accounts, keyed by normalised email, also reachable by user id.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates the account; `AlreadyExists` if the email is taken.
+    async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
+    async fn user_by_id(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// `NotFound` if there is no such account.
+    async fn set_role(&self, email: &str, role: Role) -> Result<(), StoreError>;
+    /// Stores a pending TOTP secret; `Conflict` if TOTP is already confirmed.
+    async fn set_pending_totp(&self, email: &str, secret: &str) -> Result<(), StoreError>;
+    /// Promotes `pending` to the confirmed secret and records `step` as used;
+    /// `Conflict` if the pending secret changed meanwhile.
+    async fn confirm_totp(&self, email: &str, pending: &str, step: u64) -> Result<(), StoreError>;
+}
+
+/// Sessions (refresh-token families) and their refresh tokens.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// One atomic write: session, first refresh token, device remembered,
+    /// TOTP step consumed, lockout cleared. `Conflict` if the TOTP step was used.
+    async fn start_session(&self, start: &SessionStart) -> Result<(), StoreError>;
+    async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshRecord>, StoreError>;
+    /// Marks `old_hash` rotated at `now` with `next` as its successor and
+    /// stores `next`, only if the old token is still active and its session
+    /// is not revoked; otherwise `Conflict`.
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        next: &RefreshRecord,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    async fn session(&self, session_id: &str) -> Result<Option<Session>, StoreError>;
+    async fn revoke_session(&self, session_id: &str) -> Result<(), StoreError>;
+}
+
+/// Atomic counters for per-IP limits and per-account lockout.
+#[async_trait]
+pub trait AttemptStore: Send + Sync {
+    /// Counts one attempt against the IP window and, if given, the account,
+    /// unless either is over its limit; both counts change or neither does.
+    async fn reserve_attempt(
+        &self,
+        ip: &WindowSlot,
+        account: Option<&AccountAttempt>,
+        now: i64,
+    ) -> Result<AttemptOutcome, StoreError>;
+    async fn lockout_state(&self, key: &str) -> Result<Option<LockoutState>, StoreError>;
+    /// Locks the account until `until` and raises its level, only if it has at
+    /// least `max_failures` failures and is still at `level`. Returns whether
+    /// this call set the lock (exactly one concurrent caller does).
+    async fn lock_account(
+        &self,
+        key: &str,
+        max_failures: u32,
+        level: u32,
+        until: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
+}
