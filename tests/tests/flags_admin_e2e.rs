@@ -49,16 +49,20 @@ impl Stack {
             &sdk,
             WalletTables::from_env(&ProcessEnv).unwrap(),
         ));
-        let ports = admin::admin_ports(
-            (*flag_store).clone(),
-            DynamoAdmin::new(&sdk, admin_tables).in_namespace(&namespace),
-            auth.clone(),
-            wallet.clone(),
-            SesMailer::new(
+        let admin_store = Arc::new(DynamoAdmin::new(&sdk, admin_tables).in_namespace(&namespace));
+        let users = Arc::new(auth.clone());
+        let ports = admin::AdminPorts {
+            flags: flag_store.clone(),
+            audit: admin_store.clone(),
+            store: admin_store,
+            users: users.clone(),
+            sessions: users,
+            reviews: wallet.clone(),
+            mailer: Arc::new(SesMailer::new(
                 &sdk,
                 &aws_adapters::MailSettings::from_env(&shared::config::ProcessEnv).unwrap(),
-            ),
-            shared::kyc::desk::KycDeskPorts {
+            )),
+            kyc: shared::kyc::desk::KycDeskPorts {
                 store: Arc::new(aws_adapters::DynamoKyc::new(
                     &sdk,
                     aws_adapters::DynamoKyc::table_from_env(&ProcessEnv).unwrap(),
@@ -72,8 +76,8 @@ impl Stack {
                 retention_seconds: 30 * 86_400,
                 link_seconds: 300,
             },
-            (*testkit::test_audit_keys()).clone(),
-        );
+            audit_keys: testkit::test_audit_keys(),
+        };
         let access = || AccessConfig::from_env(&ProcessEnv).unwrap();
         let bytes = &namespace.as_bytes()[..2];
         Self {

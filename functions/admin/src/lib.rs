@@ -5,16 +5,18 @@
 //! sent from the IP it is pinned to, inside the admin allowlist.
 
 mod routes;
+mod settings;
 mod url_auth;
 
-pub use routes::SESSION_HEADER;
+pub use routes::{AdminRoute, ROUTER, SESSION_HEADER};
+pub use settings::Settings;
 pub use url_auth::{AdminRole, UrlAuth};
 
 use std::sync::Arc;
 
 use aws_adapters::{
-    load_sdk_config, AdminTables, DynamoAdmin, DynamoFlags, DynamoKyc, DynamoStore, DynamoWallet,
-    S3Documents, SesMailer, TableNames, WalletTables,
+    load_sdk_config, DynamoAdmin, DynamoFlags, DynamoKyc, DynamoStore, DynamoWallet, S3Documents,
+    SesMailer,
 };
 use edge::cors::CorsPolicy;
 use edge::lambda::HttpShell;
@@ -28,10 +30,8 @@ use shared::admin::unlocks::UserUnlocks;
 use shared::audit::AuditKeys;
 use shared::auth::{AccessConfig, AccessGuard};
 use shared::clock::{Clock, SystemClock};
-use shared::config::{parsed_or, ConfigError, Env};
+use shared::config::{ConfigError, Env};
 use shared::kyc::desk::{KycDesk, KycDeskPorts};
-use shared::kyc::pii::PiiKeys;
-use shared::kyc::policy::KycPolicy;
 use shared::ports::{
     AdminStore, AuditLog, FlagStore, Mailer, ReviewStore, SessionStore, UserStore,
 };
@@ -106,77 +106,40 @@ impl App {
         self
     }
 
-    /// Reads `ADMIN_URL_AUTH` (and `ADMIN_ROLE_ARN` behind `AWS_IAM`), the token settings, the tables (`FLAGS_TABLE`, `AUDIT_TABLE`,
-    /// `USERS_TABLE`, `SESSIONS_TABLE`, `COUNTERS_TABLE`, `WALLET_TABLE`,
-    /// `KYC_TABLE`), `MAIL_FROM` and `MAIL_CONFIGURATION_SET`, the audit keys (`AUDIT_HMAC_KEYS`,
-    /// `AUDIT_HMAC_KID`), and for KYC review the PII keys, `KYC_BUCKET`, `KYC_RETENTION_DAYS` and `KYC_LINK_SECONDS` (30-900, default 300).
+    /// Reads the settings, then builds the app over AWS.
     pub async fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let url_auth = UrlAuth::from_env(env)?;
-        let cors = CorsPolicy::from_env(env)?;
-        let access = AccessConfig::from_env(env)?;
-        let admin_tables = AdminTables::from_env(env)?;
-        let auth_tables = TableNames::from_env(env)?;
-        let mail = aws_adapters::MailSettings::from_env(env)?;
-        let pii = PiiKeys::from_env(env)?;
-        let audit_keys = AuditKeys::from_env(env)?;
-        let retention_seconds = KycPolicy::from_env(env)?.retention_seconds;
-        let link_seconds: u64 = parsed_or(env, "KYC_LINK_SECONDS", 300)?;
-        if !(30..=900).contains(&link_seconds) {
-            return Err(ConfigError::Invalid {
-                var: "KYC_LINK_SECONDS".into(),
-                reason: "must be between 30 and 900".into(),
-            });
-        }
-        let sdk = load_sdk_config().await;
-        let wallet = Arc::new(DynamoWallet::new(&sdk, WalletTables::from_env(env)?));
-        let kyc = KycDeskPorts {
-            store: Arc::new(DynamoKyc::new(&sdk, admin_tables.kyc.clone())),
-            documents: Arc::new(S3Documents::from_settings(
-                &sdk,
-                aws_adapters::BucketSettings::from_env(env)?,
-            )),
-            wallet: wallet.clone(),
-            pii: Arc::new(pii),
-            retention_seconds,
-            link_seconds,
-        };
-        let ports = admin_ports(
-            DynamoFlags::new(&sdk, admin_tables.flags.clone()),
-            DynamoAdmin::new(&sdk, admin_tables),
-            DynamoStore::new(&sdk, auth_tables),
-            wallet,
-            SesMailer::new(&sdk, &mail),
-            kyc,
-            audit_keys,
-        );
-        Ok(Self::new(access, ports, Arc::new(SystemClock))
-            .with_url_auth(url_auth)
-            .with_cors(cors))
+        Ok(Self::from_settings(Settings::from_env(env)?).await)
     }
-}
 
-/// The admin ports over the AWS adapters.
-pub fn admin_ports(
-    flags: DynamoFlags,
-    admin: DynamoAdmin,
-    auth: DynamoStore,
-    wallet: Arc<DynamoWallet>,
-    mailer: SesMailer,
-    kyc: KycDeskPorts,
-    audit_keys: AuditKeys,
-) -> AdminPorts {
-    let admin = Arc::new(admin);
-    let auth = Arc::new(auth);
-    AdminPorts {
-        flags: Arc::new(flags),
-        audit: admin.clone(),
-        store: admin,
-        users: auth.clone(),
-        sessions: auth,
-        reviews: wallet,
-        mailer: Arc::new(mailer),
-        kyc,
-        audit_keys: Arc::new(audit_keys),
+    /// The composition root: flags, audit, users, sessions, wallet and KYC
+    /// on DynamoDB, documents on S3 and mail on SES, under `settings`.
+    pub async fn from_settings(settings: Settings) -> Self {
+        let sdk = load_sdk_config().await;
+        let wallet = Arc::new(DynamoWallet::new(&sdk, settings.wallet_tables));
+        let admin = Arc::new(DynamoAdmin::new(&sdk, settings.admin_tables.clone()));
+        let auth = Arc::new(DynamoStore::new(&sdk, settings.auth_tables));
+        let mailer = Arc::new(SesMailer::new(&sdk, &settings.mail));
+        let ports = AdminPorts {
+            flags: Arc::new(DynamoFlags::new(&sdk, settings.admin_tables.flags)),
+            audit: admin.clone(),
+            store: admin,
+            users: auth.clone(),
+            sessions: auth,
+            reviews: wallet.clone(),
+            mailer,
+            kyc: KycDeskPorts {
+                store: Arc::new(DynamoKyc::new(&sdk, settings.admin_tables.kyc)),
+                documents: Arc::new(S3Documents::from_settings(&sdk, settings.bucket)),
+                wallet,
+                pii: Arc::new(settings.pii),
+                retention_seconds: settings.retention_seconds,
+                link_seconds: settings.link_seconds,
+            },
+            audit_keys: Arc::new(settings.audit_keys),
+        };
+        Self::new(settings.access, ports, Arc::new(SystemClock))
+            .with_url_auth(settings.url_auth)
+            .with_cors(settings.cors)
     }
 }
 

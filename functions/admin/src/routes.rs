@@ -5,9 +5,11 @@ use edge::http::{
     empty_response, header, json_response, only_query_params, parse_json, ApiError, FieldIssue,
     RequestMeta,
 };
+use edge::lambda::Served;
+use edge::router::{Route, Router};
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Request, RequestExt};
 use serde::Deserialize;
 use serde_json::json;
 use shared::flags::Flag;
@@ -20,7 +22,110 @@ use crate::{App, UrlAuth};
 /// login API); `Authorization` is left to the function URL's SigV4 signature.
 pub const SESSION_HEADER: &str = "x-admin-session";
 
-type Outcome = Result<(Response<Body>, Option<String>), ApiError>;
+/// The routes under `/admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminRoute {
+    Flags,
+    FlagCreate,
+    Flag,
+    FlagUpdate,
+    FlagDelete,
+    EmergencyDisable,
+    EmergencyRestore,
+    Audit,
+    AuditVerify,
+    Reviews,
+    ReviewDecision,
+    KycSubmissions,
+    KycSubmission,
+    KycDecision,
+    KycErasure,
+    Unlock,
+}
+
+/// Every route this function serves (`{name}`: one path segment).
+pub const ROUTER: Router<AdminRoute> = Router::new(&[
+    Route {
+        method: "GET",
+        path: "/admin/flags",
+        route: AdminRoute::Flags,
+    },
+    Route {
+        method: "POST",
+        path: "/admin/flags",
+        route: AdminRoute::FlagCreate,
+    },
+    Route {
+        method: "GET",
+        path: "/admin/flags/{key}",
+        route: AdminRoute::Flag,
+    },
+    Route {
+        method: "PUT",
+        path: "/admin/flags/{key}",
+        route: AdminRoute::FlagUpdate,
+    },
+    Route {
+        method: "DELETE",
+        path: "/admin/flags/{key}",
+        route: AdminRoute::FlagDelete,
+    },
+    Route {
+        method: "POST",
+        path: "/admin/emergency-disable",
+        route: AdminRoute::EmergencyDisable,
+    },
+    Route {
+        method: "POST",
+        path: "/admin/emergency-restore",
+        route: AdminRoute::EmergencyRestore,
+    },
+    Route {
+        method: "GET",
+        path: "/admin/audit",
+        route: AdminRoute::Audit,
+    },
+    Route {
+        method: "GET",
+        path: "/admin/audit/verify",
+        route: AdminRoute::AuditVerify,
+    },
+    Route {
+        method: "GET",
+        path: "/admin/reviews",
+        route: AdminRoute::Reviews,
+    },
+    Route {
+        method: "POST",
+        path: "/admin/reviews/{case_id}/decision",
+        route: AdminRoute::ReviewDecision,
+    },
+    Route {
+        method: "GET",
+        path: "/admin/kyc",
+        route: AdminRoute::KycSubmissions,
+    },
+    Route {
+        method: "GET",
+        path: "/admin/kyc/{submission_id}",
+        route: AdminRoute::KycSubmission,
+    },
+    Route {
+        method: "POST",
+        path: "/admin/kyc/{submission_id}/decision",
+        route: AdminRoute::KycDecision,
+    },
+    Route {
+        method: "POST",
+        path: "/admin/users/{user_id}/kyc-erasure",
+        route: AdminRoute::KycErasure,
+    },
+    Route {
+        method: "POST",
+        path: "/admin/users/{user_id}/unlock",
+        route: AdminRoute::Unlock,
+    },
+]);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,7 +185,7 @@ impl KycDecisionBody {
 }
 
 /// Routes one request; the second value is the admin's user id, for the log line.
-pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
+pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Served {
     if !meta.route.starts_with("/admin/") {
         return Err(ApiError::not_found());
     }
@@ -108,8 +213,7 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
         meta.source_ip,
     )?;
     let actor = app.admission.admit(&principal).await?;
-    let segments: Vec<&str> = meta.route.split('/').skip(2).collect();
-    let method = req.method().as_str();
+    let matched = ROUTER.resolve(req.method().as_str(), &meta.route)?;
     let id = &meta.request_id;
     let ok = |status: StatusCode, body: serde_json::Value| {
         Ok((
@@ -117,26 +221,31 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
             Some(actor.user_id.clone()),
         ))
     };
-    match (method, segments.as_slice()) {
-        ("GET", ["flags"]) => {
+    match matched.route {
+        AdminRoute::Flags => {
             only_query_params(req, &[])?;
             ok(StatusCode::OK, json!(app.flags.snapshot().await?))
         }
-        ("POST", ["flags"]) => {
+        AdminRoute::FlagCreate => {
             let flag: Flag = parse_json(req)?;
             ok(
                 StatusCode::CREATED,
                 json!(app.flags.create_flag(&actor, flag).await?),
             )
         }
-        ("GET", ["flags", key]) => ok(StatusCode::OK, json!(app.flags.flag(key).await?)),
-        ("PUT", ["flags", key]) => {
+        AdminRoute::Flag => ok(
+            StatusCode::OK,
+            json!(app.flags.flag(matched.param("key")).await?),
+        ),
+        AdminRoute::FlagUpdate => {
+            let key = matched.param("key");
             let flag: Flag = parse_json(req)?;
             let expected = flag.version;
             let updated = app.flags.update_flag(&actor, key, flag, expected).await?;
             ok(StatusCode::OK, json!(updated))
         }
-        ("DELETE", ["flags", key]) => {
+        AdminRoute::FlagDelete => {
+            let key = matched.param("key");
             only_query_params(req, &["version"])?;
             let expected = query_number(req, "version")?.ok_or_else(|| {
                 ApiError::validation(vec![FieldIssue::new(
@@ -150,7 +259,7 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
                 Some(actor.user_id.clone()),
             ))
         }
-        ("POST", ["emergency-disable"]) | ("POST", ["emergency-restore"]) => {
+        AdminRoute::EmergencyDisable | AdminRoute::EmergencyRestore => {
             let body: EmergencyBody = parse_json(req)?;
             let reason = body.reason.trim();
             if reason.is_empty() || reason.chars().count() > 200 {
@@ -159,14 +268,14 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
                     "1 to 200 characters",
                 )]));
             }
-            let on = segments[0] == "emergency-disable";
+            let on = matched.route == AdminRoute::EmergencyDisable;
             let snapshot = app.flags.set_emergency(&actor, on, reason).await?;
             ok(
                 StatusCode::OK,
                 json!({ "emergency": snapshot.emergency, "version": snapshot.version }),
             )
         }
-        ("GET", ["audit"]) => {
+        AdminRoute::Audit => {
             only_query_params(req, &["before", "limit"])?;
             let before = query_number(req, "before")?;
             let limit = query_number(req, "limit")?
@@ -174,11 +283,11 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
                 .min(u32::MAX as u64) as u32;
             ok(StatusCode::OK, json!(app.audit.page(before, limit).await?))
         }
-        ("GET", ["audit", "verify"]) => {
+        AdminRoute::AuditVerify => {
             only_query_params(req, &[])?;
             ok(StatusCode::OK, json!(app.audit.verify().await?))
         }
-        ("GET", ["reviews"]) => {
+        AdminRoute::Reviews => {
             only_query_params(req, &["status", "limit"])?;
             let status = match req
                 .query_string_parameters_ref()
@@ -200,7 +309,8 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
                 json!({ "cases": app.reviews.cases(status, limit).await? }),
             )
         }
-        ("POST", ["reviews", case_id, "decision"]) => {
+        AdminRoute::ReviewDecision => {
+            let case_id = matched.param("case_id");
             let body: ReviewDecisionBody = parse_json(req)?;
             if body.note.chars().count() > 500 {
                 return Err(ApiError::validation(vec![FieldIssue::new(
@@ -215,7 +325,7 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
                 .await?;
             ok(StatusCode::OK, json!(case))
         }
-        ("GET", ["kyc"]) => {
+        AdminRoute::KycSubmissions => {
             only_query_params(req, &["status", "limit", "cursor"])?;
             let query = req.query_string_parameters_ref();
             let status = match query.and_then(|q| q.first("status")) {
@@ -234,14 +344,16 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
                 json!(app.kyc.submissions(status, limit, cursor).await?),
             )
         }
-        ("GET", ["kyc", submission_id]) => {
+        AdminRoute::KycSubmission => {
+            let submission_id = matched.param("submission_id");
             only_query_params(req, &[])?;
             ok(
                 StatusCode::OK,
                 json!(app.kyc.submission(&actor, submission_id).await?),
             )
         }
-        ("POST", ["kyc", submission_id, "decision"]) => {
+        AdminRoute::KycDecision => {
+            let submission_id = matched.param("submission_id");
             let verdict = parse_json::<KycDecisionBody>(req)?.verdict()?;
             let decided = app.kyc.decide(&actor, submission_id, &verdict).await?;
             ok(
@@ -249,32 +361,19 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Outcome {
                 json!(shared::kyc::desk::KycSummary::from(&decided)),
             )
         }
-        ("POST", ["users", user_id, "kyc-erasure"]) => ok(
+        AdminRoute::KycErasure => ok(
             StatusCode::OK,
-            json!(app.kyc.erase_user(&actor, user_id).await?),
+            json!(app.kyc.erase_user(&actor, matched.param("user_id")).await?),
         ),
-        ("POST", ["users", user_id, "unlock"]) => {
-            app.unlocks.unlock_user(&actor, user_id).await?;
+        AdminRoute::Unlock => {
+            app.unlocks
+                .unlock_user(&actor, matched.param("user_id"))
+                .await?;
             Ok((
                 empty_response(StatusCode::NO_CONTENT, id),
                 Some(actor.user_id.clone()),
             ))
         }
-        (
-            _,
-            ["flags"]
-            | ["flags", _]
-            | ["emergency-disable"]
-            | ["emergency-restore"]
-            | ["audit"]
-            | ["audit", "verify"]
-            | ["users", _, "unlock"]
-            | ["users", _, "kyc-erasure"]
-            | ["kyc"]
-            | ["kyc", _]
-            | ["kyc", _, "decision"],
-        ) => Err(ApiError::method_not_allowed()),
-        _ => Err(ApiError::not_found()),
     }
 }
 

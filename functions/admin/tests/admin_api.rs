@@ -781,3 +781,58 @@ fn admin_url_auth_is_required_and_aws_iam_names_the_role() {
     let err = UrlAuth::from_env(&env(&[("ADMIN_URL_AUTH", "aws_iam")])).unwrap_err();
     assert!(err.to_string().contains("ADMIN_URL_AUTH"), "{err}");
 }
+
+/// Each sample event names a route of the table; a wrong method on any
+/// route is 405 (after the admin is admitted) and a path of none is 404.
+#[tokio::test]
+async fn every_route_refuses_other_methods_and_unknown_paths() {
+    let h = Harness::new().await;
+    let samples = [
+        "admin-flags-list",
+        "admin-flags-create",
+        "admin-flags-get",
+        "admin-flags-update",
+        "admin-flags-delete",
+        "admin-emergency-disable",
+        "admin-emergency-restore",
+        "admin-audit",
+        "admin-audit-verify",
+        "admin-reviews",
+        "admin-reviews-decision",
+        "admin-kyc-list",
+        "admin-kyc-get",
+        "admin-kyc-decision",
+        "admin-users-kyc-erasure",
+        "admin-users-unlock",
+    ];
+    let table: Vec<(&str, &str)> = admin::ROUTER.table().collect();
+    assert_eq!(table.len(), samples.len(), "one sample per route");
+    for name in samples {
+        let sample = event(name);
+        let http = &sample["requestContext"]["http"];
+        let method = http["method"].as_str().unwrap().to_string();
+        let path = http["path"].as_str().unwrap().to_string();
+        let route = admin::ROUTER.resolve(&method, &path);
+        assert!(route.is_ok(), "{name}: {method} {path} is in the table");
+        let wrong = if method == "PATCH" { "GET" } else { "PATCH" };
+        let reply = h.admin_with(sample.method(wrong)).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (405, "METHOD_NOT_ALLOWED"),
+            "{name}"
+        );
+    }
+    for unknown in [
+        "/admin/reviews/c1",
+        "/admin/flags/a/b",
+        "/admin/users/u1",
+        "/admin/nothing",
+    ] {
+        let reply = h.admin_with(event("admin-flags-list").path(unknown)).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (404, "NOT_FOUND"),
+            "{unknown}"
+        );
+    }
+}
