@@ -11,7 +11,8 @@ pub struct WindowLimit {
 /// One caller's counter for the window containing `now`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowSlot {
-    /// Store key, unique per scope, caller and window.
+    /// The counter, unique per scope, caller and window (the store gives it
+    /// its key).
     pub key: String,
     pub limit: u32,
     /// When the window closes (epoch seconds); the counter may expire after it.
@@ -24,7 +25,7 @@ impl WindowLimit {
         let window = self.window_seconds.max(1);
         let index = now.div_euclid(window);
         WindowSlot {
-            key: format!("RL#{scope}#{caller}#{index}"),
+            key: format!("{scope}#{caller}#{index}"),
             limit: self.limit,
             resets_at: (index + 1) * window,
         }

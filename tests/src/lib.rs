@@ -329,7 +329,7 @@ impl DynamoPayments {
         let user_id = shared::auth::secrets::new_id();
         let commit = testkit::contract::sample_commit(
             &user_id,
-            &format!("VEL#user#{user_id}#EUR#D#1"),
+            &format!("user#{user_id}#EUR#D#1"),
             2_000,
             1_000_000,
         );

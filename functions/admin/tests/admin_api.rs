@@ -418,7 +418,7 @@ async fn a_locked_account_is_unlocked_and_the_unlock_audited() {
         expires_at: NOW + 999,
     };
     let ip = WindowSlot {
-        key: "RL#t".into(),
+        key: "t".into(),
         limit: 100,
         resets_at: NOW + 60,
     };

@@ -11,6 +11,7 @@ use super::audit::{entry_from, entry_put, partition, user_namespace};
 use super::db::{built, key, unavailable, values, Db};
 use super::flags::snapshot_item;
 use super::item::{n, s};
+use super::keys;
 use shared::audit::AuditEntry;
 use shared::config::{required, ConfigError, Env};
 use shared::ports::{AdminChange, AdminStore, AuditLog, StoreError};
@@ -158,7 +159,7 @@ impl AdminStore for DynamoAdmin {
             AdminChange::ClearLockout { key: lockout } => {
                 let delete = Delete::builder()
                     .table_name(&self.tables.counters)
-                    .set_key(Some(key(lockout.clone())))
+                    .set_key(Some(key(keys::lockout(lockout))))
                     .build();
                 vec![TransactWriteItem::builder().delete(built(delete)?).build()]
             }

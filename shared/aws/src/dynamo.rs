@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::db::{built, key, names, values, Db};
 use super::item::{b, get_bool, get_n, get_s, get_strings, list, n, opt_n, opt_s, s, Item};
-use super::lockout;
+use super::{keys, lockout};
 use shared::auth::model::{
     AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
     TotpState, UserRecord,
@@ -301,7 +301,7 @@ impl SessionStore for DynamoStore {
         let clear_lockout = built(
             Delete::builder()
                 .table_name(&self.tables.counters)
-                .set_key(Some(key(start.lockout_key.clone())))
+                .set_key(Some(key(keys::lockout(&start.lockout_key))))
                 .build(),
         )?;
         let items = vec![
@@ -404,7 +404,7 @@ impl AttemptStore for DynamoStore {
         }
         let ip_update = Update::builder()
             .table_name(&self.tables.counters)
-            .set_key(Some(key(ip.key.clone())))
+            .set_key(Some(key(keys::rate_window(&ip.key))))
             .update_expression("ADD hits :one SET #ttl = :ttl")
             .condition_expression("attribute_not_exists(hits) OR hits < :limit")
             .set_expression_attribute_names(names(&[("#ttl", "ttl")]))
@@ -455,7 +455,7 @@ impl AttemptStore for DynamoStore {
             }
             let hits: u32 = self
                 .db
-                .get(&self.tables.counters, ip.key.clone())
+                .get(&self.tables.counters, keys::rate_window(&ip.key))
                 .await?
                 .and_then(|item| opt_n(&item, "hits"))
                 .unwrap_or(0);
@@ -464,7 +464,7 @@ impl AttemptStore for DynamoStore {
             }
             let record = self
                 .db
-                .get(&self.tables.counters, account.key.clone())
+                .get(&self.tables.counters, keys::lockout(&account.key))
                 .await?;
             if !restarted
                 && record
@@ -493,7 +493,7 @@ impl AttemptStore for DynamoStore {
     async fn lockout_state(&self, key_text: &str) -> Result<Option<LockoutState>, StoreError> {
         let record = self
             .db
-            .get(&self.tables.counters, key_text.to_string())
+            .get(&self.tables.counters, keys::lockout(key_text))
             .await?;
         Ok(lockout::live_state(record, SystemClock.now()))
     }
@@ -516,7 +516,7 @@ impl AttemptStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.tables.counters)
-            .set_key(Some(key(key_text.to_string())))
+            .set_key(Some(key(keys::lockout(key_text))))
             .update_expression(
                 "SET failures = :zero, lock_level = :next, locked_until = :until, #ttl = :ttl",
             )

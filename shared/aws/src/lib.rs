@@ -10,6 +10,7 @@ pub mod dynamo;
 pub mod flags;
 pub mod inbox;
 mod item;
+pub mod keys;
 pub mod kyc;
 mod lockout;
 pub mod review;

@@ -1,4 +1,4 @@
-//! The lockout record (`LOCK#...` in the counters table) as DynamoDB keeps
+//! The lockout record (`LOCK#...` in the counters table, `keys::lockout`) as DynamoDB keeps
 //! it: `failures`, `lock_level`, `locked_until` and a `ttl` after which the
 //! record is forgotten. DynamoDB deletes expired items up to two days late,
 //! so a record past its `ttl` is treated as absent here: the count restarts
@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::Update;
 
 use super::db::{built, key, names, values};
 use super::item::{n, opt_n, Item};
+use super::keys;
 use shared::auth::model::{AccountAttempt, LockoutState};
 use shared::ports::StoreError;
 
@@ -37,7 +38,7 @@ pub fn count_failure(
     built(
         Update::builder()
             .table_name(table)
-            .set_key(Some(key(account.key.clone())))
+            .set_key(Some(key(keys::lockout(&account.key))))
             .update_expression("ADD failures :one SET #ttl = :ttl")
             .condition_expression(
                 "(attribute_not_exists(#ttl) OR #ttl > :now) \
@@ -62,7 +63,7 @@ pub fn restart(table: &str, account: &AccountAttempt, now: i64) -> Result<Update
     built(
         Update::builder()
             .table_name(table)
-            .set_key(Some(key(account.key.clone())))
+            .set_key(Some(key(keys::lockout(&account.key))))
             .update_expression("SET failures = :one, #ttl = :ttl REMOVE lock_level, locked_until")
             .condition_expression("#ttl <= :now")
             .set_expression_attribute_names(names(&[("#ttl", "ttl")]))

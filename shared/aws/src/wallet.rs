@@ -19,6 +19,7 @@ use super::audit::{entry_put, user_namespace};
 use super::batch::BatchReader;
 use super::db::{built, key, names, unavailable, values, Db};
 use super::item::{get_s, n, opt_n, opt_s, s, Item};
+use super::keys;
 use shared::audit::AuditEntry;
 use shared::config::{required, ConfigError, Env};
 use shared::ports::{
@@ -142,7 +143,7 @@ impl WalletStore for DynamoWallet {
         &self,
         user_id: &str,
         counter_keys: &[String],
-        device_key: &str,
+        device_hash: &str,
     ) -> Result<RechargeReadings, StoreError> {
         let keys_of = |pks: Vec<String>| {
             KeysAndAttributes::builder()
@@ -150,9 +151,9 @@ impl WalletStore for DynamoWallet {
                 .consistent_read(true)
                 .build()
         };
-        let mut counter_pks: Vec<String> = counter_keys.to_vec();
-        if !device_key.is_empty() {
-            counter_pks.push(device_key.to_string());
+        let mut counter_pks: Vec<String> = counter_keys.iter().map(|k| keys::velocity(k)).collect();
+        if !device_hash.is_empty() {
+            counter_pks.push(keys::device_accounts(device_hash));
         }
         let mut request = HashMap::from([(
             self.tables.wallet.clone(),
@@ -167,14 +168,14 @@ impl WalletStore for DynamoWallet {
             let pk = get_s(item, "pk")?;
             if pk.starts_with("PROFILE#") {
                 readings.profile = Some(from_json(item)?);
-            } else if pk.starts_with("DEVACC#") {
+            } else if keys::is_device_accounts(&pk) {
                 readings.device_accounts = super::item::get_strings(item, "accounts");
-            } else {
+            } else if let Some(name) = keys::velocity_name(&pk) {
                 let tally = Tally {
                     count: opt_n(item, "hits").unwrap_or(0),
                     amount: opt_n(item, "amount").unwrap_or(0),
                 };
-                readings.counters.insert(pk, tally);
+                readings.counters.insert(name.to_string(), tally);
             }
         }
         Ok(readings)
@@ -210,7 +211,7 @@ impl WalletStore for DynamoWallet {
             ];
             let mut update = Update::builder()
                 .table_name(&self.tables.counters)
-                .set_key(Some(key(add.key.clone())))
+                .set_key(Some(key(keys::velocity(&add.key))))
                 .update_expression("ADD hits :one, amount :amount SET #ttl = :ttl")
                 .set_expression_attribute_names(names(&[("#ttl", "ttl")]));
             let mut conditions = Vec::new();
@@ -235,7 +236,7 @@ impl WalletStore for DynamoWallet {
         if let Some((device, user)) = &commit.device_account {
             let update = Update::builder()
                 .table_name(&self.tables.counters)
-                .set_key(Some(key(device.clone())))
+                .set_key(Some(key(keys::device_accounts(device))))
                 .update_expression("ADD accounts :user SET #ttl = :ttl")
                 .set_expression_attribute_names(names(&[("#ttl", "ttl")]))
                 .set_expression_attribute_values(values(vec![

@@ -98,12 +98,13 @@ pub struct RechargeReadings {
 /// Wallet profiles, recharges and velocity counters.
 #[async_trait]
 pub trait WalletStore: Send + Sync {
-    /// Reads the profile, the given counters and the device's account set.
+    /// Reads the profile, the given counters and the account set of the
+    /// device with hash `device_hash` (none when empty).
     async fn readings(
         &self,
         user_id: &str,
         counter_keys: &[String],
-        device_key: &str,
+        device_hash: &str,
     ) -> Result<RechargeReadings, StoreError>;
     async fn commit_recharge(&self, commit: &RechargeCommit) -> Result<CommitOutcome, StoreError>;
     async fn recharge(&self, recharge_id: &str) -> Result<Option<Recharge>, StoreError>;

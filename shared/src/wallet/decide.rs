@@ -26,10 +26,9 @@ pub struct RechargeCounters {
     pub user: [CounterKey; 3],
     pub device: [CounterKey; 3],
     pub card: Option<[CounterKey; 3]>,
-    /// The device id's hash, as the profile remembers devices.
+    /// The device id's hash, as the profile remembers devices; it also names
+    /// the device's account set.
     pub device_hash: String,
-    /// The store key of the device's account set.
-    pub device_key: String,
 }
 
 impl RechargeCounters {
@@ -41,7 +40,6 @@ impl RechargeCounters {
             device: counter_keys(Scope::Device, &device_hash, now),
             card: payment_fingerprint
                 .map(|f| counter_keys(Scope::Fingerprint, &digest("card", f), now)),
-            device_key: format!("DEVACC#{device_hash}"),
             device_hash,
         }
     }
@@ -231,7 +229,7 @@ pub fn decide(
         counters,
         device_account: counts.then(|| {
             (
-                read.counters.device_key.clone(),
+                read.counters.device_hash.clone(),
                 ask.caller.user_id.to_string(),
             )
         }),
@@ -554,7 +552,7 @@ mod tests {
         assert!(c.counters.iter().all(|a| a.amount == 300));
         assert_eq!(
             c.device_account,
-            Some((read.counters.device_key.clone(), "u1".into()))
+            Some((read.counters.device_hash.clone(), "u1".into()))
         );
         assert_eq!(c.idempotency, Some(("u1#key-1".into(), stored(&s.outcome))));
         assert_eq!(c.audit.action, "recharge.allow");
@@ -673,7 +671,7 @@ mod tests {
         assert_eq!(s.refusal_at_cap(&week), RechargeOutcome::AgeCheckRequired);
         assert_eq!(s.refusal_at_cap(&month), RechargeOutcome::AgeCheckRequired);
         assert_eq!(
-            s.refusal_at_cap("VEL#other"),
+            s.refusal_at_cap("user#other"),
             RechargeOutcome::LimitExceeded {
                 window: Window::Day
             }

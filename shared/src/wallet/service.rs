@@ -403,7 +403,7 @@ impl WalletService {
         let readings = self
             .ports
             .wallet
-            .readings(user_id, &counters.keys(), &counters.device_key)
+            .readings(user_id, &counters.keys(), &counters.device_hash)
             .await?;
         let expected_audit_seq = readings.profile.as_ref().map(|p| p.audit_seq);
         let profile = match readings.profile {

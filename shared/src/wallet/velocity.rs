@@ -51,7 +51,8 @@ impl Scope {
     }
 }
 
-/// One counter: its store key and when it may be forgotten.
+/// One counter: its name (the store gives it its key) and when it may be
+/// forgotten.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CounterKey {
     pub key: String,
@@ -59,9 +60,9 @@ pub struct CounterKey {
     pub expires_at: i64,
 }
 
-/// How every counter key of `scope` begins.
+/// How every counter name of `scope` begins.
 pub fn scope_prefix(scope: Scope) -> String {
-    format!("VEL#{}#", scope.tag())
+    format!("{}#", scope.tag())
 }
 
 /// The counter of `scope`/`id` for `window` at `now`.

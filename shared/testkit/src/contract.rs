@@ -64,7 +64,7 @@ fn session_start(user: &UserRecord, device: &str, totp_step: Option<u64>) -> Ses
         token,
         new_device: Some(format!("device-hash-{device}")),
         totp_step,
-        lockout_key: format!("LOCK#{}", new_id()),
+        lockout_key: new_id(),
     }
 }
 
@@ -264,7 +264,7 @@ pub async fn rotation_race_contract(users: Arc<dyn UserStore>, sessions: Arc<dyn
 /// a lock is set by exactly one caller, and a lock expires.
 pub async fn attempt_store_contract(attempts: Arc<dyn AttemptStore>) {
     let ip = WindowSlot {
-        key: format!("RL#contract#{}", new_id()),
+        key: format!("contract#{}", new_id()),
         limit: 3,
         resets_at: NOW + 60,
     };
@@ -280,13 +280,13 @@ pub async fn attempt_store_contract(attempts: Arc<dyn AttemptStore>) {
     );
 
     let wide_ip = |key: &str| WindowSlot {
-        key: format!("RL#contract#{key}"),
+        key: format!("contract#{key}"),
         limit: 1000,
         resets_at: NOW + 60,
     };
     let ip_b = wide_ip(&new_id());
     let account = AccountAttempt {
-        key: format!("LOCK#{}", new_id()),
+        key: new_id(),
         max_failures: 5,
         expires_at: NOW + 86_400,
     };
@@ -361,7 +361,7 @@ pub async fn attempt_store_contract(attempts: Arc<dyn AttemptStore>) {
         ..wide_ip(&new_id())
     };
     let fresh = AccountAttempt {
-        key: format!("LOCK#{}", new_id()),
+        key: new_id(),
         ..account.clone()
     };
     assert_eq!(
@@ -459,12 +459,12 @@ pub async fn admin_store_contract(
     store.commit(&save(2, 1), &second).await.unwrap();
 
     let account = AccountAttempt {
-        key: format!("LOCK#{}", new_id()),
+        key: new_id(),
         max_failures: 5,
         expires_at: NOW + 999,
     };
     let ip = WindowSlot {
-        key: format!("RL#contract#{}", new_id()),
+        key: format!("contract#{}", new_id()),
         limit: 100,
         resets_at: NOW + 60,
     };
@@ -512,9 +512,7 @@ pub async fn admin_store_contract(
                 NOW + 3,
             );
             tokio::spawn(async move {
-                let change = AdminChange::ClearLockout {
-                    key: format!("LOCK#{}", new_id()),
-                };
+                let change = AdminChange::ClearLockout { key: new_id() };
                 store.commit(&change, &entry).await
             })
         })
@@ -572,7 +570,7 @@ pub fn sample_commit(
             cap: Some(cap),
             expected_count: None,
         }],
-        device_account: Some((format!("DEVACC#{}", new_id()), user_id.to_string())),
+        device_account: Some((new_id(), user_id.to_string())),
         idempotency: None,
     }
 }
@@ -688,7 +686,7 @@ pub async fn idempotency_contract(store: Arc<dyn shared::ports::IdempotencyStore
 pub async fn wallet_store_contract(wallet: Arc<dyn shared::ports::WalletStore>) {
     use shared::ports::CommitOutcome;
     let user = new_id();
-    let counter = format!("VEL#user#{}#EUR#D#1", new_id());
+    let counter = format!("user#{}#EUR#D#1", new_id());
     let first = sample_commit(&user, &counter, 600, 1_000);
     assert_eq!(
         wallet.commit_recharge(&first).await.unwrap(),
@@ -740,7 +738,7 @@ pub async fn wallet_store_contract(wallet: Arc<dyn shared::ports::WalletStore>) 
         .unwrap();
     assert_eq!(after.counters[&counter].amount, 600);
 
-    let shared_counter = format!("VEL#user#{}#EUR#D#1", new_id());
+    let shared_counter = format!("user#{}#EUR#D#1", new_id());
     let racers: Vec<_> = (0..6)
         .map(|_| {
             let wallet = wallet.clone();
@@ -756,7 +754,7 @@ pub async fn wallet_store_contract(wallet: Arc<dyn shared::ports::WalletStore>) 
     }
     assert_eq!(committed, 3, "a cap holds under concurrent commits");
 
-    let scored = format!("VEL#device#{}#D#1", new_id());
+    let scored = format!("device#{}#D#1", new_id());
     let seen = |count: u32| {
         let mut commit = sample_commit(&new_id(), &scored, 100, 1_000);
         commit.counters[0].cap = None;
@@ -907,7 +905,7 @@ async fn payment_contract(wallet: &dyn shared::ports::WalletStore) {
     use shared::ports::CommitOutcome;
     use shared::wallet::model::RechargeStatus::{Credited, PartiallyRefunded, PendingPayment};
     let user = new_id();
-    let recharge = sample_commit(&user, &format!("VEL#user#{}#D#1", new_id()), 2_000, 10_000);
+    let recharge = sample_commit(&user, &format!("user#{}#D#1", new_id()), 2_000, 10_000);
     let id = recharge.recharge.recharge_id.clone();
     wallet.commit_recharge(&recharge).await.unwrap();
 
@@ -999,8 +997,7 @@ pub async fn review_store_contract(
     let mut ids = Vec::new();
     for offset in 0..2 {
         let user = new_id();
-        let mut commit =
-            sample_commit(&user, &format!("VEL#user#{}#EUR#D#1", new_id()), 100, 1_000);
+        let mut commit = sample_commit(&user, &format!("user#{}#EUR#D#1", new_id()), 100, 1_000);
         commit.recharge.status = RechargeStatus::PendingReview;
         wallet.commit_recharge(&commit).await.unwrap();
         let case = ReviewCase {
@@ -1085,7 +1082,7 @@ pub async fn review_store_contract(
         RechargeStatus::PendingPayment
     );
     let user = new_id();
-    let pending = sample_commit(&user, &format!("VEL#user#{}#D#1", new_id()), 100, 1_000);
+    let pending = sample_commit(&user, &format!("user#{}#D#1", new_id()), 100, 1_000);
     wallet.commit_recharge(&pending).await.unwrap();
     let event_case = ReviewCase {
         case_id: format!("{}~0123456789ab", pending.recharge.recharge_id),

@@ -275,7 +275,7 @@ pub async fn signed_in_account(
         session: session.clone(),
         new_device: None,
         totp_step: None,
-        lockout_key: format!("LOCK#{}", new_id()),
+        lockout_key: new_id(),
     };
     sessions
         .start_session(&start)
