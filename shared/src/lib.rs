@@ -10,6 +10,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod flags;
+pub mod ids;
 pub mod kyc;
 pub mod metrics;
 pub mod ports;

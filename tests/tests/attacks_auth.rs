@@ -314,7 +314,7 @@ async fn a_lock_never_outlasts_an_hour_and_support_can_lift_it_at_once() {
     support
         .unlock_user(
             &Actor {
-                user_id: "admin-support".into(),
+                user_id: shared::ids::UserId::issued("admin-support"),
                 ip: Some("203.0.113.10".into()),
             },
             &user,

@@ -66,7 +66,9 @@ fn hundred_flags() -> Vec<Flag> {
 
 fn context() -> EvalContext {
     EvalContext {
-        user_id: Some("4f1c2a9e-5d2b-4c0e-9a59-0d6f1e2b7c31".into()),
+        user_id: Some(shared::ids::UserId::issued(
+            "4f1c2a9e-5d2b-4c0e-9a59-0d6f1e2b7c31",
+        )),
         device_id: Some("device-0001-sample".into()),
         country: Some("FR".into()),
         app_version: Some((2, 4, 0)),

@@ -1,8 +1,6 @@
 //! Routes of `/v1/auth`: parse and validate, call the service, shape the response.
 
-use edge::http::{
-    empty_response, header, json_response, parse_json, ApiError, FieldIssue, RequestMeta,
-};
+use edge::http::{empty_response, header, json_response, parse_json, ApiError, RequestMeta};
 use edge::lambda::Served;
 use edge::router::{Route, Router};
 use lambda_http::http::StatusCode;
@@ -11,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::auth::service::{Caller, LoginForm};
 use shared::auth::{AuthService, Principal};
+use shared::ids::DeviceId;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,7 +119,7 @@ pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) 
                 totp_code: body.totp_code.as_deref(),
             };
             let caller = Caller {
-                device_id,
+                device_id: &device_id,
                 ip: meta.source_ip,
             };
             let pair = service.login(&form, &caller).await?;
@@ -130,7 +129,7 @@ pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) 
             let device_id = device_id(req)?;
             let body: RefreshBody = parse_json(req)?;
             let caller = Caller {
-                device_id,
+                device_id: &device_id,
                 ip: meta.source_ip,
             };
             let pair = service.refresh(&body.refresh_token, &caller).await?;
@@ -186,21 +185,10 @@ fn authenticate(
     )?)
 }
 
-/// The `X-Device-Id` header: 8 to 128 characters of `[A-Za-z0-9._:-]`.
-fn device_id(req: &Request) -> Result<&str, ApiError> {
-    let value = header(req.headers(), "x-device-id").unwrap_or("");
-    let valid = (8..=128).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
-    if valid {
-        Ok(value)
-    } else {
-        Err(ApiError::validation(vec![FieldIssue::new(
-            "X-Device-Id",
-            "header is required: 8 to 128 letters, digits, '.', '_', ':' or '-'",
-        )]))
-    }
+/// The `X-Device-Id` header, parsed.
+fn device_id(req: &Request) -> Result<DeviceId, ApiError> {
+    DeviceId::parse(header(req.headers(), "x-device-id"))
+        .map_err(|issue| ApiError::validation(vec![issue]))
 }
 
 /// Routes without input accept no body, or an empty JSON object.

@@ -18,6 +18,7 @@ use shared::auth::{AccessConfig, AccessGuard};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
+use shared::ids::IdempotencyKey;
 use shared::ports::FlagStore;
 use shared::wallet::limits::SpendingLimits;
 use shared::wallet::service::{RechargeRequest, WalletCaller, WalletPorts, WalletService};
@@ -154,15 +155,14 @@ async fn serve(app: &App, req: &Request, meta: &RequestMeta) -> Served {
     match matched.route {
         WalletRoute::Recharge => {
             let body: RechargeRequest = parse_json(req)?;
+            let key = IdempotencyKey::parse(header(req.headers(), "idempotency-key"))
+                .map_err(|issue| ApiError::validation(vec![issue]))?;
             let caller = WalletCaller {
                 user_id: &principal.sub,
                 device_id: &principal.did,
                 ip_country: header(req.headers(), "cloudfront-viewer-country"),
             };
-            let reply = app
-                .service
-                .recharge(&caller, header(req.headers(), "idempotency-key"), &body)
-                .await?;
+            let reply = app.service.recharge(&caller, &key, &body).await?;
             let mut response = outcome::render(&reply.outcome, id);
             if reply.replayed {
                 response

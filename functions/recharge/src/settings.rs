@@ -9,6 +9,7 @@ use shared::config::{parsed_or, ConfigError, Env};
 use shared::flags::CacheTiming;
 use shared::wallet::fraud::Thresholds;
 use shared::wallet::limits::SpendingLimits;
+use shared::wallet::money::Currency;
 use shared::wallet::reference::ReferenceRate;
 use shared::wallet::service::{CurrencyBounds, RechargePolicy};
 
@@ -72,9 +73,8 @@ pub fn policy_from_env(env: &dyn Env) -> Result<RechargePolicy, ConfigError> {
         .map(|part| {
             let fields: Vec<&str> = part.trim().split(':').collect();
             match fields.as_slice() {
-                [currency, min, max]
-                    if currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()) =>
-                {
+                [code, min, max] if Currency::parse(code).is_some() => {
+                    let currency = Currency::parse(code).expect("checked by the guard");
                     let min: i64 = min
                         .parse()
                         .map_err(|_| invalid("RECHARGE_AMOUNT_BOUNDS", "bad minimum"))?;
@@ -84,19 +84,19 @@ pub fn policy_from_env(env: &dyn Env) -> Result<RechargePolicy, ConfigError> {
                     if min <= 0 || max < min {
                         return Err(invalid("RECHARGE_AMOUNT_BOUNDS", "need 0 < min <= max"));
                     }
-                    let rate = if *currency == reference_currency {
+                    let rate = if *code == reference_currency {
                         ReferenceRate::ONE
                     } else {
                         rates
                             .iter()
-                            .find(|(c, _)| c == currency)
+                            .find(|(c, _)| c == code)
                             .map(|(_, rate)| *rate)
                             .ok_or_else(|| {
                                 invalid("RECHARGE_RATES", "every supported currency needs a rate")
                             })?
                     };
                     Ok(CurrencyBounds {
-                        currency: currency.to_string(),
+                        currency,
                         min,
                         max,
                         rate,
@@ -108,7 +108,7 @@ pub fn policy_from_env(env: &dyn Env) -> Result<RechargePolicy, ConfigError> {
         .collect::<Result<Vec<_>, _>>()?;
     if let Some((unused, _)) = rates
         .iter()
-        .find(|(c, _)| !bounds.iter().any(|b| &b.currency == c))
+        .find(|(c, _)| !bounds.iter().any(|b| b.currency.as_str() == c))
     {
         return Err(invalid(
             "RECHARGE_RATES",
@@ -204,6 +204,7 @@ fn rates_from_env(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::wallet::money::Money;
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -217,10 +218,11 @@ mod tests {
     fn every_currency_is_counted_in_the_reference_currency() {
         let policy = policy_from_env(&env(&[("RECHARGE_RATES", "USD:0.9,GBP:1.25")])).unwrap();
         assert_eq!(policy.reference_currency, "EUR");
-        assert_eq!(policy.reference_amount("EUR", 1_000), Some(1_000));
-        assert_eq!(policy.reference_amount("USD", 1_000), Some(900));
-        assert_eq!(policy.reference_amount("GBP", 1_000), Some(1_250));
-        assert_eq!(policy.reference_amount("JPY", 1_000), None);
+        let money = |code| Money::new(1_000, Currency::parse(code).unwrap());
+        assert_eq!(policy.reference_amount(money("EUR")), Some(1_000));
+        assert_eq!(policy.reference_amount(money("USD")), Some(900));
+        assert_eq!(policy.reference_amount(money("GBP")), Some(1_250));
+        assert_eq!(policy.reference_amount(money("JPY")), None);
     }
 
     #[test]

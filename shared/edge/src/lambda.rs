@@ -17,11 +17,12 @@ use crate::http::{error_response, ApiError, RequestMeta};
 use crate::logging::RequestLog;
 use shared::clock::SystemClock;
 use shared::config::{ConfigError, Env, ProcessEnv};
+use shared::ids::UserId;
 use shared::secrets::{secret_ids, LiveApp, SecretEnv, SecretSource};
 
 /// What serving one request gave: the response and, when known, the
 /// caller's user id (for the log line), or an error for the contract.
-pub type Served = Result<(Response<Body>, Option<String>), ApiError>;
+pub type Served = Result<(Response<Body>, Option<UserId>), ApiError>;
 
 /// What every request of an HTTP function passes through: its JSON log
 /// line, CORS under the function's allowlist, the error contract and the

@@ -1,5 +1,6 @@
 //! Who is acting: the admission of an admin principal.
 
+use crate::ids::UserId;
 use std::sync::Arc;
 
 use super::AdminError;
@@ -11,7 +12,7 @@ use crate::ports::SessionStore;
 /// Who is acting, for the audit entry.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    pub user_id: String,
+    pub user_id: UserId,
     pub ip: Option<String>,
 }
 

@@ -101,7 +101,7 @@ impl AuditedCommits {
         }
         tracing::warn!(admin = %actor.user_id, target, "admin refused a decision about their own account");
         let draft = || AuditDraft {
-            actor: actor.user_id.clone(),
+            actor: actor.user_id.to_string(),
             ip: actor.ip.clone(),
             action: format!("{area}.self_decision_refused"),
             target: target.to_string(),

@@ -166,7 +166,7 @@ impl FlagsAdmin {
                 expected_version,
             };
             let draft = AuditDraft {
-                actor: actor.user_id.clone(),
+                actor: actor.user_id.to_string(),
                 ip: actor.ip.clone(),
                 action: action.to_string(),
                 target: target.to_string(),

@@ -77,12 +77,12 @@ impl ReviewDesk {
             case_id: case_id.to_string(),
             releases_recharge: case.kind == CaseKind::HeldRecharge,
             approve,
-            decided_by: actor.user_id.clone(),
+            decided_by: actor.user_id.to_string(),
             note: note.to_string(),
         };
         for _ in 0..COMMIT_ATTEMPTS {
             let draft = AuditDraft {
-                actor: actor.user_id.clone(),
+                actor: actor.user_id.to_string(),
                 ip: actor.ip.clone(),
                 action: format!("review.{decision}"),
                 target: target.clone(),

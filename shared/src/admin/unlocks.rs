@@ -33,7 +33,7 @@ impl UserUnlocks {
         };
         self.commits
             .commit_with_audit(&change, || AuditDraft {
-                actor: actor.user_id.clone(),
+                actor: actor.user_id.to_string(),
                 ip: actor.ip.clone(),
                 action: "user.unlock".to_string(),
                 target: format!("user:{user_id}"),

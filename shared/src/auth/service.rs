@@ -23,6 +23,7 @@ use super::secrets::{digest, new_id, new_refresh_token};
 use super::tokens::{TokenSigner, TokenSubject, ACCESS_TTL_SECONDS};
 use super::totp;
 use crate::clock::Clock;
+use crate::ids::DeviceId;
 use crate::ports::{AttemptStore, Mailer, OutgoingEmail, SessionStore, StoreError, UserStore};
 use crate::ratelimit::WindowLimit;
 use crate::validation::FieldIssue;
@@ -84,7 +85,7 @@ pub struct AuthPorts {
 /// A caller's request context the flows need.
 #[derive(Debug, Clone)]
 pub struct Caller<'a> {
-    pub device_id: &'a str,
+    pub device_id: &'a DeviceId,
     pub ip: Option<IpAddr>,
 }
 
@@ -372,7 +373,7 @@ impl AuthService {
         } else {
             (old_hash, presented)
         };
-        if old.device_id != caller.device_id {
+        if old.device_id != *caller.device_id {
             self.ports.sessions.revoke_session(&old.session_id).await?;
             tracing::warn!(session_id = %old.session_id, "refresh from another device: session revoked");
             return Err(AuthError::DeviceMismatch);
@@ -422,7 +423,7 @@ impl AuthService {
         caller: &Caller<'_>,
         now: i64,
     ) -> Result<Option<(String, RefreshRecord)>, AuthError> {
-        if rotated.device_id != caller.device_id {
+        if rotated.device_id != *caller.device_id {
             return Ok(None);
         }
         let within = rotated

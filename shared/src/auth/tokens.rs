@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::AuthError;
 use super::model::Role;
+use crate::ids::{DeviceId, SessionId, UserId};
 
 /// Access token lifetime.
 pub const ACCESS_TTL_SECONDS: i64 = 15 * 60;
@@ -28,7 +29,7 @@ const MAX_KID_LEN: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessClaims {
-    pub sub: String,
+    pub sub: UserId,
     pub iss: String,
     pub aud: String,
     pub exp: i64,
@@ -36,9 +37,9 @@ pub struct AccessClaims {
     pub nbf: i64,
     pub jti: String,
     /// Session (refresh-token family) id.
-    pub sid: String,
+    pub sid: SessionId,
     /// Device id the token is bound to.
-    pub did: String,
+    pub did: DeviceId,
     pub role: Role,
     /// Authentication methods: `pwd`, and `otp` after a TOTP check.
     pub amr: Vec<String>,
@@ -186,15 +187,15 @@ impl TokenSigner {
     /// A signed token for `subject`, valid for 15 minutes from `now`.
     pub fn issue(&self, subject: &TokenSubject<'_>, now: i64) -> String {
         let claims = AccessClaims {
-            sub: subject.user_id.to_string(),
+            sub: UserId::issued(subject.user_id),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             exp: now + ACCESS_TTL_SECONDS,
             iat: now,
             nbf: now,
             jti: super::secrets::new_id(),
-            sid: subject.session_id.to_string(),
-            did: subject.device_id.to_string(),
+            sid: SessionId::issued(subject.session_id),
+            did: DeviceId::issued(subject.device_id),
             role: subject.role,
             amr: subject.amr.to_vec(),
             ip: subject.ip.map(str::to_string),

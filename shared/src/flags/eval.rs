@@ -1,5 +1,6 @@
 //! Evaluating a flag for one caller, with OpenFeature-style reasons.
 
+use crate::ids::UserId;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -35,7 +36,7 @@ pub struct Evaluation {
 /// Who is asking.
 #[derive(Debug, Clone, Default)]
 pub struct EvalContext {
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// Used for the rollout bucket of anonymous callers.
     pub device_id: Option<String>,
     /// ISO 3166-1 alpha-2, upper case.
@@ -80,12 +81,20 @@ pub fn evaluate(flag: &Flag, ctx: &EvalContext, emergency: bool, store_failed: b
     for rule in &flag.rules {
         match rule {
             Rule::AllowUsers { users } => {
-                if ctx.user_id.as_ref().is_some_and(|u| users.contains(u)) {
+                if ctx
+                    .user_id
+                    .as_ref()
+                    .is_some_and(|u| users.iter().any(|listed| listed == u))
+                {
                     return on(Reason::TargetingMatch);
                 }
             }
             Rule::DenyUsers { users } => {
-                if ctx.user_id.as_ref().is_some_and(|u| users.contains(u)) {
+                if ctx
+                    .user_id
+                    .as_ref()
+                    .is_some_and(|u| users.iter().any(|listed| listed == u))
+                {
                     return off(Reason::TargetingMatch);
                 }
             }
@@ -155,7 +164,7 @@ mod tests {
 
     fn user(id: &str) -> EvalContext {
         EvalContext {
-            user_id: Some(id.into()),
+            user_id: Some(UserId::issued(id)),
             role: "user".into(),
             country: Some("FR".into()),
             app_version: Some((2, 0, 0)),

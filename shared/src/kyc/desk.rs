@@ -251,7 +251,7 @@ impl KycDesk {
             let mut decided = sub.clone();
             decided.status = verdict.status();
             decided.decided_at = Some(now);
-            decided.decided_by = Some(actor.user_id.clone());
+            decided.decided_by = Some(actor.user_id.to_string());
             decided.reason = verdict.reason().map(str::to_string);
             decided.purge_after = Some(now + self.ports.retention_seconds);
             let profile = match verdict {
@@ -263,7 +263,7 @@ impl KycDesk {
                 profile,
             }));
             let draft = AuditDraft {
-                actor: actor.user_id.clone(),
+                actor: actor.user_id.to_string(),
                 ip: actor.ip.clone(),
                 action: action.clone(),
                 target,
@@ -302,7 +302,7 @@ impl KycDesk {
             documents,
         };
         let draft = || AuditDraft {
-            actor: actor.user_id.clone(),
+            actor: actor.user_id.to_string(),
             ip: actor.ip.clone(),
             action: "kyc.erase".to_string(),
             target: format!("user:{user_id}"),
@@ -343,7 +343,7 @@ impl KycDesk {
             self.commits.keys(),
             head,
             AuditDraft {
-                actor: actor.user_id.clone(),
+                actor: actor.user_id.to_string(),
                 ip: actor.ip.clone(),
                 action: "kyc.age_verified".to_string(),
                 target: format!("user:{}", sub.user_id),

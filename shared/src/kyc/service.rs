@@ -15,6 +15,7 @@ use super::pii::PiiKeys;
 use super::policy::{assess, KycPolicy, Refusal};
 use crate::clock::Clock;
 use crate::flags::{FeatureGuard, FeatureUnavailable};
+use crate::ids::UserId;
 use crate::ports::{DocumentStore, KycStore, StoreError};
 
 /// Kill-switch flag guarding uploads.
@@ -119,7 +120,7 @@ impl KycService {
     /// active-submission rule, then the files, then the record.
     pub async fn submit(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         form: SubmissionForm,
     ) -> Result<SubmissionReceipt, KycError> {
         self.uploads_open().await?;
@@ -207,7 +208,7 @@ impl KycService {
     }
 
     /// The user's state, from their newest submission.
-    pub async fn status(&self, user_id: &str) -> Result<KycStatusView, KycError> {
+    pub async fn status(&self, user_id: &UserId) -> Result<KycStatusView, KycError> {
         let latest = self.ports.store.latest_submission(user_id).await?;
         Ok(match latest {
             None => KycStatusView {

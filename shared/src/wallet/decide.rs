@@ -399,10 +399,13 @@ fn user_caps(limits: &SpendingLimits, profile: &WalletProfile, age_threshold: i6
 mod tests {
     use super::*;
     use crate::audit::GENESIS_HASH;
+    use crate::ids::{DeviceId, UserId};
     use crate::wallet::fraud::Thresholds;
     use crate::wallet::limits::{LimitsState, PendingLimits};
+    use crate::wallet::money::Currency;
     use crate::wallet::reference::ReferenceRate;
     use crate::wallet::service::{recharge_id_for, CurrencyBounds};
+    use std::sync::LazyLock;
 
     const DAY: i64 = 86_400;
     const NOW: i64 = 400 * DAY + 3_600;
@@ -412,16 +415,18 @@ mod tests {
         monthly: 10_000,
     };
     const AGE_CHECK_ABOVE: i64 = 2_500;
-    const CALLER: WalletCaller<'static> = WalletCaller {
-        user_id: "u1",
-        device_id: "phone",
+    static USER: LazyLock<UserId> = LazyLock::new(|| UserId::issued("u1"));
+    static DEVICE: LazyLock<DeviceId> = LazyLock::new(|| DeviceId::issued("phone"));
+    static CALLER: LazyLock<WalletCaller<'static>> = LazyLock::new(|| WalletCaller {
+        user_id: &USER,
+        device_id: &DEVICE,
         ip_country: Some("FR"),
-    };
+    });
 
     fn policy() -> RechargePolicy {
         RechargePolicy {
             bounds: vec![CurrencyBounds {
-                currency: "EUR".into(),
+                currency: Currency::parse("EUR").unwrap(),
                 min: 1,
                 max: 100_000,
                 rate: ReferenceRate::ONE,

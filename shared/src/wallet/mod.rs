@@ -5,6 +5,7 @@ pub mod decide;
 pub mod fraud;
 pub mod limits;
 pub mod model;
+pub mod money;
 pub mod payments;
 pub mod reference;
 pub mod service;

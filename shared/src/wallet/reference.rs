@@ -43,11 +43,12 @@ impl ReferenceRate {
         Ok(Self { per_million })
     }
 
-    /// `amount` minor units in reference minor units, rounded up.
-    pub fn to_reference(self, amount: i64) -> i64 {
+    /// `amount` minor units in reference minor units, rounded up; `None`
+    /// when the result does not fit.
+    pub fn to_reference(self, amount: i64) -> Option<i64> {
         let scaled = i128::from(amount) * i128::from(self.per_million);
         let rounded = scaled.div_euclid(MILLION) + i128::from(scaled.rem_euclid(MILLION) != 0);
-        i64::try_from(rounded).unwrap_or(i64::MAX)
+        i64::try_from(rounded).ok()
     }
 }
 
@@ -93,17 +94,22 @@ mod tests {
     #[test]
     fn conversion_rounds_against_the_user() {
         let rate = ReferenceRate::parse("0.95").unwrap();
-        assert_eq!(rate.to_reference(100), 95);
-        assert_eq!(rate.to_reference(105), 100, "99.75 rounds up");
-        assert_eq!(rate.to_reference(106), 101, "100.7 rounds up");
-        assert_eq!(ReferenceRate::ONE.to_reference(2_500), 2_500);
+        assert_eq!(rate.to_reference(100), Some(95));
+        assert_eq!(rate.to_reference(105), Some(100), "99.75 rounds up");
+        assert_eq!(rate.to_reference(106), Some(101), "100.7 rounds up");
+        assert_eq!(ReferenceRate::ONE.to_reference(2_500), Some(2_500));
         let tiny = ReferenceRate::parse("0.000001").unwrap();
-        assert_eq!(tiny.to_reference(1), 1, "never rounds a payment to nothing");
+        assert_eq!(
+            tiny.to_reference(1),
+            Some(1),
+            "never rounds a payment to nothing"
+        );
     }
 
     #[test]
-    fn huge_amounts_saturate_instead_of_wrapping() {
+    fn amounts_that_do_not_fit_are_refused_instead_of_wrapping_or_clamping() {
         let rate = ReferenceRate::parse("999999999").unwrap();
-        assert_eq!(rate.to_reference(i64::MAX), i64::MAX);
+        assert_eq!(rate.to_reference(i64::MAX), None);
+        assert_eq!(ReferenceRate::ONE.to_reference(i64::MAX), Some(i64::MAX));
     }
 }

@@ -12,12 +12,14 @@ use super::decide::{
 use super::fraud::{Decision, Thresholds};
 use super::limits::{LimitsState, SpendingLimits};
 use super::model::{Recharge, RechargeStatus, WalletProfile};
+use super::money::{Currency, Money};
 use super::reference::ReferenceRate;
 use super::velocity::Window;
 use crate::audit::{chain_after_head, AuditDraft};
 use crate::auth::secrets::{digest, random_bytes};
 use crate::clock::Clock;
 use crate::flags::{FeatureGuard, FeatureUnavailable};
+use crate::ids::{DeviceId, IdempotencyKey, UserId};
 use crate::ports::{
     CommitOutcome, IdempotencyBegin, IdempotencyStore, ReviewQueue, StoreError, UserStore,
     WalletStore,
@@ -37,7 +39,7 @@ const COMMIT_ATTEMPTS: usize = 5;
 /// rate to the reference currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrencyBounds {
-    pub currency: String,
+    pub currency: Currency,
     pub min: i64,
     pub max: i64,
     pub rate: ReferenceRate,
@@ -59,13 +61,13 @@ pub struct RechargePolicy {
 }
 
 impl RechargePolicy {
-    /// `amount` of `currency` in reference minor units (rounded up), or
-    /// `None` for an unsupported currency.
-    pub fn reference_amount(&self, currency: &str, amount: i64) -> Option<i64> {
+    /// `money` in reference minor units (rounded up), or `None` for an
+    /// unsupported currency or an amount that does not fit.
+    pub fn reference_amount(&self, money: Money) -> Option<i64> {
         self.bounds
             .iter()
-            .find(|b| b.currency == currency)
-            .map(|b| b.rate.to_reference(amount))
+            .find(|b| b.currency == money.currency())
+            .and_then(|b| b.rate.to_reference(money.minor()))
     }
 }
 
@@ -81,11 +83,18 @@ pub struct RechargeRequest {
     pub payment_fingerprint: Option<String>,
 }
 
+impl RechargeRequest {
+    /// The amount asked for, if the currency is a currency code.
+    pub fn money(&self) -> Option<Money> {
+        Currency::parse(&self.currency).map(|currency| Money::new(self.amount, currency))
+    }
+}
+
 /// The caller of a wallet route.
 #[derive(Debug, Clone)]
 pub struct WalletCaller<'a> {
-    pub user_id: &'a str,
-    pub device_id: &'a str,
+    pub user_id: &'a UserId,
+    pub device_id: &'a DeviceId,
     pub ip_country: Option<&'a str>,
 }
 
@@ -254,10 +263,9 @@ impl WalletService {
     pub async fn recharge(
         &self,
         caller: &WalletCaller<'_>,
-        idempotency_key: Option<&str>,
+        key: &IdempotencyKey,
         request: &RechargeRequest,
     ) -> Result<RechargeReply, WalletError> {
-        let key = check_idempotency_key(idempotency_key)?;
         self.check_request(request)?;
         self.guard.require(RECHARGE_FEATURE).await?;
         let now = self.clock.now();
@@ -332,9 +340,9 @@ impl WalletService {
         request: &RechargeRequest,
         now: i64,
     ) -> Result<Outcome, WalletError> {
-        let counted = self
-            .policy
-            .reference_amount(&request.currency, request.amount)
+        let counted = request
+            .money()
+            .and_then(|money| self.policy.reference_amount(money))
             .ok_or(WalletError::Unavailable)?;
         let counters = RechargeCounters::new(caller, request.payment_fingerprint.as_deref(), now);
         let read = self.read(caller.user_id, counters).await?;
@@ -441,7 +449,7 @@ impl WalletService {
     }
 
     /// The caller's balances, newest ledger entries and limits in force.
-    pub async fn wallet_view(&self, user_id: &str) -> Result<WalletView, WalletError> {
+    pub async fn wallet_view(&self, user_id: &UserId) -> Result<WalletView, WalletError> {
         let profile = self.ports.wallet.readings(user_id, &[], "").await?.profile;
         let now = self.clock.now();
         let limits = profile
@@ -467,11 +475,11 @@ impl WalletService {
     /// The caller's own recharge.
     pub async fn recharge_view(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         recharge_id: &str,
     ) -> Result<RechargeView, WalletError> {
         match self.ports.wallet.recharge(recharge_id).await? {
-            Some(r) if r.user_id == user_id => Ok(RechargeView::from(&r)),
+            Some(r) if r.user_id == *user_id => Ok(RechargeView::from(&r)),
             _ => Err(WalletError::NotFound),
         }
     }
@@ -479,7 +487,7 @@ impl WalletService {
     /// Sets the caller's spending limits: lower at once, higher after 24 h.
     pub async fn set_limits(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         wanted: SpendingLimits,
     ) -> Result<LimitsView, WalletError> {
         let mut issues = Vec::new();
@@ -573,12 +581,13 @@ impl WalletService {
 
     fn check_request(&self, request: &RechargeRequest) -> Result<(), WalletError> {
         let mut issues = Vec::new();
-        match self
-            .policy
-            .bounds
-            .iter()
-            .find(|b| b.currency == request.currency)
-        {
+        let money = request.money();
+        match money.and_then(|m| {
+            self.policy
+                .bounds
+                .iter()
+                .find(|b| b.currency == m.currency())
+        }) {
             None => issues.push(FieldIssue::new(
                 "currency",
                 "is not a supported ISO 4217 currency",
@@ -614,16 +623,6 @@ impl WalletService {
             Err(WalletError::Invalid(issues))
         }
     }
-}
-
-fn check_idempotency_key(key: Option<&str>) -> Result<&str, WalletError> {
-    let invalid =
-        |issue: &str| WalletError::Invalid(vec![FieldIssue::new("Idempotency-Key", issue)]);
-    let key = key.ok_or_else(|| invalid("header is required"))?;
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(invalid("1 to 255 visible ASCII characters"));
-    }
-    Ok(key)
 }
 
 /// An outcome as the idempotency record keeps it.
