@@ -125,6 +125,9 @@ def start(function, runtime):
         # the bench measures the allowed path.
         "FRAUD_REVIEW_AT": "99",
         "FRAUD_BLOCK_AT": "100",
+        # Fifty recharges of one bench account pass any age threshold; the
+        # bench measures the allowed path, not the age-check refusal.
+        "AGE_CHECK_ABOVE": "100000000",
     })
     started = time.perf_counter()
     process = subprocess.Popen([os.path.join(BIN, function)], env=env,
