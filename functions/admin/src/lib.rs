@@ -8,7 +8,9 @@ mod routes;
 mod settings;
 mod url_auth;
 
-pub use routes::{AdminRoute, ROUTER, SESSION_HEADER};
+pub use routes::{
+    AdminRoute, AuditRoute, FlagRoute, KycRoute, ReviewRoute, ROUTER, SESSION_HEADER,
+};
 pub use settings::Settings;
 pub use url_auth::{AdminRole, UrlAuth};
 
