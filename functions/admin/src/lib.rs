@@ -67,6 +67,12 @@ pub struct App {
     shell: HttpShell,
 }
 
+impl edge::lambda::HttpApp for App {
+    fn shell(&self) -> &HttpShell {
+        &self.shell
+    }
+}
+
 impl App {
     /// An app behind an unauthenticated URL (`UrlAuth::None`); see [`App::with_url_auth`].
     pub fn new(access: AccessConfig, ports: AdminPorts, clock: Arc<dyn Clock>) -> Self {
