@@ -57,17 +57,23 @@ fn number(value: i64) -> AttributeValue {
 /// Writes the lockout record of `email` as a past burst of failures left it:
 /// `failures` counted, at lock level 2, its lock and its TTL both passed.
 async fn stale_lockout(email: &str, failures: i64) -> String {
+    plant_lockout(email, failures, -7_200, -3_600).await
+}
+
+/// Writes the lockout record of `email` under the key the store uses, with
+/// its lock and TTL `lock_in` and `ttl_in` seconds from now.
+async fn plant_lockout(email: &str, failures: i64, lock_in: i64, ttl_in: i64) -> String {
     let sdk = load_sdk_config().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let table = std::env::var("COUNTERS_TABLE").unwrap();
-    let key = lockout_key(&normalize_email(email).unwrap());
+    let key = aws_adapters::keys::lockout(&lockout_key(&normalize_email(email).unwrap()));
     let now = SystemClock.now();
     let item = HashMap::from([
         ("pk".to_string(), AttributeValue::S(key.clone())),
         ("failures".to_string(), number(failures)),
         ("lock_level".to_string(), number(2)),
-        ("locked_until".to_string(), number(now - 7_200)),
-        ("ttl".to_string(), number(now - 3_600)),
+        ("locked_until".to_string(), number(now + lock_in)),
+        ("ttl".to_string(), number(now + ttl_in)),
     ]);
     client
         .put_item()
@@ -90,6 +96,25 @@ async fn stale_lockout(email: &str, failures: i64) -> String {
         "the stand-in keeps an item past its TTL, as DynamoDB may for two days"
     );
     key
+}
+
+/// The planted record is the one sign-in reads: the same record, still
+/// live, locks the account.
+#[tokio::test]
+async fn a_live_lockout_record_planted_the_same_way_locks_the_account() {
+    let app = login_app().await;
+    let ip = "192.0.2.40";
+    let email = unique_email("lag-live");
+    register(&app, &email, ip).await;
+    plant_lockout(&email, 0, 600, 3_600).await;
+
+    let reply = call(&app, login_event(&email, PASSWORD, ip)).await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (423, "ACCOUNT_LOCKED"),
+        "{}",
+        reply.body
+    );
 }
 
 #[tokio::test]

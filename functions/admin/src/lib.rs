@@ -8,7 +8,9 @@ mod routes;
 mod settings;
 mod url_auth;
 
-pub use routes::{AdminRoute, ROUTER, SESSION_HEADER};
+pub use routes::{
+    AdminRoute, AuditRoute, FlagRoute, KycRoute, ReviewRoute, ROUTER, SESSION_HEADER,
+};
 pub use settings::Settings;
 pub use url_auth::{AdminRole, UrlAuth};
 
@@ -63,6 +65,12 @@ pub struct App {
     guard: AccessGuard,
     url_auth: UrlAuth,
     shell: HttpShell,
+}
+
+impl edge::lambda::HttpApp for App {
+    fn shell(&self) -> &HttpShell {
+        &self.shell
+    }
 }
 
 impl App {

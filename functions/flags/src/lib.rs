@@ -54,6 +54,12 @@ struct FlagsBody<'a> {
     flags: BTreeMap<&'a str, Evaluation>,
 }
 
+impl edge::lambda::HttpApp for App {
+    fn shell(&self) -> &HttpShell {
+        &self.shell
+    }
+}
+
 impl App {
     /// `ttl` and `max_stale` in seconds (see `FlagCache`).
     pub fn new(

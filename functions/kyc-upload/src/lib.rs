@@ -65,6 +65,12 @@ pub struct App {
     shell: HttpShell,
 }
 
+impl edge::lambda::HttpApp for App {
+    fn shell(&self) -> &HttpShell {
+        &self.shell
+    }
+}
+
 impl App {
     pub fn new(
         access: AccessConfig,

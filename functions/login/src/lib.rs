@@ -23,6 +23,12 @@ pub struct App {
     shell: HttpShell,
 }
 
+impl edge::lambda::HttpApp for App {
+    fn shell(&self) -> &HttpShell {
+        &self.shell
+    }
+}
+
 impl App {
     /// Wires the service over the given ports.
     pub fn new(config: LoginConfig, ports: AuthPorts, clock: Arc<dyn Clock>) -> Self {

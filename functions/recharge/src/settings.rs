@@ -95,6 +95,12 @@ pub fn policy_from_env(env: &dyn Env) -> Result<RechargePolicy, ConfigError> {
                                 invalid("RECHARGE_RATES", "every supported currency needs a rate")
                             })?
                     };
+                    if rate.to_reference(max).is_none() {
+                        return Err(invalid(
+                            "RECHARGE_AMOUNT_BOUNDS",
+                            "a maximum times its rate must fit in 64 bits",
+                        ));
+                    }
                     Ok(CurrencyBounds {
                         currency,
                         min,
@@ -245,6 +251,30 @@ mod tests {
         let err = policy_from_env(&env(&[("RECHARGE_REFERENCE_CURRENCY", "euro")])).unwrap_err();
         assert!(
             matches!(&err, ConfigError::Invalid { var, .. } if var == "RECHARGE_REFERENCE_CURRENCY")
+        );
+    }
+
+    #[test]
+    fn bounds_whose_reference_amount_would_not_fit_are_refused_at_cold_start() {
+        let fits = policy_from_env(&env(&[
+            (
+                "RECHARGE_AMOUNT_BOUNDS",
+                "EUR:100:50000,XTS:100:9000000000000",
+            ),
+            ("RECHARGE_RATES", "XTS:1000"),
+        ]));
+        assert!(fits.is_ok(), "{:?}", fits.err());
+        let err = policy_from_env(&env(&[
+            (
+                "RECHARGE_AMOUNT_BOUNDS",
+                "EUR:100:50000,XTS:100:10000000000000000",
+            ),
+            ("RECHARGE_RATES", "XTS:1000"),
+        ]))
+        .unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Invalid { var, .. } if var == "RECHARGE_AMOUNT_BOUNDS"),
+            "{err:?}"
         );
     }
 }

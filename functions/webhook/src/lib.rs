@@ -41,6 +41,12 @@ pub struct App {
     shell: HttpShell,
 }
 
+impl edge::lambda::HttpApp for App {
+    fn shell(&self) -> &HttpShell {
+        &self.shell
+    }
+}
+
 impl App {
     pub fn new(
         policy: IngestPolicy,

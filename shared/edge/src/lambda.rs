@@ -134,9 +134,16 @@ where
     }
 }
 
-/// The answer while secrets are stale: 503 with the error contract and a log line.
-async fn stale_secrets_response(req: Request) -> Response<Body> {
-    HttpShell::new("secrets")
+/// What the edge needs from an HTTP function's app besides its handler.
+pub trait HttpApp {
+    /// The shell every request of the app passes through.
+    fn shell(&self) -> &HttpShell;
+}
+
+/// The answer while secrets are stale: 503 with the error contract and a
+/// log line, through `shell` (the app's own, so CORS still applies).
+async fn stale_secrets_response(shell: &HttpShell, req: Request) -> Response<Body> {
+    shell
         .serve(req, |_, _| async { Err(ApiError::unavailable()) })
         .await
 }
@@ -149,18 +156,19 @@ pub async fn run_http<A, B, BFut, H, HFut>(
     handle: H,
 ) -> Result<(), Error>
 where
-    A: Sync + 'static,
+    A: HttpApp + Sync + 'static,
     B: Fn(SecretEnv) -> BFut + Sync + 'static,
     BFut: Future<Output = Result<A, ConfigError>> + Send,
     H: Fn(&'static A, Request) -> HFut + Sync,
     HFut: Future<Output = Response<Body>> + Send,
 {
     let live = start_live(secrets, build).await?;
-    let handle = &handle;
+    let stale_shell = live.current().await?.shell().clone();
+    let (handle, stale_shell) = (&handle, &stale_shell);
     run(service_fn(move |req: Request| async move {
         match live.current().await {
             Ok(app) => Ok::<_, Error>(handle(app, req).await),
-            Err(_) => Ok(stale_secrets_response(req).await),
+            Err(_) => Ok(stale_secrets_response(stale_shell, req).await),
         }
     }))
     .await
@@ -223,4 +231,38 @@ where
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_from(origin: &str, method: &str) -> Request {
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/v1/flags",
+            "rawQueryString": "",
+            "headers": { "origin": origin },
+            "requestContext": {
+                "http": { "method": method, "path": "/v1/flags", "sourceIp": "192.0.2.1" },
+                "requestId": "req-stale"
+            },
+            "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event")
+    }
+
+    #[tokio::test]
+    async fn while_secrets_are_stale_an_allowed_origin_still_gets_cors_and_the_503() {
+        let origin = "https://app.wallet.test";
+        let shell =
+            HttpShell::new("flags").with_cors(CorsPolicy::new(vec![origin.to_string()]).unwrap());
+        let answer = stale_secrets_response(&shell, request_from(origin, "GET")).await;
+        assert_eq!(answer.status(), 503);
+        assert_eq!(answer.headers()["access-control-allow-origin"], origin);
+        assert!(answer.headers().contains_key("retry-after"));
+        let preflight = stale_secrets_response(&shell, request_from(origin, "OPTIONS")).await;
+        assert_eq!(preflight.status(), 204);
+    }
 }

@@ -343,7 +343,13 @@ impl WalletService {
         let counted = request
             .money()
             .and_then(|money| self.policy.reference_amount(money))
-            .ok_or(WalletError::Unavailable)?;
+            .ok_or_else(|| {
+                tracing::error!(
+                    currency = %request.currency,
+                    "amount not convertible to the reference currency; the policy's bounds are checked at cold start"
+                );
+                WalletError::Unavailable
+            })?;
         let counters = RechargeCounters::new(caller, request.payment_fingerprint.as_deref(), now);
         let read = self.read(caller.user_id, counters).await?;
         let ask = RechargeAsk {

@@ -1,0 +1,22 @@
+//! The users desk: clearing an account's sign-in lockout.
+
+use edge::http::empty_response;
+use edge::router::Matched;
+use lambda_http::http::StatusCode;
+use shared::admin::actor::Actor;
+
+use super::{AdminRoute, Answer};
+use crate::App;
+
+/// Clears the lockout of the account the path names.
+pub(super) async fn unlock(
+    app: &App,
+    actor: &Actor,
+    matched: &Matched<'_, AdminRoute>,
+    id: &str,
+) -> Answer {
+    app.unlocks
+        .unlock_user(actor, matched.param("user_id"))
+        .await?;
+    Ok(empty_response(StatusCode::NO_CONTENT, id))
+}
