@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use edge::cors::CorsPolicy;
+use edge::lambda::HttpApp;
 use shared::clock::SystemClock;
 use testkit::memory::MemoryStore;
 use testkit::{event, invoke, test_access_config, EventExt, Reply};

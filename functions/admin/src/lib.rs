@@ -20,8 +20,7 @@ use aws_adapters::{
     load_sdk_config, DynamoAdmin, DynamoFlags, DynamoKyc, DynamoStore, DynamoWallet, S3Documents,
     SesMailer,
 };
-use edge::cors::CorsPolicy;
-use edge::lambda::HttpShell;
+use edge::lambda::{HttpApp, HttpShell};
 use lambda_http::{Body, Request, Response};
 use shared::admin::actor::Admission;
 use shared::admin::audit::AuditTrail;
@@ -67,9 +66,13 @@ pub struct App {
     shell: HttpShell,
 }
 
-impl edge::lambda::HttpApp for App {
+impl HttpApp for App {
     fn shell(&self) -> &HttpShell {
         &self.shell
+    }
+
+    fn shell_mut(&mut self) -> &mut HttpShell {
+        &mut self.shell
     }
 }
 
@@ -97,14 +100,6 @@ impl App {
             guard: AccessGuard::new(access, clock),
             url_auth: UrlAuth::None,
             shell: HttpShell::new("admin"),
-        }
-    }
-
-    /// The same app allowing the browser origins of `cors`.
-    pub fn with_cors(self, cors: CorsPolicy) -> Self {
-        Self {
-            shell: self.shell.with_cors(cors),
-            ..self
         }
     }
 

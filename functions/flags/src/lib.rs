@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_adapters::{load_sdk_config, DynamoFlags};
-use edge::cors::CorsPolicy;
 use edge::http::{empty_response, header, json_response, only_query_params, ApiError, RequestMeta};
-use edge::lambda::{HttpShell, Served};
+use edge::lambda::{HttpApp, HttpShell, Served};
 use edge::router::{Route, Router};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -54,9 +53,13 @@ struct FlagsBody<'a> {
     flags: BTreeMap<&'a str, Evaluation>,
 }
 
-impl edge::lambda::HttpApp for App {
+impl HttpApp for App {
     fn shell(&self) -> &HttpShell {
         &self.shell
+    }
+
+    fn shell_mut(&mut self) -> &mut HttpShell {
+        &mut self.shell
     }
 }
 
@@ -73,14 +76,6 @@ impl App {
             cache: FlagCache::new(store, clock.clone(), ttl, max_stale),
             guard: AccessGuard::new(access, clock),
             shell: HttpShell::new("flags"),
-        }
-    }
-
-    /// The same app allowing the browser origins of `cors`.
-    pub fn with_cors(self, cors: CorsPolicy) -> Self {
-        Self {
-            shell: self.shell.with_cors(cors),
-            ..self
         }
     }
 

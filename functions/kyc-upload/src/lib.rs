@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use aws_adapters::{load_sdk_config, DynamoFlags, DynamoKyc, S3Documents};
 use bytes::Bytes;
-use edge::cors::CorsPolicy;
 use edge::http::{header, json_response, only_query_params, RequestMeta};
-use edge::lambda::{HttpShell, Served};
+use edge::lambda::{HttpApp, HttpShell, Served};
 use edge::multipart::{parse_form, FormSpec};
 use edge::router::{Route, Router};
 use lambda_http::http::StatusCode;
@@ -65,9 +64,13 @@ pub struct App {
     shell: HttpShell,
 }
 
-impl edge::lambda::HttpApp for App {
+impl HttpApp for App {
     fn shell(&self) -> &HttpShell {
         &self.shell
+    }
+
+    fn shell_mut(&mut self) -> &mut HttpShell {
+        &mut self.shell
     }
 }
 
@@ -92,14 +95,6 @@ impl App {
                 clock,
             ),
             shell: HttpShell::new("kyc-upload"),
-        }
-    }
-
-    /// The same app allowing the browser origins of `cors`.
-    pub fn with_cors(self, cors: CorsPolicy) -> Self {
-        Self {
-            shell: self.shell.with_cors(cors),
-            ..self
         }
     }
 

@@ -6,8 +6,7 @@ mod settings;
 use std::sync::Arc;
 
 use aws_adapters::{load_sdk_config, DynamoStore, MailSettings, SdkConfig, SesMailer, TableNames};
-use edge::cors::CorsPolicy;
-use edge::lambda::HttpShell;
+use edge::lambda::{HttpApp, HttpShell};
 use lambda_http::{Body, Request, Response};
 use shared::auth::service::AuthPorts;
 use shared::auth::{AccessGuard, AuthService};
@@ -23,9 +22,13 @@ pub struct App {
     shell: HttpShell,
 }
 
-impl edge::lambda::HttpApp for App {
+impl HttpApp for App {
     fn shell(&self) -> &HttpShell {
         &self.shell
+    }
+
+    fn shell_mut(&mut self) -> &mut HttpShell {
+        &mut self.shell
     }
 }
 
@@ -36,14 +39,6 @@ impl App {
         Self {
             service: AuthService::new(ports, guard, config.signer, config.policy, clock),
             shell: HttpShell::new("login"),
-        }
-    }
-
-    /// The same app allowing the browser origins of `cors`.
-    pub fn with_cors(self, cors: CorsPolicy) -> Self {
-        Self {
-            shell: self.shell.with_cors(cors),
-            ..self
         }
     }
 

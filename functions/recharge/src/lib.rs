@@ -8,9 +8,8 @@ mod settings;
 use std::sync::Arc;
 
 use aws_adapters::{load_sdk_config, DynamoFlags, DynamoStore, DynamoWallet, SqsQueue};
-use edge::cors::CorsPolicy;
 use edge::http::{header, json_response, parse_json, ApiError, RequestMeta};
-use edge::lambda::{HttpShell, Served};
+use edge::lambda::{HttpApp, HttpShell, Served};
 use edge::router::{Route, Router};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -65,9 +64,13 @@ pub struct App {
     shell: HttpShell,
 }
 
-impl edge::lambda::HttpApp for App {
+impl HttpApp for App {
     fn shell(&self) -> &HttpShell {
         &self.shell
+    }
+
+    fn shell_mut(&mut self) -> &mut HttpShell {
+        &mut self.shell
     }
 }
 
@@ -96,14 +99,6 @@ impl App {
             guard: AccessGuard::new(access, clock.clone()),
             service: WalletService::new(ports, FeatureGuard::new(cache), policy, clock),
             shell: HttpShell::new("recharge"),
-        }
-    }
-
-    /// The same app allowing the browser origins of `cors`.
-    pub fn with_cors(self, cors: CorsPolicy) -> Self {
-        Self {
-            shell: self.shell.with_cors(cors),
-            ..self
         }
     }
 

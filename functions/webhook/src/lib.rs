@@ -5,9 +5,8 @@
 use std::sync::Arc;
 
 use aws_adapters::{load_sdk_config, DynamoInbox, SqsQueue};
-use edge::cors::CorsPolicy;
 use edge::http::{body_bytes, json_response, RequestMeta};
-use edge::lambda::{HttpShell, Served};
+use edge::lambda::{HttpApp, HttpShell, Served};
 use edge::router::{Route, Router};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -41,9 +40,13 @@ pub struct App {
     shell: HttpShell,
 }
 
-impl edge::lambda::HttpApp for App {
+impl HttpApp for App {
     fn shell(&self) -> &HttpShell {
         &self.shell
+    }
+
+    fn shell_mut(&mut self) -> &mut HttpShell {
+        &mut self.shell
     }
 }
 
@@ -62,14 +65,6 @@ impl App {
                 clock,
             },
             shell: HttpShell::new("webhook"),
-        }
-    }
-
-    /// The same app allowing the browser origins of `cors`.
-    pub fn with_cors(self, cors: CorsPolicy) -> Self {
-        Self {
-            shell: self.shell.with_cors(cors),
-            ..self
         }
     }
 

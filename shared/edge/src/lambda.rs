@@ -135,9 +135,17 @@ where
 }
 
 /// What the edge needs from an HTTP function's app besides its handler.
-pub trait HttpApp {
+pub trait HttpApp: Sized {
     /// The shell every request of the app passes through.
     fn shell(&self) -> &HttpShell;
+
+    fn shell_mut(&mut self) -> &mut HttpShell;
+
+    /// The same app allowing the browser origins of `cors`.
+    fn with_cors(mut self, cors: CorsPolicy) -> Self {
+        self.shell_mut().cors = cors;
+        self
+    }
 }
 
 /// The answer while secrets are stale: 503 with the error contract and a
