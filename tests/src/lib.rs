@@ -157,8 +157,10 @@ impl RechargeStack {
 
         endpoint();
         let sdk = load_sdk_config().await;
-        let wallet = DynamoWallet::new(&sdk, WalletTables::from_env(&ProcessEnv).unwrap());
-        let users = DynamoStore::new(&sdk, TableNames::from_env(&ProcessEnv).unwrap());
+        let tables = TableNames::from_env(&ProcessEnv).unwrap();
+        let wallet = DynamoWallet::new(&sdk, WalletTables::from_env(&ProcessEnv).unwrap())
+            .with_session_tables(&tables.users, &tables.sessions);
+        let users = DynamoStore::new(&sdk, tables);
         let flags = DynamoFlags::new(&sdk, DynamoFlags::table_from_env(&ProcessEnv).unwrap())
             .in_namespace(&shared::auth::secrets::new_id());
         let queue = SqsQueue::new(&sdk, SqsQueue::url_from_env(&ProcessEnv).unwrap());
@@ -184,6 +186,7 @@ impl RechargeStack {
             wallet: Arc::new(wallet.clone()),
             idempotency: Arc::new(wallet.clone()),
             users: Arc::new(users.clone()),
+            liveness: Arc::new(users.clone()),
             reviews: Arc::new(queue),
         };
         let env: std::collections::HashMap<String, String> = overrides

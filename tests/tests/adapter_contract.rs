@@ -23,7 +23,7 @@ async fn store() -> Arc<DynamoStore> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_store_keeps_the_port_contract() {
     let store = store().await;
-    full_contract(store.clone(), store.clone(), store).await;
+    full_contract(store.clone(), store.clone(), store.clone(), store).await;
 }
 
 fn mail_settings() -> MailSettings {

@@ -37,6 +37,7 @@ impl Login {
         let ports = shared::auth::service::AuthPorts {
             users: store.clone(),
             sessions: store.clone(),
+            liveness: store.clone(),
             attempts: store.clone(),
             mailer: mailer.clone(),
         };

@@ -150,7 +150,7 @@ async fn hostile_bodies_and_headers_are_refused_without_side_effects() {
     let reply = invoke(|req| recharge::handle(&app, req), wrong_type).await;
     assert_eq!(reply.status, 415);
 
-    let readings = store.readings(&user_id, &[], "").await.unwrap();
+    let readings = store.readings(&user_id, "", &[], "").await.unwrap();
     assert_eq!(
         readings.profile.unwrap().allowed_count,
         0,
@@ -165,7 +165,7 @@ async fn hostile_bodies_and_headers_are_refused_without_side_effects() {
         .header("Idempotency-Key", "input-control");
     let reply = invoke(|req| recharge::handle(&app, req), good).await;
     assert_eq!(reply.status, 201, "control: {}", reply.body);
-    let readings = store.readings(&user_id, &[], "").await.unwrap();
+    let readings = store.readings(&user_id, "", &[], "").await.unwrap();
     assert_eq!(
         readings.profile.unwrap().allowed_count,
         1,
@@ -250,6 +250,7 @@ fn memory_admin_ports(store: &Arc<MemoryStore>) -> admin::AdminPorts {
         store: store.clone(),
         users: store.clone(),
         sessions: store.clone(),
+        liveness: store.clone(),
         reviews: store.clone(),
         mailer: Arc::new(MemoryMailer::new()),
         kyc: memory_kyc_desk_ports(store.clone(), Arc::new(test_pii_keys())),

@@ -165,7 +165,7 @@ impl Stack {
 
     async fn allowed_count(&self) -> u32 {
         self.store
-            .readings(self.claims["sub"].as_str().unwrap(), &[], "")
+            .readings(self.claims["sub"].as_str().unwrap(), "", &[], "")
             .await
             .unwrap()
             .profile
@@ -499,6 +499,7 @@ fn memory_admin_ports(store: &Arc<MemoryStore>) -> admin::AdminPorts {
         store: store.clone(),
         users: store.clone(),
         sessions: store.clone(),
+        liveness: store.clone(),
         reviews: store.clone(),
         mailer: Arc::new(MemoryMailer::new()),
         kyc: memory_kyc_desk_ports(store.clone(), Arc::new(test_pii_keys())),

@@ -15,7 +15,14 @@ const ALLOWED: &str = "https://app.wallet.test";
 
 async fn flags_call(ev: serde_json::Value) -> Reply {
     let store = Arc::new(MemoryStore::new());
-    let app = flags::App::new(test_access_config(), store, Arc::new(SystemClock), 10, 300)
+    let app = flags::App::new(
+        test_access_config(),
+        store.clone(),
+        store,
+        Arc::new(SystemClock),
+        10,
+        300,
+    )
         .with_cors(CorsPolicy::new(vec![ALLOWED.to_string()]).unwrap());
     invoke(|req| flags::handle(&app, req), ev).await
 }
@@ -67,7 +74,14 @@ async fn responses_echo_only_an_allowed_origin() {
 #[tokio::test]
 async fn an_app_built_without_an_allowlist_allows_no_origin() {
     let store = Arc::new(MemoryStore::new());
-    let app = flags::App::new(test_access_config(), store, Arc::new(SystemClock), 10, 300);
+    let app = flags::App::new(
+        test_access_config(),
+        store.clone(),
+        store,
+        Arc::new(SystemClock),
+        10,
+        300,
+    );
     let preflight = invoke(
         |req| flags::handle(&app, req),
         event("flags-get")

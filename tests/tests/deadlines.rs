@@ -51,7 +51,7 @@ async fn a_recharge_whose_commit_stalls_answers_503_before_its_deadline() {
     assert_eq!(retried.status, 201, "{}", retried.body);
     let profile = stack
         .wallet
-        .readings(&stack.user_id, &[], "")
+        .readings(&stack.user_id, "", &[], "")
         .await
         .unwrap()
         .profile

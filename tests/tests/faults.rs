@@ -47,7 +47,7 @@ async fn written(stack: &RechargeStack, key: &str) -> (bool, Option<u32>) {
     let recharge = stack.wallet.recharge(&recharge_id).await.unwrap();
     let profile = stack
         .wallet
-        .readings(&stack.user_id, &[], "")
+        .readings(&stack.user_id, "", &[], "")
         .await
         .unwrap()
         .profile;

@@ -56,7 +56,8 @@ impl Stack {
             audit: admin_store.clone(),
             store: admin_store,
             users: users.clone(),
-            sessions: users,
+            sessions: users.clone(),
+            liveness: users,
             reviews: wallet.clone(),
             mailer: Arc::new(SesMailer::new(
                 &sdk,
@@ -83,7 +84,14 @@ impl Stack {
         Self {
             login: login::App::from_env(&ProcessEnv).await.unwrap(),
             admin: admin::App::new(access(), ports, Arc::new(SystemClock)),
-            flags: flags::App::new(access(), flag_store.clone(), Arc::new(SystemClock), 1, 300),
+            flags: flags::App::new(
+                access(),
+                Arc::new(auth.clone()),
+                flag_store.clone(),
+                Arc::new(SystemClock),
+                1,
+                300,
+            ),
             flag_store,
             auth,
             ip: format!("127.{}.{}.9", bytes[0], bytes[1]),
@@ -119,15 +127,17 @@ impl Stack {
     /// test's flag namespace (later guarded functions join here).
     async fn guarded_routes(&self) -> Vec<Reply> {
         let sdk = load_sdk_config().await;
-        let wallet = Arc::new(DynamoWallet::new(
-            &sdk,
-            WalletTables::from_env(&ProcessEnv).unwrap(),
-        ));
+        let tables = aws_adapters::TableNames::from_env(&ProcessEnv).unwrap();
+        let wallet = Arc::new(
+            DynamoWallet::new(&sdk, WalletTables::from_env(&ProcessEnv).unwrap())
+                .with_session_tables(&tables.users, &tables.sessions),
+        );
         let ports = shared::wallet::service::WalletPorts {
             audit_keys: testkit::test_audit_keys(),
             wallet: wallet.clone(),
             idempotency: wallet,
             users: Arc::new(self.auth.clone()),
+            liveness: Arc::new(self.auth.clone()),
             reviews: Arc::new(aws_adapters::SqsQueue::new(
                 &sdk,
                 aws_adapters::SqsQueue::url_from_env(&ProcessEnv).unwrap(),

@@ -132,11 +132,12 @@ impl Stack {
     async fn new() -> Self {
         let sdk = sdk().await;
         let namespace = shared::auth::secrets::new_id();
-        let users = DynamoStore::new(&sdk, TableNames::from_env(&ProcessEnv).unwrap());
-        let wallet = Arc::new(DynamoWallet::new(
-            &sdk,
-            WalletTables::from_env(&ProcessEnv).unwrap(),
-        ));
+        let tables = TableNames::from_env(&ProcessEnv).unwrap();
+        let wallet = Arc::new(
+            DynamoWallet::new(&sdk, WalletTables::from_env(&ProcessEnv).unwrap())
+                .with_session_tables(&tables.users, &tables.sessions),
+        );
+        let users = DynamoStore::new(&sdk, tables);
         let admin_tables = AdminTables::from_env(&ProcessEnv).unwrap();
         let audit = Arc::new(DynamoAdmin::new(&sdk, admin_tables.clone()).in_namespace(&namespace));
         let flags =
@@ -145,6 +146,7 @@ impl Stack {
         let now = SystemClock.now();
         let kyc = kyc_upload::App::new(
             test_access_config(),
+            Arc::new(users.clone()),
             KycPorts {
                 store: Arc::new(kyc_store(&sdk)),
                 documents: Arc::new(kms_documents(&sdk)),
@@ -162,6 +164,7 @@ impl Stack {
             store: audit.clone(),
             users: Arc::new(users.clone()),
             sessions: Arc::new(users.clone()),
+            liveness: Arc::new(users.clone()),
             reviews: wallet.clone(),
             mailer: Arc::new(SesMailer::new(
                 &sdk,
@@ -186,6 +189,7 @@ impl Stack {
                 wallet: wallet.clone(),
                 idempotency: wallet,
                 users: Arc::new(users.clone()),
+                liveness: Arc::new(users.clone()),
                 reviews: Arc::new(SqsQueue::new(
                     &sdk,
                     SqsQueue::url_from_env(&ProcessEnv).unwrap(),

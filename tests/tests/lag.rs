@@ -181,7 +181,7 @@ async fn keys_left_unprocessed_once_are_read_again_after_a_pause() {
     assert_eq!(reply.status, 201, "{}", reply.body);
     let profile = stack
         .wallet
-        .readings(&stack.user_id, &[], "")
+        .readings(&stack.user_id, "", &[], "")
         .await
         .unwrap()
         .profile
@@ -224,7 +224,7 @@ async fn keys_left_unprocessed_every_time_answer_503_and_write_nothing() {
     assert!(stack.wallet.recharge(&recharge_id).await.unwrap().is_none());
     let profile = stack
         .wallet
-        .readings(&stack.user_id, &[], "")
+        .readings(&stack.user_id, "", &[], "")
         .await
         .unwrap()
         .profile;

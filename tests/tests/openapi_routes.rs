@@ -103,7 +103,14 @@ impl Functions {
                 memory_auth_ports(&store),
                 clock.clone(),
             ),
-            flags: flags::App::new(test_access_config(), store.clone(), clock.clone(), 10, 300),
+            flags: flags::App::new(
+                test_access_config(),
+                store.clone(),
+                store.clone(),
+                clock.clone(),
+                10,
+                300,
+            ),
             recharge: recharge::App::new(
                 test_access_config(),
                 memory_wallet_ports(&store),
@@ -119,6 +126,7 @@ impl Functions {
             ),
             kyc: kyc_upload::App::new(
                 test_access_config(),
+                store.clone(),
                 KycPorts {
                     store: store.clone(),
                     documents: store.clone(),

@@ -132,7 +132,7 @@ async fn a_limits_change_racing_recharges_is_never_undone() {
         assert_eq!(changed.status, 200, "{}", changed.body);
         let profile = stack
             .wallet
-            .readings(&stack.user_id, &[], "")
+            .readings(&stack.user_id, "", &[], "")
             .await
             .unwrap()
             .profile

@@ -150,6 +150,7 @@ async fn main() {
     let flags_app = flags::App::new(
         test_access_config(),
         store.clone(),
+        store.clone(),
         clock.clone(),
         3600,
         300,
@@ -249,6 +250,7 @@ async fn main() {
 
     let kyc_app = kyc_upload::App::new(
         test_access_config(),
+        store.clone(),
         KycPorts {
             store: store.clone(),
             documents: store.clone(),
@@ -313,6 +315,7 @@ async fn main() {
         store: store.clone(),
         users: store.clone(),
         sessions: store.clone(),
+        liveness: store.clone(),
         reviews: store.clone(),
         mailer: Arc::new(MemoryMailer::new()),
         kyc: memory_kyc_desk_ports(store.clone(), Arc::new(test_pii_keys())),

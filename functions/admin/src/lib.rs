@@ -34,7 +34,8 @@ use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 use shared::kyc::desk::{KycDesk, KycDeskPorts};
 use shared::ports::{
-    AdminStore, AuditLog, FlagStore, Mailer, ReviewStore, SessionStore, UserStore,
+    AdminStore, AuditLog, FlagStore, Mailer, ReviewStore, SessionLiveness, SessionStore,
+    UserStore,
 };
 
 /// The ports the admin desks run on, as the composition root wires them.
@@ -45,6 +46,8 @@ pub struct AdminPorts {
     pub store: Arc<dyn AdminStore>,
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
+    /// Sessions and account standings, read to admit each admin's session.
+    pub liveness: Arc<dyn SessionLiveness>,
     pub reviews: Arc<dyn ReviewStore>,
     pub mailer: Arc<dyn Mailer>,
     pub kyc: KycDeskPorts,
@@ -86,7 +89,7 @@ impl App {
             clock.clone(),
         );
         Self {
-            admission: Admission::new(ports.sessions, clock.clone()),
+            admission: Admission::new(ports.liveness, clock.clone()),
             flags: FlagsAdmin::new(ports.flags, commits.clone()),
             unlocks: UserUnlocks::new(ports.users.clone(), commits.clone()),
             reviews: ReviewDesk::new(
@@ -127,7 +130,8 @@ impl App {
             audit: admin.clone(),
             store: admin,
             users: auth.clone(),
-            sessions: auth,
+            sessions: auth.clone(),
+            liveness: auth,
             reviews: wallet.clone(),
             mailer,
             kyc: KycDeskPorts {

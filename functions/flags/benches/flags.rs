@@ -112,6 +112,7 @@ fn warm_handler(c: &mut Criterion) {
     };
     let app = flags::App::new(
         test_access_config(),
+        Arc::new(testkit::memory::MemoryStore::new()),
         Arc::new(FixedFlags(snapshot)),
         Arc::new(SystemClock),
         3_600,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aws_adapters::{load_sdk_config, DynamoFlags};
+use aws_adapters::{load_sdk_config, DynamoFlags, DynamoStore};
 use edge::http::{empty_response, header, json_response, only_query_params, ApiError, RequestMeta};
 use edge::lambda::{HttpApp, HttpShell, Served};
 use edge::router::{Route, Router};
@@ -12,12 +12,13 @@ use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use shared::auth::liveness::SessionCheck;
 use shared::auth::{AccessConfig, AccessGuard};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 use shared::flags::model::parse_version;
 use shared::flags::{evaluate, CacheTiming, EvalContext, Evaluation, FlagCache, Visibility};
-use shared::ports::FlagStore;
+use shared::ports::{FlagStore, SessionLiveness};
 
 mod settings;
 
@@ -44,6 +45,7 @@ pub const ROUTER: Router<FlagsRoute> = Router::new(&[Route {
 pub struct App {
     cache: FlagCache,
     guard: AccessGuard,
+    sessions: SessionCheck,
     shell: HttpShell,
 }
 
@@ -67,6 +69,7 @@ impl App {
     /// `ttl` and `max_stale` in seconds (see `FlagCache`).
     pub fn new(
         access: AccessConfig,
+        sessions: Arc<dyn SessionLiveness>,
         store: Arc<dyn FlagStore>,
         clock: Arc<dyn Clock>,
         ttl: i64,
@@ -74,7 +77,8 @@ impl App {
     ) -> Self {
         Self {
             cache: FlagCache::new(store, clock.clone(), ttl, max_stale),
-            guard: AccessGuard::new(access, clock),
+            guard: AccessGuard::new(access, clock.clone()),
+            sessions: SessionCheck::new(sessions, clock),
             shell: HttpShell::new("flags"),
         }
     }
@@ -86,13 +90,12 @@ impl App {
 
     /// The composition root: the flag store on DynamoDB under `settings`.
     pub async fn from_settings(settings: Settings) -> Self {
-        let store = Arc::new(DynamoFlags::new(
-            &load_sdk_config().await,
-            settings.flags_table,
-        ));
+        let sdk = load_sdk_config().await;
+        let store = Arc::new(DynamoFlags::new(&sdk, settings.flags_table));
         let CacheTiming { ttl, max_stale } = settings.timing;
         Self::new(
             settings.access,
+            Arc::new(DynamoStore::new(&sdk, settings.auth_tables)),
             store,
             Arc::new(SystemClock),
             ttl,
@@ -114,7 +117,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 async fn public_flags(app: &App, req: &Request, meta: &RequestMeta) -> Served {
     only_query_params(req, &[])?;
-    let context = caller_context(app, req, meta)?;
+    let context = caller_context(app, req, meta).await?;
     let view = app.cache.current().await.map_err(|err| {
         tracing::error!(error = %err, "flag store unreadable and nothing cached");
         ApiError::new(
@@ -164,9 +167,14 @@ async fn public_flags(app: &App, req: &Request, meta: &RequestMeta) -> Served {
     Ok((response, context.user_id))
 }
 
-/// Who is asking: a verified user when a token is sent (an invalid one is
-/// refused, not ignored), otherwise an anonymous device.
-fn caller_context(app: &App, req: &Request, meta: &RequestMeta) -> Result<EvalContext, ApiError> {
+/// Who is asking: a verified user whose session still stands when a token
+/// is sent (an invalid token or an ended session is refused, not ignored),
+/// otherwise an anonymous device.
+async fn caller_context(
+    app: &App,
+    req: &Request,
+    meta: &RequestMeta,
+) -> Result<EvalContext, ApiError> {
     let headers = req.headers();
     let device_id = header(headers, "x-device-id")
         .filter(|d| (8..=128).contains(&d.len()))
@@ -182,6 +190,7 @@ fn caller_context(app: &App, req: &Request, meta: &RequestMeta) -> Result<EvalCo
                 device_id.as_deref(),
                 meta.source_ip,
             )?;
+            app.sessions.live(&(&principal).into()).await?;
             (Some(principal.sub), principal.role.as_str().to_string())
         }
         None => (None, "anonymous".to_string()),

@@ -79,6 +79,7 @@ fn sample_snapshot(version: u64) -> Snapshot {
 
 struct Harness {
     app: App,
+    sessions: Arc<testkit::memory::MemoryStore>,
     flags: Arc<CountingFlags>,
     clock: Arc<ManualClock>,
 }
@@ -88,8 +89,21 @@ impl Harness {
         let flags = Arc::new(CountingFlags::default());
         *flags.snapshot.lock().unwrap() = Some(sample_snapshot(7));
         let clock = Arc::new(ManualClock::new(NOW));
-        let app = App::new(test_access_config(), flags.clone(), clock.clone(), 10, 300);
-        Self { app, flags, clock }
+        let sessions = Arc::new(testkit::memory::MemoryStore::new());
+        let app = App::new(
+            test_access_config(),
+            sessions.clone(),
+            flags.clone(),
+            clock.clone(),
+            10,
+            300,
+        );
+        Self {
+            app,
+            sessions,
+            flags,
+            clock,
+        }
     }
 
     async fn get(&self, event: Value) -> Reply {
@@ -126,9 +140,9 @@ async fn anonymous_callers_get_public_flags_with_reasons_and_never_internal_ones
 #[tokio::test]
 async fn a_signed_in_user_is_evaluated_as_themselves() {
     let h = Harness::new();
-    let store = MemoryStore::new();
+    let store = &*h.sessions;
     let (user_id, token) =
-        signed_in_account(&store, &store, Role::User, &["pwd"], "203.0.113.10", NOW).await;
+        signed_in_account(store, store, Role::User, &["pwd"], "203.0.113.10", NOW).await;
     let mut snapshot = sample_snapshot(8);
     snapshot.flags[0].rules = vec![Rule::AllowUsers {
         users: vec![user_id],

@@ -65,6 +65,7 @@ fn bench(c: &mut Criterion) {
     let store = Arc::new(MemoryStore::new());
     let app = kyc_upload::App::new(
         test_access_config(),
+        store.clone(),
         KycPorts {
             store: store.clone(),
             documents: Arc::new(Sink),

@@ -31,6 +31,7 @@ fn app() -> kyc_upload::App {
     let store = Arc::new(MemoryStore::new());
     kyc_upload::App::new(
         test_access_config(),
+        store.clone(),
         KycPorts {
             store: store.clone(),
             documents: store.clone(),

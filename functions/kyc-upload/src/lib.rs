@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use aws_adapters::{load_sdk_config, DynamoFlags, DynamoKyc, S3Documents};
+use aws_adapters::{load_sdk_config, DynamoFlags, DynamoKyc, DynamoStore, S3Documents};
 use bytes::Bytes;
 use edge::http::{header, json_response, only_query_params, RequestMeta};
 use edge::lambda::{HttpApp, HttpShell, Served};
@@ -12,6 +12,7 @@ use edge::multipart::{parse_form, FormSpec};
 use edge::router::{Route, Router};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::auth::liveness::SessionCheck;
 use shared::auth::{AccessConfig, AccessGuard};
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
@@ -21,7 +22,7 @@ use shared::kyc::form::{SubmissionForm, FILE_FIELDS, MAX_BODY_BYTES, MAX_TEXT_BY
 use shared::kyc::pii::PiiKeys;
 use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::{KycPorts, KycService};
-use shared::ports::FlagStore;
+use shared::ports::{FlagStore, SessionLiveness};
 
 /// The routes of `/v1/kyc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +62,7 @@ pub const SUBMISSION_FORM: FormSpec = FormSpec {
 pub struct App {
     service: KycService,
     guard: AccessGuard,
+    sessions: SessionCheck,
     shell: HttpShell,
 }
 
@@ -77,6 +79,7 @@ impl HttpApp for App {
 impl App {
     pub fn new(
         access: AccessConfig,
+        sessions: Arc<dyn SessionLiveness>,
         ports: KycPorts,
         flags: Arc<dyn FlagStore>,
         pii: PiiKeys,
@@ -87,6 +90,7 @@ impl App {
         let cache = Arc::new(FlagCache::with_timing(flags, clock.clone(), timing));
         Self {
             guard: AccessGuard::new(access, clock.clone()),
+            sessions: SessionCheck::new(sessions, clock.clone()),
             service: KycService::new(
                 ports,
                 Arc::new(pii),
@@ -113,6 +117,7 @@ impl App {
         };
         Self::new(
             settings.access,
+            Arc::new(DynamoStore::new(&sdk, settings.auth_tables)),
             ports,
             Arc::new(DynamoFlags::new(&sdk, settings.flags_table)),
             settings.pii,
@@ -138,6 +143,7 @@ async fn serve(app: &App, req: Request, meta: &RequestMeta) -> Served {
         header(req.headers(), "x-device-id"),
         meta.source_ip,
     )?;
+    app.sessions.verified(&(&principal).into()).await?;
     let user = Some(principal.sub.clone());
     let id = &meta.request_id;
     match route {

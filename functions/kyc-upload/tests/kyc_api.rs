@@ -70,6 +70,7 @@ impl Harness {
         };
         let app = App::new(
             test_access_config(),
+            store.clone(),
             ports,
             store.clone(),
             keys(),

@@ -76,6 +76,7 @@ pub fn aws_ports(
     let ports = AuthPorts {
         users: shared.clone(),
         sessions: shared.clone(),
+        liveness: shared.clone(),
         attempts: shared,
         mailer: Arc::new(SesMailer::new(sdk, mail)),
     };

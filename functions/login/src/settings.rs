@@ -5,6 +5,7 @@ use aws_adapters::{MailSettings, TableNames};
 use edge::cors::CorsPolicy;
 use shared::auth::access::signer_from_env;
 use shared::auth::lockout::LockoutPolicy;
+use shared::auth::recovery::RecoveryLimits;
 use shared::auth::service::REFRESH_GRACE_SECONDS;
 use shared::auth::tokens::TokenSigner;
 use shared::auth::{AccessConfig, AuthPolicy};
@@ -81,6 +82,7 @@ impl LoginConfig {
             admin_session_seconds: i64::from(admin_session_hours) * 3600,
             product_name: parsed_or(env, "PRODUCT_NAME", "Wallet".to_string())?,
             refresh_grace_seconds,
+            recovery: recovery_limits(env)?,
         };
         Ok(Self {
             access,
@@ -89,4 +91,23 @@ impl LoginConfig {
             mail,
         })
     }
+}
+
+/// Reads `RECOVERY_IP_LIMIT_PER_HOUR` (reset requests per IP and hour,
+/// default 10); the per-account and per-address limits are fixed.
+fn recovery_limits(env: &dyn Env) -> Result<RecoveryLimits, ConfigError> {
+    let per_ip = parsed_or(env, "RECOVERY_IP_LIMIT_PER_HOUR", 10u32)?;
+    if per_ip == 0 {
+        return Err(ConfigError::Invalid {
+            var: "RECOVERY_IP_LIMIT_PER_HOUR".into(),
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(RecoveryLimits {
+        forgot_per_ip: WindowLimit {
+            limit: per_ip,
+            window_seconds: 3600,
+        },
+        ..RecoveryLimits::default()
+    })
 }

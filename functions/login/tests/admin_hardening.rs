@@ -194,6 +194,7 @@ async fn a_session_started_before_the_cap_was_lowered_ends_at_the_new_cap() {
             shared::auth::service::AuthPorts {
                 users: long.store.clone(),
                 sessions: long.store.clone(),
+                liveness: long.store.clone(),
                 attempts: long.store.clone(),
                 mailer: long.mailer.clone(),
             },

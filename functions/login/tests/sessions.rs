@@ -65,7 +65,10 @@ async fn registering_a_taken_email_looks_the_same_and_emails_the_owner() {
     let subjects: Vec<String> = h.mailer.sent().into_iter().map(|m| m.subject).collect();
     assert_eq!(
         subjects,
-        vec!["Welcome to Wallet", "Wallet: sign-up attempt"]
+        vec![
+            "Welcome to Wallet: verify your email",
+            "Wallet: sign-up attempt"
+        ]
     );
     assert_eq!(
         h.login("carol@example.com", "another good phrase 7")

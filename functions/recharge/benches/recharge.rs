@@ -51,6 +51,7 @@ fn bench(c: &mut Criterion) {
         idempotency: store.clone(),
         users: store.clone(),
         reviews: store.clone(),
+        liveness: store.clone(),
     };
     let app = recharge::App::new(
         test_access_config(),

@@ -111,11 +111,16 @@ impl App {
     /// kill switch's flag store, under `settings`.
     pub async fn from_settings(settings: Settings) -> Self {
         let sdk = load_sdk_config().await;
-        let wallet = Arc::new(DynamoWallet::new(&sdk, settings.wallet_tables));
+        let wallet = Arc::new(
+            DynamoWallet::new(&sdk, settings.wallet_tables)
+                .with_session_tables(&settings.auth_tables.users, &settings.auth_tables.sessions),
+        );
+        let users = Arc::new(DynamoStore::new(&sdk, settings.auth_tables));
         let ports = WalletPorts {
             wallet: wallet.clone(),
             idempotency: wallet,
-            users: Arc::new(DynamoStore::new(&sdk, settings.auth_tables)),
+            users: users.clone(),
+            liveness: users,
             reviews: Arc::new(SqsQueue::new(&sdk, settings.review_queue_url)),
             audit_keys: Arc::new(settings.audit_keys),
         };
@@ -160,6 +165,7 @@ async fn serve(app: &App, req: &Request, meta: &RequestMeta) -> Served {
                 .map_err(|issue| ApiError::validation(vec![issue]))?;
             let caller = WalletCaller {
                 user_id: &principal.sub,
+                session_id: &principal.sid,
                 device_id: &principal.did,
                 ip_country: header(req.headers(), "cloudfront-viewer-country"),
             };
@@ -173,12 +179,12 @@ async fn serve(app: &App, req: &Request, meta: &RequestMeta) -> Served {
             Ok((response, user))
         }
         WalletRoute::Wallet => {
-            let view = app.service.wallet_view(&principal.sub).await?;
+            let view = app.service.wallet_view(&principal).await?;
             Ok((json_response(StatusCode::OK, &view, id), user))
         }
         WalletRoute::Limits => {
             let wanted: SpendingLimits = parse_json(req)?;
-            let view = app.service.set_limits(&principal.sub, wanted).await?;
+            let view = app.service.set_limits(&principal, wanted).await?;
             Ok((json_response(StatusCode::OK, &view, id), user))
         }
         WalletRoute::RechargeStatus => {
@@ -188,7 +194,7 @@ async fn serve(app: &App, req: &Request, meta: &RequestMeta) -> Served {
             }
             let view = app
                 .service
-                .recharge_view(&principal.sub, recharge_id)
+                .recharge_view(&principal, recharge_id)
                 .await?;
             Ok((json_response(StatusCode::OK, &view, id), user))
         }

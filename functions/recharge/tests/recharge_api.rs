@@ -72,6 +72,7 @@ impl Harness {
             idempotency: store.clone(),
             users: store.clone(),
             reviews: store.clone(),
+            liveness: store.clone(),
         };
         let policy = recharge::policy_from_env(&env(overrides)).unwrap();
         let app = App::new(
@@ -443,10 +444,11 @@ async fn owners_read_their_recharges_and_nobody_else_does() {
         (mine.status, mine.body["amount"].as_i64()),
         (200, Some(2_000))
     );
-    let other = Harness::new(&[]).await;
+    let (_, other_token) =
+        signed_in_account(&*h.store, &*h.store, Role::User, &["pwd"], "203.0.113.10", NOW).await;
     let theirs = invoke(
         |req| recharge::handle(&h.app, req),
-        event("recharge-get").path(&path).bearer(&other.token),
+        event("recharge-get").path(&path).bearer(&other_token),
     )
     .await;
     assert_eq!(
@@ -511,7 +513,7 @@ async fn the_wallet_shows_balances_entries_and_limits_in_force() {
 
     let mut profile = h
         .store
-        .readings(&h.user_id, &[], "")
+        .readings(&h.user_id, "", &[], "")
         .await
         .unwrap()
         .profile
@@ -525,13 +527,14 @@ async fn the_wallet_shows_balances_entries_and_limits_in_force() {
         kind: "credit".into(),
         at: NOW,
     });
-    let other = Harness::new(&[]).await;
+    let other = Harness::unverified(&[]).await;
+    profile.user_id = other.user_id.clone();
     other.store.ensure_profile(&profile).await.unwrap();
     let credited = invoke(
         |req| recharge::handle(&other.app, req),
         event("recharge-get")
             .path("/v1/wallet")
-            .bearer(&h.current_token()),
+            .bearer(&other.current_token()),
     )
     .await;
     assert_eq!(credited.body["balances"]["EUR"], 2_000);

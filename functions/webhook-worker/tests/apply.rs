@@ -71,7 +71,7 @@ impl Harness {
         );
         let existing = self
             .store
-            .readings("user-1", &[], "")
+            .readings("user-1", "", &[], "")
             .await
             .unwrap()
             .profile;
@@ -177,7 +177,7 @@ async fn twenty_concurrent_deliveries_credit_once() {
     assert_eq!(h.status().await, RechargeStatus::Credited);
     let profile = h
         .store
-        .readings("user-1", &[], "")
+        .readings("user-1", "", &[], "")
         .await
         .unwrap()
         .profile
@@ -441,7 +441,7 @@ impl Harness {
     async fn ledger_sum(&self) -> i64 {
         let profile = self
             .store
-            .readings("user-1", &[], "")
+            .readings("user-1", "", &[], "")
             .await
             .unwrap()
             .profile

@@ -1,8 +1,11 @@
 //! DynamoDB adapter for the user, session and attempt ports.
 //!
 //! Tables (see `infra/template.yaml`), each keyed by a string `pk`:
-//! - users: `EMAIL#<email>` (the account) and `USER#<id>` (pointer to the email)
-//! - sessions: `SESSION#<id>` (refresh-token family) and `RT#<sha256>` (a refresh token)
+//! - users: `EMAIL#<email>` (the account) and `USER#<id>` (pointer to the
+//!   email, with the standing other functions read: `email_verified`,
+//!   `session_epoch`, kept equal to the account's in every write)
+//! - sessions: `SESSION#<id>` (refresh-token family), `RT#<sha256>` (a
+//!   refresh token) and `OTT#<sha256>` (an emailed single-use token)
 //! - counters: `RL#...` (per-IP windows) and `LOCK#...` (per-account lockout), with TTL
 
 use async_trait::async_trait;
@@ -10,12 +13,13 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
 
+use super::batch::BatchReader;
 use super::db::{built, key, names, values, Db};
 use super::item::{b, get_bool, get_n, get_s, get_strings, list, n, opt_n, opt_s, s, Item};
 use super::{keys, lockout};
 use shared::auth::model::{
-    AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
-    TotpState, UserRecord,
+    AccountAttempt, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken, PasswordReset,
+    RefreshRecord, Role, Session, SessionStart, TotpState, UserRecord,
 };
 use shared::clock::{Clock, SystemClock};
 use shared::config::{required, ConfigError, Env};
@@ -44,12 +48,30 @@ impl TableNames {
 /// Users, sessions and counters on DynamoDB.
 #[derive(Clone)]
 pub struct DynamoStore {
-    db: Db,
-    tables: TableNames,
+    pub(crate) db: Db,
+    pub(crate) tables: TableNames,
+    pub(crate) batches: BatchReader,
 }
 
-fn user_key(email: &str) -> Item {
+pub(crate) fn user_key(email: &str) -> Item {
     key(format!("EMAIL#{email}"))
+}
+
+pub(crate) fn pointer_key(user_id: &str) -> Item {
+    key(format!("USER#{user_id}"))
+}
+
+pub(crate) fn session_key(session_id: &str) -> Item {
+    key(format!("SESSION#{session_id}"))
+}
+
+/// The condition that an item's `session_epoch` is `:epoch` (absent reads as 0).
+pub(crate) fn epoch_is(epoch: u64) -> &'static str {
+    if epoch == 0 {
+        "(attribute_not_exists(session_epoch) OR session_epoch = :epoch)"
+    } else {
+        "session_epoch = :epoch"
+    }
 }
 
 impl DynamoStore {
@@ -57,6 +79,7 @@ impl DynamoStore {
         Self {
             db: Db::new(config),
             tables,
+            batches: BatchReader::default(),
         }
     }
 
@@ -86,7 +109,26 @@ fn user_item(user: &UserRecord) -> Item {
         item.insert("totp_pending".into(), s(pending));
     }
     item.insert("totp_last_step".into(), n(user.totp.last_step));
+    item.insert("email_verified".into(), b(user.email_verified));
+    item.insert("session_epoch".into(), n(user.session_epoch));
     item
+}
+
+/// The `USER#<id>` item: the account's email and its standing.
+pub(crate) fn pointer_item(user: &UserRecord) -> Item {
+    let mut pointer = pointer_key(&user.user_id);
+    pointer.insert("email".into(), s(&user.email));
+    pointer.insert("email_verified".into(), b(user.email_verified));
+    pointer.insert("session_epoch".into(), n(user.session_epoch));
+    pointer
+}
+
+/// The standing an account's `USER#<id>` item records.
+pub(crate) fn standing_from(item: &Item) -> AccountStanding {
+    AccountStanding {
+        email_verified: get_bool(item, "email_verified"),
+        session_epoch: opt_n(item, "session_epoch").unwrap_or(0),
+    }
 }
 
 fn user_from(item: &Item) -> Result<UserRecord, StoreError> {
@@ -103,33 +145,41 @@ fn user_from(item: &Item) -> Result<UserRecord, StoreError> {
             pending: opt_s(item, "totp_pending"),
             last_step: opt_n(item, "totp_last_step").unwrap_or(0),
         },
+        email_verified: get_bool(item, "email_verified"),
+        session_epoch: opt_n(item, "session_epoch").unwrap_or(0),
     })
 }
 
 fn session_item(session: &Session) -> Item {
-    let mut item = key(format!("SESSION#{}", session.session_id));
+    let mut item = session_key(&session.session_id);
     item.insert("session_id".into(), s(&session.session_id));
     item.insert("user_id".into(), s(&session.user_id));
+    item.insert("session_user".into(), s(&session.user_id));
     item.insert("device_id".into(), s(&session.device_id));
     if let Some(ip) = &session.ip {
         item.insert("ip".into(), s(ip));
     }
     item.insert("created_at".into(), n(session.created_at));
+    item.insert("last_used_at".into(), n(session.last_used_at));
     item.insert("expires_at".into(), n(session.expires_at));
     item.insert("revoked".into(), b(session.revoked));
+    item.insert("epoch".into(), n(session.epoch));
     item.insert("ttl".into(), n(session.expires_at));
     item
 }
 
-fn session_from(item: &Item) -> Result<Session, StoreError> {
+pub(crate) fn session_from(item: &Item) -> Result<Session, StoreError> {
+    let created_at = get_n(item, "created_at")?;
     Ok(Session {
         session_id: get_s(item, "session_id")?,
         user_id: get_s(item, "user_id")?,
         device_id: get_s(item, "device_id")?,
         ip: opt_s(item, "ip"),
-        created_at: get_n(item, "created_at")?,
+        created_at,
+        last_used_at: opt_n(item, "last_used_at").unwrap_or(created_at),
         expires_at: get_n(item, "expires_at")?,
         revoked: get_bool(item, "revoked"),
+        epoch: opt_n(item, "epoch").unwrap_or(0),
     })
 }
 
@@ -146,6 +196,7 @@ fn token_item(token: &RefreshRecord) -> Item {
     }
     item.insert("expires_at".into(), n(token.expires_at));
     item.insert("rotated".into(), b(token.rotated));
+    item.insert("epoch".into(), n(token.epoch));
     item.insert("ttl".into(), n(token.expires_at));
     item
 }
@@ -164,10 +215,11 @@ fn token_from(item: &Item) -> Result<RefreshRecord, StoreError> {
         rotated: get_bool(item, "rotated"),
         rotated_at: opt_n(item, "rotated_at"),
         successor: opt_s(item, "successor"),
+        epoch: opt_n(item, "epoch").unwrap_or(0),
     })
 }
 
-fn put_if_absent(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn put_if_absent(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
     let put = built(
         Put::builder()
             .table_name(table)
@@ -181,11 +233,9 @@ fn put_if_absent(table: &str, item: Item) -> Result<TransactWriteItem, StoreErro
 #[async_trait]
 impl UserStore for DynamoStore {
     async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        let mut pointer = key(format!("USER#{}", user.user_id));
-        pointer.insert("email".into(), s(&user.email));
         let items = vec![
             put_if_absent(&self.tables.users, user_item(user))?,
-            put_if_absent(&self.tables.users, pointer)?,
+            put_if_absent(&self.tables.users, pointer_item(user))?,
         ];
         if self.db.transact(items).await? {
             Ok(())
@@ -270,14 +320,33 @@ impl UserStore for DynamoStore {
             Err(StoreError::Conflict)
         }
     }
+
+    async fn issue_token(&self, token: &OneTimeToken) -> Result<(), StoreError> {
+        self.store_token(token).await
+    }
+
+    async fn one_time_token(&self, token_hash: &str) -> Result<Option<OneTimeToken>, StoreError> {
+        self.stored_token(token_hash).await
+    }
+
+    async fn confirm_email(&self, token: &OneTimeToken) -> Result<(), StoreError> {
+        self.spend_verification(token).await
+    }
+
+    async fn reset_password(&self, reset: &PasswordReset) -> Result<(), StoreError> {
+        self.spend_reset(reset).await
+    }
 }
 
 #[async_trait]
 impl SessionStore for DynamoStore {
     async fn start_session(&self, start: &SessionStart) -> Result<(), StoreError> {
         let mut set = vec!["last_login_at = :now"];
-        let mut condition = "attribute_exists(pk)".to_string();
-        let mut vals = vec![(":now", n(start.session.created_at))];
+        let mut condition = format!("attribute_exists(pk) AND {}", epoch_is(start.session.epoch));
+        let mut vals = vec![
+            (":now", n(start.session.created_at)),
+            (":epoch", n(start.session.epoch)),
+        ];
         if let Some(step) = start.totp_step {
             set.push("totp_last_step = :step");
             condition
@@ -346,19 +415,29 @@ impl SessionStore for DynamoStore {
                 ]))
                 .build(),
         )?;
-        let session_live = built(
-            ConditionCheck::builder()
+        let session_used = built(
+            Update::builder()
                 .table_name(&self.tables.sessions)
-                .set_key(Some(key(format!("SESSION#{}", next.session_id))))
+                .set_key(Some(session_key(&next.session_id)))
+                .update_expression("SET last_used_at = :now")
                 .condition_expression("revoked = :no")
-                .set_expression_attribute_values(values(vec![(":no", b(false))]))
+                .set_expression_attribute_values(values(vec![(":no", b(false)), (":now", n(now))]))
+                .build(),
+        )?;
+        let epoch_current = built(
+            ConditionCheck::builder()
+                .table_name(&self.tables.users)
+                .set_key(Some(pointer_key(&next.user_id)))
+                .condition_expression(format!("attribute_exists(pk) AND {}", epoch_is(next.epoch)))
+                .set_expression_attribute_values(values(vec![(":epoch", n(next.epoch))]))
                 .build(),
         )?;
         let items = vec![
             TransactWriteItem::builder().update(mark_rotated).build(),
             put_if_absent(&self.tables.sessions, token_item(next))?,
+            TransactWriteItem::builder().update(session_used).build(),
             TransactWriteItem::builder()
-                .condition_check(session_live)
+                .condition_check(epoch_current)
                 .build(),
         ];
         if self.db.transact(items).await? {

@@ -54,6 +54,8 @@ pub struct DynamoWallet {
     db: Db,
     tables: WalletTables,
     batches: BatchReader,
+    /// Users and sessions tables, for reading a caller's session with the rest.
+    session_tables: Option<(String, String)>,
 }
 
 fn json_of<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
@@ -93,7 +95,15 @@ impl DynamoWallet {
             db: Db::new(config),
             tables,
             batches: BatchReader::default(),
+            session_tables: None,
         }
+    }
+
+    /// The same adapter, reading sessions (`SESSION#<id>` in `sessions`) and
+    /// account standings (`USER#<id>` in `users`) in its batch reads.
+    pub fn with_session_tables(mut self, users: &str, sessions: &str) -> Self {
+        self.session_tables = Some((users.to_string(), sessions.to_string()));
+        self
     }
 
     /// How many times a batch read paused before asking again for the keys
@@ -142,6 +152,7 @@ impl WalletStore for DynamoWallet {
     async fn readings(
         &self,
         user_id: &str,
+        session_id: &str,
         counter_keys: &[String],
         device_hash: &str,
     ) -> Result<RechargeReadings, StoreError> {
@@ -162,12 +173,29 @@ impl WalletStore for DynamoWallet {
         if !counter_pks.is_empty() {
             request.insert(self.tables.counters.clone(), built(keys_of(counter_pks))?);
         }
+        if !session_id.is_empty() {
+            let (users, sessions) = self.session_tables.as_ref().ok_or_else(|| {
+                StoreError::Unavailable("session tables not configured".into())
+            })?;
+            request.insert(
+                sessions.clone(),
+                built(keys_of(vec![format!("SESSION#{session_id}")]))?,
+            );
+            request.insert(
+                users.clone(),
+                built(keys_of(vec![format!("USER#{user_id}")]))?,
+            );
+        }
         let items = self.batches.get_all(&self.db, request).await?;
         let mut readings = RechargeReadings::default();
         for item in &items {
             let pk = get_s(item, "pk")?;
             if pk.starts_with("PROFILE#") {
                 readings.profile = Some(from_json(item)?);
+            } else if pk.starts_with("SESSION#") {
+                readings.session = Some(super::dynamo::session_from(item)?);
+            } else if pk.starts_with("USER#") {
+                readings.standing = Some(super::dynamo::standing_from(item));
             } else if keys::is_device_accounts(&pk) {
                 readings.device_accounts = super::item::get_strings(item, "accounts");
             } else if let Some(name) = keys::velocity_name(&pk) {

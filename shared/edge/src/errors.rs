@@ -44,6 +44,16 @@ impl From<AuthError> for ApiError {
                 "The token was not issued to this device.",
             ),
             SessionRevoked => unauthorized("SESSION_REVOKED", "The session has ended."),
+            EmailNotVerified => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "EMAIL_NOT_VERIFIED",
+                "Verify your email address first.",
+            ),
+            TokenInvalid => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "TOKEN_INVALID",
+                "The token is not valid: it may be used, expired or replaced by a newer one.",
+            ),
             SessionExpired => unauthorized(
                 "SESSION_EXPIRED",
                 "The session has reached its maximum lifetime; sign in again.",
@@ -91,6 +101,7 @@ impl From<WalletError> for ApiError {
             )
             .with_retry_after(1),
             WalletError::FeatureOff(off) => off.into(),
+            WalletError::Session(refused) => refused.into(),
             WalletError::NotFound => {
                 ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such recharge.")
             }
@@ -321,6 +332,8 @@ mod tests {
             (AuthError::Unauthenticated, (401, "UNAUTHENTICATED", None)),
             (AuthError::DeviceMismatch, (401, "DEVICE_MISMATCH", None)),
             (AuthError::SessionRevoked, (401, "SESSION_REVOKED", None)),
+            (AuthError::EmailNotVerified, (403, "EMAIL_NOT_VERIFIED", None)),
+            (AuthError::TokenInvalid, (400, "TOKEN_INVALID", None)),
             (AuthError::SessionExpired, (401, "SESSION_EXPIRED", None)),
             (
                 AuthError::RefreshInvalid,
@@ -370,6 +383,14 @@ mod tests {
                 (503, "FEATURE_UNAVAILABLE", Some(10)),
             ),
             (WalletError::NotFound, (404, "NOT_FOUND", None)),
+            (
+                WalletError::Session(AuthError::SessionRevoked),
+                (401, "SESSION_REVOKED", None),
+            ),
+            (
+                WalletError::Session(AuthError::EmailNotVerified),
+                (403, "EMAIL_NOT_VERIFIED", None),
+            ),
             (WalletError::Busy, (409, "BUSY", Some(1))),
             (
                 WalletError::Unavailable,

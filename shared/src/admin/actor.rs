@@ -7,7 +7,8 @@ use super::AdminError;
 use crate::auth::model::Role;
 use crate::auth::Principal;
 use crate::clock::Clock;
-use crate::ports::SessionStore;
+use crate::auth::liveness::session_standing;
+use crate::ports::SessionLiveness;
 
 /// Who is acting, for the audit entry.
 #[derive(Debug, Clone)]
@@ -19,17 +20,18 @@ pub struct Actor {
 /// Admits admins to the desks.
 #[derive(Clone)]
 pub struct Admission {
-    sessions: Arc<dyn SessionStore>,
+    sessions: Arc<dyn SessionLiveness>,
     clock: Arc<dyn Clock>,
 }
 
 impl Admission {
     /// Checks sessions in `sessions` against `clock`.
-    pub fn new(sessions: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(sessions: Arc<dyn SessionLiveness>, clock: Arc<dyn Clock>) -> Self {
         Self { sessions, clock }
     }
 
-    /// Admits an admin signed in with TOTP whose session is still live (the
+    /// Admits an admin signed in with TOTP whose session still stands (see
+    /// [`session_standing`]) (the
     /// token's device and IP pinning are checked by the access guard first).
     pub async fn admit(&self, principal: &Principal) -> Result<Actor, AdminError> {
         if principal.role != Role::Admin {
@@ -38,11 +40,12 @@ impl Admission {
         if !principal.amr.iter().any(|m| m == "otp") {
             return Err(AdminError::Forbidden("TOTP_REQUIRED"));
         }
-        let session = self.sessions.session(&principal.sid).await?;
-        let live = session.is_some_and(|s| {
-            !s.revoked && s.expires_at > self.clock.now() && s.user_id == principal.sub
-        });
-        if !live {
+        let (session, standing) = self
+            .sessions
+            .session_and_standing(&principal.sid, &principal.sub)
+            .await?;
+        let now = self.clock.now();
+        if session_standing(&principal.into(), session.as_ref(), standing.as_ref(), now).is_err() {
             return Err(AdminError::Forbidden("SESSION_REVOKED"));
         }
         Ok(Actor {

@@ -24,6 +24,10 @@ pub enum AuthError {
     DeviceMismatch,
     #[error("session revoked or expired")]
     SessionRevoked,
+    #[error("email address not verified")]
+    EmailNotVerified,
+    #[error("token invalid, spent or expired")]
+    TokenInvalid,
     #[error("session past its absolute lifetime")]
     SessionExpired,
     #[error("refresh token invalid")]

@@ -4,9 +4,11 @@
 pub mod access;
 pub mod email;
 pub mod error;
+pub mod liveness;
 pub mod lockout;
 pub mod model;
 pub mod password;
+pub mod recovery;
 pub mod secrets;
 pub mod service;
 pub mod tokens;

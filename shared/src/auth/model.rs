@@ -40,6 +40,28 @@ pub struct UserRecord {
     /// Hashes of the device ids this account has signed in from.
     pub known_devices: Vec<String>,
     pub totp: TotpState,
+    /// Whether the owner proved the address by presenting a verification token.
+    pub email_verified: bool,
+    /// Sessions started under an older epoch are over: raising it ends every
+    /// session of the account at once (password reset, "sign out everywhere").
+    pub session_epoch: u64,
+}
+
+/// What other functions read about an account to admit its sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountStanding {
+    pub email_verified: bool,
+    pub session_epoch: u64,
+}
+
+impl UserRecord {
+    /// The account's standing, as the other functions read it.
+    pub fn standing(&self) -> AccountStanding {
+        AccountStanding {
+            email_verified: self.email_verified,
+            session_epoch: self.session_epoch,
+        }
+    }
 }
 
 /// An account's TOTP enrolment.
@@ -62,9 +84,13 @@ pub struct Session {
     /// The sign-in IP, kept for admin sessions (tokens are pinned to it).
     pub ip: Option<String>,
     pub created_at: i64,
+    /// The last sign-in or refresh of the family.
+    pub last_used_at: i64,
     /// Absolute end of the family, whatever the rotations.
     pub expires_at: i64,
     pub revoked: bool,
+    /// The account's session epoch when the session started.
+    pub epoch: u64,
 }
 
 /// One refresh token, stored under the SHA-256 of its value.
@@ -86,6 +112,8 @@ pub struct RefreshRecord {
     pub rotated_at: Option<i64>,
     /// Hash of the token it was exchanged for, once rotated.
     pub successor: Option<String>,
+    /// The session's epoch (see [`UserRecord::session_epoch`]).
+    pub epoch: u64,
 }
 
 /// Everything a successful sign-in writes, atomically.
@@ -129,4 +157,57 @@ pub enum AttemptOutcome {
     RateLimited,
     /// The account is locked (until the given time, when known).
     Locked { until: Option<i64> },
+}
+
+/// What a single-use emailed token is for; a token is good for its purpose only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    /// Proves the owner reads the account's address (or a new address).
+    VerifyEmail,
+    /// Sets a new password without the old one.
+    ResetPassword,
+}
+
+impl TokenPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::VerifyEmail => "verify_email",
+            TokenPurpose::ResetPassword => "reset_password",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "verify_email" => Some(TokenPurpose::VerifyEmail),
+            "reset_password" => Some(TokenPurpose::ResetPassword),
+            _ => None,
+        }
+    }
+}
+
+/// A single-use token as stored: under the hash of its value, bound to one
+/// purpose, one account (by id and by the address it was sent to) and, for
+/// an address change, the new address. Only the newest token of a purpose
+/// is current for its account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneTimeToken {
+    pub token_hash: String,
+    pub purpose: TokenPurpose,
+    pub user_id: String,
+    /// The account's address when the token was issued (its key).
+    pub email: String,
+    /// For an address change: the address being verified.
+    pub new_email: Option<String>,
+    pub expires_at: i64,
+}
+
+/// A password reset, written at once: the token spent, the new password,
+/// every session ended (the epoch raised), the lockout counters cleared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordReset {
+    pub token: OneTimeToken,
+    pub password_hash: String,
+    /// The epoch read; the write fails if it moved.
+    pub epoch: u64,
+    pub lockout_keys: Vec<String>,
 }

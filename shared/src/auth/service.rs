@@ -10,6 +10,8 @@ use serde::Serialize;
 use super::access::{AccessGuard, Principal};
 use super::email::normalize_email;
 use super::error::AuthError;
+use super::liveness::session_standing;
+use super::recovery::{RecoveryLimits, RESET_ROUTE};
 use super::lockout::{
     after_failure, known_device_lockout_key, lockout_key, retry_after, FailureVerdict,
     LockoutPolicy,
@@ -24,7 +26,9 @@ use super::tokens::{TokenSigner, TokenSubject, ACCESS_TTL_SECONDS};
 use super::totp;
 use crate::clock::Clock;
 use crate::ids::DeviceId;
-use crate::ports::{AttemptStore, Mailer, OutgoingEmail, SessionStore, StoreError, UserStore};
+use crate::ports::{
+    AttemptStore, Mailer, OutgoingEmail, SessionLiveness, SessionStore, StoreError, UserStore,
+};
 use crate::ratelimit::WindowLimit;
 use crate::validation::FieldIssue;
 
@@ -51,6 +55,8 @@ pub struct AuthPolicy {
     /// lost (the unused successor is rotated in its place) rather than as
     /// theft; 0 turns the grace off.
     pub refresh_grace_seconds: i64,
+    /// How often verification and reset emails may be asked for.
+    pub recovery: RecoveryLimits,
 }
 
 /// Default grace window for retried refreshes (Supabase's refresh token
@@ -69,6 +75,7 @@ impl Default for AuthPolicy {
             admin_session_seconds: ADMIN_SESSION_TTL_SECONDS,
             product_name: "Wallet".to_string(),
             refresh_grace_seconds: REFRESH_GRACE_SECONDS,
+            recovery: RecoveryLimits::default(),
         }
     }
 }
@@ -78,6 +85,7 @@ impl Default for AuthPolicy {
 pub struct AuthPorts {
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
+    pub liveness: Arc<dyn SessionLiveness>,
     pub attempts: Arc<dyn AttemptStore>,
     pub mailer: Arc<dyn Mailer>,
 }
@@ -105,6 +113,7 @@ pub struct TokenPair {
 pub struct Me {
     pub user_id: String,
     pub email: String,
+    pub email_verified: bool,
     pub role: Role,
     pub created_at: i64,
     pub totp_enabled: bool,
@@ -138,12 +147,12 @@ pub struct LoginForm<'a> {
 
 /// The auth flows over their ports.
 pub struct AuthService {
-    ports: AuthPorts,
+    pub(super) ports: AuthPorts,
     guard: AccessGuard,
     signer: TokenSigner,
-    passwords: PasswordHasher,
-    policy: AuthPolicy,
-    clock: Arc<dyn Clock>,
+    pub(super) passwords: PasswordHasher,
+    pub(super) policy: AuthPolicy,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 impl AuthService {
@@ -197,13 +206,16 @@ impl AuthService {
             created_at: self.clock.now(),
             known_devices: Vec::new(),
             totp: TotpState::default(),
+            email_verified: false,
+            session_epoch: 0,
         };
         let mail = match self.ports.users.create_user(&user).await {
-            Ok(()) => OutgoingEmail {
-                to: email,
-                subject: format!("Welcome to {}", self.policy.product_name),
-                text: "Your account is ready. If you did not create it, reply to this email."
-                    .to_string(),
+            Ok(()) => match self.verification_token(&user, None).await {
+                Ok(token) => self.welcome_email(&email, &token),
+                Err(err) => {
+                    tracing::warn!(error = %err, "verification token not issued at sign-up; the user can ask for another");
+                    return Ok(());
+                }
             },
             Err(StoreError::AlreadyExists) => OutgoingEmail {
                 to: email,
@@ -292,8 +304,10 @@ impl AuthService {
             device_id: caller.device_id.to_string(),
             ip: pinned_ip.clone(),
             created_at: now,
+            last_used_at: now,
             expires_at: now + self.session_lifetime(user.role),
             revoked: false,
+            epoch: user.session_epoch,
         };
         let refresh_token = new_refresh_token();
         let record = RefreshRecord {
@@ -308,6 +322,7 @@ impl AuthService {
             rotated: false,
             rotated_at: None,
             successor: None,
+            epoch: user.session_epoch,
         };
         let start = SessionStart {
             email: email.clone(),
@@ -319,16 +334,19 @@ impl AuthService {
         };
         match self.ports.sessions.start_session(&start).await {
             Ok(()) => {}
-            Err(StoreError::Conflict) => return Err(AuthError::TotpInvalid),
+            Err(StoreError::Conflict) if totp_step.is_some() => return Err(AuthError::TotpInvalid),
+            Err(StoreError::Conflict) => return Err(AuthError::InvalidCredentials),
             Err(other) => return Err(other.into()),
         }
         if new_device && !user.known_devices.is_empty() {
             self.send_best_effort(&OutgoingEmail {
                 to: email,
                 subject: format!("{}: new sign-in", self.policy.product_name),
-                text: "Your account was just signed in from a new device. If this was not you, \
-                       change your password now."
-                    .to_string(),
+                text: format!(
+                    "Your account was just signed in from a new device. If this was not you, \
+                     reset your password now: ask for a reset link in the app (\"Forgot \
+                     password\", {RESET_ROUTE}); resetting signs every device out."
+                ),
             })
             .await;
         }
@@ -453,6 +471,7 @@ impl AuthService {
         Ok(Me {
             user_id: user.user_id,
             email: user.email,
+            email_verified: user.email_verified,
             role: user.role,
             created_at: user.created_at,
             totp_enabled: user.totp.secret.is_some(),
@@ -535,7 +554,7 @@ impl AuthService {
         Ok(user)
     }
 
-    async fn user_of(&self, principal: &Principal) -> Result<UserRecord, AuthError> {
+    pub(super) async fn user_of(&self, principal: &Principal) -> Result<UserRecord, AuthError> {
         self.ports
             .users
             .user_by_id(&principal.sub)
@@ -543,20 +562,20 @@ impl AuthService {
             .ok_or(AuthError::SessionRevoked)
     }
 
-    async fn live_session(&self, principal: &Principal) -> Result<Session, AuthError> {
-        let session = self
+    /// The principal's session, if it still stands (see [`session_standing`]).
+    pub(super) async fn live_session(&self, principal: &Principal) -> Result<Session, AuthError> {
+        let (session, standing) = self
             .ports
-            .sessions
-            .session(&principal.sid)
-            .await?
-            .ok_or(AuthError::SessionRevoked)?;
-        if session.revoked
-            || session.expires_at <= self.clock.now()
-            || session.user_id != principal.sub
-        {
-            return Err(AuthError::SessionRevoked);
-        }
-        Ok(session)
+            .liveness
+            .session_and_standing(&principal.sid, &principal.sub)
+            .await?;
+        session_standing(
+            &principal.into(),
+            session.as_ref(),
+            standing.as_ref(),
+            self.clock.now(),
+        )?;
+        session.ok_or(AuthError::SessionRevoked)
     }
 
     /// How long a session of `role` lives, refreshes included.
@@ -604,17 +623,17 @@ impl AuthService {
     }
 
     /// The lockout counter of `email` for an attempt at `now`.
-    fn account_attempt(&self, email: &str, now: i64) -> AccountAttempt {
+    pub(super) fn account_attempt(&self, email: &str, now: i64) -> AccountAttempt {
         self.attempt_on(lockout_key(email), now)
     }
 
     /// The lockout counter under `key` for an attempt at `now`.
-    fn attempt_on(&self, key: String, now: i64) -> AccountAttempt {
+    pub(super) fn attempt_on(&self, key: String, now: i64) -> AccountAttempt {
         self.policy.lockout.attempt(key, now)
     }
 
     /// Counts an attempt against the caller's IP and, if given, the account.
-    async fn reserve(
+    pub(super) async fn reserve(
         &self,
         ip: Option<IpAddr>,
         account: Option<&AccountAttempt>,
@@ -652,7 +671,7 @@ impl AuthService {
 
     /// After a failed check (already counted by `reserve`): locks the account
     /// once its failures reach the limit, and emails the owner.
-    async fn record_failure(&self, key: &str, user: Option<&UserRecord>) -> Result<(), AuthError> {
+    pub(super) async fn record_failure(&self, key: &str, user: Option<&UserRecord>) -> Result<(), AuthError> {
         self.lock_if_due(key, user).await.map(|_| ())
     }
 
@@ -693,10 +712,13 @@ impl AuthService {
                 self.send_best_effort(&OutgoingEmail {
                     to: user.email.clone(),
                     subject: format!("{}: account locked", self.policy.product_name),
-                    text: "Your account was locked after several failed sign-in attempts. \
-                           It unlocks automatically; if these attempts were not yours, \
-                           change your password once you are back in."
-                        .to_string(),
+                    text: format!(
+                        "Your account was locked after several failed sign-in attempts. \
+                         It unlocks automatically; if these attempts were not yours, reset \
+                         your password: ask for a reset link in the app (\"Forgot password\", \
+                         {RESET_ROUTE}); resetting signs every device out and unlocks the \
+                         account."
+                    ),
                 })
                 .await;
             }
@@ -704,7 +726,7 @@ impl AuthService {
         Ok(Some(lock.until))
     }
 
-    fn token_pair(&self, record: &RefreshRecord, refresh_token: String, now: i64) -> TokenPair {
+    pub(super) fn token_pair(&self, record: &RefreshRecord, refresh_token: String, now: i64) -> TokenPair {
         let access_token = self.signer.issue(
             &TokenSubject {
                 user_id: &record.user_id,
@@ -727,7 +749,7 @@ impl AuthService {
     }
 
     /// Notification email must not block sign-in; a failure is logged.
-    async fn send_best_effort(&self, mail: &OutgoingEmail) {
+    pub(super) async fn send_best_effort(&self, mail: &OutgoingEmail) {
         if let Err(err) = self.ports.mailer.send(mail).await {
             tracing::warn!(error = %err, subject = %mail.subject, "notification email not sent");
         }

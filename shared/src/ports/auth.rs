@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::error::StoreError;
 use crate::auth::model::{
-    AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
-    UserRecord,
+    AccountAttempt, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken, PasswordReset,
+    RefreshRecord, Role, Session, SessionStart, UserRecord,
 };
 use crate::ratelimit::WindowSlot;
 
@@ -23,6 +23,31 @@ pub trait UserStore: Send + Sync {
     /// Promotes `pending` to the confirmed secret and records `step` as used;
     /// `Conflict` if the pending secret changed meanwhile.
     async fn confirm_totp(&self, email: &str, pending: &str, step: u64) -> Result<(), StoreError>;
+    /// Stores `token` and makes it the account's current token of its
+    /// purpose (an older one stops working); `NotFound` if the account at
+    /// `token.email` is gone or is not `token.user_id`'s.
+    async fn issue_token(&self, token: &OneTimeToken) -> Result<(), StoreError>;
+    /// The stored token under `token_hash`, spent or not yet.
+    async fn one_time_token(&self, token_hash: &str) -> Result<Option<OneTimeToken>, StoreError>;
+    /// Spends a verification token and marks the address verified, at once;
+    /// `Conflict` unless the token is still stored and current.
+    async fn confirm_email(&self, token: &OneTimeToken) -> Result<(), StoreError>;
+    /// Spends a reset token, sets the password, raises the session epoch
+    /// and clears the lockout counters, at once; `Conflict` unless the token
+    /// is still stored and current and the epoch is still `reset.epoch`.
+    async fn reset_password(&self, reset: &PasswordReset) -> Result<(), StoreError>;
+}
+
+/// What every authenticated route reads to admit a session.
+#[async_trait]
+pub trait SessionLiveness: Send + Sync {
+    /// The session `session_id` and the standing of account `user_id`, in
+    /// one request.
+    async fn session_and_standing(
+        &self,
+        session_id: &str,
+        user_id: &str,
+    ) -> Result<(Option<Session>, Option<AccountStanding>), StoreError>;
 }
 
 /// Sessions (refresh-token families) and their refresh tokens.

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::error::StoreError;
 use crate::audit::AuditEntry;
+use crate::auth::model::{AccountStanding, Session};
 use crate::wallet::model::{LedgerEntry, Recharge, RechargeStatus, WalletProfile};
 use crate::wallet::velocity::Tally;
 
@@ -93,16 +94,22 @@ pub struct RechargeReadings {
     pub counters: HashMap<String, Tally>,
     /// Accounts seen recharging from the device.
     pub device_accounts: Vec<String>,
+    /// The caller's session, when one was asked for.
+    pub session: Option<Session>,
+    /// The caller's account standing, when a session was asked for.
+    pub standing: Option<AccountStanding>,
 }
 
 /// Wallet profiles, recharges and velocity counters.
 #[async_trait]
 pub trait WalletStore: Send + Sync {
-    /// Reads the profile, the given counters and the account set of the
-    /// device with hash `device_hash` (none when empty).
+    /// Reads the profile, the given counters, the account set of the
+    /// device with hash `device_hash` (none when empty) and, when
+    /// `session_id` is not empty, that session and the account's standing.
     async fn readings(
         &self,
         user_id: &str,
+        session_id: &str,
         counter_keys: &[String],
         device_hash: &str,
     ) -> Result<RechargeReadings, StoreError>;

@@ -399,7 +399,7 @@ fn user_caps(limits: &SpendingLimits, profile: &WalletProfile, age_threshold: i6
 mod tests {
     use super::*;
     use crate::audit::GENESIS_HASH;
-    use crate::ids::{DeviceId, UserId};
+    use crate::ids::{DeviceId, SessionId, UserId};
     use crate::wallet::fraud::Thresholds;
     use crate::wallet::limits::{LimitsState, PendingLimits};
     use crate::wallet::money::Currency;
@@ -417,8 +417,10 @@ mod tests {
     const AGE_CHECK_ABOVE: i64 = 2_500;
     static USER: LazyLock<UserId> = LazyLock::new(|| UserId::issued("u1"));
     static DEVICE: LazyLock<DeviceId> = LazyLock::new(|| DeviceId::issued("phone"));
+    static SESSION: LazyLock<SessionId> = LazyLock::new(|| SessionId::issued("s1"));
     static CALLER: LazyLock<WalletCaller<'static>> = LazyLock::new(|| WalletCaller {
         user_id: &USER,
+        session_id: &SESSION,
         device_id: &DEVICE,
         ip_country: Some("FR"),
     });

@@ -101,7 +101,7 @@ impl PaymentApplier {
                 .ok_or_else(|| RetryLater(format!("unknown recharge {recharge_id}")))?;
             let profile = self
                 .wallet
-                .readings(&recharge.user_id, &[], "")
+                .readings(&recharge.user_id, "", &[], "")
                 .await?
                 .profile
                 .ok_or_else(|| RetryLater("wallet profile missing".into()))?;

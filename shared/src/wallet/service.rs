@@ -19,10 +19,12 @@ use crate::audit::{chain_after_head, AuditDraft};
 use crate::auth::secrets::{digest, random_bytes};
 use crate::clock::Clock;
 use crate::flags::{FeatureGuard, FeatureUnavailable};
-use crate::ids::{DeviceId, IdempotencyKey, UserId};
+use crate::auth::liveness::{session_standing, verified_standing, SessionCheck, SessionOf};
+use crate::auth::Principal;
+use crate::ids::{DeviceId, IdempotencyKey, SessionId, UserId};
 use crate::ports::{
-    CommitOutcome, IdempotencyBegin, IdempotencyStore, ReviewQueue, StoreError, UserStore,
-    WalletStore,
+    CommitOutcome, IdempotencyBegin, IdempotencyStore, ReviewQueue, SessionLiveness, StoreError,
+    UserStore, WalletStore,
 };
 use crate::validation::FieldIssue;
 
@@ -94,8 +96,20 @@ impl RechargeRequest {
 #[derive(Debug, Clone)]
 pub struct WalletCaller<'a> {
     pub user_id: &'a UserId,
+    /// The session the caller's token names; it must still stand.
+    pub session_id: &'a SessionId,
     pub device_id: &'a DeviceId,
     pub ip_country: Option<&'a str>,
+}
+
+impl WalletCaller<'_> {
+    /// The session the caller's token names.
+    pub fn session_of(&self) -> SessionOf<'_> {
+        SessionOf {
+            user_id: self.user_id,
+            session_id: self.session_id,
+        }
+    }
 }
 
 /// What a recharge request came to. It is what the idempotency record
@@ -146,6 +160,9 @@ pub enum WalletError {
     InProgress,
     #[error("feature off")]
     FeatureOff(#[from] FeatureUnavailable),
+    /// The caller's session no longer stands, or the address is unverified.
+    #[error("session refused")]
+    Session(#[from] crate::auth::AuthError),
     #[error("not found")]
     NotFound,
     #[error("busy")]
@@ -216,6 +233,8 @@ pub struct WalletPorts {
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub users: Arc<dyn UserStore>,
     pub reviews: Arc<dyn ReviewQueue>,
+    /// Sessions and account standings, for routes that read nothing else.
+    pub liveness: Arc<dyn SessionLiveness>,
     /// Signs the audit entries of recharges and limit changes.
     pub audit_keys: Arc<crate::audit::AuditKeys>,
 }
@@ -259,6 +278,11 @@ impl WalletService {
         }
     }
 
+    /// Checks sessions for routes that read nothing else in the same request.
+    fn session_check(&self) -> SessionCheck {
+        SessionCheck::new(self.ports.liveness.clone(), self.clock.clone())
+    }
+
     /// Starts a recharge, or replays the stored answer for a repeated key.
     pub async fn recharge(
         &self,
@@ -288,6 +312,9 @@ impl WalletService {
         {
             IdempotencyBegin::Started => {}
             IdempotencyBegin::Replay { outcome } => {
+                self.session_check()
+                    .verified(&caller.session_of())
+                    .await?;
                 let outcome = serde_json::from_str(&outcome).map_err(|err| {
                     tracing::error!(error = %err, "stored recharge outcome unreadable");
                     WalletError::Unavailable
@@ -351,7 +378,7 @@ impl WalletService {
                 WalletError::Unavailable
             })?;
         let counters = RechargeCounters::new(caller, request.payment_fingerprint.as_deref(), now);
-        let read = self.read(caller.user_id, counters).await?;
+        let read = self.read(caller, counters).await?;
         let ask = RechargeAsk {
             caller,
             request,
@@ -411,14 +438,26 @@ impl WalletService {
     /// account set.
     async fn read(
         &self,
-        user_id: &str,
+        caller: &WalletCaller<'_>,
         counters: RechargeCounters,
     ) -> Result<RechargeRead, WalletError> {
         let readings = self
             .ports
             .wallet
-            .readings(user_id, &counters.keys(), &counters.device_hash)
+            .readings(
+                caller.user_id,
+                caller.session_id,
+                &counters.keys(),
+                &counters.device_hash,
+            )
             .await?;
+        verified_standing(
+            &caller.session_of(),
+            readings.session.as_ref(),
+            readings.standing.as_ref(),
+            self.clock.now(),
+        )?;
+        let user_id: &str = caller.user_id;
         let expected_audit_seq = readings.profile.as_ref().map(|p| p.audit_seq);
         let profile = match readings.profile {
             Some(profile) => profile,
@@ -455,9 +494,20 @@ impl WalletService {
     }
 
     /// The caller's balances, newest ledger entries and limits in force.
-    pub async fn wallet_view(&self, user_id: &UserId) -> Result<WalletView, WalletError> {
-        let profile = self.ports.wallet.readings(user_id, &[], "").await?.profile;
+    pub async fn wallet_view(&self, principal: &Principal) -> Result<WalletView, WalletError> {
+        let readings = self
+            .ports
+            .wallet
+            .readings(&principal.sub, &principal.sid, &[], "")
+            .await?;
         let now = self.clock.now();
+        session_standing(
+            &principal.into(),
+            readings.session.as_ref(),
+            readings.standing.as_ref(),
+            now,
+        )?;
+        let profile = readings.profile;
         let limits = profile
             .as_ref()
             .and_then(|p| p.limits)
@@ -481,11 +531,12 @@ impl WalletService {
     /// The caller's own recharge.
     pub async fn recharge_view(
         &self,
-        user_id: &UserId,
+        principal: &Principal,
         recharge_id: &str,
     ) -> Result<RechargeView, WalletError> {
+        self.session_check().live(&principal.into()).await?;
         match self.ports.wallet.recharge(recharge_id).await? {
-            Some(r) if r.user_id == *user_id => Ok(RechargeView::from(&r)),
+            Some(r) if r.user_id == *principal.sub => Ok(RechargeView::from(&r)),
             _ => Err(WalletError::NotFound),
         }
     }
@@ -493,9 +544,10 @@ impl WalletService {
     /// Sets the caller's spending limits: lower at once, higher after 24 h.
     pub async fn set_limits(
         &self,
-        user_id: &UserId,
+        principal: &Principal,
         wanted: SpendingLimits,
     ) -> Result<LimitsView, WalletError> {
+        let user_id = &principal.sub;
         let mut issues = Vec::new();
         for (field, value) in [
             ("daily", wanted.daily),
@@ -527,7 +579,7 @@ impl WalletService {
         }
         let now = self.clock.now();
         for _ in 0..COMMIT_ATTEMPTS {
-            let mut profile = self.profile_of(user_id).await?;
+            let mut profile = self.profile_of(principal).await?;
             let before = profile
                 .limits
                 .unwrap_or_else(|| LimitsState::new(self.policy.default_limits));
@@ -568,9 +620,21 @@ impl WalletService {
         Err(WalletError::Busy)
     }
 
-    /// The user's wallet profile, created on first use.
-    async fn profile_of(&self, user_id: &str) -> Result<WalletProfile, WalletError> {
-        let readings = self.ports.wallet.readings(user_id, &[], "").await?;
+    /// The caller's wallet profile, created on first use, once the
+    /// caller's session is found standing in the same read.
+    async fn profile_of(&self, principal: &Principal) -> Result<WalletProfile, WalletError> {
+        let user_id: &str = &principal.sub;
+        let readings = self
+            .ports
+            .wallet
+            .readings(user_id, &principal.sid, &[], "")
+            .await?;
+        session_standing(
+            &principal.into(),
+            readings.session.as_ref(),
+            readings.standing.as_ref(),
+            self.clock.now(),
+        )?;
         if let Some(profile) = readings.profile {
             return Ok(profile);
         }

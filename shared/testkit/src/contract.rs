@@ -12,13 +12,14 @@ use shared::auth::model::{
 use shared::auth::secrets::new_id;
 use shared::flags::Snapshot;
 use shared::ports::{
-    AdminChange, AdminStore, AttemptStore, AuditLog, FlagStore, SessionStore, StoreError, UserStore,
+    AdminChange, AdminStore, AttemptStore, AuditLog, FlagStore, SessionLiveness, SessionStore,
+    StoreError, UserStore,
 };
 use shared::ratelimit::WindowSlot;
 
 const NOW: i64 = 1_900_000_000;
 
-fn unique_email() -> String {
+pub(crate) fn unique_email() -> String {
     format!("contract-{}@example.test", new_id())
 }
 
@@ -32,18 +33,22 @@ pub fn sample_user(email: &str) -> UserRecord {
         created_at: NOW,
         known_devices: Vec::new(),
         totp: TotpState::default(),
+        email_verified: true,
+        session_epoch: 0,
     }
 }
 
-fn session_start(user: &UserRecord, device: &str, totp_step: Option<u64>) -> SessionStart {
+pub(crate) fn session_start(user: &UserRecord, device: &str, totp_step: Option<u64>) -> SessionStart {
     let session = Session {
         session_id: new_id(),
         user_id: user.user_id.clone(),
         device_id: device.to_string(),
         ip: Some("203.0.113.7".to_string()),
         created_at: NOW,
+        last_used_at: NOW,
         expires_at: NOW + 3600,
         revoked: false,
+        epoch: user.session_epoch,
     };
     let token = RefreshRecord {
         token_hash: new_id(),
@@ -57,6 +62,7 @@ fn session_start(user: &UserRecord, device: &str, totp_step: Option<u64>) -> Ses
         rotated: false,
         rotated_at: None,
         successor: None,
+        epoch: user.session_epoch,
     };
     SessionStart {
         email: user.email.clone(),
@@ -387,11 +393,19 @@ pub async fn full_contract(
     users: Arc<dyn UserStore>,
     sessions: Arc<dyn SessionStore>,
     attempts: Arc<dyn AttemptStore>,
+    liveness: Arc<dyn SessionLiveness>,
 ) {
     user_store_contract(users.clone()).await;
     user_store_race_contract(users.clone()).await;
     session_store_contract(users.clone(), sessions.clone()).await;
-    rotation_race_contract(users, sessions).await;
+    rotation_race_contract(users.clone(), sessions.clone()).await;
+    crate::account_contract::account_contract(
+        users,
+        sessions,
+        attempts.clone(),
+        liveness,
+    )
+    .await;
     attempt_store_contract(attempts).await;
 }
 
@@ -694,7 +708,7 @@ pub async fn wallet_store_contract(wallet: Arc<dyn shared::ports::WalletStore>) 
     );
     let device = first.device_account.clone().unwrap().0;
     let readings = wallet
-        .readings(&user, std::slice::from_ref(&counter), &device)
+        .readings(&user, "", std::slice::from_ref(&counter), &device)
         .await
         .unwrap();
     assert_eq!(readings.profile, Some(first.profile.clone()));
@@ -733,7 +747,7 @@ pub async fn wallet_store_contract(wallet: Arc<dyn shared::ports::WalletStore>) 
         "nothing half-written"
     );
     let after = wallet
-        .readings(&user, std::slice::from_ref(&counter), "")
+        .readings(&user, "", std::slice::from_ref(&counter), "")
         .await
         .unwrap();
     assert_eq!(after.counters[&counter].amount, 600);
@@ -780,7 +794,7 @@ pub async fn wallet_store_contract(wallet: Arc<dyn shared::ports::WalletStore>) 
         CommitOutcome::Committed
     );
     let tally = wallet
-        .readings(&user, std::slice::from_ref(&scored), "")
+        .readings(&user, "", std::slice::from_ref(&scored), "")
         .await
         .unwrap()
         .counters[&scored];
@@ -792,7 +806,7 @@ pub async fn wallet_store_contract(wallet: Arc<dyn shared::ports::WalletStore>) 
         monthly: 3,
     });
     let mut profile = wallet
-        .readings(&user, &[], "")
+        .readings(&user, "", &[], "")
         .await
         .unwrap()
         .profile
@@ -829,7 +843,7 @@ pub async fn wallet_store_contract(wallet: Arc<dyn shared::ports::WalletStore>) 
         "the same change cannot land twice"
     );
     let stored = wallet
-        .readings(&user, &[], "")
+        .readings(&user, "", &[], "")
         .await
         .unwrap()
         .profile
@@ -842,7 +856,7 @@ pub async fn wallet_store_contract(wallet: Arc<dyn shared::ports::WalletStore>) 
         .unwrap();
     assert_eq!(
         wallet
-            .readings(&user, &[], "")
+            .readings(&user, "", &[], "")
             .await
             .unwrap()
             .profile
@@ -865,7 +879,7 @@ async fn payment_commit(
     refunded: Option<(i64, i64)>,
 ) -> shared::ports::PaymentCommit {
     let mut profile = wallet
-        .readings(user, &[], "")
+        .readings(user, "", &[], "")
         .await
         .unwrap()
         .profile
@@ -976,7 +990,7 @@ async fn payment_contract(wallet: &dyn shared::ports::WalletStore) {
     let stored = wallet.recharge(&id).await.unwrap().unwrap();
     assert_eq!(stored.refunded, 300);
     let profile = wallet
-        .readings(&user, &[], "")
+        .readings(&user, "", &[], "")
         .await
         .unwrap()
         .profile
@@ -1198,7 +1212,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn memory_store_keeps_the_port_contract() {
         let store = Arc::new(MemoryStore::new());
-        full_contract(store.clone(), store.clone(), store).await;
+        full_contract(store.clone(), store.clone(), store.clone(), store).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -192,7 +192,7 @@ pub async fn kyc_store_contract(
     commit_decision(&*admin, &*audit, approve(None))
         .await
         .unwrap();
-    let stored = wallet.readings(&user, &[], "").await.unwrap().profile;
+    let stored = wallet.readings(&user, "", &[], "").await.unwrap().profile;
     assert!(stored.is_some_and(|p| p.age_verified && p.country.as_deref() == Some("FR")));
     assert_eq!(
         reserve(format!("{day}c"), 1).await,

@@ -1,6 +1,7 @@
 //! Test support shared by every crate's tests: the port contract suite, and
 //! driving a handler with the sample API Gateway events in `events/`.
 
+pub mod account_contract;
 pub mod contract;
 pub mod kyc_contract;
 pub mod memory;
@@ -224,9 +225,13 @@ pub fn test_access_config() -> shared::auth::AccessConfig {
     }
 }
 
-/// A signed-in account for tests: creates the user and a live session, and
-/// returns `(user_id, access token)` issued for device `device-0001-sample`
-/// (or the admin sample device for admins) at `now`.
+/// How long a test kit session lives: past any clock a test moves (limits
+/// are tested across months).
+pub const TEST_SESSION_SECONDS: i64 = 400 * 86_400;
+
+/// A signed-in account for tests: creates the user (address verified) and
+/// a live session, and returns `(user_id, access token)` issued for device
+/// `device-0001-sample` (or the admin sample device for admins) at `now`.
 pub async fn signed_in_account(
     users: &dyn shared::ports::UserStore,
     sessions: &dyn shared::ports::SessionStore,
@@ -254,8 +259,10 @@ pub async fn signed_in_account(
         device_id: device.to_string(),
         ip: Some(ip.to_string()),
         created_at: now,
-        expires_at: now + 3600,
+        last_used_at: now,
+        expires_at: now + TEST_SESSION_SECONDS,
         revoked: false,
+        epoch: 0,
     };
     let start = SessionStart {
         email,
@@ -271,6 +278,7 @@ pub async fn signed_in_account(
             rotated: false,
             rotated_at: None,
             successor: None,
+            epoch: 0,
         },
         session: session.clone(),
         new_device: None,
@@ -423,7 +431,7 @@ pub async fn balance(
     currency: &str,
 ) -> i64 {
     wallet
-        .readings(user_id, &[], "")
+        .readings(user_id, "", &[], "")
         .await
         .expect("the wallet answers")
         .profile
@@ -440,6 +448,7 @@ pub fn memory_wallet_ports(
         idempotency: store.clone(),
         users: store.clone(),
         reviews: store.clone(),
+        liveness: store.clone(),
         audit_keys: test_audit_keys(),
     }
 }
@@ -451,6 +460,7 @@ pub fn memory_auth_ports(
     shared::auth::service::AuthPorts {
         users: store.clone(),
         sessions: store.clone(),
+        liveness: store.clone(),
         attempts: store.clone(),
         mailer: std::sync::Arc::new(crate::memory::MemoryMailer::new()),
     }

@@ -62,12 +62,13 @@ impl WalletStore for TornReads {
     async fn readings(
         &self,
         user_id: &str,
+        session_id: &str,
         counter_keys: &[String],
         device_key: &str,
     ) -> Result<RechargeReadings, StoreError> {
         let mut readings = self
             .inner
-            .readings(user_id, counter_keys, device_key)
+            .readings(user_id, session_id, counter_keys, device_key)
             .await?;
         if self.take_stale() {
             match *self.missed.lock().unwrap_or_else(|e| e.into_inner()) {

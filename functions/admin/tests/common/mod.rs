@@ -18,6 +18,7 @@ pub fn memory_ports(
         store: store.clone(),
         users: store.clone(),
         sessions: store.clone(),
+        liveness: store.clone(),
         reviews: store.clone(),
         mailer,
         kyc: testkit::memory_kyc_desk_ports(store.clone(), pii),

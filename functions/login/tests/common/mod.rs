@@ -47,6 +47,7 @@ impl Harness {
         let ports = AuthPorts {
             users: store.clone(),
             sessions: store.clone(),
+            liveness: store.clone(),
             attempts: store.clone(),
             mailer: mailer.clone(),
         };

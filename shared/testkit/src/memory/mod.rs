@@ -11,14 +11,14 @@ use async_trait::async_trait;
 use shared::audit::AuditEntry;
 use shared::auth::lockout::{refused_as_locked, Locked};
 use shared::auth::model::{
-    AccountAttempt, AttemptOutcome, LockoutState, RefreshRecord, Role, Session, SessionStart,
-    UserRecord,
+    AccountAttempt, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken, PasswordReset,
+    RefreshRecord, Role, Session, SessionStart, UserRecord,
 };
 use shared::flags::Snapshot;
 use shared::ports::{
     AdminChange, AdminStore, AttemptStore, AuditLog, CommitOutcome, FlagStore, IdempotencyBegin,
     IdempotencyStore, InboxOutcome, MailError, Mailer, OutgoingEmail, RechargeCommit,
-    RechargeReadings, RetryScheduler, ReviewQueue, ReviewStore, SessionStore, StoreError,
+    RechargeReadings, RetryScheduler, ReviewQueue, ReviewStore, SessionLiveness, SessionStore, StoreError,
     UserStore, WalletStore, WebhookInbox, WebhookQueue,
 };
 use shared::ratelimit::WindowSlot;
@@ -35,6 +35,9 @@ struct State {
     emails_by_id: HashMap<String, String>,
     sessions: HashMap<String, Session>,
     tokens: HashMap<String, RefreshRecord>,
+    one_time: HashMap<String, OneTimeToken>,
+    /// The current token hash of each (account email, purpose).
+    current_tokens: HashMap<(String, &'static str), String>,
     windows: HashMap<String, u32>,
     lockouts: HashMap<String, LockoutState>,
     snapshot: Option<Snapshot>,
@@ -53,6 +56,41 @@ struct State {
     retries: Vec<(String, i32)>,
     queue_down: bool,
     kyc: kyc::KycState,
+}
+
+impl State {
+    fn session_and_standing(
+        &self,
+        session_id: &str,
+        user_id: &str,
+    ) -> (Option<Session>, Option<AccountStanding>) {
+        let standing = self
+            .emails_by_id
+            .get(user_id)
+            .and_then(|email| self.users.get(email))
+            .map(UserRecord::standing);
+        (self.sessions.get(session_id).cloned(), standing)
+    }
+
+    /// The account `token` names, if `token` is its current one of its purpose.
+    fn current_account(&mut self, token: &OneTimeToken) -> Result<&mut UserRecord, StoreError> {
+        let key = (token.email.clone(), token.purpose.as_str());
+        if !self.one_time.contains_key(&token.token_hash)
+            || self.current_tokens.get(&key) != Some(&token.token_hash)
+        {
+            return Err(StoreError::Conflict);
+        }
+        match self.users.get_mut(&token.email) {
+            Some(user) if user.user_id == token.user_id => Ok(user),
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
+    fn spend(&mut self, token: &OneTimeToken) {
+        self.one_time.remove(&token.token_hash);
+        self.current_tokens
+            .remove(&(token.email.clone(), token.purpose.as_str()));
+    }
 }
 
 #[derive(Clone)]
@@ -141,6 +179,57 @@ impl UserStore for MemoryStore {
         user.totp.last_step = step;
         Ok(())
     }
+
+    async fn issue_token(&self, token: &OneTimeToken) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        match s.users.get(&token.email) {
+            Some(user) if user.user_id == token.user_id => {}
+            _ => return Err(StoreError::NotFound),
+        }
+        s.current_tokens.insert(
+            (token.email.clone(), token.purpose.as_str()),
+            token.token_hash.clone(),
+        );
+        s.one_time.insert(token.token_hash.clone(), token.clone());
+        Ok(())
+    }
+
+    async fn one_time_token(&self, token_hash: &str) -> Result<Option<OneTimeToken>, StoreError> {
+        Ok(self.state()?.one_time.get(token_hash).cloned())
+    }
+
+    async fn confirm_email(&self, token: &OneTimeToken) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        s.current_account(token)?.email_verified = true;
+        s.spend(token);
+        Ok(())
+    }
+
+    async fn reset_password(&self, reset: &PasswordReset) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let user = s.current_account(&reset.token)?;
+        if user.session_epoch != reset.epoch {
+            return Err(StoreError::Conflict);
+        }
+        user.password_hash = reset.password_hash.clone();
+        user.session_epoch = reset.epoch + 1;
+        s.spend(&reset.token);
+        for key in &reset.lockout_keys {
+            s.lockouts.remove(key);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionLiveness for MemoryStore {
+    async fn session_and_standing(
+        &self,
+        session_id: &str,
+        user_id: &str,
+    ) -> Result<(Option<Session>, Option<AccountStanding>), StoreError> {
+        Ok(self.state()?.session_and_standing(session_id, user_id))
+    }
 }
 
 #[async_trait]
@@ -148,6 +237,9 @@ impl SessionStore for MemoryStore {
     async fn start_session(&self, start: &SessionStart) -> Result<(), StoreError> {
         let mut s = self.state()?;
         let user = s.users.get(&start.email).ok_or(StoreError::NotFound)?;
+        if user.session_epoch != start.session.epoch {
+            return Err(StoreError::Conflict);
+        }
         if let Some(step) = start.totp_step {
             if user.totp.last_step >= step {
                 return Err(StoreError::Conflict);
@@ -191,8 +283,20 @@ impl SessionStore for MemoryStore {
             .sessions
             .get(&old.session_id)
             .is_some_and(|sess| !sess.revoked);
-        if old.rotated || !live_session || s.tokens.contains_key(&next.token_hash) {
+        let current_epoch = s
+            .emails_by_id
+            .get(&next.user_id)
+            .and_then(|email| s.users.get(email))
+            .is_some_and(|user| user.session_epoch == next.epoch);
+        if old.rotated
+            || !live_session
+            || !current_epoch
+            || s.tokens.contains_key(&next.token_hash)
+        {
             return Err(StoreError::Conflict);
+        }
+        if let Some(session) = s.sessions.get_mut(&next.session_id) {
+            session.last_used_at = now;
         }
         if let Some(old) = s.tokens.get_mut(old_hash) {
             old.rotated = true;
@@ -416,11 +520,19 @@ impl WalletStore for MemoryStore {
     async fn readings(
         &self,
         user_id: &str,
+        session_id: &str,
         counter_keys: &[String],
         device_key: &str,
     ) -> Result<RechargeReadings, StoreError> {
         let s = self.state()?;
+        let (session, standing) = if session_id.is_empty() {
+            (None, None)
+        } else {
+            s.session_and_standing(session_id, user_id)
+        };
         Ok(RechargeReadings {
+            session,
+            standing,
             profile: s.profiles.get(user_id).cloned(),
             counters: counter_keys
                 .iter()

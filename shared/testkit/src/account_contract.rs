@@ -1,0 +1,289 @@
+//! The port contract of account standing and emailed single-use tokens:
+//! what every route reads to admit a session, verification and reset
+//! tokens (current, superseded, spent once, including under a race), and
+//! the session epoch a reset raises.
+
+use std::sync::Arc;
+
+use shared::auth::model::{
+    AccountAttempt, AccountStanding, OneTimeToken, PasswordReset, RefreshRecord, TokenPurpose,
+    UserRecord,
+};
+use shared::auth::secrets::new_id;
+use shared::ports::{AttemptStore, SessionLiveness, SessionStore, StoreError, UserStore};
+use shared::ratelimit::WindowSlot;
+
+use crate::contract::{sample_user, session_start, unique_email};
+
+const NOW: i64 = 1_900_000_000;
+
+fn token(user: &UserRecord, purpose: TokenPurpose) -> OneTimeToken {
+    OneTimeToken {
+        token_hash: new_id(),
+        purpose,
+        user_id: user.user_id.clone(),
+        email: user.email.clone(),
+        new_email: None,
+        expires_at: NOW + 600,
+    }
+}
+
+async fn unverified_user(users: &dyn UserStore) -> UserRecord {
+    let mut user = sample_user(&unique_email());
+    user.email_verified = false;
+    users.create_user(&user).await.unwrap();
+    user
+}
+
+/// Every case below, on one implementation.
+pub async fn account_contract(
+    users: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
+    attempts: Arc<dyn AttemptStore>,
+    liveness: Arc<dyn SessionLiveness>,
+) {
+    standing_contract(&*users, &*sessions, &*liveness).await;
+    verification_contract(&*users, &*liveness).await;
+    reset_contract(&*users, &*sessions, &*attempts, &*liveness).await;
+    spend_race_contract(users).await;
+}
+
+async fn standing_contract(
+    users: &dyn UserStore,
+    sessions: &dyn SessionStore,
+    liveness: &dyn SessionLiveness,
+) {
+    let user = unverified_user(users).await;
+    let start = session_start(&user, "dev-standing", None);
+    sessions.start_session(&start).await.unwrap();
+    let (session, standing) = liveness
+        .session_and_standing(&start.session.session_id, &user.user_id)
+        .await
+        .unwrap();
+    assert_eq!(session, Some(start.session.clone()));
+    assert_eq!(
+        standing,
+        Some(AccountStanding {
+            email_verified: false,
+            session_epoch: 0,
+        })
+    );
+    let (none, standing) = liveness
+        .session_and_standing(&new_id(), &user.user_id)
+        .await
+        .unwrap();
+    assert_eq!(none, None, "an unknown session reads as none");
+    assert!(standing.is_some());
+    let (_, nobody) = liveness
+        .session_and_standing(&start.session.session_id, &new_id())
+        .await
+        .unwrap();
+    assert_eq!(nobody, None, "an unknown account has no standing");
+}
+
+async fn verification_contract(users: &dyn UserStore, liveness: &dyn SessionLiveness) {
+    let user = unverified_user(users).await;
+    let first = token(&user, TokenPurpose::VerifyEmail);
+    let second = token(&user, TokenPurpose::VerifyEmail);
+    users.issue_token(&first).await.unwrap();
+    assert_eq!(
+        users.one_time_token(&first.token_hash).await.unwrap(),
+        Some(first.clone())
+    );
+    users.issue_token(&second).await.unwrap();
+    assert_eq!(
+        users.confirm_email(&first).await,
+        Err(StoreError::Conflict),
+        "a newer token supersedes the older one"
+    );
+    assert!(
+        !users
+            .user_by_email(&user.email)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified,
+        "a refused spend changes nothing"
+    );
+    users.confirm_email(&second).await.unwrap();
+    let stored = users.user_by_email(&user.email).await.unwrap().unwrap();
+    assert!(stored.email_verified);
+    let (_, standing) = liveness
+        .session_and_standing(&new_id(), &user.user_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        standing.map(|s| s.email_verified),
+        Some(true),
+        "the standing other functions read says verified too"
+    );
+    assert_eq!(
+        users.confirm_email(&second).await,
+        Err(StoreError::Conflict),
+        "spent once"
+    );
+    assert_eq!(users.one_time_token(&second.token_hash).await.unwrap(), None);
+
+    let stranger = OneTimeToken {
+        user_id: new_id(),
+        ..token(&user, TokenPurpose::VerifyEmail)
+    };
+    assert_eq!(
+        users.issue_token(&stranger).await,
+        Err(StoreError::NotFound),
+        "a token for an address is bound to its account"
+    );
+    let unknown = OneTimeToken {
+        email: unique_email(),
+        ..token(&user, TokenPurpose::ResetPassword)
+    };
+    assert_eq!(users.issue_token(&unknown).await, Err(StoreError::NotFound));
+    for refused in [&stranger, &unknown] {
+        assert_eq!(
+            users.one_time_token(&refused.token_hash).await.unwrap(),
+            None,
+            "a refused token is not stored"
+        );
+    }
+}
+
+async fn reset_contract(
+    users: &dyn UserStore,
+    sessions: &dyn SessionStore,
+    attempts: &dyn AttemptStore,
+    liveness: &dyn SessionLiveness,
+) {
+    let user = sample_user(&unique_email());
+    users.create_user(&user).await.unwrap();
+    let start = session_start(&user, "dev-reset", None);
+    sessions.start_session(&start).await.unwrap();
+    let lock_key = format!("contract-lock-{}", new_id());
+    let slot = WindowSlot {
+        key: format!("contract-ip-{}", new_id()),
+        limit: 100,
+        resets_at: NOW + 60,
+    };
+    let account = AccountAttempt {
+        key: lock_key.clone(),
+        max_failures: 5,
+        expires_at: NOW + 3600,
+    };
+    attempts
+        .reserve_attempt(&slot, Some(&account), NOW)
+        .await
+        .unwrap();
+    assert!(attempts.lockout_state(&lock_key).await.unwrap().is_some());
+
+    let reset_token = token(&user, TokenPurpose::ResetPassword);
+    users.issue_token(&reset_token).await.unwrap();
+    let stale = PasswordReset {
+        token: reset_token.clone(),
+        password_hash: "new-hash".into(),
+        epoch: 7,
+        lockout_keys: vec![lock_key.clone()],
+    };
+    assert_eq!(
+        users.reset_password(&stale).await,
+        Err(StoreError::Conflict),
+        "the epoch moved since it was read"
+    );
+    let reset = PasswordReset { epoch: 0, ..stale };
+    users.reset_password(&reset).await.unwrap();
+    let stored = users.user_by_email(&user.email).await.unwrap().unwrap();
+    assert_eq!(stored.password_hash, "new-hash");
+    assert_eq!(stored.session_epoch, 1);
+    assert_eq!(attempts.lockout_state(&lock_key).await.unwrap(), None);
+    let (_, standing) = liveness
+        .session_and_standing(&start.session.session_id, &user.user_id)
+        .await
+        .unwrap();
+    assert_eq!(standing.map(|s| s.session_epoch), Some(1));
+    assert_eq!(
+        users.reset_password(&reset).await,
+        Err(StoreError::Conflict),
+        "spent once"
+    );
+
+    let next = RefreshRecord {
+        token_hash: new_id(),
+        ..start.token.clone()
+    };
+    assert_eq!(
+        sessions
+            .rotate_refresh_token(&start.token.token_hash, &next, NOW)
+            .await,
+        Err(StoreError::Conflict),
+        "a session of the old epoch cannot refresh"
+    );
+    let old_epoch = session_start(&user, "dev-reset", None);
+    assert_eq!(
+        sessions.start_session(&old_epoch).await,
+        Err(StoreError::Conflict),
+        "a sign-in that read the old epoch cannot start a session"
+    );
+    let mut new_epoch = session_start(&stored, "dev-reset", None);
+    new_epoch.session.epoch = 1;
+    new_epoch.token.epoch = 1;
+    sessions.start_session(&new_epoch).await.unwrap();
+    let rotated = RefreshRecord {
+        token_hash: new_id(),
+        ..new_epoch.token.clone()
+    };
+    sessions
+        .rotate_refresh_token(&new_epoch.token.token_hash, &rotated, NOW + 5)
+        .await
+        .unwrap();
+    let used = sessions
+        .session(&new_epoch.session.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(used.last_used_at, NOW + 5, "a refresh marks the session used");
+}
+
+/// Concurrent spends of one token: exactly one passes.
+async fn spend_race_contract(users: Arc<dyn UserStore>) {
+    let user = unverified_user(&*users).await;
+    let reset_token = token(&user, TokenPurpose::ResetPassword);
+    users.issue_token(&reset_token).await.unwrap();
+    let racers: Vec<_> = (0..6)
+        .map(|i| {
+            let users = users.clone();
+            let reset = PasswordReset {
+                token: reset_token.clone(),
+                password_hash: format!("hash-{i}"),
+                epoch: 0,
+                lockout_keys: Vec::new(),
+            };
+            tokio::spawn(async move { users.reset_password(&reset).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(()) => wins += 1,
+            Err(StoreError::Conflict) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(wins, 1, "one reset per token");
+    let stored = users.user_by_email(&user.email).await.unwrap().unwrap();
+    assert_eq!(stored.session_epoch, 1, "raised once");
+
+    let verify = token(&user, TokenPurpose::VerifyEmail);
+    users.issue_token(&verify).await.unwrap();
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            let users = users.clone();
+            let verify = verify.clone();
+            tokio::spawn(async move { users.confirm_email(&verify).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for racer in racers {
+        if racer.await.unwrap().is_ok() {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1, "one verification per token");
+}
