@@ -23,7 +23,7 @@ async fn flags_call(ev: serde_json::Value) -> Reply {
         10,
         300,
     )
-        .with_cors(CorsPolicy::new(vec![ALLOWED.to_string()]).unwrap());
+    .with_cors(CorsPolicy::new(vec![ALLOWED.to_string()]).unwrap());
     invoke(|req| flags::handle(&app, req), ev).await
 }
 

@@ -237,6 +237,9 @@ async fn each_function_answers_its_routes_and_no_other_spec_route() {
             }
         }
         for (_, path) in &routes {
+            if routes.contains(&("DELETE".to_string(), path.clone())) {
+                continue;
+            }
             let reply = functions.call(function, "DELETE", path).await;
             assert_eq!(reply.status, 405, "{function}: DELETE {path}");
         }

@@ -34,8 +34,7 @@ use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 use shared::kyc::desk::{KycDesk, KycDeskPorts};
 use shared::ports::{
-    AdminStore, AuditLog, FlagStore, Mailer, ReviewStore, SessionLiveness, SessionStore,
-    UserStore,
+    AdminStore, AuditLog, FlagStore, Mailer, ReviewStore, SessionLiveness, SessionStore, UserStore,
 };
 
 /// The ports the admin desks run on, as the composition root wires them.

@@ -804,6 +804,7 @@ async fn every_route_refuses_other_methods_and_unknown_paths() {
         "admin-kyc-decision",
         "admin-users-kyc-erasure",
         "admin-users-unlock",
+        "admin-users-end-sessions",
     ];
     let table: Vec<(&str, &str)> = admin::ROUTER.table().collect();
     assert_eq!(table.len(), samples.len(), "one sample per route");

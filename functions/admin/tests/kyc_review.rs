@@ -290,7 +290,12 @@ async fn rejection_needs_a_reason_tells_the_user_and_allows_resubmission() {
     let mail = h.mailer.sent();
     assert_eq!(mail[0].subject, "Please send your identity documents again");
     assert!(mail[0].text.contains("The photo is blurred."));
-    let profile = h.store.readings(&user_id, "", &[], "").await.unwrap().profile;
+    let profile = h
+        .store
+        .readings(&user_id, "", &[], "")
+        .await
+        .unwrap()
+        .profile;
     assert!(profile.is_none_or(|p| !p.age_verified));
     assert_eq!(
         h.store

@@ -11,7 +11,6 @@ use shared::auth::model::Role;
 use shared::clock::ManualClock;
 use shared::flags::{FailMode, Flag, FlagKind, Rule, Snapshot, Visibility};
 use shared::ports::{FlagStore, StoreError};
-use testkit::memory::MemoryStore;
 use testkit::{event, invoke, signed_in_account, test_access_config, EventExt, Reply};
 
 const NOW: i64 = 1_900_000_000;

@@ -192,10 +192,7 @@ async fn serve(app: &App, req: &Request, meta: &RequestMeta) -> Served {
             if recharge_id.len() > 64 {
                 return Err(ApiError::not_found());
             }
-            let view = app
-                .service
-                .recharge_view(&principal, recharge_id)
-                .await?;
+            let view = app.service.recharge_view(&principal, recharge_id).await?;
             Ok((json_response(StatusCode::OK, &view, id), user))
         }
     }

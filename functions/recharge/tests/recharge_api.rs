@@ -444,8 +444,15 @@ async fn owners_read_their_recharges_and_nobody_else_does() {
         (mine.status, mine.body["amount"].as_i64()),
         (200, Some(2_000))
     );
-    let (_, other_token) =
-        signed_in_account(&*h.store, &*h.store, Role::User, &["pwd"], "203.0.113.10", NOW).await;
+    let (_, other_token) = signed_in_account(
+        &*h.store,
+        &*h.store,
+        Role::User,
+        &["pwd"],
+        "203.0.113.10",
+        NOW,
+    )
+    .await;
     let theirs = invoke(
         |req| recharge::handle(&h.app, req),
         event("recharge-get").path(&path).bearer(&other_token),

@@ -167,11 +167,7 @@ impl DynamoStore {
         let verified = vec![(":yes", AttributeValue::Bool(true))];
         let mut items =
             self.spend_items(token, "SET email_verified = :yes", "", verified.clone())?;
-        items.push(self.pointer_update(
-            &token.user_id,
-            "SET email_verified = :yes",
-            verified,
-        )?);
+        items.push(self.pointer_update(&token.user_id, "SET email_verified = :yes", verified)?);
         if self.db.transact(items).await? {
             Ok(())
         } else {

@@ -24,10 +24,12 @@ pub struct AdminTables {
     pub counters: String,
     pub wallet: String,
     pub kyc: String,
+    pub users: String,
 }
 
 impl AdminTables {
-    /// Reads `FLAGS_TABLE`, `AUDIT_TABLE`, `COUNTERS_TABLE`, `WALLET_TABLE` and `KYC_TABLE`.
+    /// Reads `FLAGS_TABLE`, `AUDIT_TABLE`, `COUNTERS_TABLE`, `WALLET_TABLE`,
+    /// `KYC_TABLE` and `USERS_TABLE`.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         Ok(Self {
             flags: required(env, "FLAGS_TABLE")?,
@@ -35,6 +37,7 @@ impl AdminTables {
             counters: required(env, "COUNTERS_TABLE")?,
             wallet: required(env, "WALLET_TABLE")?,
             kyc: required(env, "KYC_TABLE")?,
+            users: required(env, "USERS_TABLE")?,
         })
     }
 }
@@ -163,6 +166,11 @@ impl AdminStore for DynamoAdmin {
                     .build();
                 vec![TransactWriteItem::builder().delete(built(delete)?).build()]
             }
+            AdminChange::EndSessions {
+                email,
+                user_id,
+                epoch,
+            } => super::account_sessions::epoch_items(&self.tables.users, email, user_id, *epoch)?,
             AdminChange::DecideReview {
                 case_id,
                 releases_recharge,

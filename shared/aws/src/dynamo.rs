@@ -19,7 +19,7 @@ use super::item::{b, get_bool, get_n, get_s, get_strings, list, n, opt_n, opt_s,
 use super::{keys, lockout};
 use shared::auth::model::{
     AccountAttempt, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken, PasswordReset,
-    RefreshRecord, Role, Session, SessionStart, TotpState, UserRecord,
+    RefreshRecord, Role, Session, SessionStart, SessionsEnd, TotpState, UserRecord,
 };
 use shared::clock::{Clock, SystemClock};
 use shared::config::{required, ConfigError, Env};
@@ -150,7 +150,7 @@ fn user_from(item: &Item) -> Result<UserRecord, StoreError> {
     })
 }
 
-fn session_item(session: &Session) -> Item {
+pub(crate) fn session_item(session: &Session) -> Item {
     let mut item = session_key(&session.session_id);
     item.insert("session_id".into(), s(&session.session_id));
     item.insert("user_id".into(), s(&session.user_id));
@@ -183,7 +183,7 @@ pub(crate) fn session_from(item: &Item) -> Result<Session, StoreError> {
     })
 }
 
-fn token_item(token: &RefreshRecord) -> Item {
+pub(crate) fn token_item(token: &RefreshRecord) -> Item {
     let mut item = key(format!("RT#{}", token.token_hash));
     item.insert("token_hash".into(), s(&token.token_hash));
     item.insert("session_id".into(), s(&token.session_id));
@@ -467,6 +467,14 @@ impl SessionStore for DynamoStore {
             .condition_expression("attribute_exists(pk)")
             .set_expression_attribute_values(values(vec![(":yes", b(true))]));
         self.db.conditional_update(update).await.map(|_| ())
+    }
+
+    async fn sessions_of(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        self.list_sessions(user_id).await
+    }
+
+    async fn end_sessions(&self, end: &SessionsEnd) -> Result<(), StoreError> {
+        self.raise_epoch(end).await
     }
 }
 

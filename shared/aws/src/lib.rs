@@ -2,6 +2,7 @@
 //! from the standard chain, which honours `AWS_ENDPOINT_URL` so the same
 //! binary talks to AWS or to the local stand-in.
 
+mod account_sessions;
 mod account_tokens;
 pub mod admin;
 mod audit;

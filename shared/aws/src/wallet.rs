@@ -174,9 +174,10 @@ impl WalletStore for DynamoWallet {
             request.insert(self.tables.counters.clone(), built(keys_of(counter_pks))?);
         }
         if !session_id.is_empty() {
-            let (users, sessions) = self.session_tables.as_ref().ok_or_else(|| {
-                StoreError::Unavailable("session tables not configured".into())
-            })?;
+            let (users, sessions) = self
+                .session_tables
+                .as_ref()
+                .ok_or_else(|| StoreError::Unavailable("session tables not configured".into()))?;
             request.insert(
                 sessions.clone(),
                 built(keys_of(vec![format!("SESSION#{session_id}")]))?,

@@ -75,6 +75,7 @@ impl From<AuthError> for ApiError {
                 "FORBIDDEN",
                 "This action is not allowed for this account.",
             ),
+            NotFound => ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such session."),
             Conflict(code) => ApiError::new(
                 StatusCode::CONFLICT,
                 code,
@@ -332,7 +333,10 @@ mod tests {
             (AuthError::Unauthenticated, (401, "UNAUTHENTICATED", None)),
             (AuthError::DeviceMismatch, (401, "DEVICE_MISMATCH", None)),
             (AuthError::SessionRevoked, (401, "SESSION_REVOKED", None)),
-            (AuthError::EmailNotVerified, (403, "EMAIL_NOT_VERIFIED", None)),
+            (
+                AuthError::EmailNotVerified,
+                (403, "EMAIL_NOT_VERIFIED", None),
+            ),
             (AuthError::TokenInvalid, (400, "TOKEN_INVALID", None)),
             (AuthError::SessionExpired, (401, "SESSION_EXPIRED", None)),
             (
@@ -345,6 +349,7 @@ mod tests {
             ),
             (AuthError::IpNotAllowed, (403, "IP_NOT_ALLOWED", None)),
             (AuthError::Forbidden, (403, "FORBIDDEN", None)),
+            (AuthError::NotFound, (404, "NOT_FOUND", None)),
             (
                 AuthError::Conflict("EMAIL_TAKEN"),
                 (409, "EMAIL_TAKEN", None),

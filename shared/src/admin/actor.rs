@@ -4,10 +4,10 @@ use crate::ids::UserId;
 use std::sync::Arc;
 
 use super::AdminError;
+use crate::auth::liveness::session_standing;
 use crate::auth::model::Role;
 use crate::auth::Principal;
 use crate::clock::Clock;
-use crate::auth::liveness::session_standing;
 use crate::ports::SessionLiveness;
 
 /// Who is acting, for the audit entry.

@@ -1,4 +1,5 @@
-//! Account unlocks: an admin clears a locked account's failures and lock.
+//! Account unlocks and sign-outs: an admin clears a locked account's
+//! failures and lock, or ends every session of an account.
 
 use std::sync::Arc;
 
@@ -41,5 +42,35 @@ impl UserUnlocks {
                 after: None,
             })
             .await
+    }
+
+    /// Ends every session of account `user_id` at once (its session epoch
+    /// is raised), audited as `user.sessions_end`.
+    pub async fn end_sessions(&self, actor: &Actor, user_id: &str) -> Result<(), AdminError> {
+        for _ in 0..super::commit::COMMIT_ATTEMPTS {
+            let user = self
+                .users
+                .user_by_id(user_id)
+                .await?
+                .ok_or(AdminError::NotFound)?;
+            let change = AdminChange::EndSessions {
+                email: user.email.clone(),
+                user_id: user.user_id.clone(),
+                epoch: user.session_epoch,
+            };
+            let draft = AuditDraft {
+                actor: actor.user_id.to_string(),
+                ip: actor.ip.clone(),
+                action: "user.sessions_end".to_string(),
+                target: format!("user:{user_id}"),
+                before: Some(serde_json::json!({ "session_epoch": user.session_epoch })),
+                after: Some(serde_json::json!({ "session_epoch": user.session_epoch + 1 })),
+            };
+            match self.commits.try_commit(&change, draft).await {
+                Err(crate::ports::StoreError::Conflict) => continue,
+                other => return other.map_err(AdminError::from),
+            }
+        }
+        Err(AdminError::Conflict("BUSY"))
     }
 }

@@ -38,6 +38,8 @@ pub enum AuthError {
     IpNotAllowed,
     #[error("forbidden")]
     Forbidden,
+    #[error("not found")]
+    NotFound,
     #[error("conflict: {0}")]
     Conflict(&'static str),
     #[error("dependency unavailable")]

@@ -87,12 +87,7 @@ impl SessionCheck {
             .store
             .session_and_standing(who.session_id, who.user_id)
             .await?;
-        session_standing(
-            who,
-            session.as_ref(),
-            standing.as_ref(),
-            self.clock.now(),
-        )
+        session_standing(who, session.as_ref(), standing.as_ref(), self.clock.now())
     }
 
     /// The session stands and the address is verified.

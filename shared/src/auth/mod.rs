@@ -11,6 +11,7 @@ pub mod password;
 pub mod recovery;
 pub mod secrets;
 pub mod service;
+pub mod sessions;
 pub mod tokens;
 pub mod totp;
 

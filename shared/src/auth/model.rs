@@ -211,3 +211,19 @@ pub struct PasswordReset {
     pub epoch: u64,
     pub lockout_keys: Vec<String>,
 }
+
+/// Ends every session of an account at once by raising its epoch, written
+/// in one step: optionally with a new password (the TOTP step that
+/// authorised it consumed) and a fresh session for the asking device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionsEnd {
+    pub email: String,
+    pub user_id: String,
+    /// The epoch read; the write fails if it moved.
+    pub epoch: u64,
+    pub password_hash: Option<String>,
+    /// A TOTP step to consume; the write fails if it was used.
+    pub totp_step: Option<u64>,
+    /// A session (and its first refresh token) of the new epoch.
+    pub restart: Option<(Session, RefreshRecord)>,
+}

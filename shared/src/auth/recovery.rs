@@ -152,12 +152,17 @@ impl AuthService {
             return Err(AuthError::Conflict("EMAIL_ALREADY_VERIFIED"));
         }
         let now = self.clock.now();
-        let slot = self
-            .policy
-            .recovery
-            .resend_per_account
-            .slot("verify-resend", &user.user_id, now);
-        match self.ports.attempts.reserve_attempt(&slot, None, now).await? {
+        let slot =
+            self.policy
+                .recovery
+                .resend_per_account
+                .slot("verify-resend", &user.user_id, now);
+        match self
+            .ports
+            .attempts
+            .reserve_attempt(&slot, None, now)
+            .await?
+        {
             AttemptOutcome::Reserved => {}
             _ => {
                 return Err(AuthError::RateLimited {
@@ -314,7 +319,11 @@ impl AuthService {
     }
 
     /// The stored token behind `token` when it may be spent for `purpose`.
-    async fn presented(&self, purpose: TokenPurpose, token: &str) -> Result<OneTimeToken, AuthError> {
+    async fn presented(
+        &self,
+        purpose: TokenPurpose,
+        token: &str,
+    ) -> Result<OneTimeToken, AuthError> {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Invalid(vec![FieldIssue::new(
                 "token",

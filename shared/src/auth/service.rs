@@ -11,7 +11,6 @@ use super::access::{AccessGuard, Principal};
 use super::email::normalize_email;
 use super::error::AuthError;
 use super::liveness::session_standing;
-use super::recovery::{RecoveryLimits, RESET_ROUTE};
 use super::lockout::{
     after_failure, known_device_lockout_key, lockout_key, retry_after, FailureVerdict,
     LockoutPolicy,
@@ -21,6 +20,7 @@ use super::model::{
     UserRecord,
 };
 use super::password::{check_password_policy, PasswordHasher};
+use super::recovery::{RecoveryLimits, RESET_ROUTE};
 use super::secrets::{digest, new_id, new_refresh_token};
 use super::tokens::{TokenSigner, TokenSubject, ACCESS_TTL_SECONDS};
 use super::totp;
@@ -143,6 +143,13 @@ pub struct LoginForm<'a> {
     pub email: &'a str,
     pub password: &'a str,
     pub totp_code: Option<&'a str>,
+}
+
+/// A session about to start: its records and the refresh token's value.
+pub(super) struct FreshSession {
+    pub session: Session,
+    pub token: RefreshRecord,
+    pub refresh_token: String,
 }
 
 /// The auth flows over their ports.
@@ -296,34 +303,9 @@ impl AuthService {
         }
 
         let new_device = !known_device;
-        let pinned_ip = (user.role == Role::Admin).then(|| caller.ip.map(|ip| ip.to_string()));
-        let pinned_ip = pinned_ip.flatten();
-        let session = Session {
-            session_id: new_id(),
-            user_id: user.user_id.clone(),
-            device_id: caller.device_id.to_string(),
-            ip: pinned_ip.clone(),
-            created_at: now,
-            last_used_at: now,
-            expires_at: now + self.session_lifetime(user.role),
-            revoked: false,
-            epoch: user.session_epoch,
-        };
-        let refresh_token = new_refresh_token();
-        let record = RefreshRecord {
-            token_hash: digest("refresh", &refresh_token),
-            session_id: session.session_id.clone(),
-            user_id: user.user_id.clone(),
-            device_id: session.device_id.clone(),
-            role: user.role,
-            amr: amr.clone(),
-            ip: pinned_ip,
-            expires_at: session.expires_at,
-            rotated: false,
-            rotated_at: None,
-            successor: None,
-            epoch: user.session_epoch,
-        };
+        let fresh = self.fresh_session(&user, caller, amr, user.session_epoch, now);
+        let (session, record) = (fresh.session, fresh.token);
+        let refresh_token = fresh.refresh_token;
         let start = SessionStart {
             email: email.clone(),
             session,
@@ -460,7 +442,9 @@ impl AuthService {
     }
 
     /// Ends the caller's session; its refresh tokens stop working at once.
+    /// A session already ended is refused like on every other route.
     pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
+        self.live_session(principal).await?;
         Ok(self.ports.sessions.revoke_session(&principal.sid).await?)
     }
 
@@ -543,10 +527,10 @@ impl AuthService {
     }
 
     async fn admin_of(&self, principal: &Principal) -> Result<UserRecord, AuthError> {
+        self.live_session(principal).await?;
         if principal.role != Role::Admin {
             return Err(AuthError::Forbidden);
         }
-        self.live_session(principal).await?;
         let user = self.user_of(principal).await?;
         if user.role != Role::Admin {
             return Err(AuthError::Forbidden);
@@ -576,6 +560,52 @@ impl AuthService {
             self.clock.now(),
         )?;
         session.ok_or(AuthError::SessionRevoked)
+    }
+
+    /// A new session of `user` on the caller's device under `epoch`, with
+    /// its first refresh token (admin sessions pinned to the caller's IP).
+    pub(super) fn fresh_session(
+        &self,
+        user: &UserRecord,
+        caller: &Caller<'_>,
+        amr: Vec<String>,
+        epoch: u64,
+        now: i64,
+    ) -> FreshSession {
+        let pinned_ip = (user.role == Role::Admin)
+            .then(|| caller.ip.map(|ip| ip.to_string()))
+            .flatten();
+        let session = Session {
+            session_id: new_id(),
+            user_id: user.user_id.clone(),
+            device_id: caller.device_id.to_string(),
+            ip: pinned_ip.clone(),
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + self.session_lifetime(user.role),
+            revoked: false,
+            epoch,
+        };
+        let refresh_token = new_refresh_token();
+        let token = RefreshRecord {
+            token_hash: digest("refresh", &refresh_token),
+            session_id: session.session_id.clone(),
+            user_id: user.user_id.clone(),
+            device_id: session.device_id.clone(),
+            role: user.role,
+            amr,
+            ip: pinned_ip,
+            expires_at: session.expires_at,
+            rotated: false,
+            rotated_at: None,
+            successor: None,
+            epoch,
+        };
+        FreshSession {
+            session,
+            token,
+            refresh_token,
+        }
     }
 
     /// How long a session of `role` lives, refreshes included.
@@ -671,7 +701,11 @@ impl AuthService {
 
     /// After a failed check (already counted by `reserve`): locks the account
     /// once its failures reach the limit, and emails the owner.
-    pub(super) async fn record_failure(&self, key: &str, user: Option<&UserRecord>) -> Result<(), AuthError> {
+    pub(super) async fn record_failure(
+        &self,
+        key: &str,
+        user: Option<&UserRecord>,
+    ) -> Result<(), AuthError> {
         self.lock_if_due(key, user).await.map(|_| ())
     }
 
@@ -726,7 +760,12 @@ impl AuthService {
         Ok(Some(lock.until))
     }
 
-    pub(super) fn token_pair(&self, record: &RefreshRecord, refresh_token: String, now: i64) -> TokenPair {
+    pub(super) fn token_pair(
+        &self,
+        record: &RefreshRecord,
+        refresh_token: String,
+        now: i64,
+    ) -> TokenPair {
         let access_token = self.signer.issue(
             &TokenSubject {
                 user_id: &record.user_id,

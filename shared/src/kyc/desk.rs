@@ -323,7 +323,11 @@ impl KycDesk {
         sub: &KycSubmission,
         now: i64,
     ) -> Result<ProfileChange, AdminError> {
-        let readings = self.ports.wallet.readings(&sub.user_id, "", &[], "").await?;
+        let readings = self
+            .ports
+            .wallet
+            .readings(&sub.user_id, "", &[], "")
+            .await?;
         let (mut profile, expected_audit_seq) = match readings.profile {
             Some(profile) => {
                 let seq = profile.audit_seq;

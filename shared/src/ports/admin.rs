@@ -29,6 +29,13 @@ pub enum AdminChange {
     },
     /// Clears an account's failure count and lock.
     ClearLockout { key: String },
+    /// Ends every session of an account (raises its session epoch) if the
+    /// epoch is still the one read.
+    EndSessions {
+        email: String,
+        user_id: String,
+        epoch: u64,
+    },
     /// Decides an open review case and, for a held recharge, moves it on:
     /// approved → pending payment, rejected → cancelled.
     DecideReview {

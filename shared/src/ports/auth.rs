@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::error::StoreError;
 use crate::auth::model::{
     AccountAttempt, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken, PasswordReset,
-    RefreshRecord, Role, Session, SessionStart, UserRecord,
+    RefreshRecord, Role, Session, SessionStart, SessionsEnd, UserRecord,
 };
 use crate::ratelimit::WindowSlot;
 
@@ -68,7 +68,16 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn session(&self, session_id: &str) -> Result<Option<Session>, StoreError>;
     async fn revoke_session(&self, session_id: &str) -> Result<(), StoreError>;
+    /// The sessions of `user_id` (ended ones included), newest first, at
+    /// most [`MAX_LISTED_SESSIONS`].
+    async fn sessions_of(&self, user_id: &str) -> Result<Vec<Session>, StoreError>;
+    /// Raises the account's epoch (every session ends) with what `end`
+    /// adds, in one write; `Conflict` if the epoch or the TOTP step moved.
+    async fn end_sessions(&self, end: &SessionsEnd) -> Result<(), StoreError>;
 }
+
+/// Most sessions a listing returns.
+pub const MAX_LISTED_SESSIONS: usize = 100;
 
 /// Atomic counters for per-IP limits and per-account lockout.
 #[async_trait]

@@ -16,7 +16,7 @@ mod wallet;
 mod webhook;
 
 pub use admin::{AdminChange, AdminStore, AuditLog, KycDecisionCommit, ProfileChange};
-pub use auth::{AttemptStore, SessionLiveness, SessionStore, UserStore};
+pub use auth::{AttemptStore, SessionLiveness, SessionStore, UserStore, MAX_LISTED_SESSIONS};
 pub use error::StoreError;
 pub use flags::FlagStore;
 pub use kyc::{DocumentStore, KycStore};

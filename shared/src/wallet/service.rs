@@ -16,11 +16,11 @@ use super::money::{Currency, Money};
 use super::reference::ReferenceRate;
 use super::velocity::Window;
 use crate::audit::{chain_after_head, AuditDraft};
+use crate::auth::liveness::{session_standing, verified_standing, SessionCheck, SessionOf};
 use crate::auth::secrets::{digest, random_bytes};
+use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::flags::{FeatureGuard, FeatureUnavailable};
-use crate::auth::liveness::{session_standing, verified_standing, SessionCheck, SessionOf};
-use crate::auth::Principal;
 use crate::ids::{DeviceId, IdempotencyKey, SessionId, UserId};
 use crate::ports::{
     CommitOutcome, IdempotencyBegin, IdempotencyStore, ReviewQueue, SessionLiveness, StoreError,
@@ -312,9 +312,7 @@ impl WalletService {
         {
             IdempotencyBegin::Started => {}
             IdempotencyBegin::Replay { outcome } => {
-                self.session_check()
-                    .verified(&caller.session_of())
-                    .await?;
+                self.session_check().verified(&caller.session_of()).await?;
                 let outcome = serde_json::from_str(&outcome).map_err(|err| {
                     tracing::error!(error = %err, "stored recharge outcome unreadable");
                     WalletError::Unavailable

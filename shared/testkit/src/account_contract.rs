@@ -122,7 +122,10 @@ async fn verification_contract(users: &dyn UserStore, liveness: &dyn SessionLive
         Err(StoreError::Conflict),
         "spent once"
     );
-    assert_eq!(users.one_time_token(&second.token_hash).await.unwrap(), None);
+    assert_eq!(
+        users.one_time_token(&second.token_hash).await.unwrap(),
+        None
+    );
 
     let stranger = OneTimeToken {
         user_id: new_id(),
@@ -238,7 +241,11 @@ async fn reset_contract(
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(used.last_used_at, NOW + 5, "a refresh marks the session used");
+    assert_eq!(
+        used.last_used_at,
+        NOW + 5,
+        "a refresh marks the session used"
+    );
 }
 
 /// Concurrent spends of one token: exactly one passes.

@@ -38,7 +38,11 @@ pub fn sample_user(email: &str) -> UserRecord {
     }
 }
 
-pub(crate) fn session_start(user: &UserRecord, device: &str, totp_step: Option<u64>) -> SessionStart {
+pub(crate) fn session_start(
+    user: &UserRecord,
+    device: &str,
+    totp_step: Option<u64>,
+) -> SessionStart {
     let session = Session {
         session_id: new_id(),
         user_id: user.user_id.clone(),
@@ -399,13 +403,7 @@ pub async fn full_contract(
     user_store_race_contract(users.clone()).await;
     session_store_contract(users.clone(), sessions.clone()).await;
     rotation_race_contract(users.clone(), sessions.clone()).await;
-    crate::account_contract::account_contract(
-        users,
-        sessions,
-        attempts.clone(),
-        liveness,
-    )
-    .await;
+    crate::account_contract::account_contract(users, sessions, attempts.clone(), liveness).await;
     attempt_store_contract(attempts).await;
 }
 

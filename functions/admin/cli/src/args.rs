@@ -40,7 +40,7 @@ COMMANDS:
         | approve CASE [--note TEXT] | reject CASE [--note TEXT]
   kyc list [--status STATUS] [--limit N] [--cursor C] | show ID
         | approve ID | reject ID --reason TEXT | resubmit ID --reason TEXT
-  users unlock USER_ID | erase-kyc USER_ID
+  users unlock USER_ID | erase-kyc USER_ID | end-sessions USER_ID
   audit list [--limit N] [--before SEQ] | verify
 
 EXIT CODES: 0 done, 1 refused by the backend, 2 usage, 3 local failure
@@ -134,6 +134,9 @@ pub enum AdminCall {
         user_id: String,
     },
     UsersEraseKyc {
+        user_id: String,
+    },
+    UsersEndSessions {
         user_id: String,
     },
     AuditList {
@@ -431,6 +434,10 @@ fn command(group: &str, mut o: Options) -> Result<Command, UsageError> {
         ("users", "unlock") => {
             let user_id = arg(&o, "USER_ID")?;
             (Command::Admin(AdminCall::UsersUnlock { user_id }), 2)
+        }
+        ("users", "end-sessions") => {
+            let user_id = arg(&o, "USER_ID")?;
+            (Command::Admin(AdminCall::UsersEndSessions { user_id }), 2)
         }
         ("users", "erase-kyc") => {
             let user_id = arg(&o, "USER_ID")?;

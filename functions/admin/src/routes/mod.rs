@@ -35,6 +35,7 @@ pub enum AdminRoute {
     Reviews(ReviewRoute),
     Kyc(KycRoute),
     Unlock,
+    EndSessions,
 }
 
 /// Every route this function serves (`{name}`: one path segment).
@@ -119,6 +120,11 @@ pub const ROUTER: Router<AdminRoute> = Router::new(&[
         path: "/admin/users/{user_id}/unlock",
         route: AdminRoute::Unlock,
     },
+    Route {
+        method: "POST",
+        path: "/admin/users/{user_id}/sessions/revoke",
+        route: AdminRoute::EndSessions,
+    },
 ]);
 
 /// What a desk answers: the response, or an error for the contract.
@@ -166,6 +172,7 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Served {
         AdminRoute::Reviews(route) => reviews::serve(app, &actor, route, &matched, req, id).await?,
         AdminRoute::Kyc(route) => kyc::serve(app, &actor, route, &matched, req, id).await?,
         AdminRoute::Unlock => users::unlock(app, &actor, &matched, id).await?,
+        AdminRoute::EndSessions => users::end_sessions(app, &actor, &matched, id).await?,
     };
     Ok((response, Some(actor.user_id)))
 }

@@ -1,4 +1,5 @@
-//! The users desk: clearing an account's sign-in lockout.
+//! The users desk: clearing an account's sign-in lockout, ending every
+//! session of an account.
 
 use edge::http::empty_response;
 use edge::router::Matched;
@@ -17,6 +18,19 @@ pub(super) async fn unlock(
 ) -> Answer {
     app.unlocks
         .unlock_user(actor, matched.param("user_id"))
+        .await?;
+    Ok(empty_response(StatusCode::NO_CONTENT, id))
+}
+
+/// Ends every session of the account the path names (audited).
+pub(super) async fn end_sessions(
+    app: &App,
+    actor: &Actor,
+    matched: &Matched<'_, AdminRoute>,
+    id: &str,
+) -> Answer {
+    app.unlocks
+        .end_sessions(actor, matched.param("user_id"))
         .await?;
     Ok(empty_response(StatusCode::NO_CONTENT, id))
 }

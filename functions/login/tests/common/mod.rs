@@ -92,6 +92,60 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// The last token (`prefix`: `ev_` or `pr_`) emailed to `to`.
+    pub fn emailed_token(&self, to: &str, prefix: &str) -> Option<String> {
+        self.mailer
+            .sent()
+            .into_iter()
+            .rev()
+            .filter(|mail| mail.to == to)
+            .find_map(|mail| token_in(&mail.text, prefix))
+    }
+
+    /// Subjects of the emails sent to `to`, oldest first.
+    pub fn subjects_to(&self, to: &str) -> Vec<String> {
+        self.mailer
+            .sent()
+            .into_iter()
+            .filter(|mail| mail.to == to)
+            .map(|mail| mail.subject)
+            .collect()
+    }
+
+    pub async fn verify_email(&self, token: &str) -> Reply {
+        self.call(event("verify-email").body(json!({ "token": token })))
+            .await
+    }
+
+    pub async fn forgot(&self, email: &str) -> Reply {
+        self.call(event("forgot-password").body(json!({ "email": email })))
+            .await
+    }
+
+    pub async fn reset(&self, token: &str, password: &str) -> Reply {
+        self.call(event("reset-password").body(json!({ "token": token, "password": password })))
+            .await
+    }
+
+    /// Registers, verifies the address with the emailed token, signs in.
+    pub async fn verified(&self, email: &str) -> Value {
+        let pair = self.signed_in(email).await;
+        let token = self
+            .emailed_token(&email.to_ascii_lowercase(), "ev_")
+            .expect("a verification token was emailed");
+        assert_eq!(self.verify_email(&token).await.status, 204);
+        pair
+    }
+}
+
+/// The first word of `text` starting with `prefix`.
+pub fn token_in(text: &str, prefix: &str) -> Option<String> {
+    text.split_whitespace()
+        .find(|word| word.starts_with(prefix))
+        .map(str::to_string)
+}
+
 /// Loads `events/login-<name>.json`.
 pub fn event(name: &str) -> Value {
     testkit::event(&format!("login-{name}"))

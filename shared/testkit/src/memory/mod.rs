@@ -12,14 +12,14 @@ use shared::audit::AuditEntry;
 use shared::auth::lockout::{refused_as_locked, Locked};
 use shared::auth::model::{
     AccountAttempt, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken, PasswordReset,
-    RefreshRecord, Role, Session, SessionStart, UserRecord,
+    RefreshRecord, Role, Session, SessionStart, SessionsEnd, UserRecord,
 };
 use shared::flags::Snapshot;
 use shared::ports::{
     AdminChange, AdminStore, AttemptStore, AuditLog, CommitOutcome, FlagStore, IdempotencyBegin,
     IdempotencyStore, InboxOutcome, MailError, Mailer, OutgoingEmail, RechargeCommit,
-    RechargeReadings, RetryScheduler, ReviewQueue, ReviewStore, SessionLiveness, SessionStore, StoreError,
-    UserStore, WalletStore, WebhookInbox, WebhookQueue,
+    RechargeReadings, RetryScheduler, ReviewQueue, ReviewStore, SessionLiveness, SessionStore,
+    StoreError, UserStore, WalletStore, WebhookInbox, WebhookQueue, MAX_LISTED_SESSIONS,
 };
 use shared::ratelimit::WindowSlot;
 use shared::review::{CaseStatus, ReviewCase};
@@ -288,10 +288,7 @@ impl SessionStore for MemoryStore {
             .get(&next.user_id)
             .and_then(|email| s.users.get(email))
             .is_some_and(|user| user.session_epoch == next.epoch);
-        if old.rotated
-            || !live_session
-            || !current_epoch
-            || s.tokens.contains_key(&next.token_hash)
+        if old.rotated || !live_session || !current_epoch || s.tokens.contains_key(&next.token_hash)
         {
             return Err(StoreError::Conflict);
         }
@@ -315,6 +312,51 @@ impl SessionStore for MemoryStore {
         let mut s = self.state()?;
         if let Some(session) = s.sessions.get_mut(session_id) {
             session.revoked = true;
+        }
+        Ok(())
+    }
+
+    async fn sessions_of(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        let s = self.state()?;
+        let mut sessions: Vec<Session> = s
+            .sessions
+            .values()
+            .filter(|session| session.user_id == user_id)
+            .cloned()
+            .collect();
+        sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        sessions.truncate(MAX_LISTED_SESSIONS);
+        Ok(sessions)
+    }
+
+    async fn end_sessions(&self, end: &SessionsEnd) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let user = s.users.get(&end.email).ok_or(StoreError::Conflict)?;
+        let step_used = end
+            .totp_step
+            .is_some_and(|step| user.totp.last_step >= step);
+        let fresh_taken = end.restart.as_ref().is_some_and(|(session, token)| {
+            s.sessions.contains_key(&session.session_id) || s.tokens.contains_key(&token.token_hash)
+        });
+        if user.user_id != end.user_id
+            || user.session_epoch != end.epoch
+            || step_used
+            || fresh_taken
+        {
+            return Err(StoreError::Conflict);
+        }
+        let user = s.users.get_mut(&end.email).ok_or(StoreError::Conflict)?;
+        user.session_epoch = end.epoch + 1;
+        if let Some(hash) = &end.password_hash {
+            user.password_hash = hash.clone();
+        }
+        if let Some(step) = end.totp_step {
+            user.totp.last_step = step;
+        }
+        if let Some((session, token)) = &end.restart {
+            s.sessions
+                .insert(session.session_id.clone(), session.clone());
+            s.tokens.insert(token.token_hash.clone(), token.clone());
         }
         Ok(())
     }
@@ -418,6 +460,16 @@ impl AdminStore for MemoryStore {
             AdminChange::ClearLockout { key } => {
                 s.lockouts.remove(key);
             }
+            AdminChange::EndSessions {
+                email,
+                user_id,
+                epoch,
+            } => match s.users.get_mut(email) {
+                Some(user) if user.user_id == *user_id && user.session_epoch == *epoch => {
+                    user.session_epoch = epoch + 1;
+                }
+                _ => return Err(StoreError::Conflict),
+            },
             AdminChange::DecideKyc(commit) => kyc::apply_decision(&mut s, commit)?,
             AdminChange::RecordOnly => {}
             AdminChange::DecideReview {

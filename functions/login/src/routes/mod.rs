@@ -1,4 +1,9 @@
-//! Routes of `/v1/auth`: parse and validate, call the service, shape the response.
+//! Routes of `/v1/auth`: parse and validate, call the service, shape the
+//! response. Sign-in and TOTP here; verification and recovery in
+//! `account`, sessions and password change in `sessions`.
+
+mod account;
+mod sessions;
 
 use edge::http::{empty_response, header, json_response, parse_json, ApiError, RequestMeta};
 use edge::lambda::Served;
@@ -53,6 +58,14 @@ pub enum AuthRoute {
     Me,
     TotpEnroll,
     TotpConfirm,
+    VerifyEmail,
+    ResendVerification,
+    ForgotPassword,
+    ResetPassword,
+    ChangePassword,
+    Sessions,
+    RevokeSession,
+    RevokeOtherSessions,
 }
 
 /// Every route this function serves.
@@ -91,6 +104,46 @@ pub const ROUTER: Router<AuthRoute> = Router::new(&[
         method: "POST",
         path: "/v1/auth/totp/confirm",
         route: AuthRoute::TotpConfirm,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/email/verify",
+        route: AuthRoute::VerifyEmail,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/email/resend",
+        route: AuthRoute::ResendVerification,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/password/forgot",
+        route: AuthRoute::ForgotPassword,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/password/reset",
+        route: AuthRoute::ResetPassword,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/password/change",
+        route: AuthRoute::ChangePassword,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/auth/sessions",
+        route: AuthRoute::Sessions,
+    },
+    Route {
+        method: "DELETE",
+        path: "/v1/auth/sessions/{session_id}",
+        route: AuthRoute::RevokeSession,
+    },
+    Route {
+        method: "DELETE",
+        path: "/v1/auth/sessions",
+        route: AuthRoute::RevokeOtherSessions,
     },
 ]);
 
@@ -170,10 +223,20 @@ pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) 
                 Some(principal.sub),
             ))
         }
+        AuthRoute::VerifyEmail => account::verify_email(service, req, meta).await,
+        AuthRoute::ResendVerification => account::resend_verification(service, req, meta).await,
+        AuthRoute::ForgotPassword => account::forgot_password(service, req, meta).await,
+        AuthRoute::ResetPassword => account::reset_password(service, req, meta).await,
+        AuthRoute::ChangePassword => sessions::change_password(service, req, meta).await,
+        AuthRoute::Sessions => sessions::list(service, req, meta).await,
+        AuthRoute::RevokeSession => {
+            sessions::revoke(service, req, meta, matched.param("session_id")).await
+        }
+        AuthRoute::RevokeOtherSessions => sessions::revoke_others(service, req, meta).await,
     }
 }
 
-fn authenticate(
+pub(super) fn authenticate(
     service: &AuthService,
     req: &Request,
     meta: &RequestMeta,
@@ -186,13 +249,13 @@ fn authenticate(
 }
 
 /// The `X-Device-Id` header, parsed.
-fn device_id(req: &Request) -> Result<DeviceId, ApiError> {
+pub(super) fn device_id(req: &Request) -> Result<DeviceId, ApiError> {
     DeviceId::parse(header(req.headers(), "x-device-id"))
         .map_err(|issue| ApiError::validation(vec![issue]))
 }
 
 /// Routes without input accept no body, or an empty JSON object.
-fn no_body(req: &Request) -> Result<(), ApiError> {
+pub(super) fn no_body(req: &Request) -> Result<(), ApiError> {
     if edge::http::body_bytes(req.body()).is_empty() {
         return Ok(());
     }

@@ -1,0 +1,99 @@
+//! Verification and recovery routes: `email/verify`, `email/resend`,
+//! `password/forgot`, `password/reset`.
+
+use edge::http::{empty_response, json_response, parse_json, RequestMeta};
+use edge::lambda::Served;
+use lambda_http::http::StatusCode;
+use lambda_http::Request;
+use serde::Deserialize;
+use serde_json::json;
+use shared::auth::AuthService;
+
+use super::{authenticate, no_body};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForgotBody {
+    email: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    token: String,
+    password: String,
+}
+
+/// Spends a verification token: 204, or 400 `TOKEN_INVALID`.
+pub(super) async fn verify_email(
+    service: &AuthService,
+    req: &Request,
+    meta: &RequestMeta,
+) -> Served {
+    let body: TokenBody = parse_json(req)?;
+    service.verify_email(&body.token, meta.source_ip).await?;
+    Ok((
+        empty_response(StatusCode::NO_CONTENT, &meta.request_id),
+        None,
+    ))
+}
+
+/// Emails the signed-in user a new verification token: 202.
+pub(super) async fn resend_verification(
+    service: &AuthService,
+    req: &Request,
+    meta: &RequestMeta,
+) -> Served {
+    let principal = authenticate(service, req, meta)?;
+    no_body(req)?;
+    service.resend_verification(&principal).await?;
+    let accepted = json!({
+        "status": "accepted",
+        "message": "A new verification email is on its way."
+    });
+    Ok((
+        json_response(StatusCode::ACCEPTED, &accepted, &meta.request_id),
+        Some(principal.sub),
+    ))
+}
+
+/// Asks for a reset email: 202 with the same body whether or not the
+/// address has an account.
+pub(super) async fn forgot_password(
+    service: &AuthService,
+    req: &Request,
+    meta: &RequestMeta,
+) -> Served {
+    let body: ForgotBody = parse_json(req)?;
+    service.forgot_password(&body.email, meta.source_ip).await?;
+    let accepted = json!({
+        "status": "accepted",
+        "message": "If this address has an account, a reset email is on its way."
+    });
+    Ok((
+        json_response(StatusCode::ACCEPTED, &accepted, &meta.request_id),
+        None,
+    ))
+}
+
+/// Spends a reset token with a new password: 204; every session ends.
+pub(super) async fn reset_password(
+    service: &AuthService,
+    req: &Request,
+    meta: &RequestMeta,
+) -> Served {
+    let body: ResetBody = parse_json(req)?;
+    service
+        .reset_password(&body.token, &body.password, meta.source_ip)
+        .await?;
+    Ok((
+        empty_response(StatusCode::NO_CONTENT, &meta.request_id),
+        None,
+    ))
+}

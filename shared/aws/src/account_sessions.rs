@@ -1,0 +1,141 @@
+//! Listing an account's sessions and ending them all on DynamoDB.
+//!
+//! Sessions carry `session_user` (their account) so the sessions table's
+//! `user_sessions` index (`session_user`, `created_at`) lists one account's
+//! sessions; refresh tokens and emailed tokens lack it, so the index holds
+//! sessions only. Ending every session raises `session_epoch` on the
+//! account and on its `USER#<id>` pointer in one transaction, with what
+//! the change adds (new password, TOTP step, a fresh session).
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+
+use super::db::{built, values};
+use super::dynamo::{
+    epoch_is, pointer_key, put_if_absent, session_from, session_item, token_item, user_key,
+    DynamoStore,
+};
+use super::item::{n, s};
+use shared::auth::model::{Session, SessionsEnd};
+use shared::ports::{StoreError, MAX_LISTED_SESSIONS};
+
+/// The sessions table's index of sessions by account.
+pub const USER_SESSIONS_INDEX: &str = "user_sessions";
+
+/// The writes that raise an account's session epoch from `epoch`: the
+/// account (only while it is `user_id`'s and still at `epoch`) and its
+/// `USER#<id>` pointer.
+pub(crate) fn epoch_items(
+    users_table: &str,
+    email: &str,
+    user_id: &str,
+    epoch: u64,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    epoch_items_with(
+        users_table,
+        email,
+        user_id,
+        epoch,
+        Vec::new(),
+        String::new(),
+        Vec::new(),
+    )
+}
+
+/// [`epoch_items`] with more to set on the account (`set`, with `vals`) and
+/// more to require of it (`condition`, starting with ` AND`).
+fn epoch_items_with(
+    users_table: &str,
+    email: &str,
+    user_id: &str,
+    epoch: u64,
+    mut set: Vec<&str>,
+    condition: String,
+    mut vals: Vec<(&str, AttributeValue)>,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let next = epoch + 1;
+    set.insert(0, "session_epoch = :next");
+    vals.extend([
+        (":next", n(next)),
+        (":epoch", n(epoch)),
+        (":user", s(user_id)),
+    ]);
+    let account = built(
+        Update::builder()
+            .table_name(users_table)
+            .set_key(Some(user_key(email)))
+            .update_expression(format!("SET {}", set.join(", ")))
+            .condition_expression(format!(
+                "user_id = :user AND {}{condition}",
+                epoch_is(epoch)
+            ))
+            .set_expression_attribute_values(values(vals))
+            .build(),
+    )?;
+    let pointer = built(
+        Update::builder()
+            .table_name(users_table)
+            .set_key(Some(pointer_key(user_id)))
+            .update_expression("SET session_epoch = :next")
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_values(values(vec![(":next", n(next))]))
+            .build(),
+    )?;
+    Ok(vec![
+        TransactWriteItem::builder().update(account).build(),
+        TransactWriteItem::builder().update(pointer).build(),
+    ])
+}
+
+impl DynamoStore {
+    pub(crate) async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        self.db.count_call();
+        let out = self
+            .db
+            .client
+            .query()
+            .table_name(&self.tables.sessions)
+            .index_name(USER_SESSIONS_INDEX)
+            .key_condition_expression("session_user = :user")
+            .set_expression_attribute_values(values(vec![(":user", s(user_id))]))
+            .scan_index_forward(false)
+            .limit(MAX_LISTED_SESSIONS as i32)
+            .send()
+            .await
+            .map_err(super::db::unavailable)?;
+        out.items().iter().map(session_from).collect()
+    }
+
+    pub(crate) async fn raise_epoch(&self, end: &SessionsEnd) -> Result<(), StoreError> {
+        let mut set = Vec::new();
+        let mut condition = String::new();
+        let mut vals = Vec::new();
+        if let Some(hash) = &end.password_hash {
+            set.push("password_hash = :password");
+            vals.push((":password", s(hash)));
+        }
+        if let Some(step) = end.totp_step {
+            set.push("totp_last_step = :step");
+            condition
+                .push_str(" AND (attribute_not_exists(totp_last_step) OR totp_last_step < :step)");
+            vals.push((":step", n(step)));
+        }
+        let mut items = epoch_items_with(
+            &self.tables.users,
+            &end.email,
+            &end.user_id,
+            end.epoch,
+            set,
+            condition,
+            vals,
+        )?;
+        if let Some((session, token)) = &end.restart {
+            items.push(put_if_absent(&self.tables.sessions, session_item(session))?);
+            items.push(put_if_absent(&self.tables.sessions, token_item(token))?);
+        }
+        if self.db.transact(items).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! A signed-in user's sessions: listing them, ending one, ending every
+//! other one, and changing the password (which ends every other one too).
+//! Ending "every other" raises the account's session epoch, which ends
+//! every session in one write, and starts a fresh session for the asking
+//! device in the same write: the answer carries its tokens.
+
+use serde::Serialize;
+
+use super::access::Principal;
+use super::error::AuthError;
+use super::model::{SessionsEnd, UserRecord};
+use super::password::check_password_policy;
+use super::service::{AuthService, Caller, TokenPair};
+use super::totp;
+use crate::ports::{OutgoingEmail, StoreError};
+use crate::validation::FieldIssue;
+
+/// One session as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionSummary {
+    pub session_id: String,
+    pub device_id: String,
+    pub created_at: i64,
+    /// The last sign-in or refresh.
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    /// Whether the asking token belongs to it.
+    pub current: bool,
+}
+
+/// A password change as submitted.
+#[derive(Debug, Clone)]
+pub struct PasswordChange<'a> {
+    pub current_password: &'a str,
+    pub new_password: &'a str,
+    pub totp_code: Option<&'a str>,
+}
+
+/// The TOTP step a code proves for `user` at `now`: `None` when the account
+/// has no TOTP; refused when it has one and the code is missing, wrong or
+/// of a step already used.
+pub fn second_factor(
+    user: &UserRecord,
+    code: Option<&str>,
+    now: i64,
+) -> Result<Option<u64>, AuthError> {
+    let Some(secret) = &user.totp.secret else {
+        return Ok(None);
+    };
+    let code = code.ok_or(AuthError::TotpRequired)?;
+    match totp::matching_step(secret, code, now) {
+        Some(step) if step > user.totp.last_step => Ok(Some(step)),
+        _ => Err(AuthError::TotpInvalid),
+    }
+}
+
+impl AuthService {
+    /// The caller's sessions that still stand, newest first.
+    pub async fn list_sessions(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<SessionSummary>, AuthError> {
+        let current = self.live_session(principal).await?;
+        let now = self.clock.now();
+        Ok(self
+            .ports
+            .sessions
+            .sessions_of(&principal.sub)
+            .await?
+            .into_iter()
+            .filter(|s| !s.revoked && s.expires_at > now && s.epoch == current.epoch)
+            .map(|s| SessionSummary {
+                current: s.session_id == current.session_id,
+                session_id: s.session_id,
+                device_id: s.device_id,
+                created_at: s.created_at,
+                last_used_at: s.last_used_at,
+                expires_at: s.expires_at,
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's sessions (the current one too, like logout);
+    /// another account's session reads as not found.
+    pub async fn revoke_own_session(
+        &self,
+        principal: &Principal,
+        session_id: &str,
+    ) -> Result<(), AuthError> {
+        self.live_session(principal).await?;
+        let owned = self
+            .ports
+            .sessions
+            .session(session_id)
+            .await?
+            .is_some_and(|s| s.user_id == *principal.sub);
+        if !owned {
+            return Err(AuthError::NotFound);
+        }
+        self.ports.sessions.revoke_session(session_id).await?;
+        tracing::info!(session_id, "session revoked by its owner");
+        Ok(())
+    }
+
+    /// Ends every session of the caller's account and starts a fresh one on
+    /// the caller's device, whose tokens are answered.
+    pub async fn revoke_other_sessions(
+        &self,
+        principal: &Principal,
+        caller: &Caller<'_>,
+    ) -> Result<TokenPair, AuthError> {
+        self.live_session(principal).await?;
+        let user = self.user_of(principal).await?;
+        let pair = self
+            .restart_sessions(&user, principal, caller, None, None)
+            .await?;
+        tracing::info!("every other session ended by the owner");
+        Ok(pair)
+    }
+
+    /// Changes the password with the current one (and a TOTP code when
+    /// enrolled): every other session ends, a fresh session for the
+    /// caller's device is answered, and the owner is emailed. A wrong
+    /// password counts towards the lockout like a failed sign-in.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        change: &PasswordChange<'_>,
+        caller: &Caller<'_>,
+    ) -> Result<TokenPair, AuthError> {
+        self.live_session(principal).await?;
+        let user = self.user_of(principal).await?;
+        check_password_policy(change.new_password, &user.email)
+            .map_err(|issue| AuthError::Invalid(vec![issue]))?;
+        if change.current_password.len() > 1024 {
+            return Err(AuthError::Invalid(vec![FieldIssue::new(
+                "current_password",
+                "must have between 1 and 1024 bytes",
+            )]));
+        }
+        let now = self.clock.now();
+        let account = self.account_attempt(&user.email, now);
+        self.reserve(caller.ip, Some(&account)).await?;
+        if !self
+            .passwords
+            .verify(change.current_password, Some(&user.password_hash))
+        {
+            self.record_failure(&account.key, Some(&user)).await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        let step = match second_factor(&user, change.totp_code, now) {
+            Ok(step) => step,
+            Err(AuthError::TotpInvalid) => {
+                self.record_failure(&account.key, Some(&user)).await?;
+                return Err(AuthError::TotpInvalid);
+            }
+            Err(other) => return Err(other),
+        };
+        let hash = self.passwords.hash(change.new_password);
+        let pair = self
+            .restart_sessions(&user, principal, caller, Some(hash), step)
+            .await?;
+        tracing::info!("password changed: every other session ended");
+        self.send_best_effort(&OutgoingEmail {
+            to: user.email.clone(),
+            subject: format!("{}: your password was changed", self.policy.product_name),
+            text: format!(
+                "The password of your account was just changed and every other device was \
+                 signed out. If this was not you, reset your password at once ({}) and \
+                 contact support.",
+                super::recovery::RESET_ROUTE
+            ),
+        })
+        .await;
+        Ok(pair)
+    }
+
+    /// Raises the epoch (every session ends) and starts a fresh session on
+    /// the caller's device, with the principal's methods, in one write.
+    async fn restart_sessions(
+        &self,
+        user: &UserRecord,
+        principal: &Principal,
+        caller: &Caller<'_>,
+        password_hash: Option<String>,
+        totp_step: Option<u64>,
+    ) -> Result<TokenPair, AuthError> {
+        let now = self.clock.now();
+        let next = user.session_epoch + 1;
+        let fresh = self.fresh_session(user, caller, principal.amr.clone(), next, now);
+        let end = SessionsEnd {
+            email: user.email.clone(),
+            user_id: user.user_id.clone(),
+            epoch: user.session_epoch,
+            password_hash,
+            totp_step,
+            restart: Some((fresh.session, fresh.token.clone())),
+        };
+        match self.ports.sessions.end_sessions(&end).await {
+            Ok(()) => Ok(self.token_pair(&fresh.token, fresh.refresh_token, now)),
+            Err(StoreError::Conflict) if totp_step.is_some() => Err(AuthError::TotpInvalid),
+            Err(StoreError::Conflict) => Err(AuthError::SessionRevoked),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::model::{Role, TotpState};
+
+    fn user(secret: Option<String>, last_step: u64) -> UserRecord {
+        UserRecord {
+            user_id: "u1".into(),
+            email: "a@example.com".into(),
+            password_hash: String::new(),
+            role: Role::User,
+            created_at: 0,
+            known_devices: Vec::new(),
+            totp: TotpState {
+                secret,
+                pending: None,
+                last_step,
+            },
+            email_verified: true,
+            session_epoch: 0,
+        }
+    }
+
+    #[test]
+    fn no_second_factor_without_totp() {
+        assert_eq!(second_factor(&user(None, 0), None, 1_000), Ok(None));
+        assert_eq!(
+            second_factor(&user(None, 0), Some("123456"), 1_000),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn an_enrolled_account_needs_a_fresh_code() {
+        let secret = totp::new_secret();
+        let now = 1_700_000_000;
+        let code = totp::code_at(&secret, now).unwrap();
+        let step = (now / 30) as u64;
+        let enrolled = user(Some(secret.clone()), 0);
+        assert_eq!(
+            second_factor(&enrolled, None, now),
+            Err(AuthError::TotpRequired)
+        );
+        assert_eq!(second_factor(&enrolled, Some(&code), now), Ok(Some(step)));
+        assert_eq!(
+            second_factor(&enrolled, Some("000000"), now).ok(),
+            None,
+            "a wrong code"
+        );
+        assert_eq!(
+            second_factor(&user(Some(secret), step), Some(&code), now),
+            Err(AuthError::TotpInvalid),
+            "a used step is never accepted twice"
+        );
+    }
+}
