@@ -22,6 +22,12 @@
 # AWS credentials for SigV4 and for reading the stack come from the standard
 # chain (AWS_PROFILE, SSO, ...); AWS_REGION names the stack's region.
 #
+# The walk-through verifies its address with the token of the welcome
+# email: locally read from the stand-in (infra/local/sent_mail.py); against
+# a deployed stage set MAILBOX to a command that prints the newest
+# verification token sent to an address (for example one reading the
+# team's test inbox), with SMOKE_EMAIL_DOMAIN that inbox's domain.
+#
 # Locally it makes its own admin: registers a throwaway account, promotes it
 # (promote-admin), enrols TOTP with codes computed here (RFC 6238, Python
 # stdlib), and signs in through wallet-admin with the next code (a used time

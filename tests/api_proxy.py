@@ -16,7 +16,9 @@ It also keeps the run honest:
 - a logout carrying the conformance user's token (USER_FILE, written by
   tests/conformance_user.py) is sent with a session of its own, signed in
   for it, so the fuzzed logout does not revoke the token every other
-  request uses.
+  request uses; the requests that end every session of an account ("sign
+  out everywhere else", a password change) are sent with the session of a
+  throwaway account made for them.
 
 Usage: api_proxy.py LISTEN_PORT WATCH_PORT [USER_FILE]
        api_proxy.py --check PROXY_URL [USER_FILE]
@@ -57,6 +59,8 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-
 
 FRESH_KEY = "conformance-fresh-key"
 LOGOUT = "/v1/auth/logout"
+# Requests that end every session of the account they are sent for.
+ENDS_EVERY_SESSION = {("DELETE", "/v1/auth/sessions"), ("POST", "/v1/auth/password/change")}
 
 # Fewest requests each function must have answered itself in a conformance
 # run, and fewest of those past authentication. Measured (schemathesis
@@ -166,6 +170,25 @@ def main():
         except (urllib.error.HTTPError, KeyError, ValueError):
             return None
 
+    def throwaway_session(headers):
+        """An access token of a new account made for one request, or None."""
+        device = headers.get("X-Device-Id") or "conformance-device-01"
+        credentials = {"email": f"throwaway-{uuid.uuid4().hex[:12]}@example.test",
+                       "password": "violet tangerine 42"}
+        try:
+            for path in ("register", "login"):
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{watch}/lambda-url/login/v1/auth/{path}",
+                    data=json.dumps(credentials).encode(),
+                    method="POST",
+                    headers={"Content-Type": "application/json", "X-Device-Id": device},
+                )
+                with urllib.request.urlopen(request, timeout=120) as response:
+                    reply = response.read()
+            return json.loads(reply)["access_token"]
+        except (urllib.error.HTTPError, KeyError, ValueError):
+            return None
+
     class Proxy(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
@@ -213,10 +236,19 @@ def main():
                 if name.lower() == "idempotency-key" and headers[name] == FRESH_KEY:
                     headers[name] = f"conformance-{uuid.uuid4()}"
             user = conformance_user()
-            if (self.command == "POST" and self.path.split("?")[0].rstrip("/") == LOGOUT
-                    and user is not None
-                    and any(k.lower() == "authorization" and v == f"Bearer {user['token']}"
-                            for k, v in headers.items())):
+            path = self.path.split("?")[0].rstrip("/")
+            as_user = user is not None and any(
+                k.lower() == "authorization" and v == f"Bearer {user['token']}"
+                for k, v in headers.items())
+            if as_user and (self.command, path) in ENDS_EVERY_SESSION:
+                token = throwaway_session(headers)
+                if token is None:
+                    self.refuse(429, error_body("RATE_LIMITED", "No account for this request."),
+                                "ends every session, no throwaway account (proxy)")
+                    return
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                headers["Authorization"] = f"Bearer {token}"
+            elif as_user and self.command == "POST" and path == LOGOUT:
                 token = own_session(headers)
                 if token is None:
                     self.refuse(429, error_body("RATE_LIMITED", "No session for this logout."),

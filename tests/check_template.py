@@ -568,11 +568,12 @@ def check_iam(template, output, stats, problems):
 # Where each function may DeleteItem, as {table: LeadingKeys patterns or None
 # for the whole table}: login and admin clear lockout counters (LOCK#<digest>,
 # shared/src/auth/lockout.rs) and nothing else of the counters table, which
-# also holds everyone's velocity counters (VEL#...); recharge releases its own
-# idempotency records, admin erases KYC submissions. Every other DeleteItem is
-# a finding.
+# also holds everyone's velocity counters (VEL#...); login spends emailed
+# tokens (OTT#<hash>) and nothing else of the sessions table; recharge
+# releases its own idempotency records, admin erases KYC submissions. Every
+# other DeleteItem is a finding.
 DELETE_ITEM = {
-    "LoginFunction": {"CountersTable": ["LOCK#*"]},
+    "LoginFunction": {"CountersTable": ["LOCK#*"], "SessionsTable": ["OTT#*"]},
     "RechargeFunction": {"WalletTable": ["IDEM#*"]},
     "AdminFunction": {"CountersTable": ["LOCK#*"], "KycTable": None},
 }
@@ -1237,7 +1238,8 @@ SELF_TESTS = [
     ("an API permission on admin for every route", _api_permission("AdminFunction", "${Api}/*/*/*"), "that route is an Api event of None"),
     ("an API permission on login for a flags route", _api_permission("LoginFunction", "${Api}/*/GET/v1/flags"), "that route is an Api event of FlagsFunction"),
     ("no prod rule for AlarmTopicArn", _without_prod_alarm_rule, "Rules.ProdNeedsAlarmTopic is missing"),
-    ("DeleteItem on users and sessions for login", _login_deletes_sessions, "LoginFunction: statement None allows dynamodb:DeleteItem on SessionsTable"),
+    ("DeleteItem on users and sessions for login", _login_deletes_sessions, "LoginFunction: statement None allows dynamodb:DeleteItem on UsersTable"),
+    ("login's token deletes widened to the whole sessions table", _drop_condition("LoginFunction", "SpendEmailedTokens"), "LoginFunction: statement SpendEmailedTokens: dynamodb:DeleteItem on SessionsTable not bound to LeadingKeys ['OTT#*']"),
     ("DeleteItem on the whole wallet table for recharge", _drop_condition("RechargeFunction", "ReleaseIdempotencyKeys"), "dynamodb:DeleteItem on WalletTable not bound to LeadingKeys"),
     ("DeleteItem on the whole counters table for login", _drop_condition("LoginFunction", "ClearOwnLockout"), "LoginFunction: statement ClearOwnLockout: dynamodb:DeleteItem on CountersTable not bound to LeadingKeys ['LOCK#*']"),
     ("login's counters delete widened to velocity counters", _leading_keys("LoginFunction", "ClearOwnLockout", ["LOCK#*", "VEL#*"]), "LoginFunction: statement ClearOwnLockout: dynamodb:DeleteItem on CountersTable not bound to LeadingKeys ['LOCK#*']"),

@@ -114,6 +114,7 @@ def main():
     checks = {
         "register accepted": any(r.get("status") == "accepted" for r in replies),
         "me names the account": any(r.get("email") == email for r in replies),
+        "address verified": "email/verify: 204" in result.stdout,
         "documents submitted": any(
             r.get("status") == "pending" and "submission_id" in r and "documents" in r
             for r in replies

@@ -88,8 +88,10 @@ impl Stack {
                 clock.clone(),
             ),
             kyc: kyc_upload::App::new(
-                test_access_config(),
-                store.clone(),
+                shared::auth::liveness::SignedInCallers {
+                    access: test_access_config(),
+                    sessions: store.clone(),
+                },
                 KycPorts {
                     store: store.clone(),
                     documents: store.clone(),

@@ -145,8 +145,10 @@ impl Stack {
         let pii = || PiiKeys::from_env(&ProcessEnv).unwrap();
         let now = SystemClock.now();
         let kyc = kyc_upload::App::new(
-            test_access_config(),
-            Arc::new(users.clone()),
+            shared::auth::liveness::SignedInCallers {
+                access: test_access_config(),
+                sessions: Arc::new(users.clone()),
+            },
             KycPorts {
                 store: Arc::new(kyc_store(&sdk)),
                 documents: Arc::new(kms_documents(&sdk)),

@@ -249,8 +249,10 @@ async fn main() {
     );
 
     let kyc_app = kyc_upload::App::new(
-        test_access_config(),
-        store.clone(),
+        shared::auth::liveness::SignedInCallers {
+            access: test_access_config(),
+            sessions: store.clone(),
+        },
         KycPorts {
             store: store.clone(),
             documents: store.clone(),

@@ -64,8 +64,10 @@ fn bench(c: &mut Criterion) {
         .expect("runtime");
     let store = Arc::new(MemoryStore::new());
     let app = kyc_upload::App::new(
-        test_access_config(),
-        store.clone(),
+        shared::auth::liveness::SignedInCallers {
+            access: test_access_config(),
+            sessions: store.clone(),
+        },
         KycPorts {
             store: store.clone(),
             documents: Arc::new(Sink),

@@ -30,8 +30,10 @@ fn status_kib(field: &str) -> u64 {
 fn app() -> kyc_upload::App {
     let store = Arc::new(MemoryStore::new());
     kyc_upload::App::new(
-        test_access_config(),
-        store.clone(),
+        shared::auth::liveness::SignedInCallers {
+            access: test_access_config(),
+            sessions: store.clone(),
+        },
         KycPorts {
             store: store.clone(),
             documents: store.clone(),

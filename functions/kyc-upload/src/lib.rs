@@ -12,8 +12,8 @@ use edge::multipart::{parse_form, FormSpec};
 use edge::router::{Route, Router};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::auth::liveness::SessionCheck;
-use shared::auth::{AccessConfig, AccessGuard};
+use shared::auth::liveness::{SessionCheck, SignedInCallers};
+use shared::auth::AccessGuard;
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 use shared::flags::{CacheTiming, FeatureGuard, FlagCache};
@@ -22,7 +22,7 @@ use shared::kyc::form::{SubmissionForm, FILE_FIELDS, MAX_BODY_BYTES, MAX_TEXT_BY
 use shared::kyc::pii::PiiKeys;
 use shared::kyc::policy::KycPolicy;
 use shared::kyc::service::{KycPorts, KycService};
-use shared::ports::{FlagStore, SessionLiveness};
+use shared::ports::FlagStore;
 
 /// The routes of `/v1/kyc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +78,7 @@ impl HttpApp for App {
 
 impl App {
     pub fn new(
-        access: AccessConfig,
-        sessions: Arc<dyn SessionLiveness>,
+        callers: SignedInCallers,
         ports: KycPorts,
         flags: Arc<dyn FlagStore>,
         pii: PiiKeys,
@@ -89,8 +88,8 @@ impl App {
     ) -> Self {
         let cache = Arc::new(FlagCache::with_timing(flags, clock.clone(), timing));
         Self {
-            guard: AccessGuard::new(access, clock.clone()),
-            sessions: SessionCheck::new(sessions, clock.clone()),
+            guard: AccessGuard::new(callers.access, clock.clone()),
+            sessions: SessionCheck::new(callers.sessions, clock.clone()),
             service: KycService::new(
                 ports,
                 Arc::new(pii),
@@ -116,8 +115,10 @@ impl App {
             documents: Arc::new(S3Documents::from_settings(&sdk, settings.bucket)),
         };
         Self::new(
-            settings.access,
-            Arc::new(DynamoStore::new(&sdk, settings.auth_tables)),
+            SignedInCallers {
+                access: settings.access,
+                sessions: Arc::new(DynamoStore::new(&sdk, settings.auth_tables)),
+            },
             ports,
             Arc::new(DynamoFlags::new(&sdk, settings.flags_table)),
             settings.pii,

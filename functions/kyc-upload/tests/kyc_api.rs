@@ -69,8 +69,10 @@ impl Harness {
             documents: store.clone(),
         };
         let app = App::new(
-            test_access_config(),
-            store.clone(),
+            shared::auth::liveness::SignedInCallers {
+                access: test_access_config(),
+                sessions: store.clone(),
+            },
             ports,
             store.clone(),
             keys(),

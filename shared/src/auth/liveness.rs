@@ -68,6 +68,13 @@ pub fn verified_standing(
     }
 }
 
+/// What a function needs to admit signed-in callers: the token
+/// verification settings and the store of sessions and account standings.
+pub struct SignedInCallers {
+    pub access: super::access::AccessConfig,
+    pub sessions: Arc<dyn SessionLiveness>,
+}
+
 /// Reads a principal's session and account standing (one request) and
 /// checks them.
 #[derive(Clone)]

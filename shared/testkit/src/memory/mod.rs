@@ -324,7 +324,7 @@ impl SessionStore for MemoryStore {
             .filter(|session| session.user_id == user_id)
             .cloned()
             .collect();
-        sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.created_at));
         sessions.truncate(MAX_LISTED_SESSIONS);
         Ok(sessions)
     }
