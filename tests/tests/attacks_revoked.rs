@@ -578,3 +578,40 @@ async fn after_an_admin_ends_every_session_of_an_account_its_tokens_are_refused_
         .assert_refused_everywhere("an admin ending every session", &victim, &witness)
         .await;
 }
+
+#[tokio::test]
+async fn an_ended_token_learns_nothing_from_a_used_idempotency_key() {
+    let stack = Stack::new();
+    let email = stack.account().await;
+    let victim = stack.sign_in(&email, PASSWORD, LAPTOP).await;
+    let recharge = |body: Value| {
+        let ev = event("recharge-start")
+            .bearer(victim.access())
+            .device(LAPTOP)
+            .header("Idempotency-Key", "used-key-0000-0001")
+            .body(body);
+        invoke(|req| recharge::handle(&stack.recharge, req), ev)
+    };
+    let first = recharge(json!({"amount": 500, "currency": "EUR", "provider": "stripe"})).await;
+    assert!(
+        first.status < 300,
+        "a live session recharges: {}",
+        first.body
+    );
+    let out = stack
+        .login_call(event("login-logout").bearer(victim.access()).device(LAPTOP))
+        .await;
+    assert_eq!(out.status, 204);
+    for body in [
+        json!({"amount": 500, "currency": "EUR", "provider": "stripe"}),
+        json!({"amount": 900, "currency": "EUR", "provider": "stripe"}),
+    ] {
+        let reply = recharge(body).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (401, "SESSION_REVOKED"),
+            "a replay or a reused key is refused as the session it comes from: {}",
+            reply.body
+        );
+    }
+}

@@ -51,9 +51,14 @@ async fn the_owner_lists_live_sessions_with_the_current_one_marked() {
     let mine: Vec<_> = all.iter().filter(|s| s["current"] == true).collect();
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0]["session_id"], laptop["session_id"]);
-    assert_eq!(mine[0]["device_id"], DEVICE);
+    assert_eq!(mine[0]["device_hint"], "…mple");
     let other = all.iter().find(|s| s["current"] == false).unwrap();
-    assert_eq!(other["device_id"], PHONE);
+    assert_eq!(other["session_id"], phone["session_id"]);
+    let text = listed.body.to_string();
+    assert!(
+        !text.contains(PHONE) && !text.contains(DEVICE),
+        "whole device ids bind tokens and mark devices known: never listed"
+    );
     assert_eq!(
         other["last_used_at"].as_i64().unwrap() - other["created_at"].as_i64().unwrap(),
         60,
@@ -203,4 +208,25 @@ async fn wrong_current_passwords_count_towards_the_lockout() {
         Some(423),
         "the account locks like after failed sign-ins"
     );
+}
+
+#[tokio::test]
+async fn ending_other_sessions_never_lengthens_the_asking_one() {
+    let h = Harness::new();
+    let pair = h.signed_in("keep@example.com").await;
+    let lifetime = pair["refresh_expires_in"].as_i64().unwrap();
+    h.clock.advance(10 * 24 * 3600);
+    let refreshed = h.refresh(pair["refresh_token"].as_str().unwrap()).await;
+    let reply = h
+        .call(event("revoke-others").bearer(access(&refreshed.body)))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.body["refresh_expires_in"].as_i64().unwrap(),
+        lifetime - 10 * 24 * 3600,
+        "the restarted session ends when the asking one would have"
+    );
+    let listed = sessions(&h, &reply.body, DEVICE).await;
+    let created = listed.body["sessions"][0]["created_at"].as_i64().unwrap();
+    assert_eq!(created, START, "it keeps the sign-in time");
 }

@@ -7,12 +7,12 @@
 //! account and on its `USER#<id>` pointer in one transaction, with what
 //! the change adds (new password, TOTP step, a fresh session).
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 
 use super::db::{built, values};
 use super::dynamo::{
-    epoch_is, pointer_key, put_if_absent, session_from, session_item, token_item, user_key,
-    DynamoStore,
+    epoch_is, pointer_key, put_if_absent, session_from, session_item, session_key, token_item,
+    user_key, DynamoStore,
 };
 use super::item::{n, s};
 use shared::auth::model::{Session, SessionsEnd};
@@ -128,6 +128,27 @@ impl DynamoStore {
             condition,
             vals,
         )?;
+        if let Some(asking) = &end.asking_session {
+            let stands = built(
+                ConditionCheck::builder()
+                    .table_name(&self.tables.sessions)
+                    .set_key(Some(session_key(asking)))
+                    .condition_expression(format!(
+                        "revoked = :no AND {}",
+                        if end.epoch == 0 {
+                            "(attribute_not_exists(epoch) OR epoch = :epoch)"
+                        } else {
+                            "epoch = :epoch"
+                        }
+                    ))
+                    .set_expression_attribute_values(values(vec![
+                        (":no", AttributeValue::Bool(false)),
+                        (":epoch", n(end.epoch)),
+                    ]))
+                    .build(),
+            )?;
+            items.push(TransactWriteItem::builder().condition_check(stands).build());
+        }
         if let Some((session, token)) = &end.restart {
             items.push(put_if_absent(&self.tables.sessions, session_item(session))?);
             items.push(put_if_absent(&self.tables.sessions, token_item(token))?);

@@ -221,6 +221,9 @@ pub struct SessionsEnd {
     pub user_id: String,
     /// The epoch read; the write fails if it moved.
     pub epoch: u64,
+    /// The session asking for it; the write fails unless it still stands
+    /// (not revoked, of `epoch`).
+    pub asking_session: Option<String>,
     pub password_hash: Option<String>,
     /// A TOTP step to consume; the write fails if it was used.
     pub totp_step: Option<u64>,

@@ -116,6 +116,25 @@ impl AuthService {
         Ok(token)
     }
 
+    /// The one write a new account's verification token takes, made for a
+    /// taken address instead so both sign-ups cost the same: a token bound
+    /// to no account, which the store refuses without writing.
+    pub(super) async fn decoy_token_write(&self, email: &str) -> Result<(), AuthError> {
+        let token = new_token(TokenPurpose::VerifyEmail);
+        let decoy = OneTimeToken {
+            token_hash: token_hash(TokenPurpose::VerifyEmail, &token),
+            purpose: TokenPurpose::VerifyEmail,
+            user_id: super::secrets::new_id(),
+            email: email.to_string(),
+            new_email: None,
+            expires_at: self.clock.now() + VERIFY_TTL_SECONDS,
+        };
+        match self.ports.users.issue_token(&decoy).await {
+            Ok(()) | Err(StoreError::NotFound) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
     pub(super) fn welcome_email(&self, email: &str, token: &str) -> OutgoingEmail {
         OutgoingEmail {
             to: email.to_string(),

@@ -224,14 +224,17 @@ impl AuthService {
                     return Ok(());
                 }
             },
-            Err(StoreError::AlreadyExists) => OutgoingEmail {
+            Err(StoreError::AlreadyExists) => {
+                self.decoy_token_write(&email).await?;
+                OutgoingEmail {
                 to: email,
                 subject: format!("{}: sign-up attempt", self.policy.product_name),
                 text:
                     "Someone tried to create an account with this address, which already has one. \
                        If it was you, sign in instead; otherwise you can ignore this email."
                         .to_string(),
-            },
+                }
+            }
             Err(other) => return Err(other.into()),
         };
         self.send_best_effort(&mail).await;

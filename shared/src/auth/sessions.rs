@@ -8,18 +8,21 @@ use serde::Serialize;
 
 use super::access::Principal;
 use super::error::AuthError;
-use super::model::{SessionsEnd, UserRecord};
+use super::model::{Session, SessionsEnd, UserRecord};
 use super::password::check_password_policy;
 use super::service::{AuthService, Caller, TokenPair};
 use super::totp;
 use crate::ports::{OutgoingEmail, StoreError};
 use crate::validation::FieldIssue;
 
-/// One session as its owner sees it.
+/// One session as its owner sees it. The device is named by the last
+/// characters of its id only: the whole id binds refresh tokens to the
+/// device and marks it known at sign-in, so it is not handed to whoever
+/// holds one access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionSummary {
     pub session_id: String,
-    pub device_id: String,
+    pub device_hint: String,
     pub created_at: i64,
     /// The last sign-in or refresh.
     pub last_used_at: i64,
@@ -54,6 +57,19 @@ pub fn second_factor(
     }
 }
 
+/// The last four characters of a device id, after an ellipsis.
+pub fn device_hint(device_id: &str) -> String {
+    let tail: String = device_id
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("…{tail}")
+}
+
 impl AuthService {
     /// The caller's sessions that still stand, newest first.
     pub async fn list_sessions(
@@ -71,8 +87,8 @@ impl AuthService {
             .filter(|s| !s.revoked && s.expires_at > now && s.epoch == current.epoch)
             .map(|s| SessionSummary {
                 current: s.session_id == current.session_id,
+                device_hint: device_hint(&s.device_id),
                 session_id: s.session_id,
-                device_id: s.device_id,
                 created_at: s.created_at,
                 last_used_at: s.last_used_at,
                 expires_at: s.expires_at,
@@ -109,10 +125,10 @@ impl AuthService {
         principal: &Principal,
         caller: &Caller<'_>,
     ) -> Result<TokenPair, AuthError> {
-        self.live_session(principal).await?;
+        let asking = self.live_session(principal).await?;
         let user = self.user_of(principal).await?;
         let pair = self
-            .restart_sessions(&user, principal, caller, None, None)
+            .restart_sessions(&user, &asking, principal, caller, None, None)
             .await?;
         tracing::info!("every other session ended by the owner");
         Ok(pair)
@@ -128,7 +144,7 @@ impl AuthService {
         change: &PasswordChange<'_>,
         caller: &Caller<'_>,
     ) -> Result<TokenPair, AuthError> {
-        self.live_session(principal).await?;
+        let asking = self.live_session(principal).await?;
         let user = self.user_of(principal).await?;
         check_password_policy(change.new_password, &user.email)
             .map_err(|issue| AuthError::Invalid(vec![issue]))?;
@@ -158,7 +174,7 @@ impl AuthService {
         };
         let hash = self.passwords.hash(change.new_password);
         let pair = self
-            .restart_sessions(&user, principal, caller, Some(hash), step)
+            .restart_sessions(&user, &asking, principal, caller, Some(hash), step)
             .await?;
         tracing::info!("password changed: every other session ended");
         self.send_best_effort(&OutgoingEmail {
@@ -175,23 +191,34 @@ impl AuthService {
         Ok(pair)
     }
 
-    /// Raises the epoch (every session ends) and starts a fresh session on
-    /// the caller's device, with the principal's methods, in one write.
+    /// Raises the epoch (every session ends) and starts the asking session
+    /// again under the new epoch on the caller's device, in one write, only
+    /// while the asking session still stands. The new session keeps the
+    /// asking one's sign-in time, methods and absolute end: ending other
+    /// sessions never lengthens a session or refreshes its second factor.
     async fn restart_sessions(
         &self,
         user: &UserRecord,
+        asking: &Session,
         principal: &Principal,
         caller: &Caller<'_>,
         password_hash: Option<String>,
         totp_step: Option<u64>,
     ) -> Result<TokenPair, AuthError> {
+        if user.session_epoch != asking.epoch {
+            return Err(AuthError::SessionRevoked);
+        }
         let now = self.clock.now();
-        let next = user.session_epoch + 1;
-        let fresh = self.fresh_session(user, caller, principal.amr.clone(), next, now);
+        let next = asking.epoch + 1;
+        let mut fresh = self.fresh_session(user, caller, principal.amr.clone(), next, now);
+        fresh.session.created_at = asking.created_at;
+        fresh.session.expires_at = asking.expires_at;
+        fresh.token.expires_at = asking.expires_at;
         let end = SessionsEnd {
             email: user.email.clone(),
             user_id: user.user_id.clone(),
-            epoch: user.session_epoch,
+            epoch: asking.epoch,
+            asking_session: Some(asking.session_id.clone()),
             password_hash,
             totp_step,
             restart: Some((fresh.session, fresh.token.clone())),

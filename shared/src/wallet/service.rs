@@ -322,8 +322,14 @@ impl WalletService {
                     replayed: true,
                 });
             }
-            IdempotencyBegin::Mismatch => return Err(WalletError::KeyReused),
-            IdempotencyBegin::InProgress => return Err(WalletError::InProgress),
+            IdempotencyBegin::Mismatch => {
+                self.session_check().verified(&caller.session_of()).await?;
+                return Err(WalletError::KeyReused);
+            }
+            IdempotencyBegin::InProgress => {
+                self.session_check().verified(&caller.session_of()).await?;
+                return Err(WalletError::InProgress);
+            }
         }
         let result = self
             .decide_and_commit(caller, &scoped_key, request, now)

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use shared::auth::model::{
-    AccountAttempt, AccountStanding, OneTimeToken, PasswordReset, RefreshRecord, TokenPurpose,
-    UserRecord,
+    AccountAttempt, AccountStanding, OneTimeToken, PasswordReset, RefreshRecord, SessionsEnd,
+    TokenPurpose, UserRecord,
 };
 use shared::auth::secrets::new_id;
 use shared::ports::{AttemptStore, SessionLiveness, SessionStore, StoreError, UserStore};
@@ -45,6 +45,7 @@ pub async fn account_contract(
     standing_contract(&*users, &*sessions, &*liveness).await;
     verification_contract(&*users, &*liveness).await;
     reset_contract(&*users, &*sessions, &*attempts, &*liveness).await;
+    end_sessions_contract(&*users, &*sessions, &*liveness).await;
     spend_race_contract(users).await;
 }
 
@@ -245,6 +246,118 @@ async fn reset_contract(
         used.last_used_at,
         NOW + 5,
         "a refresh marks the session used"
+    );
+}
+
+/// Listing an account's sessions, and ending them all with what the end
+/// carries (password, TOTP step, the asking session restarted), at once,
+/// only while the epoch, the step and the asking session still hold.
+async fn end_sessions_contract(
+    users: &dyn UserStore,
+    sessions: &dyn SessionStore,
+    liveness: &dyn SessionLiveness,
+) {
+    let user = sample_user(&unique_email());
+    users.create_user(&user).await.unwrap();
+    let laptop = session_start(&user, "dev-laptop", None);
+    let mut phone = session_start(&user, "dev-phone", None);
+    phone.session.created_at += 10;
+    sessions.start_session(&laptop).await.unwrap();
+    sessions.start_session(&phone).await.unwrap();
+    let listed: Vec<String> = sessions
+        .sessions_of(&user.user_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.session_id)
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            phone.session.session_id.clone(),
+            laptop.session.session_id.clone()
+        ],
+        "the account's sessions, newest first"
+    );
+    assert!(sessions.sessions_of(&new_id()).await.unwrap().is_empty());
+
+    let mut restarted = session_start(&user, "dev-laptop", None);
+    restarted.session.epoch = 1;
+    restarted.token.epoch = 1;
+    let end = |epoch, asking: &str, step| SessionsEnd {
+        email: user.email.clone(),
+        user_id: user.user_id.clone(),
+        epoch,
+        asking_session: Some(asking.to_string()),
+        password_hash: Some("changed-hash".into()),
+        totp_step: step,
+        restart: Some((restarted.session.clone(), restarted.token.clone())),
+    };
+    let laptop_id = laptop.session.session_id.as_str();
+    sessions
+        .revoke_session(&phone.session.session_id)
+        .await
+        .unwrap();
+    for (why, refused) in [
+        ("a stale epoch", end(3, laptop_id, None)),
+        (
+            "an ended asking session",
+            end(0, &phone.session.session_id, None),
+        ),
+        ("a used TOTP step", end(0, laptop_id, Some(0))),
+    ] {
+        assert_eq!(
+            sessions.end_sessions(&refused).await,
+            Err(StoreError::Conflict),
+            "{why}"
+        );
+        let stored = users.user_by_email(&user.email).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.session_epoch, stored.password_hash.as_str()),
+            (0, user.password_hash.as_str()),
+            "{why}: a refused end changes nothing"
+        );
+        assert_eq!(
+            sessions
+                .session(&restarted.session.session_id)
+                .await
+                .unwrap(),
+            None,
+            "{why}: no session started"
+        );
+    }
+    sessions
+        .end_sessions(&end(0, laptop_id, Some(5)))
+        .await
+        .unwrap();
+    let stored = users.user_by_email(&user.email).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.session_epoch,
+            stored.password_hash.as_str(),
+            stored.totp.last_step
+        ),
+        (1, "changed-hash", 5)
+    );
+    let (old, standing) = liveness
+        .session_and_standing(laptop_id, &user.user_id)
+        .await
+        .unwrap();
+    assert_eq!(standing.map(|s| s.session_epoch), Some(1));
+    assert_eq!(
+        old.map(|s| s.epoch),
+        Some(0),
+        "the old session is of the old epoch"
+    );
+    let (fresh, _) = liveness
+        .session_and_standing(&restarted.session.session_id, &user.user_id)
+        .await
+        .unwrap();
+    assert_eq!(fresh, Some(restarted.session.clone()));
+    assert_eq!(
+        sessions.end_sessions(&end(0, laptop_id, None)).await,
+        Err(StoreError::Conflict),
+        "the epoch moved on"
     );
 }
 

@@ -335,6 +335,11 @@ impl SessionStore for MemoryStore {
         let step_used = end
             .totp_step
             .is_some_and(|step| user.totp.last_step >= step);
+        let asking_ended = end.asking_session.as_ref().is_some_and(|id| {
+            s.sessions
+                .get(id)
+                .is_none_or(|session| session.revoked || session.epoch != end.epoch)
+        });
         let fresh_taken = end.restart.as_ref().is_some_and(|(session, token)| {
             s.sessions.contains_key(&session.session_id) || s.tokens.contains_key(&token.token_hash)
         });
@@ -342,6 +347,7 @@ impl SessionStore for MemoryStore {
             || user.session_epoch != end.epoch
             || step_used
             || fresh_taken
+            || asking_ended
         {
             return Err(StoreError::Conflict);
         }
