@@ -413,11 +413,12 @@ def check_permissions(output, api_id, events, stats, problems):
 
 
 # Which secrets each function may read (README, Deploy): the signing key only
-# in login; the public keys wherever tokens are verified; the audit MAC keys
+# in login; the public keys wherever tokens are verified; the PII field keys
+# where PII or TOTP secrets are sealed (login, KYC, admin); the audit MAC keys
 # only in the audit writers (recharge, webhook-worker, admin) and the
 # verifier (admin).
 SECRETS = {
-    "LoginFunction": ["JwtSigningKeySecretName", "JwtPublicKeysSecretName"],
+    "LoginFunction": ["JwtSigningKeySecretName", "JwtPublicKeysSecretName", "PiiKeysSecretName"],
     "FlagsFunction": ["JwtPublicKeysSecretName"],
     "RechargeFunction": ["JwtPublicKeysSecretName", "AuditHmacKeysSecretName"],
     "AdminFunction": ["JwtPublicKeysSecretName", "PiiKeysSecretName", "AuditHmacKeysSecretName"],

@@ -310,6 +310,7 @@ async fn a_lock_never_outlasts_an_hour_and_support_can_lift_it_at_once() {
         .user_id;
     let support = UserUnlocks::new(
         login.store.clone(),
+        login.mailer.clone(),
         memory_audited_commits(&login.store, login.clock.clone()),
     );
     support

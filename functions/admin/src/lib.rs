@@ -90,7 +90,7 @@ impl App {
         Self {
             admission: Admission::new(ports.liveness, clock.clone()),
             flags: FlagsAdmin::new(ports.flags, commits.clone()),
-            unlocks: UserUnlocks::new(ports.users.clone(), commits.clone()),
+            unlocks: UserUnlocks::new(ports.users.clone(), ports.mailer.clone(), commits.clone()),
             reviews: ReviewDesk::new(
                 ports.reviews,
                 ports.users.clone(),

@@ -805,6 +805,7 @@ async fn every_route_refuses_other_methods_and_unknown_paths() {
         "admin-users-kyc-erasure",
         "admin-users-unlock",
         "admin-users-end-sessions",
+        "admin-users-reset-totp",
     ];
     let table: Vec<(&str, &str)> = admin::ROUTER.table().collect();
     assert_eq!(table.len(), samples.len(), "one sample per route");

@@ -37,7 +37,14 @@ impl App {
     pub fn new(config: LoginConfig, ports: AuthPorts, clock: Arc<dyn Clock>) -> Self {
         let guard = AccessGuard::new(config.access, clock.clone());
         Self {
-            service: AuthService::new(ports, guard, config.signer, config.policy, clock),
+            service: AuthService::new(
+                ports,
+                guard,
+                config.signer,
+                Arc::new(config.totp_keys),
+                config.policy,
+                clock,
+            ),
             shell: HttpShell::new("login"),
         }
     }

@@ -10,6 +10,7 @@ use shared::auth::service::REFRESH_GRACE_SECONDS;
 use shared::auth::tokens::TokenSigner;
 use shared::auth::{AccessConfig, AuthPolicy};
 use shared::config::{flag_or, parsed_or, ConfigError, Env};
+use shared::kyc::pii::PiiKeys;
 use shared::ratelimit::WindowLimit;
 
 /// Everything the login function reads from its environment.
@@ -36,6 +37,8 @@ impl Settings {
 pub struct LoginConfig {
     pub access: AccessConfig,
     pub signer: TokenSigner,
+    /// Seal TOTP secrets (the field encryption of the KYC PII).
+    pub totp_keys: PiiKeys,
     pub policy: AuthPolicy,
     pub mail: MailSettings,
 }
@@ -43,7 +46,9 @@ pub struct LoginConfig {
 impl LoginConfig {
     /// Reads the token keys (`JWT_SIGNING_KID`, `JWT_SIGNING_KEY`,
     /// `JWT_PUBLIC_KEYS`), `JWT_ISSUER`, `JWT_AUDIENCE`, `ADMIN_CIDRS`, `MAIL_FROM`,
-    /// `MAIL_CONFIGURATION_SET`, and optionally `ADMIN_TOTP_REQUIRED`
+    /// `MAIL_CONFIGURATION_SET`, the PII field keys (`PII_KEYS`,
+    /// `PII_ACTIVE_KEY_ID`: TOTP secrets are sealed with them), and
+    /// optionally `ADMIN_TOTP_REQUIRED`
     /// (default true), `ADMIN_SESSION_MAX_HOURS` (1-24, default 12),
     /// `AUTH_IP_LIMIT_PER_MINUTE` (default 20), `REFRESH_GRACE_SECONDS`
     /// (0-60, default 10) and `PRODUCT_NAME`.
@@ -87,6 +92,7 @@ impl LoginConfig {
         Ok(Self {
             access,
             signer,
+            totp_keys: PiiKeys::from_env(env)?,
             policy,
             mail,
         })

@@ -70,7 +70,8 @@ async fn an_enrolled_admin_needs_a_fresh_code_and_a_step_is_never_reused() {
     h.clock.advance(60);
 
     let missing = h.call(admin_login(None)).await;
-    assert_eq!((missing.status, code(&missing)), (401, "TOTP_REQUIRED"));
+    assert_eq!((missing.status, code(&missing)), (401, "MFA_REQUIRED"));
+    assert!(missing.body["mfa"]["challenge"].is_string());
     let wrong = h.call(admin_login(Some("000000"))).await;
     assert_eq!((wrong.status, code(&wrong)), (401, "TOTP_INVALID"));
 
@@ -100,15 +101,11 @@ async fn totp_enrolment_code_cannot_be_replayed_at_sign_in() {
 }
 
 #[tokio::test]
-async fn totp_is_optional_when_not_required() {
+async fn an_enrolled_admin_signs_in_in_two_steps_even_when_totp_is_not_required() {
     let (h, first) = admin_harness(&[("ADMIN_TOTP_REQUIRED", "false")]).await;
     enrol(&h, first["access_token"].as_str().unwrap()).await;
     let reply = h.call(admin_login(None)).await;
-    assert_eq!(reply.status, 200);
-    assert_eq!(
-        claims(reply.body["access_token"].as_str().unwrap())["amr"],
-        json!(["pwd"])
-    );
+    assert_eq!((reply.status, code(&reply)), (401, "MFA_REQUIRED"));
 }
 
 #[tokio::test]
@@ -140,13 +137,8 @@ async fn admin_tokens_are_pinned_to_the_sign_in_ip_and_the_allowlist() {
 }
 
 #[tokio::test]
-async fn users_cannot_enrol_totp_or_become_admin_through_the_api() {
+async fn users_cannot_become_admin_through_the_api() {
     let h = Harness::new();
-    let pair = h.signed_in("user@example.com").await;
-    let access = pair["access_token"].as_str().unwrap();
-    let enrol = h.call(event("totp-enroll").bearer(access)).await;
-    assert_eq!((enrol.status, code(&enrol)), (403, "FORBIDDEN"));
-
     let sneaky = h
         .call(
             event("register")

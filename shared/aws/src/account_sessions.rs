@@ -15,6 +15,7 @@ use super::dynamo::{
     user_key, DynamoStore,
 };
 use super::item::{n, s};
+use super::second_factor::{factor_spend, update_expression};
 use shared::auth::model::{Session, SessionsEnd};
 use shared::ports::{StoreError, MAX_LISTED_SESSIONS};
 
@@ -35,24 +36,39 @@ pub(crate) fn epoch_items(
         email,
         user_id,
         epoch,
-        Vec::new(),
-        String::new(),
-        Vec::new(),
+        EpochUpdate {
+            set: Vec::new(),
+            delete: None,
+            condition: String::new(),
+            vals: Vec::new(),
+        },
     )
 }
 
-/// [`epoch_items`] with more to set on the account (`set`, with `vals`) and
-/// more to require of it (`condition`, starting with ` AND`).
+/// More to write with an epoch raise: assignments (`set`), a `delete`
+/// clause, a `condition` (starting with ` AND`) and their values.
+struct EpochUpdate<'a> {
+    set: Vec<&'a str>,
+    delete: Option<&'a str>,
+    condition: String,
+    vals: Vec<(&'a str, AttributeValue)>,
+}
+
+/// [`epoch_items`] with what `more` adds to the account's update.
 fn epoch_items_with(
     users_table: &str,
     email: &str,
     user_id: &str,
     epoch: u64,
-    mut set: Vec<&str>,
-    condition: String,
-    mut vals: Vec<(&str, AttributeValue)>,
+    more: EpochUpdate<'_>,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
     let next = epoch + 1;
+    let EpochUpdate {
+        mut set,
+        delete,
+        condition,
+        mut vals,
+    } = more;
     set.insert(0, "session_epoch = :next");
     vals.extend([
         (":next", n(next)),
@@ -63,7 +79,12 @@ fn epoch_items_with(
         Update::builder()
             .table_name(users_table)
             .set_key(Some(user_key(email)))
-            .update_expression(format!("SET {}", set.join(", ")))
+            .update_expression(update_expression(
+                &set,
+                &[],
+                &[],
+                &delete.into_iter().collect::<Vec<_>>(),
+            ))
             .condition_expression(format!(
                 "user_id = :user AND {}{condition}",
                 epoch_is(epoch)
@@ -113,20 +134,25 @@ impl DynamoStore {
             set.push("password_hash = :password");
             vals.push((":password", s(hash)));
         }
-        if let Some(step) = end.totp_step {
-            set.push("totp_last_step = :step");
-            condition
-                .push_str(" AND (attribute_not_exists(totp_last_step) OR totp_last_step < :step)");
-            vals.push((":step", n(step)));
+        let mut delete = None;
+        if let Some(spend) = end.factor.as_ref().map(factor_spend) {
+            set.extend(spend.set);
+            delete = spend.delete;
+            condition.push_str(" AND ");
+            condition.push_str(spend.condition);
+            vals.extend(spend.values);
         }
         let mut items = epoch_items_with(
             &self.tables.users,
             &end.email,
             &end.user_id,
             end.epoch,
-            set,
-            condition,
-            vals,
+            EpochUpdate {
+                set,
+                delete,
+                condition,
+                vals,
+            },
         )?;
         if let Some(asking) = &end.asking_session {
             let stands = built(

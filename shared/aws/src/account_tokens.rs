@@ -39,6 +39,9 @@ fn token_item(token: &OneTimeToken) -> Item {
     if let Some(new_email) = &token.new_email {
         item.insert("new_email".into(), s(new_email));
     }
+    if let Some(device_id) = &token.device_id {
+        item.insert("device_id".into(), s(device_id));
+    }
     item.insert("expires_at".into(), n(token.expires_at));
     item.insert("ttl".into(), n(token.expires_at));
     item
@@ -53,8 +56,29 @@ fn token_from(item: &Item) -> Result<OneTimeToken, StoreError> {
         user_id: get_s(item, "user_id")?,
         email: get_s(item, "email")?,
         new_email: opt_s(item, "new_email"),
+        device_id: opt_s(item, "device_id"),
         expires_at: get_n(item, "expires_at")?,
     })
+}
+
+/// The delete that spends `token` (it must still be stored) and the name
+/// of the account attribute that names it current, for a write that spends
+/// it with other changes to the account.
+pub(crate) fn spend_current(
+    sessions_table: &str,
+    token: &OneTimeToken,
+) -> Result<(TransactWriteItem, String), StoreError> {
+    let delete = built(
+        Delete::builder()
+            .table_name(sessions_table)
+            .set_key(Some(token_key(&token.token_hash)))
+            .condition_expression("attribute_exists(pk)")
+            .build(),
+    )?;
+    Ok((
+        TransactWriteItem::builder().delete(delete).build(),
+        current_attribute(token.purpose),
+    ))
 }
 
 impl DynamoStore {

@@ -166,6 +166,9 @@ impl AdminStore for DynamoAdmin {
                     .build();
                 vec![TransactWriteItem::builder().delete(built(delete)?).build()]
             }
+            AdminChange::ResetTotp { email, user_id } => {
+                super::second_factor::removal_items(&self.tables.users, email, user_id, None)?
+            }
             AdminChange::EndSessions {
                 email,
                 user_id,

@@ -16,10 +16,11 @@ use aws_sdk_dynamodb::types::{
 use super::batch::BatchReader;
 use super::db::{built, key, names, values, Db};
 use super::item::{b, get_bool, get_n, get_s, get_strings, list, n, opt_n, opt_s, s, Item};
+use super::second_factor::{factor_spend, update_expression};
 use super::{keys, lockout};
 use shared::auth::model::{
     AccountAttempt, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken, PasswordReset,
-    RefreshRecord, Role, Session, SessionStart, SessionsEnd, TotpState, UserRecord,
+    RefreshRecord, Role, SecondFactor, Session, SessionStart, SessionsEnd, TotpState, UserRecord,
 };
 use shared::clock::{Clock, SystemClock};
 use shared::config::{required, ConfigError, Env};
@@ -109,6 +110,12 @@ fn user_item(user: &UserRecord) -> Item {
         item.insert("totp_pending".into(), s(pending));
     }
     item.insert("totp_last_step".into(), n(user.totp.last_step));
+    if !user.totp.backup_codes.is_empty() {
+        item.insert(
+            "backup_codes".into(),
+            AttributeValue::Ss(user.totp.backup_codes.clone()),
+        );
+    }
     item.insert("email_verified".into(), b(user.email_verified));
     item.insert("session_epoch".into(), n(user.session_epoch));
     item
@@ -120,6 +127,7 @@ pub(crate) fn pointer_item(user: &UserRecord) -> Item {
     pointer.insert("email".into(), s(&user.email));
     pointer.insert("email_verified".into(), b(user.email_verified));
     pointer.insert("session_epoch".into(), n(user.session_epoch));
+    pointer.insert("mfa_enabled".into(), b(user.totp.secret.is_some()));
     pointer
 }
 
@@ -128,6 +136,7 @@ pub(crate) fn standing_from(item: &Item) -> AccountStanding {
     AccountStanding {
         email_verified: get_bool(item, "email_verified"),
         session_epoch: opt_n(item, "session_epoch").unwrap_or(0),
+        mfa_enabled: get_bool(item, "mfa_enabled"),
     }
 }
 
@@ -144,6 +153,7 @@ fn user_from(item: &Item) -> Result<UserRecord, StoreError> {
             secret: opt_s(item, "totp_secret"),
             pending: opt_s(item, "totp_pending"),
             last_step: opt_n(item, "totp_last_step").unwrap_or(0),
+            backup_codes: get_strings(item, "backup_codes"),
         },
         email_verified: get_bool(item, "email_verified"),
         session_epoch: opt_n(item, "session_epoch").unwrap_or(0),
@@ -299,26 +309,42 @@ impl UserStore for DynamoStore {
         }
     }
 
-    async fn confirm_totp(&self, email: &str, pending: &str, step: u64) -> Result<(), StoreError> {
-        let update = self
-            .db
-            .client
-            .update_item()
-            .table_name(&self.tables.users)
-            .set_key(Some(user_key(email)))
-            .update_expression(
-                "SET totp_secret = :secret, totp_last_step = :step REMOVE totp_pending",
-            )
-            .condition_expression("totp_pending = :secret AND attribute_not_exists(totp_secret)")
-            .set_expression_attribute_values(values(vec![
-                (":secret", s(pending)),
-                (":step", n(step)),
-            ]));
-        if self.db.conditional_update(update).await? {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict)
-        }
+    async fn confirm_totp(
+        &self,
+        email: &str,
+        user_id: &str,
+        pending: &str,
+        step: u64,
+        backup_codes: &[String],
+    ) -> Result<(), StoreError> {
+        self.confirm_enrolment(email, user_id, pending, step, backup_codes)
+            .await
+    }
+
+    async fn spend_second_factor(
+        &self,
+        email: &str,
+        factor: &SecondFactor,
+    ) -> Result<(), StoreError> {
+        self.spend_factor(email, factor).await
+    }
+
+    async fn replace_backup_codes(
+        &self,
+        email: &str,
+        step: u64,
+        codes: &[String],
+    ) -> Result<(), StoreError> {
+        self.replace_codes(email, step, codes).await
+    }
+
+    async fn remove_totp(
+        &self,
+        email: &str,
+        user_id: &str,
+        factor: &SecondFactor,
+    ) -> Result<(), StoreError> {
+        self.remove_enrolment(email, user_id, factor).await
     }
 
     async fn issue_token(&self, token: &OneTimeToken) -> Result<(), StoreError> {
@@ -347,17 +373,39 @@ impl SessionStore for DynamoStore {
             (":now", n(start.session.created_at)),
             (":epoch", n(start.session.epoch)),
         ];
-        if let Some(step) = start.totp_step {
-            set.push("totp_last_step = :step");
-            condition
-                .push_str(" AND (attribute_not_exists(totp_last_step) OR totp_last_step < :step)");
-            vals.push((":step", n(step)));
+        let mut remove = Vec::new();
+        let mut add = Vec::new();
+        let mut delete = Vec::new();
+        let mut names = Vec::new();
+        let factor = match (start.totp_step, &start.backup_code) {
+            (Some(step), _) => Some(SecondFactor::TotpStep(step)),
+            (None, Some(hash)) => Some(SecondFactor::BackupCode(hash.clone())),
+            (None, None) => None,
+        };
+        if let Some(spend) = factor.as_ref().map(factor_spend) {
+            set.extend(spend.set);
+            delete.extend(spend.delete);
+            condition.push_str(" AND ");
+            condition.push_str(spend.condition);
+            vals.extend(spend.values);
         }
-        let mut expression = format!("SET {}", set.join(", "));
         if let Some(device) = &start.new_device {
-            expression.push_str(" ADD known_devices :device");
+            add.push("known_devices :device");
             vals.push((":device", AttributeValue::Ss(vec![device.clone()])));
         }
+        let mut extra = Vec::new();
+        if let Some(challenge) = &start.challenge {
+            let (spent, current) =
+                super::account_tokens::spend_current(&self.tables.sessions, challenge)?;
+            extra.push(spent);
+            remove.push("#current");
+            condition.push_str(" AND #current = :challenge AND user_id = :user");
+            vals.push((":challenge", s(&challenge.token_hash)));
+            vals.push((":user", s(&challenge.user_id)));
+            names.push(("#current", current));
+        }
+        let expression = update_expression(&set, &remove, &add, &delete);
+        let name_pairs: Vec<(&str, &str)> = names.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let user_update = built(
             Update::builder()
                 .table_name(&self.tables.users)
@@ -365,6 +413,11 @@ impl SessionStore for DynamoStore {
                 .update_expression(expression)
                 .condition_expression(condition)
                 .set_expression_attribute_values(values(vals))
+                .set_expression_attribute_names(if name_pairs.is_empty() {
+                    None
+                } else {
+                    super::db::names(&name_pairs)
+                })
                 .build(),
         )?;
         let clear_lockout = built(
@@ -373,12 +426,13 @@ impl SessionStore for DynamoStore {
                 .set_key(Some(key(keys::lockout(&start.lockout_key))))
                 .build(),
         )?;
-        let items = vec![
+        let mut items = vec![
             put_if_absent(&self.tables.sessions, session_item(&start.session))?,
             put_if_absent(&self.tables.sessions, token_item(&start.token))?,
             TransactWriteItem::builder().update(user_update).build(),
             TransactWriteItem::builder().delete(clear_lockout).build(),
         ];
+        items.extend(extra);
         if self.db.transact(items).await? {
             Ok(())
         } else {

@@ -17,6 +17,7 @@ pub mod kyc;
 mod lockout;
 pub mod review;
 pub mod s3;
+mod second_factor;
 pub mod secrets;
 pub mod ses;
 pub mod sqs;

@@ -49,6 +49,11 @@ impl From<AuthError> for ApiError {
                 "EMAIL_NOT_VERIFIED",
                 "Verify your email address first.",
             ),
+            StepUpRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "STEP_UP_REQUIRED",
+                "Confirm with a second factor first (POST /v1/auth/step-up), then retry.",
+            ),
             TokenInvalid => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "TOKEN_INVALID",
@@ -338,6 +343,7 @@ mod tests {
                 (403, "EMAIL_NOT_VERIFIED", None),
             ),
             (AuthError::TokenInvalid, (400, "TOKEN_INVALID", None)),
+            (AuthError::StepUpRequired, (403, "STEP_UP_REQUIRED", None)),
             (AuthError::SessionExpired, (401, "SESSION_EXPIRED", None)),
             (
                 AuthError::RefreshInvalid,

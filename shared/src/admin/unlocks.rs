@@ -8,18 +8,89 @@ use super::commit::AuditedCommits;
 use super::AdminError;
 use crate::audit::AuditDraft;
 use crate::auth::lockout::lockout_key;
-use crate::ports::{AdminChange, UserStore};
+use crate::ports::{AdminChange, Mailer, OutgoingEmail, UserStore};
 
-/// Lifts account lockouts.
+/// Lifts account lockouts, ends sessions, resets second factors.
 pub struct UserUnlocks {
     users: Arc<dyn UserStore>,
+    mailer: Arc<dyn Mailer>,
     commits: AuditedCommits,
 }
 
 impl UserUnlocks {
-    /// Accounts found in `users`, unlocked through `commits`.
-    pub fn new(users: Arc<dyn UserStore>, commits: AuditedCommits) -> Self {
-        Self { users, commits }
+    /// Accounts found in `users`, changed through `commits`, notified
+    /// through `mailer`.
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        mailer: Arc<dyn Mailer>,
+        commits: AuditedCommits,
+    ) -> Self {
+        Self {
+            users,
+            mailer,
+            commits,
+        }
+    }
+
+    /// Removes the TOTP enrolment and backup codes of account `user_id`
+    /// (a lost authenticator), audited as `user.totp_reset`; the account
+    /// and the acting admin are both emailed. An admin cannot reset their
+    /// own: that attempt is audited and refused.
+    pub async fn reset_totp(&self, actor: &Actor, user_id: &str) -> Result<(), AdminError> {
+        let target = format!("user:{user_id}");
+        self.commits
+            .refuse_own_case(actor, user_id, "user", &target, "totp_reset")
+            .await?;
+        let user = self
+            .users
+            .user_by_id(user_id)
+            .await?
+            .ok_or(AdminError::NotFound)?;
+        let change = AdminChange::ResetTotp {
+            email: user.email.clone(),
+            user_id: user.user_id.clone(),
+        };
+        let enrolled = user.totp.secret.is_some();
+        self.commits
+            .commit_with_audit(&change, || AuditDraft {
+                actor: actor.user_id.to_string(),
+                ip: actor.ip.clone(),
+                action: "user.totp_reset".to_string(),
+                target: target.clone(),
+                before: Some(serde_json::json!({ "totp_enabled": enrolled })),
+                after: Some(serde_json::json!({ "totp_enabled": false })),
+            })
+            .await?;
+        let notices = [
+            (
+                Some(user.email.clone()),
+                "Two-step sign-in on your account was reset by an administrator. Sign in with \
+                 your password and turn it on again. If you did not ask for this, reset your \
+                 password at once and contact support.",
+            ),
+            (
+                self.users
+                    .user_by_id(&actor.user_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|admin| admin.email),
+                "You reset the two-step sign-in of an account (see the audit log, action \
+                 user.totp_reset).",
+            ),
+        ];
+        for (to, text) in notices {
+            let Some(to) = to else { continue };
+            let mail = OutgoingEmail {
+                to,
+                subject: "Two-step sign-in reset".to_string(),
+                text: text.to_string(),
+            };
+            if let Err(err) = self.mailer.send(&mail).await {
+                tracing::warn!(error = %err, "TOTP reset notice not sent");
+            }
+        }
+        Ok(())
     }
 
     /// Clears the failure count and lock of account `user_id`.

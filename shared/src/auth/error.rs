@@ -26,6 +26,8 @@ pub enum AuthError {
     SessionRevoked,
     #[error("email address not verified")]
     EmailNotVerified,
+    #[error("a fresh second factor is required")]
+    StepUpRequired,
     #[error("token invalid, spent or expired")]
     TokenInvalid,
     #[error("session past its absolute lifetime")]

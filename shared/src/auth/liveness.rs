@@ -165,6 +165,7 @@ mod tests {
         AccountStanding {
             email_verified: verified,
             session_epoch: 2,
+            mfa_enabled: false,
         }
     }
 

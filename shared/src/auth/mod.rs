@@ -6,6 +6,7 @@ pub mod email;
 pub mod error;
 pub mod liveness;
 pub mod lockout;
+pub mod mfa;
 pub mod model;
 pub mod password;
 pub mod recovery;

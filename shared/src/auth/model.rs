@@ -52,6 +52,8 @@ pub struct UserRecord {
 pub struct AccountStanding {
     pub email_verified: bool,
     pub session_epoch: u64,
+    /// Whether a second factor is enrolled (step-up applies).
+    pub mfa_enabled: bool,
 }
 
 impl UserRecord {
@@ -60,6 +62,7 @@ impl UserRecord {
         AccountStanding {
             email_verified: self.email_verified,
             session_epoch: self.session_epoch,
+            mfa_enabled: self.totp.secret.is_some(),
         }
     }
 }
@@ -67,12 +70,24 @@ impl UserRecord {
 /// An account's TOTP enrolment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TotpState {
-    /// Confirmed secret, base32.
+    /// Confirmed secret: base32, sealed under the field encryption of the
+    /// PII (`auth::mfa::seal_secret`; older admin enrolments: plain).
     pub secret: Option<String>,
-    /// Secret issued by `totp/enroll`, awaiting `totp/confirm`.
+    /// Secret issued by `totp/enroll`, awaiting `totp/confirm`, sealed alike.
     pub pending: Option<String>,
     /// The last RFC 6238 time step accepted; a step is never accepted twice.
     pub last_step: u64,
+    /// Hashes of the unused backup codes.
+    pub backup_codes: Vec<String>,
+}
+
+/// A second factor presented and checked, as the write that spends it
+/// needs it: a TOTP step (refused if not newer than the last one used) or
+/// a backup code's hash (refused unless still unused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecondFactor {
+    TotpStep(u64),
+    BackupCode(String),
 }
 
 /// A refresh-token family: one sign-in on one device.
@@ -126,6 +141,11 @@ pub struct SessionStart {
     pub new_device: Option<String>,
     /// TOTP step consumed by this sign-in; the write fails if it was used.
     pub totp_step: Option<u64>,
+    /// Hash of a backup code spent by this sign-in; the write fails if it
+    /// was used.
+    pub backup_code: Option<String>,
+    /// The sign-in challenge this start completes; spent in the same write.
+    pub challenge: Option<OneTimeToken>,
     /// Lockout counter to clear.
     pub lockout_key: String,
 }
@@ -166,6 +186,8 @@ pub enum TokenPurpose {
     VerifyEmail,
     /// Sets a new password without the old one.
     ResetPassword,
+    /// Completes a sign-in whose password was right with a second factor.
+    MfaChallenge,
 }
 
 impl TokenPurpose {
@@ -173,6 +195,7 @@ impl TokenPurpose {
         match self {
             TokenPurpose::VerifyEmail => "verify_email",
             TokenPurpose::ResetPassword => "reset_password",
+            TokenPurpose::MfaChallenge => "mfa_challenge",
         }
     }
 
@@ -180,6 +203,7 @@ impl TokenPurpose {
         match text {
             "verify_email" => Some(TokenPurpose::VerifyEmail),
             "reset_password" => Some(TokenPurpose::ResetPassword),
+            "mfa_challenge" => Some(TokenPurpose::MfaChallenge),
             _ => None,
         }
     }
@@ -198,6 +222,8 @@ pub struct OneTimeToken {
     pub email: String,
     /// For an address change: the address being verified.
     pub new_email: Option<String>,
+    /// For a sign-in challenge: the device it must be completed from.
+    pub device_id: Option<String>,
     pub expires_at: i64,
 }
 
@@ -225,8 +251,8 @@ pub struct SessionsEnd {
     /// (not revoked, of `epoch`).
     pub asking_session: Option<String>,
     pub password_hash: Option<String>,
-    /// A TOTP step to consume; the write fails if it was used.
-    pub totp_step: Option<u64>,
+    /// A second factor to spend; the write fails if it was used.
+    pub factor: Option<SecondFactor>,
     /// A session (and its first refresh token) of the new epoch.
     pub restart: Option<(Session, RefreshRecord)>,
 }

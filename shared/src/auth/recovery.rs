@@ -58,19 +58,20 @@ impl Default for RecoveryLimits {
 }
 
 /// A new emailed token: a prefix naming its purpose and 256 random bits.
-fn new_token(purpose: TokenPurpose) -> String {
+pub(super) fn new_token(purpose: TokenPurpose) -> String {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     let prefix = match purpose {
         TokenPurpose::VerifyEmail => "ev_",
         TokenPurpose::ResetPassword => "pr_",
+        TokenPurpose::MfaChallenge => "mfa_",
     };
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()))
 }
 
 /// The stored hash of `token` for `purpose`: the same value hashes apart
 /// under another purpose, so a token is good for its own purpose only.
-fn token_hash(purpose: TokenPurpose, token: &str) -> String {
+pub(super) fn token_hash(purpose: TokenPurpose, token: &str) -> String {
     digest(&format!("one-time:{}", purpose.as_str()), token)
 }
 
@@ -110,6 +111,7 @@ impl AuthService {
                 user_id: user.user_id.clone(),
                 email: user.email.clone(),
                 new_email: new_email.map(str::to_string),
+                device_id: None,
                 expires_at: self.clock.now() + VERIFY_TTL_SECONDS,
             })
             .await?;
@@ -127,6 +129,7 @@ impl AuthService {
             user_id: super::secrets::new_id(),
             email: email.to_string(),
             new_email: None,
+            device_id: None,
             expires_at: self.clock.now() + VERIFY_TTL_SECONDS,
         };
         match self.ports.users.issue_token(&decoy).await {
@@ -250,6 +253,7 @@ impl AuthService {
                 .map_or_else(super::secrets::new_id, |u| u.user_id.clone()),
             email: email.clone(),
             new_email: None,
+            device_id: None,
             expires_at: now + RESET_TTL_SECONDS,
         };
         let issued = match self.ports.users.issue_token(&record).await {
@@ -338,7 +342,7 @@ impl AuthService {
     }
 
     /// The stored token behind `token` when it may be spent for `purpose`.
-    async fn presented(
+    pub(super) async fn presented(
         &self,
         purpose: TokenPurpose,
         token: &str,
@@ -374,6 +378,7 @@ mod tests {
             user_id: "user-1".into(),
             email: "a@example.com".into(),
             new_email: None,
+            device_id: None,
             expires_at: 1_000,
         }
     }

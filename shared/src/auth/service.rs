@@ -15,17 +15,18 @@ use super::lockout::{
     after_failure, known_device_lockout_key, lockout_key, retry_after, FailureVerdict,
     LockoutPolicy,
 };
+use super::mfa::{MfaChallenge, Presented};
 use super::model::{
-    AccountAttempt, AttemptOutcome, RefreshRecord, Role, Session, SessionStart, TotpState,
-    UserRecord,
+    AccountAttempt, AttemptOutcome, OneTimeToken, RefreshRecord, Role, SecondFactor, Session,
+    SessionStart, TotpState, UserRecord,
 };
 use super::password::{check_password_policy, PasswordHasher};
 use super::recovery::{RecoveryLimits, RESET_ROUTE};
 use super::secrets::{digest, new_id, new_refresh_token};
 use super::tokens::{TokenSigner, TokenSubject, ACCESS_TTL_SECONDS};
-use super::totp;
 use crate::clock::Clock;
 use crate::ids::DeviceId;
+use crate::kyc::pii::PiiKeys;
 use crate::ports::{
     AttemptStore, Mailer, OutgoingEmail, SessionLiveness, SessionStore, StoreError, UserStore,
 };
@@ -130,19 +131,29 @@ pub struct SessionView {
     pub amr: Vec<String>,
 }
 
-/// What TOTP enrolment hands the admin to load into an authenticator.
-#[derive(Debug, Clone, Serialize)]
-pub struct TotpEnrollment {
-    pub secret: String,
-    pub otpauth_uri: String,
-}
-
 /// Login form after JSON parsing.
 #[derive(Debug, Clone)]
 pub struct LoginForm<'a> {
     pub email: &'a str,
     pub password: &'a str,
     pub totp_code: Option<&'a str>,
+    pub backup_code: Option<&'a str>,
+}
+
+/// What a sign-in answers.
+#[derive(Debug, Clone)]
+pub enum SignIn {
+    /// A session started.
+    Tokens(TokenPair),
+    /// The password was right; a second factor completes the sign-in.
+    MfaRequired(MfaChallenge),
+}
+
+/// The lockout counter a sign-in counts against, and whether its device is
+/// new to the account.
+pub(super) struct SignInAttempt {
+    pub account: AccountAttempt,
+    pub new_device: bool,
 }
 
 /// A session about to start: its records and the refresh token's value.
@@ -156,7 +167,9 @@ pub(super) struct FreshSession {
 pub struct AuthService {
     pub(super) ports: AuthPorts,
     guard: AccessGuard,
-    signer: TokenSigner,
+    pub(super) signer: TokenSigner,
+    /// Seals TOTP secrets (the field encryption of the KYC PII).
+    pub(super) totp_keys: Arc<PiiKeys>,
     pub(super) passwords: PasswordHasher,
     pub(super) policy: AuthPolicy,
     pub(super) clock: Arc<dyn Clock>,
@@ -167,6 +180,7 @@ impl AuthService {
         ports: AuthPorts,
         guard: AccessGuard,
         signer: TokenSigner,
+        totp_keys: Arc<PiiKeys>,
         policy: AuthPolicy,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -174,6 +188,7 @@ impl AuthService {
             ports,
             guard,
             signer,
+            totp_keys,
             passwords: PasswordHasher::new(),
             policy,
             clock,
@@ -241,12 +256,13 @@ impl AuthService {
         Ok(())
     }
 
-    /// Signs in on `caller.device_id` and starts a session.
+    /// Signs in on `caller.device_id`: a session starts, or, for an account
+    /// with a second factor and none presented, a challenge is answered.
     pub async fn login(
         &self,
         form: &LoginForm<'_>,
         caller: &Caller<'_>,
-    ) -> Result<TokenPair, AuthError> {
+    ) -> Result<SignIn, AuthError> {
         let email = normalize_email(form.email).map_err(|i| AuthError::Invalid(vec![i]))?;
         if form.password.is_empty() || form.password.len() > MAX_LOGIN_PASSWORD_BYTES {
             return Err(AuthError::Invalid(vec![FieldIssue::new(
@@ -278,54 +294,96 @@ impl AuthService {
                 return Err(AuthError::InvalidCredentials);
             }
         };
-
-        let mut amr = vec!["pwd".to_string()];
-        let mut totp_step = None;
-        if user.role == Role::Admin {
-            if !self.guard.admin_ip_allowed(caller.ip) {
-                return Err(self
-                    .admin_outside_network(&account.key, &user, caller.ip)
-                    .await);
-            }
-            if let Some(secret) = &user.totp.secret {
-                match form.totp_code {
-                    Some(code) => match totp::matching_step(secret, code, now) {
-                        Some(step) if step > user.totp.last_step => {
-                            amr.push("otp".to_string());
-                            totp_step = Some(step);
-                        }
-                        _ => {
-                            self.record_failure(&account.key, Some(&user)).await?;
-                            return Err(AuthError::TotpInvalid);
-                        }
-                    },
-                    None if self.policy.admin_totp_required => return Err(AuthError::TotpRequired),
-                    None => {}
-                }
-            }
+        if user.role == Role::Admin && !self.guard.admin_ip_allowed(caller.ip) {
+            return Err(self
+                .admin_outside_network(&account.key, &user, caller.ip)
+                .await);
         }
+        let presented = Presented {
+            totp_code: form.totp_code,
+            backup_code: form.backup_code,
+        };
+        if user.totp.secret.is_some() && presented.is_empty() {
+            return self.mfa_challenge(&user, caller).await;
+        }
+        let factor = self
+            .second_factor_of(&user, &presented, &account.key)
+            .await?;
+        let attempt = SignInAttempt {
+            account,
+            new_device: !known_device,
+        };
+        self.start_signed_in(&user, caller, attempt, factor, None)
+            .await
+            .map(SignIn::Tokens)
+    }
 
-        let new_device = !known_device;
-        let fresh = self.fresh_session(&user, caller, amr, user.session_epoch, now);
-        let (session, record) = (fresh.session, fresh.token);
-        let refresh_token = fresh.refresh_token;
+    /// The lockout counter a sign-in of `user` on the caller's device
+    /// counts against, and whether the device is new to the account.
+    pub(super) fn sign_in_attempt(
+        &self,
+        user: &UserRecord,
+        caller: &Caller<'_>,
+        now: i64,
+    ) -> SignInAttempt {
+        let device_hash = digest("device", caller.device_id);
+        let known_device = user.known_devices.contains(&device_hash);
+        let account = if known_device {
+            self.attempt_on(known_device_lockout_key(&user.email, &device_hash), now)
+        } else {
+            self.account_attempt(&user.email, now)
+        };
+        SignInAttempt {
+            account,
+            new_device: !known_device,
+        }
+    }
+
+    /// Starts a session of `user` on the caller's device after a right
+    /// password (and `factor`, when the account has one), spending the
+    /// factor and `challenge` in the same write; emails the owner about a
+    /// new device.
+    pub(super) async fn start_signed_in(
+        &self,
+        user: &UserRecord,
+        caller: &Caller<'_>,
+        attempt: SignInAttempt,
+        factor: Option<SecondFactor>,
+        challenge: Option<OneTimeToken>,
+    ) -> Result<TokenPair, AuthError> {
+        let now = self.clock.now();
+        let mut amr = vec!["pwd".to_string()];
+        if factor.is_some() {
+            amr.push("otp".to_string());
+        }
+        let (totp_step, backup_code) = match factor {
+            Some(SecondFactor::TotpStep(step)) => (Some(step), None),
+            Some(SecondFactor::BackupCode(hash)) => (None, Some(hash)),
+            None => (None, None),
+        };
+        let spends_factor = totp_step.is_some() || backup_code.is_some();
+        let fresh = self.fresh_session(user, caller, amr, user.session_epoch, now);
         let start = SessionStart {
-            email: email.clone(),
-            session,
-            token: record,
-            new_device: new_device.then_some(device_hash),
+            email: user.email.clone(),
+            session: fresh.session,
+            token: fresh.token,
+            new_device: attempt
+                .new_device
+                .then(|| digest("device", caller.device_id)),
             totp_step,
-            lockout_key: account.key,
+            backup_code,
+            challenge,
+            lockout_key: attempt.account.key,
         };
         match self.ports.sessions.start_session(&start).await {
             Ok(()) => {}
-            Err(StoreError::Conflict) if totp_step.is_some() => return Err(AuthError::TotpInvalid),
+            Err(StoreError::Conflict) if spends_factor => return Err(AuthError::TotpInvalid),
             Err(StoreError::Conflict) => return Err(AuthError::InvalidCredentials),
             Err(other) => return Err(other.into()),
         }
-        if new_device && !user.known_devices.is_empty() {
+        if attempt.new_device && !user.known_devices.is_empty() {
             self.send_best_effort(&OutgoingEmail {
-                to: email,
+                to: user.email.clone(),
                 subject: format!("{}: new sign-in", self.policy.product_name),
                 text: format!(
                     "Your account was just signed in from a new device. If this was not you, \
@@ -335,7 +393,7 @@ impl AuthService {
             })
             .await;
         }
-        Ok(self.token_pair(&start.token, refresh_token, now))
+        Ok(self.token_pair(&start.token, fresh.refresh_token, now))
     }
 
     /// Exchanges a refresh token for a new pair; a reused token revokes its
@@ -470,75 +528,6 @@ impl AuthService {
                 amr: principal.amr.clone(),
             },
         })
-    }
-
-    /// Issues a pending TOTP secret to an admin without one.
-    pub async fn totp_enroll(&self, principal: &Principal) -> Result<TotpEnrollment, AuthError> {
-        let user = self.admin_of(principal).await?;
-        if user.totp.secret.is_some() {
-            return Err(AuthError::Conflict("TOTP_ALREADY_ENROLLED"));
-        }
-        let secret = totp::new_secret();
-        match self
-            .ports
-            .users
-            .set_pending_totp(&user.email, &secret)
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Conflict) => return Err(AuthError::Conflict("TOTP_ALREADY_ENROLLED")),
-            Err(other) => return Err(other.into()),
-        }
-        let otpauth_uri = totp::provisioning_uri(&secret, &user.email, &self.policy.product_name)
-            .ok_or(AuthError::Unavailable)?;
-        Ok(TotpEnrollment {
-            secret,
-            otpauth_uri,
-        })
-    }
-
-    /// Confirms the pending secret with a current code; TOTP is then required at sign-in.
-    pub async fn totp_confirm(
-        &self,
-        principal: &Principal,
-        code: &str,
-        ip: Option<IpAddr>,
-    ) -> Result<(), AuthError> {
-        let user = self.admin_of(principal).await?;
-        let pending = user
-            .totp
-            .pending
-            .clone()
-            .ok_or(AuthError::Conflict("TOTP_NOT_PENDING"))?;
-        let now = self.clock.now();
-        let account = self.account_attempt(&user.email, now);
-        self.reserve(ip, Some(&account)).await?;
-        let Some(step) = totp::matching_step(&pending, code, now) else {
-            self.record_failure(&account.key, Some(&user)).await?;
-            return Err(AuthError::TotpInvalid);
-        };
-        match self
-            .ports
-            .users
-            .confirm_totp(&user.email, &pending, step)
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(StoreError::Conflict) => Err(AuthError::Conflict("TOTP_NOT_PENDING")),
-            Err(other) => Err(other.into()),
-        }
-    }
-
-    async fn admin_of(&self, principal: &Principal) -> Result<UserRecord, AuthError> {
-        self.live_session(principal).await?;
-        if principal.role != Role::Admin {
-            return Err(AuthError::Forbidden);
-        }
-        let user = self.user_of(principal).await?;
-        if user.role != Role::Admin {
-            return Err(AuthError::Forbidden);
-        }
-        Ok(user)
     }
 
     pub(super) async fn user_of(&self, principal: &Principal) -> Result<UserRecord, AuthError> {

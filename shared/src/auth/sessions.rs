@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use super::access::Principal;
 use super::error::AuthError;
-use super::model::{Session, SessionsEnd, UserRecord};
+use super::mfa::Presented;
+use super::model::{SecondFactor, Session, SessionsEnd, UserRecord};
 use super::password::check_password_policy;
 use super::service::{AuthService, Caller, TokenPair};
-use super::totp;
 use crate::ports::{OutgoingEmail, StoreError};
 use crate::validation::FieldIssue;
 
@@ -37,24 +37,7 @@ pub struct PasswordChange<'a> {
     pub current_password: &'a str,
     pub new_password: &'a str,
     pub totp_code: Option<&'a str>,
-}
-
-/// The TOTP step a code proves for `user` at `now`: `None` when the account
-/// has no TOTP; refused when it has one and the code is missing, wrong or
-/// of a step already used.
-pub fn second_factor(
-    user: &UserRecord,
-    code: Option<&str>,
-    now: i64,
-) -> Result<Option<u64>, AuthError> {
-    let Some(secret) = &user.totp.secret else {
-        return Ok(None);
-    };
-    let code = code.ok_or(AuthError::TotpRequired)?;
-    match totp::matching_step(secret, code, now) {
-        Some(step) if step > user.totp.last_step => Ok(Some(step)),
-        _ => Err(AuthError::TotpInvalid),
-    }
+    pub backup_code: Option<&'a str>,
 }
 
 /// The last four characters of a device id, after an ellipsis.
@@ -164,17 +147,16 @@ impl AuthService {
             self.record_failure(&account.key, Some(&user)).await?;
             return Err(AuthError::InvalidCredentials);
         }
-        let step = match second_factor(&user, change.totp_code, now) {
-            Ok(step) => step,
-            Err(AuthError::TotpInvalid) => {
-                self.record_failure(&account.key, Some(&user)).await?;
-                return Err(AuthError::TotpInvalid);
-            }
-            Err(other) => return Err(other),
+        let presented = Presented {
+            totp_code: change.totp_code,
+            backup_code: change.backup_code,
         };
+        let factor = self
+            .second_factor_of(&user, &presented, &account.key)
+            .await?;
         let hash = self.passwords.hash(change.new_password);
         let pair = self
-            .restart_sessions(&user, &asking, principal, caller, Some(hash), step)
+            .restart_sessions(&user, &asking, principal, caller, Some(hash), factor)
             .await?;
         tracing::info!("password changed: every other session ended");
         self.send_best_effort(&OutgoingEmail {
@@ -203,8 +185,9 @@ impl AuthService {
         principal: &Principal,
         caller: &Caller<'_>,
         password_hash: Option<String>,
-        totp_step: Option<u64>,
+        factor: Option<SecondFactor>,
     ) -> Result<TokenPair, AuthError> {
+        let spends_factor = factor.is_some();
         if user.session_epoch != asking.epoch {
             return Err(AuthError::SessionRevoked);
         }
@@ -220,71 +203,14 @@ impl AuthService {
             epoch: asking.epoch,
             asking_session: Some(asking.session_id.clone()),
             password_hash,
-            totp_step,
+            factor,
             restart: Some((fresh.session, fresh.token.clone())),
         };
         match self.ports.sessions.end_sessions(&end).await {
             Ok(()) => Ok(self.token_pair(&fresh.token, fresh.refresh_token, now)),
-            Err(StoreError::Conflict) if totp_step.is_some() => Err(AuthError::TotpInvalid),
+            Err(StoreError::Conflict) if spends_factor => Err(AuthError::TotpInvalid),
             Err(StoreError::Conflict) => Err(AuthError::SessionRevoked),
             Err(other) => Err(other.into()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::auth::model::{Role, TotpState};
-
-    fn user(secret: Option<String>, last_step: u64) -> UserRecord {
-        UserRecord {
-            user_id: "u1".into(),
-            email: "a@example.com".into(),
-            password_hash: String::new(),
-            role: Role::User,
-            created_at: 0,
-            known_devices: Vec::new(),
-            totp: TotpState {
-                secret,
-                pending: None,
-                last_step,
-            },
-            email_verified: true,
-            session_epoch: 0,
-        }
-    }
-
-    #[test]
-    fn no_second_factor_without_totp() {
-        assert_eq!(second_factor(&user(None, 0), None, 1_000), Ok(None));
-        assert_eq!(
-            second_factor(&user(None, 0), Some("123456"), 1_000),
-            Ok(None)
-        );
-    }
-
-    #[test]
-    fn an_enrolled_account_needs_a_fresh_code() {
-        let secret = totp::new_secret();
-        let now = 1_700_000_000;
-        let code = totp::code_at(&secret, now).unwrap();
-        let step = (now / 30) as u64;
-        let enrolled = user(Some(secret.clone()), 0);
-        assert_eq!(
-            second_factor(&enrolled, None, now),
-            Err(AuthError::TotpRequired)
-        );
-        assert_eq!(second_factor(&enrolled, Some(&code), now), Ok(Some(step)));
-        assert_eq!(
-            second_factor(&enrolled, Some("000000"), now).ok(),
-            None,
-            "a wrong code"
-        );
-        assert_eq!(
-            second_factor(&user(Some(secret), step), Some(&code), now),
-            Err(AuthError::TotpInvalid),
-            "a used step is never accepted twice"
-        );
     }
 }

@@ -29,6 +29,9 @@ pub enum AdminChange {
     },
     /// Clears an account's failure count and lock.
     ClearLockout { key: String },
+    /// Removes an account's TOTP enrolment and backup codes (an admin's
+    /// reset after a lost authenticator).
+    ResetTotp { email: String, user_id: String },
     /// Ends every session of an account (raises its session epoch) if the
     /// epoch is still the one read.
     EndSessions {

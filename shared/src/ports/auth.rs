@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::error::StoreError;
 use crate::auth::model::{
     AccountAttempt, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken, PasswordReset,
-    RefreshRecord, Role, Session, SessionStart, SessionsEnd, UserRecord,
+    RefreshRecord, Role, SecondFactor, Session, SessionStart, SessionsEnd, UserRecord,
 };
 use crate::ratelimit::WindowSlot;
 
@@ -20,9 +20,42 @@ pub trait UserStore: Send + Sync {
     async fn set_role(&self, email: &str, role: Role) -> Result<(), StoreError>;
     /// Stores a pending TOTP secret; `Conflict` if TOTP is already confirmed.
     async fn set_pending_totp(&self, email: &str, secret: &str) -> Result<(), StoreError>;
-    /// Promotes `pending` to the confirmed secret and records `step` as used;
-    /// `Conflict` if the pending secret changed meanwhile.
-    async fn confirm_totp(&self, email: &str, pending: &str, step: u64) -> Result<(), StoreError>;
+    /// Promotes `pending` to the confirmed secret, records `step` as used,
+    /// stores the backup codes' hashes and marks the standing of account
+    /// `user_id` as having a second factor; `Conflict` if the pending secret
+    /// changed meanwhile.
+    async fn confirm_totp(
+        &self,
+        email: &str,
+        user_id: &str,
+        pending: &str,
+        step: u64,
+        backup_codes: &[String],
+    ) -> Result<(), StoreError>;
+    /// Spends a second factor (a TOTP step newer than the last used, or an
+    /// unused backup code); `Conflict` if it was used.
+    async fn spend_second_factor(
+        &self,
+        email: &str,
+        factor: &SecondFactor,
+    ) -> Result<(), StoreError>;
+    /// Replaces the backup codes with `codes`, spending TOTP step `step`;
+    /// `Conflict` if the step was used or no TOTP is confirmed.
+    async fn replace_backup_codes(
+        &self,
+        email: &str,
+        step: u64,
+        codes: &[String],
+    ) -> Result<(), StoreError>;
+    /// Removes the TOTP enrolment (secret, pending secret, backup codes) of
+    /// account `user_id` and its standing's second factor, spending `factor`
+    /// in the same write; `Conflict` if it was used.
+    async fn remove_totp(
+        &self,
+        email: &str,
+        user_id: &str,
+        factor: &SecondFactor,
+    ) -> Result<(), StoreError>;
     /// Stores `token` and makes it the account's current token of its
     /// purpose (an older one stops working); `NotFound` if the account at
     /// `token.email` is gone or is not `token.user_id`'s.

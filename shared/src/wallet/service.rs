@@ -17,8 +17,10 @@ use super::reference::ReferenceRate;
 use super::velocity::Window;
 use crate::audit::{chain_after_head, AuditDraft};
 use crate::auth::liveness::{session_standing, verified_standing, SessionCheck, SessionOf};
+use crate::auth::mfa::fresh_second_factor;
+use crate::auth::model::AccountStanding;
 use crate::auth::secrets::{digest, random_bytes};
-use crate::auth::Principal;
+use crate::auth::{AuthError, Principal};
 use crate::clock::Clock;
 use crate::flags::{FeatureGuard, FeatureUnavailable};
 use crate::ids::{DeviceId, IdempotencyKey, SessionId, UserId};
@@ -583,10 +585,17 @@ impl WalletService {
         }
         let now = self.clock.now();
         for _ in 0..COMMIT_ATTEMPTS {
-            let mut profile = self.profile_of(principal).await?;
+            let (mut profile, standing) = self.profile_of(principal).await?;
             let before = profile
                 .limits
                 .unwrap_or_else(|| LimitsState::new(self.policy.default_limits));
+            let current = before.effective(now);
+            let raising = wanted.daily > current.daily
+                || wanted.weekly > current.weekly
+                || wanted.monthly > current.monthly;
+            if raising && standing.mfa_enabled && !fresh_second_factor(principal, now) {
+                return Err(WalletError::Session(AuthError::StepUpRequired));
+            }
             let state = before.request(wanted, now);
             let audit = chain_after_head(
                 &self.ports.audit_keys,
@@ -626,21 +635,24 @@ impl WalletService {
 
     /// The caller's wallet profile, created on first use, once the
     /// caller's session is found standing in the same read.
-    async fn profile_of(&self, principal: &Principal) -> Result<WalletProfile, WalletError> {
+    async fn profile_of(
+        &self,
+        principal: &Principal,
+    ) -> Result<(WalletProfile, AccountStanding), WalletError> {
         let user_id: &str = &principal.sub;
         let readings = self
             .ports
             .wallet
             .readings(user_id, &principal.sid, &[], "")
             .await?;
-        session_standing(
+        let standing = session_standing(
             &principal.into(),
             readings.session.as_ref(),
             readings.standing.as_ref(),
             self.clock.now(),
         )?;
         if let Some(profile) = readings.profile {
-            return Ok(profile);
+            return Ok((profile, standing));
         }
         let user = self
             .ports
@@ -650,7 +662,7 @@ impl WalletService {
             .ok_or(WalletError::NotFound)?;
         let profile = WalletProfile::new(user_id, user.created_at);
         self.ports.wallet.ensure_profile(&profile).await?;
-        Ok(profile)
+        Ok((profile, standing))
     }
 
     fn check_request(&self, request: &RechargeRequest) -> Result<(), WalletError> {

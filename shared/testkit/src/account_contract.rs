@@ -24,6 +24,7 @@ fn token(user: &UserRecord, purpose: TokenPurpose) -> OneTimeToken {
         user_id: user.user_id.clone(),
         email: user.email.clone(),
         new_email: None,
+        device_id: None,
         expires_at: NOW + 600,
     }
 }
@@ -67,6 +68,7 @@ async fn standing_contract(
         Some(AccountStanding {
             email_verified: false,
             session_epoch: 0,
+            mfa_enabled: false,
         })
     );
     let (none, standing) = liveness
@@ -284,13 +286,13 @@ async fn end_sessions_contract(
     let mut restarted = session_start(&user, "dev-laptop", None);
     restarted.session.epoch = 1;
     restarted.token.epoch = 1;
-    let end = |epoch, asking: &str, step| SessionsEnd {
+    let end = |epoch, asking: &str, step: Option<u64>| SessionsEnd {
         email: user.email.clone(),
         user_id: user.user_id.clone(),
         epoch,
         asking_session: Some(asking.to_string()),
         password_hash: Some("changed-hash".into()),
-        totp_step: step,
+        factor: step.map(shared::auth::model::SecondFactor::TotpStep),
         restart: Some((restarted.session.clone(), restarted.token.clone())),
     };
     let laptop_id = laptop.session.session_id.as_str();

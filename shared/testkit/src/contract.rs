@@ -74,6 +74,8 @@ pub(crate) fn session_start(
         token,
         new_device: Some(format!("device-hash-{device}")),
         totp_step,
+        backup_code: None,
+        challenge: None,
         lockout_key: new_id(),
     }
 }
@@ -118,15 +120,24 @@ pub async fn user_store_contract(users: Arc<dyn UserStore>) {
     users.set_pending_totp(&email, "PENDINGONE").await.unwrap();
     users.set_pending_totp(&email, "PENDINGTWO").await.unwrap();
     assert_eq!(
-        users.confirm_totp(&email, "PENDINGONE", 10).await,
+        users
+            .confirm_totp(&email, &user.user_id, "PENDINGONE", 10, &[])
+            .await,
         Err(StoreError::Conflict),
         "only the latest pending secret can be confirmed"
     );
-    users.confirm_totp(&email, "PENDINGTWO", 10).await.unwrap();
+    let codes = vec!["code-hash-1".to_string(), "code-hash-2".to_string()];
+    users
+        .confirm_totp(&email, &user.user_id, "PENDINGTWO", 10, &codes)
+        .await
+        .unwrap();
     let totp = users.user_by_email(&email).await.unwrap().unwrap().totp;
     assert_eq!(totp.secret.as_deref(), Some("PENDINGTWO"));
     assert_eq!(totp.pending, None);
     assert_eq!(totp.last_step, 10);
+    let mut stored_codes = totp.backup_codes.clone();
+    stored_codes.sort();
+    assert_eq!(stored_codes, codes);
     assert_eq!(
         users.set_pending_totp(&email, "X").await,
         Err(StoreError::Conflict)

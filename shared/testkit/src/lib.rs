@@ -283,6 +283,8 @@ pub async fn signed_in_account(
         session: session.clone(),
         new_device: None,
         totp_step: None,
+        backup_code: None,
+        challenge: None,
         lockout_key: new_id(),
     };
     sessions
@@ -483,6 +485,11 @@ pub fn memory_audited_commits(
 /// admin network), with `overrides`.
 pub fn test_login_env(overrides: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
     let public_keys = test_public_keys_json();
+    let pii_keys = format!(
+        "test:{}",
+        base64::engine::general_purpose::STANDARD
+            .encode(shared::auth::secrets::random_bytes::<32>())
+    );
     let mut env: std::collections::HashMap<String, String> = [
         ("JWT_SIGNING_KID", TEST_KID),
         ("JWT_SIGNING_KEY", test_signing_key_pem()),
@@ -492,6 +499,8 @@ pub fn test_login_env(overrides: &[(&str, &str)]) -> std::collections::HashMap<S
         ("ADMIN_CIDRS", "203.0.113.0/24"),
         ("MAIL_FROM", "no-reply@example.test"),
         ("MAIL_CONFIGURATION_SET", "wallet-test"),
+        ("PII_KEYS", pii_keys.as_str()),
+        ("PII_ACTIVE_KEY_ID", "test"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -40,7 +40,7 @@ COMMANDS:
         | approve CASE [--note TEXT] | reject CASE [--note TEXT]
   kyc list [--status STATUS] [--limit N] [--cursor C] | show ID
         | approve ID | reject ID --reason TEXT | resubmit ID --reason TEXT
-  users unlock USER_ID | erase-kyc USER_ID | end-sessions USER_ID
+  users unlock USER_ID | erase-kyc USER_ID | end-sessions USER_ID | reset-totp USER_ID
   audit list [--limit N] [--before SEQ] | verify
 
 EXIT CODES: 0 done, 1 refused by the backend, 2 usage, 3 local failure
@@ -137,6 +137,9 @@ pub enum AdminCall {
         user_id: String,
     },
     UsersEndSessions {
+        user_id: String,
+    },
+    UsersResetTotp {
         user_id: String,
     },
     AuditList {
@@ -434,6 +437,10 @@ fn command(group: &str, mut o: Options) -> Result<Command, UsageError> {
         ("users", "unlock") => {
             let user_id = arg(&o, "USER_ID")?;
             (Command::Admin(AdminCall::UsersUnlock { user_id }), 2)
+        }
+        ("users", "reset-totp") => {
+            let user_id = arg(&o, "USER_ID")?;
+            (Command::Admin(AdminCall::UsersResetTotp { user_id }), 2)
         }
         ("users", "end-sessions") => {
             let user_id = arg(&o, "USER_ID")?;

@@ -198,6 +198,10 @@ pub fn plan(call: &AdminCall, body: Option<Value>) -> Planned {
         AdminCall::UsersUnlock { user_id } => {
             Planned::new("POST", format!("/admin/users/{}/unlock", encode(user_id)))
         }
+        AdminCall::UsersResetTotp { user_id } => Planned::new(
+            "POST",
+            format!("/admin/users/{}/totp/reset", encode(user_id)),
+        ),
         AdminCall::UsersEndSessions { user_id } => Planned::new(
             "POST",
             format!("/admin/users/{}/sessions/revoke", encode(user_id)),
@@ -770,6 +774,13 @@ mod tests {
                 },
                 "POST",
                 "/admin/users/u1/unlock",
+            ),
+            (
+                AdminCall::UsersResetTotp {
+                    user_id: "u1".into(),
+                },
+                "POST",
+                "/admin/users/u1/totp/reset",
             ),
             (
                 AdminCall::UsersEndSessions {

@@ -165,6 +165,9 @@ pub fn render(call: &AdminCall, body: &Value, status: u16) -> String {
         ),
         AdminCall::FlagsDelete { key, .. } => format!("deleted flag {key} ({status})\n"),
         AdminCall::UsersUnlock { user_id } => format!("unlocked user {user_id} ({status})\n"),
+        AdminCall::UsersResetTotp { user_id } => {
+            format!("reset the two-step sign-in of user {user_id} ({status})\n")
+        }
         AdminCall::UsersEndSessions { user_id } => {
             format!("ended every session of user {user_id} ({status})\n")
         }

@@ -36,6 +36,7 @@ pub enum AdminRoute {
     Kyc(KycRoute),
     Unlock,
     EndSessions,
+    ResetTotp,
 }
 
 /// Every route this function serves (`{name}`: one path segment).
@@ -125,6 +126,11 @@ pub const ROUTER: Router<AdminRoute> = Router::new(&[
         path: "/admin/users/{user_id}/sessions/revoke",
         route: AdminRoute::EndSessions,
     },
+    Route {
+        method: "POST",
+        path: "/admin/users/{user_id}/totp/reset",
+        route: AdminRoute::ResetTotp,
+    },
 ]);
 
 /// What a desk answers: the response, or an error for the contract.
@@ -173,6 +179,7 @@ pub async fn dispatch(app: &App, req: &Request, meta: &RequestMeta) -> Served {
         AdminRoute::Kyc(route) => kyc::serve(app, &actor, route, &matched, req, id).await?,
         AdminRoute::Unlock => users::unlock(app, &actor, &matched, id).await?,
         AdminRoute::EndSessions => users::end_sessions(app, &actor, &matched, id).await?,
+        AdminRoute::ResetTotp => users::reset_totp(app, &actor, &matched, id).await?,
     };
     Ok((response, Some(actor.user_id)))
 }

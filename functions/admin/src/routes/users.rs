@@ -1,5 +1,5 @@
 //! The users desk: clearing an account's sign-in lockout, ending every
-//! session of an account.
+//! session of an account, resetting its second factor.
 
 use edge::http::empty_response;
 use edge::router::Matched;
@@ -31,6 +31,20 @@ pub(super) async fn end_sessions(
 ) -> Answer {
     app.unlocks
         .end_sessions(actor, matched.param("user_id"))
+        .await?;
+    Ok(empty_response(StatusCode::NO_CONTENT, id))
+}
+
+/// Resets the TOTP enrolment of the account the path names (audited; not
+/// the acting admin's own).
+pub(super) async fn reset_totp(
+    app: &App,
+    actor: &Actor,
+    matched: &Matched<'_, AdminRoute>,
+    id: &str,
+) -> Answer {
+    app.unlocks
+        .reset_totp(actor, matched.param("user_id"))
         .await?;
     Ok(empty_response(StatusCode::NO_CONTENT, id))
 }

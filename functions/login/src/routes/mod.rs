@@ -3,6 +3,7 @@
 //! `account`, sessions and password change in `sessions`.
 
 mod account;
+mod mfa;
 mod sessions;
 
 use edge::http::{empty_response, header, json_response, parse_json, ApiError, RequestMeta};
@@ -12,7 +13,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::json;
-use shared::auth::service::{Caller, LoginForm};
+use shared::auth::service::{Caller, LoginForm, SignIn};
 use shared::auth::{AuthService, Principal};
 use shared::ids::DeviceId;
 
@@ -30,18 +31,14 @@ struct LoginBody {
     password: String,
     #[serde(default)]
     totp_code: Option<String>,
+    #[serde(default)]
+    backup_code: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RefreshBody {
     refresh_token: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TotpConfirmBody {
-    code: String,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +55,10 @@ pub enum AuthRoute {
     Me,
     TotpEnroll,
     TotpConfirm,
+    TotpDisable,
+    BackupCodes,
+    LoginMfa,
+    StepUp,
     VerifyEmail,
     ResendVerification,
     ForgotPassword,
@@ -104,6 +105,26 @@ pub const ROUTER: Router<AuthRoute> = Router::new(&[
         method: "POST",
         path: "/v1/auth/totp/confirm",
         route: AuthRoute::TotpConfirm,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/totp/disable",
+        route: AuthRoute::TotpDisable,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/totp/backup-codes",
+        route: AuthRoute::BackupCodes,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/login/mfa",
+        route: AuthRoute::LoginMfa,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/step-up",
+        route: AuthRoute::StepUp,
     },
     Route {
         method: "POST",
@@ -170,13 +191,16 @@ pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) 
                 email: &body.email,
                 password: &body.password,
                 totp_code: body.totp_code.as_deref(),
+                backup_code: body.backup_code.as_deref(),
             };
             let caller = Caller {
                 device_id: &device_id,
                 ip: meta.source_ip,
             };
-            let pair = service.login(&form, &caller).await?;
-            Ok((json_response(StatusCode::OK, &pair, id), None))
+            match service.login(&form, &caller).await? {
+                SignIn::Tokens(pair) => Ok((json_response(StatusCode::OK, &pair, id), None)),
+                SignIn::MfaRequired(challenge) => Ok((mfa::required(&challenge, id), None)),
+            }
         }
         AuthRoute::Refresh => {
             let device_id = device_id(req)?;
@@ -202,27 +226,12 @@ pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) 
             let me = service.me(&principal).await?;
             Ok((json_response(StatusCode::OK, &me, id), Some(principal.sub)))
         }
-        AuthRoute::TotpEnroll => {
-            let principal = authenticate(service, req, meta)?;
-            no_body(req)?;
-            let enrollment = service.totp_enroll(&principal).await?;
-            Ok((
-                json_response(StatusCode::OK, &enrollment, id),
-                Some(principal.sub),
-            ))
-        }
-        AuthRoute::TotpConfirm => {
-            let principal = authenticate(service, req, meta)?;
-            let body: TotpConfirmBody = parse_json(req)?;
-            service
-                .totp_confirm(&principal, &body.code, meta.source_ip)
-                .await?;
-            let confirmed = json!({ "totp_enabled": true });
-            Ok((
-                json_response(StatusCode::OK, &confirmed, id),
-                Some(principal.sub),
-            ))
-        }
+        AuthRoute::TotpEnroll => mfa::enroll(service, req, meta).await,
+        AuthRoute::TotpConfirm => mfa::confirm(service, req, meta).await,
+        AuthRoute::TotpDisable => mfa::disable(service, req, meta).await,
+        AuthRoute::BackupCodes => mfa::regenerate_backup_codes(service, req, meta).await,
+        AuthRoute::LoginMfa => mfa::complete_sign_in(service, req, meta).await,
+        AuthRoute::StepUp => mfa::step_up(service, req, meta).await,
         AuthRoute::VerifyEmail => account::verify_email(service, req, meta).await,
         AuthRoute::ResendVerification => account::resend_verification(service, req, meta).await,
         AuthRoute::ForgotPassword => account::forgot_password(service, req, meta).await,

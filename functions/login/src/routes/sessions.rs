@@ -22,6 +22,8 @@ struct ChangeBody {
     new_password: String,
     #[serde(default)]
     totp_code: Option<String>,
+    #[serde(default)]
+    backup_code: Option<String>,
 }
 
 /// The caller's live sessions, newest first.
@@ -92,6 +94,7 @@ pub(super) async fn change_password(
         current_password: &body.current_password,
         new_password: &body.new_password,
         totp_code: body.totp_code.as_deref(),
+        backup_code: body.backup_code.as_deref(),
     };
     let pair = service
         .change_password(&principal, &change, &caller)

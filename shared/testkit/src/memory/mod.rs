@@ -12,7 +12,7 @@ use shared::audit::AuditEntry;
 use shared::auth::lockout::{refused_as_locked, Locked};
 use shared::auth::model::{
     AccountAttempt, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken, PasswordReset,
-    RefreshRecord, Role, Session, SessionStart, SessionsEnd, UserRecord,
+    RefreshRecord, Role, SecondFactor, Session, SessionStart, SessionsEnd, UserRecord,
 };
 use shared::flags::Snapshot;
 use shared::ports::{
@@ -56,6 +56,33 @@ struct State {
     retries: Vec<(String, i32)>,
     queue_down: bool,
     kyc: kyc::KycState,
+}
+
+/// Spends `factor` on `user`, or `Conflict` if it was used.
+fn spend_factor(user: &mut UserRecord, factor: &SecondFactor) -> Result<(), StoreError> {
+    match factor {
+        SecondFactor::TotpStep(step) => {
+            if user.totp.last_step >= *step {
+                return Err(StoreError::Conflict);
+            }
+            user.totp.last_step = *step;
+        }
+        SecondFactor::BackupCode(hash) => {
+            let before = user.totp.backup_codes.len();
+            user.totp.backup_codes.retain(|code| code != hash);
+            if user.totp.backup_codes.len() == before {
+                return Err(StoreError::Conflict);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes `user`'s TOTP enrolment and backup codes.
+fn clear_totp(user: &mut UserRecord) {
+    user.totp.secret = None;
+    user.totp.pending = None;
+    user.totp.backup_codes.clear();
 }
 
 impl State {
@@ -169,14 +196,67 @@ impl UserStore for MemoryStore {
         Ok(())
     }
 
-    async fn confirm_totp(&self, email: &str, pending: &str, step: u64) -> Result<(), StoreError> {
+    async fn confirm_totp(
+        &self,
+        email: &str,
+        user_id: &str,
+        pending: &str,
+        step: u64,
+        backup_codes: &[String],
+    ) -> Result<(), StoreError> {
         let mut s = self.state()?;
         let user = s.users.get_mut(email).ok_or(StoreError::NotFound)?;
-        if user.totp.pending.as_deref() != Some(pending) || user.totp.secret.is_some() {
+        if user.totp.pending.as_deref() != Some(pending)
+            || user.totp.secret.is_some()
+            || user.user_id != user_id
+        {
             return Err(StoreError::Conflict);
         }
         user.totp.secret = user.totp.pending.take();
         user.totp.last_step = step;
+        user.totp.backup_codes = backup_codes.to_vec();
+        Ok(())
+    }
+
+    async fn spend_second_factor(
+        &self,
+        email: &str,
+        factor: &SecondFactor,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let user = s.users.get_mut(email).ok_or(StoreError::Conflict)?;
+        spend_factor(user, factor)
+    }
+
+    async fn replace_backup_codes(
+        &self,
+        email: &str,
+        step: u64,
+        codes: &[String],
+    ) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let user = s.users.get_mut(email).ok_or(StoreError::Conflict)?;
+        if user.totp.secret.is_none() || user.totp.last_step >= step {
+            return Err(StoreError::Conflict);
+        }
+        user.totp.last_step = step;
+        user.totp.backup_codes = codes.to_vec();
+        Ok(())
+    }
+
+    async fn remove_totp(
+        &self,
+        email: &str,
+        user_id: &str,
+        factor: &SecondFactor,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let user = s.users.get_mut(email).ok_or(StoreError::Conflict)?;
+        if user.user_id != user_id {
+            return Err(StoreError::Conflict);
+        }
+        spend_factor(user, factor)?;
+        clear_totp(user);
         Ok(())
     }
 
@@ -240,6 +320,15 @@ impl SessionStore for MemoryStore {
         if user.session_epoch != start.session.epoch {
             return Err(StoreError::Conflict);
         }
+        if let Some(hash) = &start.backup_code {
+            if !user.totp.backup_codes.contains(hash) {
+                return Err(StoreError::Conflict);
+            }
+        }
+        if let Some(challenge) = &start.challenge {
+            s.current_account(challenge)?;
+        }
+        let user = s.users.get(&start.email).ok_or(StoreError::NotFound)?;
         if let Some(step) = start.totp_step {
             if user.totp.last_step >= step {
                 return Err(StoreError::Conflict);
@@ -254,10 +343,16 @@ impl SessionStore for MemoryStore {
         if let Some(step) = start.totp_step {
             user.totp.last_step = step;
         }
+        if let Some(hash) = &start.backup_code {
+            user.totp.backup_codes.retain(|code| code != hash);
+        }
         if let Some(device) = &start.new_device {
             if !user.known_devices.contains(device) {
                 user.known_devices.push(device.clone());
             }
+        }
+        if let Some(challenge) = &start.challenge {
+            s.spend(challenge);
         }
         s.lockouts.remove(&start.lockout_key);
         s.sessions
@@ -333,8 +428,9 @@ impl SessionStore for MemoryStore {
         let mut s = self.state()?;
         let user = s.users.get(&end.email).ok_or(StoreError::Conflict)?;
         let step_used = end
-            .totp_step
-            .is_some_and(|step| user.totp.last_step >= step);
+            .factor
+            .as_ref()
+            .is_some_and(|factor| spend_factor(&mut user.clone(), factor).is_err());
         let asking_ended = end.asking_session.as_ref().is_some_and(|id| {
             s.sessions
                 .get(id)
@@ -356,8 +452,8 @@ impl SessionStore for MemoryStore {
         if let Some(hash) = &end.password_hash {
             user.password_hash = hash.clone();
         }
-        if let Some(step) = end.totp_step {
-            user.totp.last_step = step;
+        if let Some(factor) = &end.factor {
+            spend_factor(user, factor)?;
         }
         if let Some((session, token)) = &end.restart {
             s.sessions
@@ -466,6 +562,10 @@ impl AdminStore for MemoryStore {
             AdminChange::ClearLockout { key } => {
                 s.lockouts.remove(key);
             }
+            AdminChange::ResetTotp { email, user_id } => match s.users.get_mut(email) {
+                Some(user) if user.user_id == *user_id => clear_totp(user),
+                _ => return Err(StoreError::Conflict),
+            },
             AdminChange::EndSessions {
                 email,
                 user_id,

@@ -1,9 +1,13 @@
-//! The token of an ended session, tried on every authenticated route of
-//! every function: after logout, ending the session from another device,
-//! "sign out everywhere else", a password change, a password reset, and
-//! refresh-token reuse, the session's still-unexpired access token is
-//! refused at once (401 `SESSION_REVOKED`; the admin function's 403
-//! `SESSION_REVOKED`), and nothing it asked for happens. In-memory ports.
+//! Account attacks across the functions, in-memory ports. The token of an
+//! ended session, tried on every authenticated route of every function:
+//! after logout, ending the session from another device, "sign out
+//! everywhere else", a password change, a password reset, refresh-token
+//! reuse and an admin ending every session, the session's still-unexpired
+//! access token is refused at once (401 `SESSION_REVOKED`; the admin
+//! function's 403 `SESSION_REVOKED`), and nothing it asked for happens.
+//! Also: an unverified address moves no money; raising spending limits
+//! needs a fresh second factor; an admin resets another account's TOTP,
+//! never their own.
 
 use std::sync::Arc;
 
@@ -614,4 +618,158 @@ async fn an_ended_token_learns_nothing_from_a_used_idempotency_key() {
             reply.body
         );
     }
+}
+
+/// Enrols TOTP for `user` with its token; returns the secret.
+async fn enrol(stack: &Stack, user: &Signed) -> String {
+    let started = stack
+        .login_call(
+            event("login-totp-enroll")
+                .bearer(user.access())
+                .device(user.device),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let secret = started.body["secret"].as_str().unwrap().to_string();
+    let code = shared::auth::totp::code_at(&secret, SystemClock.now()).unwrap();
+    let confirmed = stack
+        .login_call(
+            event("login-totp-confirm")
+                .bearer(user.access())
+                .device(user.device)
+                .body(json!({ "code": code })),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    secret
+}
+
+#[tokio::test]
+async fn raising_spending_limits_needs_a_fresh_second_factor() {
+    let stack = Stack::new();
+    let email = stack.account().await;
+    let user = stack.sign_in(&email, PASSWORD, LAPTOP).await;
+    let limits = |token: &str, daily: i64| {
+        let ev = event("recharge-limits")
+            .bearer(token)
+            .device(LAPTOP)
+            .body(json!({"daily": daily, "weekly": 2_000, "monthly": 3_000}));
+        invoke(|req| recharge::handle(&stack.recharge, req), ev)
+    };
+    assert_eq!(
+        limits(user.access(), 1_000).await.status,
+        200,
+        "without a second factor, nothing to step up to"
+    );
+    let secret = enrol(&stack, &user).await;
+    let lower = limits(user.access(), 500).await;
+    assert_eq!(
+        lower.status, 200,
+        "lowering needs no step-up: {}",
+        lower.body
+    );
+    let raise = limits(user.access(), 2_000).await;
+    assert_eq!(
+        (raise.status, raise.code()),
+        (403, "STEP_UP_REQUIRED"),
+        "{}",
+        raise.body
+    );
+    // A step later than the one that confirmed the enrolment.
+    let code = shared::auth::totp::code_at(&secret, SystemClock.now() + 30).unwrap();
+    let up = stack
+        .login_call(
+            event("login-step-up")
+                .bearer(user.access())
+                .device(LAPTOP)
+                .body(json!({ "totp_code": code })),
+        )
+        .await;
+    assert_eq!(up.status, 200, "{}", up.body);
+    let fresh = up.body["access_token"].as_str().unwrap();
+    let raised = limits(fresh, 2_000).await;
+    assert_eq!(raised.status, 200, "{}", raised.body);
+}
+
+#[tokio::test]
+async fn an_admin_resets_another_accounts_totp_but_never_their_own() {
+    use shared::ports::AuditLog;
+    let stack = Stack::new();
+    let email = stack.account().await;
+    let user = stack.sign_in(&email, PASSWORD, LAPTOP).await;
+    enrol(&stack, &user).await;
+    let challenged = stack
+        .login_call(
+            event("login-login")
+                .body(json!({"email": email, "password": PASSWORD}))
+                .device(PHONE),
+        )
+        .await;
+    assert_eq!(challenged.code(), "MFA_REQUIRED");
+    let user_id = testkit::claims(user.access())["sub"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (admin_id, admin_token) = signed_in_account(
+        &*stack.store,
+        &*stack.store,
+        shared::auth::model::Role::Admin,
+        &["pwd", "otp"],
+        "203.0.113.50",
+        SystemClock.now(),
+    )
+    .await;
+    let admin_device = testkit::claims(&admin_token)["did"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reset = |target: &str| {
+        let ev = event("admin-users-reset-totp")
+            .header("X-Admin-Session", &admin_token)
+            .device(&admin_device)
+            .source_ip("203.0.113.50")
+            .path(&format!("/admin/users/{target}/totp/reset"));
+        invoke(|req| admin::handle(&stack.admin, req), ev)
+    };
+    let own = reset(&admin_id).await;
+    assert_eq!(own.status, 403, "{}", own.body);
+    let entries = stack.store.all().await.unwrap();
+    assert_eq!(
+        entries.last().unwrap().action,
+        "user.self_decision_refused",
+        "the refused attempt is audited"
+    );
+    let done = reset(&user_id).await;
+    assert_eq!(done.status, 204, "{}", done.body);
+    let entries = stack.store.all().await.unwrap();
+    let entry = entries.last().unwrap();
+    assert_eq!(
+        (
+            entry.action.as_str(),
+            entry.actor.as_str(),
+            entry.target.clone()
+        ),
+        (
+            "user.totp_reset",
+            admin_id.as_str(),
+            format!("user:{user_id}")
+        )
+    );
+    let notified: Vec<String> = stack
+        .mailer
+        .sent()
+        .into_iter()
+        .filter(|m| m.subject == "Two-step sign-in reset")
+        .map(|m| m.to)
+        .collect();
+    assert_eq!(notified.len(), 2, "the account and the admin: {notified:?}");
+    assert!(notified.contains(&email));
+    let one_step = stack
+        .login_call(
+            event("login-login")
+                .body(json!({"email": email, "password": PASSWORD}))
+                .device(PHONE),
+        )
+        .await;
+    assert_eq!(one_step.status, 200, "{}", one_step.body);
 }
