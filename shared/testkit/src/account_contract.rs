@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use shared::auth::model::{
-    AccountAttempt, AccountStanding, OneTimeToken, PasswordReset, RefreshRecord, SessionsEnd,
-    TokenPurpose, UserRecord,
+    AccountAttempt, AccountStanding, OneTimeToken, PasswordReset, RefreshRecord, SecondFactor,
+    SessionsEnd, TokenPurpose, UserRecord,
 };
 use shared::auth::secrets::new_id;
 use shared::ports::{AttemptStore, SessionLiveness, SessionStore, StoreError, UserStore};
@@ -47,6 +47,8 @@ pub async fn account_contract(
     verification_contract(&*users, &*liveness).await;
     reset_contract(&*users, &*sessions, &*attempts, &*liveness).await;
     end_sessions_contract(&*users, &*sessions, &*liveness).await;
+    second_factor_contract(&*users, &*sessions, &*liveness).await;
+    backup_code_race_contract(users.clone()).await;
     spend_race_contract(users).await;
 }
 
@@ -361,6 +363,161 @@ async fn end_sessions_contract(
         Err(StoreError::Conflict),
         "the epoch moved on"
     );
+}
+
+/// An enrolled account: pending secret confirmed with two backup codes.
+async fn enrolled_user(users: &dyn UserStore) -> UserRecord {
+    let user = sample_user(&unique_email());
+    users.create_user(&user).await.unwrap();
+    users.set_pending_totp(&user.email, "SEALED").await.unwrap();
+    let codes = vec!["backup-1".to_string(), "backup-2".to_string()];
+    users
+        .confirm_totp(&user.email, &user.user_id, "SEALED", 100, &codes)
+        .await
+        .unwrap();
+    users.user_by_email(&user.email).await.unwrap().unwrap()
+}
+
+/// Second factors spent once (TOTP steps, backup codes), codes replaced,
+/// the enrolment removed, and a sign-in spending a factor and its
+/// challenge in the session's own write; the standing follows.
+async fn second_factor_contract(
+    users: &dyn UserStore,
+    sessions: &dyn SessionStore,
+    liveness: &dyn SessionLiveness,
+) {
+    let user = enrolled_user(users).await;
+    let standing = |user: &UserRecord| {
+        let id = user.user_id.clone();
+        async move {
+            liveness
+                .session_and_standing(&new_id(), &id)
+                .await
+                .unwrap()
+                .1
+                .map(|s| s.mfa_enabled)
+        }
+    };
+    assert_eq!(
+        standing(&user).await,
+        Some(true),
+        "enrolment shows in the standing"
+    );
+    let step = |n| SecondFactor::TotpStep(n);
+    assert_eq!(
+        users.spend_second_factor(&user.email, &step(100)).await,
+        Err(StoreError::Conflict),
+        "the confirming step is spent"
+    );
+    users
+        .spend_second_factor(&user.email, &step(101))
+        .await
+        .unwrap();
+    let code = |c: &str| SecondFactor::BackupCode(c.to_string());
+    users
+        .spend_second_factor(&user.email, &code("backup-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        users
+            .spend_second_factor(&user.email, &code("backup-1"))
+            .await,
+        Err(StoreError::Conflict),
+        "a backup code is spent once"
+    );
+    assert_eq!(
+        users
+            .replace_backup_codes(&user.email, 101, &["new-1".into()])
+            .await,
+        Err(StoreError::Conflict),
+        "a used step replaces nothing"
+    );
+    users
+        .replace_backup_codes(&user.email, 102, &["new-1".into(), "new-2".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        users
+            .spend_second_factor(&user.email, &code("backup-2"))
+            .await,
+        Err(StoreError::Conflict),
+        "replaced codes stop working"
+    );
+
+    let mut start = session_start(&user, "dev-mfa", None);
+    start.backup_code = Some("new-1".into());
+    let challenge = OneTimeToken {
+        device_id: Some("dev-mfa".into()),
+        ..token(&user, TokenPurpose::MfaChallenge)
+    };
+    users.issue_token(&challenge).await.unwrap();
+    start.challenge = Some(challenge.clone());
+    sessions.start_session(&start).await.unwrap();
+    assert_eq!(
+        users.one_time_token(&challenge.token_hash).await.unwrap(),
+        None,
+        "the challenge is spent with the sign-in"
+    );
+    let mut again = session_start(&user, "dev-mfa", None);
+    again.challenge = Some(challenge);
+    assert_eq!(
+        sessions.start_session(&again).await,
+        Err(StoreError::Conflict),
+        "a spent challenge starts nothing"
+    );
+    let mut reused = session_start(&user, "dev-mfa", None);
+    reused.backup_code = Some("new-1".into());
+    assert_eq!(
+        sessions.start_session(&reused).await,
+        Err(StoreError::Conflict),
+        "a spent backup code starts nothing"
+    );
+
+    assert_eq!(
+        users
+            .remove_totp(&user.email, &user.user_id, &step(102))
+            .await,
+        Err(StoreError::Conflict),
+        "removal spends its factor"
+    );
+    assert_eq!(
+        standing(&user).await,
+        Some(true),
+        "a refused removal changes nothing"
+    );
+    users
+        .remove_totp(&user.email, &user.user_id, &code("new-2"))
+        .await
+        .unwrap();
+    let stored = users.user_by_email(&user.email).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.totp.secret, stored.totp.backup_codes.len()),
+        (None, 0)
+    );
+    assert_eq!(standing(&user).await, Some(false));
+}
+
+/// Concurrent spends of one backup code: exactly one passes.
+async fn backup_code_race_contract(users: Arc<dyn UserStore>) {
+    let user = enrolled_user(&*users).await;
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            let users = users.clone();
+            let email = user.email.clone();
+            tokio::spawn(async move {
+                users
+                    .spend_second_factor(&email, &SecondFactor::BackupCode("backup-2".into()))
+                    .await
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for racer in racers {
+        if racer.await.unwrap().is_ok() {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1, "one use per backup code");
 }
 
 /// Concurrent spends of one token: exactly one passes.
