@@ -25,6 +25,7 @@ Usage: api_proxy.py LISTEN_PORT WATCH_PORT [USER_FILE]
 """
 
 import json
+import re
 import sys
 import threading
 import urllib.error
@@ -172,7 +173,9 @@ def main():
 
     def throwaway_session(headers):
         """An access token of a new account made for one request, or None."""
-        device = headers.get("X-Device-Id") or "conformance-device-01"
+        device = headers.get("X-Device-Id") or ""
+        if not re.fullmatch(r"[A-Za-z0-9._:-]{8,128}", device):
+            device = "conformance-device-01"
         credentials = {"email": f"throwaway-{uuid.uuid4().hex[:12]}@example.test",
                        "password": "violet tangerine 42"}
         try:

@@ -226,3 +226,98 @@ async fn two_resets_with_one_token_at_once_one_wins() {
     assert_eq!(winners.len(), 1, "exactly one reset wins");
     assert_eq!(h.login("race@example.com", winners[0]).await.status, 200);
 }
+
+async fn change_email(h: &Harness, access: &str, new_email: &str, password: &str) -> Reply {
+    h.call(
+        event("change-email")
+            .bearer(access)
+            .body(json!({"new_email": new_email, "password": password})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_address_changes_once_the_new_one_is_verified_and_the_old_one_is_told() {
+    let h = Harness::new();
+    let pair = h.verified("old@example.com").await;
+    let access = pair["access_token"].as_str().unwrap();
+    let wrong = change_email(&h, access, "new@example.com", "not my password").await;
+    assert_eq!((wrong.status, code(&wrong)), (401, "INVALID_CREDENTIALS"));
+    assert!(
+        h.subjects_to("new@example.com").is_empty(),
+        "a refusal sends nothing"
+    );
+
+    let asked = change_email(&h, access, "New@Example.com", PASSWORD).await;
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    assert!(h
+        .subjects_to("old@example.com")
+        .contains(&"Wallet: address change requested".to_string()));
+    assert_eq!(
+        h.login("old@example.com", PASSWORD).await.status,
+        200,
+        "nothing changes until the new address is verified"
+    );
+    let token = h.emailed_token("new@example.com", "ev_").unwrap();
+    assert_eq!(h.verify_email(&token).await.status, 204);
+    assert_eq!(h.login("old@example.com", PASSWORD).await.status, 401);
+    assert_eq!(h.login("new@example.com", PASSWORD).await.status, 200);
+    let me = h.me(access).await;
+    assert_eq!(
+        (
+            me.body["email"].as_str(),
+            me.body["email_verified"].as_bool()
+        ),
+        (Some("new@example.com"), Some(true)),
+        "the session lives on with the new address"
+    );
+    assert!(h
+        .subjects_to("old@example.com")
+        .contains(&"Wallet: your address was changed".to_string()));
+    assert_eq!(code(&h.verify_email(&token).await), "TOKEN_INVALID");
+}
+
+#[tokio::test]
+async fn a_taken_address_is_refused_when_verified_and_changes_nothing() {
+    let h = Harness::new();
+    h.verified("taken@example.com").await;
+    let pair = h.verified("mover@example.com").await;
+    let access = pair["access_token"].as_str().unwrap();
+    let asked = change_email(&h, access, "taken@example.com", PASSWORD).await;
+    assert_eq!(asked.status, 202, "no hint that the address is taken");
+    let token = h.emailed_token("taken@example.com", "ev_").unwrap();
+    let refused = h.verify_email(&token).await;
+    assert_eq!((refused.status, code(&refused)), (409, "EMAIL_TAKEN"));
+    assert_eq!(h.login("mover@example.com", PASSWORD).await.status, 200);
+    assert_eq!(h.login("taken@example.com", PASSWORD).await.status, 200);
+}
+
+#[tokio::test]
+async fn an_enrolled_account_changes_its_address_with_a_second_factor() {
+    let h = Harness::new();
+    let pair = h.verified("factor@example.com").await;
+    let access = pair["access_token"].as_str().unwrap();
+    let started = h.call(event("totp-enroll").bearer(access)).await;
+    let secret = started.body["secret"].as_str().unwrap().to_string();
+    let code_now = shared::auth::totp::code_at(&secret, START).unwrap();
+    let confirmed = h
+        .call(
+            event("totp-confirm")
+                .bearer(access)
+                .body(json!({ "code": code_now })),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200);
+    let without = change_email(&h, access, "factor2@example.com", PASSWORD).await;
+    assert_eq!((without.status, code(&without)), (401, "TOTP_REQUIRED"));
+    h.clock.advance(30);
+    let next = shared::auth::totp::code_at(&secret, START + 30).unwrap();
+    let with = h
+        .call(event("change-email").bearer(access).body(json!({
+            "new_email": "factor2@example.com",
+            "password": PASSWORD,
+            "totp_code": next
+        })))
+        .await;
+    assert_eq!(with.status, 202, "{}", with.body);
+}

@@ -199,6 +199,80 @@ impl DynamoStore {
         }
     }
 
+    /// Moves the account to `token.new_email`: the account item is read,
+    /// then written under the new address (which must be free) while the
+    /// old one is deleted (only while the token is current and nothing the
+    /// copy carries moved: password, epoch, TOTP step), and the pointer
+    /// follows.
+    pub(crate) async fn move_account(&self, token: &OneTimeToken) -> Result<(), StoreError> {
+        let new_email = token.new_email.as_deref().ok_or(StoreError::Conflict)?;
+        let Some(mut item) = self
+            .db
+            .get(&self.tables.users, format!("EMAIL#{}", token.email))
+            .await?
+        else {
+            return Err(StoreError::Conflict);
+        };
+        let read = |name: &str| item.get(name).cloned();
+        let (password, epoch, step) = (
+            read("password_hash").unwrap_or_else(|| s("")),
+            read("session_epoch").unwrap_or_else(|| n(0)),
+            read("totp_last_step").unwrap_or_else(|| n(0)),
+        );
+        item.remove(&current_attribute(token.purpose));
+        item.insert("pk".into(), s(format!("EMAIL#{new_email}")));
+        item.insert("email".into(), s(new_email));
+        item.insert("email_verified".into(), AttributeValue::Bool(true));
+        let put = built(
+            Put::builder()
+                .table_name(&self.tables.users)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        )?;
+        let (spent, current) = spend_current(&self.tables.sessions, token)?;
+        let delete_old = built(
+            Delete::builder()
+                .table_name(&self.tables.users)
+                .set_key(Some(user_key(&token.email)))
+                .condition_expression(
+                    "#current = :hash AND user_id = :user AND password_hash = :password \
+                     AND (attribute_not_exists(session_epoch) OR session_epoch = :epoch) \
+                     AND (attribute_not_exists(totp_last_step) OR totp_last_step = :step)",
+                )
+                .set_expression_attribute_names(names(&[("#current", &current)]))
+                .set_expression_attribute_values(values(vec![
+                    (":hash", s(&token.token_hash)),
+                    (":user", s(&token.user_id)),
+                    (":password", password),
+                    (":epoch", epoch),
+                    (":step", step),
+                ]))
+                .build(),
+        )?;
+        let pointer = self.pointer_update(
+            &token.user_id,
+            "SET email = :email, email_verified = :yes",
+            vec![
+                (":email", s(new_email)),
+                (":yes", AttributeValue::Bool(true)),
+            ],
+        )?;
+        let items = vec![
+            TransactWriteItem::builder().delete(delete_old).build(),
+            TransactWriteItem::builder().put(put).build(),
+            pointer,
+            spent,
+        ];
+        match self.db.transact_with_reasons(items).await? {
+            None => Ok(()),
+            Some(reasons) if reasons.get(1).is_some_and(Option::is_some) => {
+                Err(StoreError::AlreadyExists)
+            }
+            Some(_) => Err(StoreError::Conflict),
+        }
+    }
+
     pub(crate) async fn spend_reset(&self, reset: &PasswordReset) -> Result<(), StoreError> {
         let next = reset.epoch + 1;
         let mut items = self.spend_items(

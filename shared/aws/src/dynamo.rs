@@ -359,6 +359,10 @@ impl UserStore for DynamoStore {
         self.spend_verification(token).await
     }
 
+    async fn change_email(&self, token: &OneTimeToken) -> Result<(), StoreError> {
+        self.move_account(token).await
+    }
+
     async fn reset_password(&self, reset: &PasswordReset) -> Result<(), StoreError> {
         self.spend_reset(reset).await
     }

@@ -31,7 +31,7 @@ pub(crate) fn factor_spend(factor: &SecondFactor) -> FactorSpend {
         SecondFactor::TotpStep(step) => FactorSpend {
             set: Some("totp_last_step = :factor_step"),
             delete: None,
-            condition: "attribute_exists(totp_secret) AND (attribute_not_exists(totp_last_step) OR totp_last_step < :factor_step)",
+            condition: "(attribute_not_exists(totp_last_step) OR totp_last_step < :factor_step)",
             values: vec![(":factor_step", n(step))],
         },
         SecondFactor::BackupCode(hash) => FactorSpend {
@@ -214,7 +214,10 @@ impl DynamoStore {
             .table_name(&self.tables.users)
             .set_key(Some(user_key(email)))
             .update_expression(update_expression(&set, &remove, &[], &[]))
-            .condition_expression(spend.condition)
+            .condition_expression(format!(
+                "attribute_exists(totp_secret) AND {}",
+                spend.condition
+            ))
             .set_expression_attribute_values(values(vals));
         if self.db.conditional_update(update).await? {
             Ok(())

@@ -12,6 +12,7 @@ use super::access::Principal;
 use super::email::normalize_email;
 use super::error::AuthError;
 use super::lockout::{known_device_lockout_key, lockout_key};
+use super::mfa::Presented;
 use super::model::{AttemptOutcome, OneTimeToken, PasswordReset, TokenPurpose, UserRecord};
 use super::password::check_password_policy;
 use super::secrets::{digest, random_bytes};
@@ -54,6 +55,26 @@ impl Default for RecoveryLimits {
             forgot_per_address: hourly(3),
             forgot_per_ip: hourly(10),
         }
+    }
+}
+
+/// An address change as submitted.
+#[derive(Debug, Clone)]
+pub struct EmailChange<'a> {
+    pub new_email: &'a str,
+    pub password: &'a str,
+    pub factor: Presented<'a>,
+}
+
+/// An address with most of its local part hidden (`a***@example.com`), for
+/// notices sent to another address.
+pub fn masked(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_string(),
     }
 }
 
@@ -156,6 +177,9 @@ impl AuthService {
     pub async fn verify_email(&self, token: &str, ip: Option<IpAddr>) -> Result<(), AuthError> {
         self.reserve(ip, None).await?;
         let stored = self.presented(TokenPurpose::VerifyEmail, token).await?;
+        if let Some(new_email) = stored.new_email.clone() {
+            return self.complete_email_change(&stored, &new_email).await;
+        }
         match self.ports.users.confirm_email(&stored).await {
             Ok(()) => {
                 tracing::info!(user_id = %stored.user_id, "email address verified");
@@ -164,6 +188,108 @@ impl AuthService {
             Err(StoreError::Conflict) => Err(AuthError::TokenInvalid),
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// Moves the account to its new, now verified address and tells the
+    /// old one.
+    async fn complete_email_change(
+        &self,
+        stored: &OneTimeToken,
+        new_email: &str,
+    ) -> Result<(), AuthError> {
+        match self.ports.users.change_email(stored).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists) => return Err(AuthError::Conflict("EMAIL_TAKEN")),
+            Err(StoreError::Conflict) => return Err(AuthError::TokenInvalid),
+            Err(other) => return Err(other.into()),
+        }
+        tracing::info!(user_id = %stored.user_id, "email address changed");
+        self.security_notice(
+            &stored.email,
+            "your address was changed",
+            &format!(
+                "The email address of your account was changed to {}; this address no longer \
+                 signs in. If this was not you, contact support at once.",
+                masked(new_email)
+            ),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Starts an address change, with the password (and a second factor
+    /// when enrolled, spent here): a verification token goes to the new
+    /// address, which replaces the old one once verified; the old address
+    /// is told. Whether the new address has an account is not checked here
+    /// (that would tell a signed-in caller which addresses are taken): the
+    /// verification refuses it.
+    pub async fn request_email_change(
+        &self,
+        principal: &Principal,
+        change: &EmailChange<'_>,
+        ip: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        self.live_session(principal).await?;
+        let user = self.user_of(principal).await?;
+        let new_email = normalize_email(change.new_email).map_err(|mut issue| {
+            issue.field = "new_email".into();
+            AuthError::Invalid(vec![issue])
+        })?;
+        if new_email == user.email {
+            return Err(AuthError::Invalid(vec![FieldIssue::new(
+                "new_email",
+                "is the current address",
+            )]));
+        }
+        let now = self.clock.now();
+        let account = self.account_attempt(&user.email, now);
+        self.reserve(ip, Some(&account)).await?;
+        if change.password.len() > 1024
+            || !self
+                .passwords
+                .verify(change.password, Some(&user.password_hash))
+        {
+            self.record_failure(&account.key, Some(&user)).await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        if let Some(factor) = self
+            .second_factor_of(&user, &change.factor, &account.key)
+            .await?
+        {
+            match self
+                .ports
+                .users
+                .spend_second_factor(&user.email, &factor)
+                .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Conflict) => return Err(AuthError::TotpInvalid),
+                Err(other) => return Err(other.into()),
+            }
+        }
+        let token = self.verification_token(&user, Some(&new_email)).await?;
+        self.send_best_effort(&OutgoingEmail {
+            to: new_email.clone(),
+            subject: format!("{}: confirm your new address", self.policy.product_name),
+            text: format!(
+                "To make this the address of your account, enter this verification token in \
+                 the app (valid 24 hours, usable once):\n\n{token}\n\n(The app sends it to \
+                 POST /v1/auth/email/verify.) If you did not ask for this, ignore this email."
+            ),
+        })
+        .await;
+        self.security_notice(
+            &user.email,
+            "address change requested",
+            &format!(
+                "A change of your account's address to {} was requested. It takes effect once \
+                 the new address is confirmed. If this was not you, reset your password at once \
+                 ({RESET_ROUTE}).",
+                masked(&new_email)
+            ),
+        )
+        .await;
+        Ok(())
     }
 
     /// Emails a new verification token to a signed-in, unverified account.

@@ -65,6 +65,11 @@ pub trait UserStore: Send + Sync {
     /// Spends a verification token and marks the address verified, at once;
     /// `Conflict` unless the token is still stored and current.
     async fn confirm_email(&self, token: &OneTimeToken) -> Result<(), StoreError>;
+    /// Spends a verification token of an address change (`token.new_email`)
+    /// and moves the account to the new, verified address, at once;
+    /// `AlreadyExists` if the new address has an account, `Conflict` unless
+    /// the token is still stored and current.
+    async fn change_email(&self, token: &OneTimeToken) -> Result<(), StoreError>;
     /// Spends a reset token, sets the password, raises the session epoch
     /// and clears the lockout counters, at once; `Conflict` unless the token
     /// is still stored and current and the epoch is still `reset.epoch`.

@@ -45,6 +45,7 @@ pub async fn account_contract(
 ) {
     standing_contract(&*users, &*sessions, &*liveness).await;
     verification_contract(&*users, &*liveness).await;
+    email_change_contract(&*users).await;
     reset_contract(&*users, &*sessions, &*attempts, &*liveness).await;
     end_sessions_contract(&*users, &*sessions, &*liveness).await;
     second_factor_contract(&*users, &*sessions, &*liveness).await;
@@ -153,6 +154,55 @@ async fn verification_contract(users: &dyn UserStore, liveness: &dyn SessionLive
             "a refused token is not stored"
         );
     }
+}
+
+/// An address change: the account moves to the verified new address
+/// (its id and sessions kept), only if the new address is free.
+async fn email_change_contract(users: &dyn UserStore) {
+    let taken = sample_user(&unique_email());
+    users.create_user(&taken).await.unwrap();
+    let user = unverified_user(users).await;
+    let to = |address: &str| OneTimeToken {
+        new_email: Some(address.to_string()),
+        ..token(&user, TokenPurpose::VerifyEmail)
+    };
+    let onto_taken = to(&taken.email);
+    users.issue_token(&onto_taken).await.unwrap();
+    assert_eq!(
+        users.change_email(&onto_taken).await,
+        Err(StoreError::AlreadyExists)
+    );
+    assert_eq!(
+        users.user_by_email(&taken.email).await.unwrap(),
+        Some(taken.clone()),
+        "the other account is untouched"
+    );
+    assert!(users.user_by_email(&user.email).await.unwrap().is_some());
+
+    let new_address = unique_email();
+    let change = to(&new_address);
+    users.issue_token(&change).await.unwrap();
+    users.change_email(&change).await.unwrap();
+    assert_eq!(users.user_by_email(&user.email).await.unwrap(), None);
+    let moved = users.user_by_email(&new_address).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            moved.user_id.as_str(),
+            moved.email_verified,
+            moved.password_hash.as_str()
+        ),
+        (user.user_id.as_str(), true, user.password_hash.as_str())
+    );
+    assert_eq!(
+        users
+            .user_by_id(&user.user_id)
+            .await
+            .unwrap()
+            .map(|u| u.email),
+        Some(new_address.clone()),
+        "found by id at the new address"
+    );
+    assert_eq!(users.change_email(&change).await, Err(StoreError::Conflict));
 }
 
 async fn reset_contract(

@@ -1,5 +1,5 @@
 //! Verification and recovery routes: `email/verify`, `email/resend`,
-//! `password/forgot`, `password/reset`.
+//! `email/change`, `password/forgot`, `password/reset`.
 
 use edge::http::{empty_response, json_response, parse_json, RequestMeta};
 use edge::lambda::Served;
@@ -7,6 +7,8 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::json;
+use shared::auth::mfa::Presented;
+use shared::auth::recovery::EmailChange;
 use shared::auth::AuthService;
 
 use super::{authenticate, no_body};
@@ -15,6 +17,17 @@ use super::{authenticate, no_body};
 #[serde(deny_unknown_fields)]
 struct TokenBody {
     token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeEmailBody {
+    new_email: String,
+    password: String,
+    #[serde(default)]
+    totp_code: Option<String>,
+    #[serde(default)]
+    backup_code: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -95,5 +108,35 @@ pub(super) async fn reset_password(
     Ok((
         empty_response(StatusCode::NO_CONTENT, &meta.request_id),
         None,
+    ))
+}
+
+/// Starts an address change: 202; the new address gets a verification
+/// token, the old one a notice.
+pub(super) async fn change_email(
+    service: &AuthService,
+    req: &Request,
+    meta: &RequestMeta,
+) -> Served {
+    let principal = authenticate(service, req, meta)?;
+    let body: ChangeEmailBody = parse_json(req)?;
+    let change = EmailChange {
+        new_email: &body.new_email,
+        password: &body.password,
+        factor: Presented {
+            totp_code: body.totp_code.as_deref(),
+            backup_code: body.backup_code.as_deref(),
+        },
+    };
+    service
+        .request_email_change(&principal, &change, meta.source_ip)
+        .await?;
+    let accepted = json!({
+        "status": "accepted",
+        "message": "Confirm the new address with the token emailed to it."
+    });
+    Ok((
+        json_response(StatusCode::ACCEPTED, &accepted, &meta.request_id),
+        Some(principal.sub),
     ))
 }

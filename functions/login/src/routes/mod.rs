@@ -61,6 +61,7 @@ pub enum AuthRoute {
     StepUp,
     VerifyEmail,
     ResendVerification,
+    ChangeEmail,
     ForgotPassword,
     ResetPassword,
     ChangePassword,
@@ -135,6 +136,11 @@ pub const ROUTER: Router<AuthRoute> = Router::new(&[
         method: "POST",
         path: "/v1/auth/email/resend",
         route: AuthRoute::ResendVerification,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/email/change",
+        route: AuthRoute::ChangeEmail,
     },
     Route {
         method: "POST",
@@ -234,6 +240,7 @@ pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) 
         AuthRoute::StepUp => mfa::step_up(service, req, meta).await,
         AuthRoute::VerifyEmail => account::verify_email(service, req, meta).await,
         AuthRoute::ResendVerification => account::resend_verification(service, req, meta).await,
+        AuthRoute::ChangeEmail => account::change_email(service, req, meta).await,
         AuthRoute::ForgotPassword => account::forgot_password(service, req, meta).await,
         AuthRoute::ResetPassword => account::reset_password(service, req, meta).await,
         AuthRoute::ChangePassword => sessions::change_password(service, req, meta).await,

@@ -285,6 +285,23 @@ impl UserStore for MemoryStore {
         Ok(())
     }
 
+    async fn change_email(&self, token: &OneTimeToken) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let new_email = token.new_email.clone().ok_or(StoreError::Conflict)?;
+        s.current_account(token)?;
+        if s.users.contains_key(&new_email) {
+            return Err(StoreError::AlreadyExists);
+        }
+        s.spend(token);
+        let mut user = s.users.remove(&token.email).ok_or(StoreError::Conflict)?;
+        user.email = new_email.clone();
+        user.email_verified = true;
+        s.emails_by_id
+            .insert(user.user_id.clone(), new_email.clone());
+        s.users.insert(new_email, user);
+        Ok(())
+    }
+
     async fn reset_password(&self, reset: &PasswordReset) -> Result<(), StoreError> {
         let mut s = self.state()?;
         let user = s.current_account(&reset.token)?;
