@@ -570,11 +570,12 @@ def check_iam(template, output, stats, problems):
 # for the whole table}: login and admin clear lockout counters (LOCK#<digest>,
 # shared/src/auth/lockout.rs) and nothing else of the counters table, which
 # also holds everyone's velocity counters (VEL#...); login spends emailed
-# tokens (OTT#<hash>) and nothing else of the sessions table; recharge
+# tokens (OTT#<hash>) and nothing else of the sessions table, and erases a
+# deleted account's KYC record and submissions; recharge
 # releases its own idempotency records, admin erases KYC submissions. Every
 # other DeleteItem is a finding.
 DELETE_ITEM = {
-    "LoginFunction": {"CountersTable": ["LOCK#*"], "SessionsTable": ["OTT#*"]},
+    "LoginFunction": {"CountersTable": ["LOCK#*"], "SessionsTable": ["OTT#*"], "KycTable": ["SUB#*", "USER#*"]},
     "RechargeFunction": {"WalletTable": ["IDEM#*"]},
     "AdminFunction": {"CountersTable": ["LOCK#*"], "KycTable": None},
 }

@@ -65,6 +65,8 @@ impl Stack {
             liveness: store.clone(),
             attempts: store.clone(),
             mailer: mailer.clone(),
+            kyc: store.clone(),
+            documents: store.clone(),
         };
         let admin_ports = admin::AdminPorts {
             flags: store.clone(),

@@ -40,6 +40,8 @@ impl Login {
             liveness: store.clone(),
             attempts: store.clone(),
             mailer: mailer.clone(),
+            kyc: store.clone(),
+            documents: store.clone(),
         };
         let env = test_login_env(&[("AUTH_IP_LIMIT_PER_MINUTE", "20")]);
         let config = login::LoginConfig::from_env(&env).expect("test config is valid");

@@ -25,7 +25,12 @@ async fn app() -> App {
 fn app_over(sdk: &aws_config::SdkConfig) -> (App, DynamoStore) {
     let tables = TableNames::from_env(&ProcessEnv).unwrap();
     let mail = MailSettings::from_env(&ProcessEnv).unwrap();
-    let (ports, store) = login::aws_ports(sdk, tables, &mail);
+    let (ports, store) = login::aws_ports(
+        sdk,
+        tables,
+        &mail,
+        login::KycErasureSettings::from_env(&ProcessEnv).unwrap(),
+    );
     let config = LoginConfig::from_env(&ProcessEnv).unwrap();
     (App::new(config, ports, Arc::new(SystemClock)), store)
 }
@@ -173,7 +178,12 @@ async fn concurrent_refreshes_with_one_token_leave_no_two_live_tokens() {
     endpoint();
     let sdk = aws_adapters::load_sdk_config().await;
     let tables = TableNames::from_env(&ProcessEnv).unwrap();
-    let (ports, _) = login::aws_ports(&sdk, tables, &MailSettings::from_env(&ProcessEnv).unwrap());
+    let (ports, _) = login::aws_ports(
+        &sdk,
+        tables,
+        &MailSettings::from_env(&ProcessEnv).unwrap(),
+        login::KycErasureSettings::from_env(&ProcessEnv).unwrap(),
+    );
     let mut config = LoginConfig::from_env(&ProcessEnv).unwrap();
     config.policy.refresh_grace_seconds = 0;
     let app = Arc::new(App::new(config, ports, Arc::new(SystemClock)));

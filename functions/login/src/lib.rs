@@ -5,7 +5,10 @@ mod settings;
 
 use std::sync::Arc;
 
-use aws_adapters::{load_sdk_config, DynamoStore, MailSettings, SdkConfig, SesMailer, TableNames};
+use aws_adapters::{
+    load_sdk_config, DynamoKyc, DynamoStore, MailSettings, S3Documents, SdkConfig, SesMailer,
+    TableNames,
+};
 use edge::lambda::{HttpApp, HttpShell};
 use lambda_http::{Body, Request, Response};
 use shared::auth::service::AuthPorts;
@@ -14,7 +17,7 @@ use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 
 pub use routes::{AuthRoute, ROUTER};
-pub use settings::{LoginConfig, Settings};
+pub use settings::{KycErasureSettings, LoginConfig, Settings};
 
 /// Everything built once per cold start and borrowed by each request.
 pub struct App {
@@ -57,7 +60,7 @@ impl App {
     /// The composition root: the AWS adapters (DynamoDB, SES) under `settings`.
     pub async fn from_settings(settings: Settings) -> Self {
         let sdk = load_sdk_config().await;
-        let (ports, _) = aws_ports(&sdk, settings.tables, &settings.login.mail);
+        let (ports, _) = aws_ports(&sdk, settings.tables, &settings.login.mail, settings.kyc);
         Self::new(settings.login, ports, Arc::new(SystemClock)).with_cors(settings.cors)
     }
 }
@@ -72,11 +75,13 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         .await
 }
 
-/// The auth ports on DynamoDB and SES, with the store (for its request count).
+/// The auth ports on DynamoDB, SES and (for a deleted account's KYC) S3,
+/// with the store (for its request count).
 pub fn aws_ports(
     sdk: &SdkConfig,
     tables: TableNames,
     mail: &MailSettings,
+    kyc: KycErasureSettings,
 ) -> (AuthPorts, DynamoStore) {
     let store = DynamoStore::new(sdk, tables);
     let shared = Arc::new(store.clone());
@@ -86,6 +91,8 @@ pub fn aws_ports(
         liveness: shared.clone(),
         attempts: shared,
         mailer: Arc::new(SesMailer::new(sdk, mail)),
+        kyc: Arc::new(DynamoKyc::new(sdk, kyc.table)),
+        documents: Arc::new(S3Documents::from_settings(sdk, kyc.bucket)),
     };
     (ports, store)
 }

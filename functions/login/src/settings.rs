@@ -1,7 +1,7 @@
 //! The login function's settings: everything it reads from its
 //! environment, read and validated once per cold start.
 
-use aws_adapters::{MailSettings, TableNames};
+use aws_adapters::{BucketSettings, DynamoKyc, MailSettings, TableNames};
 use edge::cors::CorsPolicy;
 use shared::auth::access::signer_from_env;
 use shared::auth::lockout::LockoutPolicy;
@@ -17,17 +17,36 @@ use shared::ratelimit::WindowLimit;
 pub struct Settings {
     pub login: LoginConfig,
     pub tables: TableNames,
+    pub kyc: KycErasureSettings,
     pub cors: CorsPolicy,
+}
+
+/// Where a deleted account's KYC records and documents are, for their
+/// erasure.
+pub struct KycErasureSettings {
+    pub table: String,
+    pub bucket: BucketSettings,
+}
+
+impl KycErasureSettings {
+    /// Reads `KYC_TABLE` and `KYC_BUCKET` (with `KYC_SSE`, `KYC_KMS_KEY_ID`).
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: DynamoKyc::table_from_env(env)?,
+            bucket: BucketSettings::from_env(env)?,
+        })
+    }
 }
 
 impl Settings {
     /// Reads the login settings (see [`LoginConfig::from_env`]), the tables
-    /// (`USERS_TABLE`, `SESSIONS_TABLE`, `COUNTERS_TABLE`) and
-    /// `CORS_ALLOWED_ORIGINS`.
+    /// (`USERS_TABLE`, `SESSIONS_TABLE`, `COUNTERS_TABLE`), the KYC store
+    /// (see [`KycErasureSettings::from_env`]) and `CORS_ALLOWED_ORIGINS`.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         Ok(Self {
             login: LoginConfig::from_env(env)?,
             tables: TableNames::from_env(env)?,
+            kyc: KycErasureSettings::from_env(env)?,
             cors: CorsPolicy::from_env(env)?,
         })
     }

@@ -197,6 +197,8 @@ async fn a_session_started_before_the_cap_was_lowered_ends_at_the_new_cap() {
                 liveness: long.store.clone(),
                 attempts: long.store.clone(),
                 mailer: long.mailer.clone(),
+                kyc: long.store.clone(),
+                documents: long.store.clone(),
             },
             long.clock.clone(),
         ),

@@ -7,7 +7,7 @@
 //! account and on its `USER#<id>` pointer in one transaction, with what
 //! the change adds (new password, TOTP step, a fresh session).
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
 
 use super::db::{built, values};
 use super::dynamo::{
@@ -16,7 +16,7 @@ use super::dynamo::{
 };
 use super::item::{n, s};
 use super::second_factor::{factor_spend, update_expression};
-use shared::auth::model::{Session, SessionsEnd};
+use shared::auth::model::{AccountErasure, Session, SessionsEnd};
 use shared::ports::{StoreError, MAX_LISTED_SESSIONS};
 
 /// The sessions table's index of sessions by account.
@@ -108,6 +108,48 @@ fn epoch_items_with(
 }
 
 impl DynamoStore {
+    /// Deletes the account item and keeps the `USER#<id>` record with the
+    /// address replaced, the standing cleared and the epoch raised.
+    pub(crate) async fn erase(&self, erasure: &AccountErasure) -> Result<(), StoreError> {
+        let delete = built(
+            Delete::builder()
+                .table_name(&self.tables.users)
+                .set_key(Some(user_key(&erasure.email)))
+                .condition_expression(format!("user_id = :user AND {}", epoch_is(erasure.epoch)))
+                .set_expression_attribute_values(values(vec![
+                    (":user", s(&erasure.user_id)),
+                    (":epoch", n(erasure.epoch)),
+                ]))
+                .build(),
+        )?;
+        let record = built(
+            Update::builder()
+                .table_name(&self.tables.users)
+                .set_key(Some(pointer_key(&erasure.user_id)))
+                .update_expression(
+                    "SET email = :erased, deleted = :yes, session_epoch = :next, \
+                     email_verified = :no, mfa_enabled = :no",
+                )
+                .condition_expression("attribute_exists(pk)")
+                .set_expression_attribute_values(values(vec![
+                    (":erased", s(&erasure.erased_email)),
+                    (":yes", AttributeValue::Bool(true)),
+                    (":no", AttributeValue::Bool(false)),
+                    (":next", n(erasure.epoch + 1)),
+                ]))
+                .build(),
+        )?;
+        let items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().update(record).build(),
+        ];
+        if self.db.transact(items).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
     pub(crate) async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
         self.db.count_call();
         let out = self

@@ -341,7 +341,7 @@ impl SessionLiveness for DynamoStore {
             if pk.starts_with("SESSION#") {
                 session = Some(session_from(&item)?);
             } else if pk.starts_with("USER#") {
-                standing = Some(standing_from(&item));
+                standing = standing_from(&item);
             }
         }
         Ok((session, standing))

@@ -19,8 +19,9 @@ use super::item::{b, get_bool, get_n, get_s, get_strings, list, n, opt_n, opt_s,
 use super::second_factor::{factor_spend, update_expression};
 use super::{keys, lockout};
 use shared::auth::model::{
-    AccountAttempt, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken, PasswordReset,
-    RefreshRecord, Role, SecondFactor, Session, SessionStart, SessionsEnd, TotpState, UserRecord,
+    AccountAttempt, AccountErasure, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken,
+    PasswordReset, RefreshRecord, Role, SecondFactor, Session, SessionStart, SessionsEnd,
+    TotpState, UserRecord,
 };
 use shared::clock::{Clock, SystemClock};
 use shared::config::{required, ConfigError, Env};
@@ -131,13 +132,14 @@ pub(crate) fn pointer_item(user: &UserRecord) -> Item {
     pointer
 }
 
-/// The standing an account's `USER#<id>` item records.
-pub(crate) fn standing_from(item: &Item) -> AccountStanding {
-    AccountStanding {
+/// The standing an account's `USER#<id>` item records; none for a
+/// deleted account (its record is kept for the ledger only).
+pub(crate) fn standing_from(item: &Item) -> Option<AccountStanding> {
+    (!get_bool(item, "deleted")).then(|| AccountStanding {
         email_verified: get_bool(item, "email_verified"),
         session_epoch: opt_n(item, "session_epoch").unwrap_or(0),
         mfa_enabled: get_bool(item, "mfa_enabled"),
-    }
+    })
 }
 
 fn user_from(item: &Item) -> Result<UserRecord, StoreError> {
@@ -357,6 +359,10 @@ impl UserStore for DynamoStore {
 
     async fn confirm_email(&self, token: &OneTimeToken) -> Result<(), StoreError> {
         self.spend_verification(token).await
+    }
+
+    async fn erase_account(&self, erasure: &AccountErasure) -> Result<(), StoreError> {
+        self.erase(erasure).await
     }
 
     async fn change_email(&self, token: &OneTimeToken) -> Result<(), StoreError> {

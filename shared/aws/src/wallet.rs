@@ -196,7 +196,7 @@ impl WalletStore for DynamoWallet {
             } else if pk.starts_with("SESSION#") {
                 readings.session = Some(super::dynamo::session_from(item)?);
             } else if pk.starts_with("USER#") {
-                readings.standing = Some(super::dynamo::standing_from(item));
+                readings.standing = super::dynamo::standing_from(item);
             } else if keys::is_device_accounts(&pk) {
                 readings.device_accounts = super::item::get_strings(item, "accounts");
             } else if let Some(name) = keys::velocity_name(&pk) {

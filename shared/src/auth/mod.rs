@@ -2,6 +2,7 @@
 //! the sign-in flows the login function serves.
 
 pub mod access;
+pub mod deletion;
 pub mod email;
 pub mod error;
 pub mod liveness;

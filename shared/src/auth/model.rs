@@ -256,3 +256,17 @@ pub struct SessionsEnd {
     /// A session (and its first refresh token) of the new epoch.
     pub restart: Option<(Session, RefreshRecord)>,
 }
+
+/// A deleted account's last write: its address item removed (the address
+/// may register again), its `USER#<id>` record kept for the ledger and
+/// audit with the address replaced by a keyed digest, and every session
+/// ended (the epoch raised).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountErasure {
+    pub email: String,
+    pub user_id: String,
+    /// The epoch read; the write fails if it moved.
+    pub epoch: u64,
+    /// What the address becomes on the kept record: `erased:<keyed digest>`.
+    pub erased_email: String,
+}

@@ -28,7 +28,8 @@ use crate::clock::Clock;
 use crate::ids::DeviceId;
 use crate::kyc::pii::PiiKeys;
 use crate::ports::{
-    AttemptStore, Mailer, OutgoingEmail, SessionLiveness, SessionStore, StoreError, UserStore,
+    AttemptStore, DocumentStore, KycStore, Mailer, OutgoingEmail, SessionLiveness, SessionStore,
+    StoreError, UserStore,
 };
 use crate::ratelimit::WindowLimit;
 use crate::validation::FieldIssue;
@@ -89,6 +90,9 @@ pub struct AuthPorts {
     pub liveness: Arc<dyn SessionLiveness>,
     pub attempts: Arc<dyn AttemptStore>,
     pub mailer: Arc<dyn Mailer>,
+    /// A deleted account's KYC submissions and documents, for their erasure.
+    pub kyc: Arc<dyn KycStore>,
+    pub documents: Arc<dyn DocumentStore>,
 }
 
 /// A caller's request context the flows need.

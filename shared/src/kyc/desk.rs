@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::age::{age_on, date_at, parse_birth_date};
+use super::erasure::erase_user_kyc;
 use super::model::{DocumentRole, KycStatus, KycSubmission, Verdict};
 use super::pii::PiiKeys;
 use super::service::pii_field;
@@ -106,12 +107,7 @@ pub struct KycDetail {
     pub links: Vec<DocumentLink>,
 }
 
-/// How many submissions an erasure removed.
-#[derive(Debug, Clone, Serialize)]
-pub struct Erasure {
-    pub submissions: usize,
-    pub documents: usize,
-}
+pub use super::erasure::Erasure;
 
 /// The reviewers' side of KYC: lists, reads, decides and erases submissions.
 pub struct KycDesk {
@@ -284,23 +280,13 @@ impl KycDesk {
 
     /// Removes every document and all PII of `user_id` (account deletion).
     pub async fn erase_user(&self, actor: &Actor, user_id: &str) -> Result<Erasure, AdminError> {
-        let desk = &self.ports;
-        let subs = desk.store.user_submissions(user_id).await?;
-        let mut documents = 0;
-        for sub in &subs {
-            for doc in &sub.documents {
-                desk.documents.delete_document(&doc.object_key).await?;
-                documents += 1;
-            }
-            desk.store
-                .erase(&sub.submission_id, self.commits.now())
-                .await?;
-        }
-        desk.store.forget_user(user_id).await?;
-        let erasure = Erasure {
-            submissions: subs.len(),
-            documents,
-        };
+        let erasure = erase_user_kyc(
+            &*self.ports.store,
+            &*self.ports.documents,
+            user_id,
+            self.commits.now(),
+        )
+        .await?;
         let draft = || AuditDraft {
             actor: actor.user_id.to_string(),
             ip: actor.ip.clone(),

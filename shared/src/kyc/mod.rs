@@ -4,6 +4,7 @@
 
 pub mod age;
 pub mod desk;
+pub mod erasure;
 pub mod files;
 pub mod form;
 pub mod model;

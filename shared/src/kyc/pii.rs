@@ -24,11 +24,26 @@ pub enum PiiError {
 pub struct PiiKeys {
     active: String,
     keys: Vec<(String, LessSafeKey)>,
+    /// HMAC key of keyed digests, derived from the active key.
+    digest_key: [u8; 32],
+}
+
+/// A key for another use derived from `key` (HMAC-SHA256 of `purpose`), so
+/// the encryption key itself is used for one thing only.
+fn derived_key(key: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(purpose);
+    mac.finalize().into_bytes().into()
 }
 
 impl PiiKeys {
     /// Builds the key set from `(id, 32-byte key)` pairs.
     pub fn new(active: &str, keys: Vec<(String, [u8; 32])>) -> Option<Self> {
+        let digest_key = keys
+            .iter()
+            .find(|(id, _)| id == active)
+            .map(|(_, bytes)| derived_key(bytes, b"keyed-digest"))?;
         let keys: Vec<(String, LessSafeKey)> = keys
             .into_iter()
             .map(|(id, bytes)| {
@@ -37,6 +52,7 @@ impl PiiKeys {
             })
             .collect::<Option<_>>()?;
         keys.iter().any(|(id, _)| id == active).then(|| Self {
+            digest_key,
             active: active.to_string(),
             keys,
         })
@@ -124,6 +140,19 @@ impl PiiKeys {
             )
             .map_err(|_| PiiError::Tampered)?;
         String::from_utf8(plain.to_vec()).map_err(|_| PiiError::Malformed)
+    }
+
+    /// A keyed digest (HMAC-SHA256, hex) of `value` under `label`: the same
+    /// value gives the same digest while the active key stands, and nobody
+    /// without the key can compute or reverse it.
+    pub fn keyed_digest(&self, label: &str, value: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.digest_key)
+            .expect("HMAC takes any key length");
+        mac.update(label.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// The id new values are encrypted under.

@@ -4,8 +4,9 @@ use async_trait::async_trait;
 
 use super::error::StoreError;
 use crate::auth::model::{
-    AccountAttempt, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken, PasswordReset,
-    RefreshRecord, Role, SecondFactor, Session, SessionStart, SessionsEnd, UserRecord,
+    AccountAttempt, AccountErasure, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken,
+    PasswordReset, RefreshRecord, Role, SecondFactor, Session, SessionStart, SessionsEnd,
+    UserRecord,
 };
 use crate::ratelimit::WindowSlot;
 
@@ -70,6 +71,9 @@ pub trait UserStore: Send + Sync {
     /// `AlreadyExists` if the new address has an account, `Conflict` unless
     /// the token is still stored and current.
     async fn change_email(&self, token: &OneTimeToken) -> Result<(), StoreError>;
+    /// Deletes the account (see [`AccountErasure`]) in one write;
+    /// `Conflict` if it moved since it was read.
+    async fn erase_account(&self, erasure: &AccountErasure) -> Result<(), StoreError>;
     /// Spends a reset token, sets the password, raises the session epoch
     /// and clears the lockout counters, at once; `Conflict` unless the token
     /// is still stored and current and the epoch is still `reset.epoch`.

@@ -49,6 +49,7 @@ pub async fn account_contract(
     reset_contract(&*users, &*sessions, &*attempts, &*liveness).await;
     end_sessions_contract(&*users, &*sessions, &*liveness).await;
     second_factor_contract(&*users, &*sessions, &*liveness).await;
+    erasure_contract(&*users, &*sessions, &*liveness).await;
     backup_code_race_contract(users.clone()).await;
     spend_race_contract(users).await;
 }
@@ -545,6 +546,56 @@ async fn second_factor_contract(
         (None, 0)
     );
     assert_eq!(standing(&user).await, Some(false));
+}
+
+/// A deleted account: the address item gone (free to register again),
+/// found by id no more, no standing for its sessions; refused while the
+/// epoch read is stale.
+async fn erasure_contract(
+    users: &dyn UserStore,
+    sessions: &dyn SessionStore,
+    liveness: &dyn SessionLiveness,
+) {
+    let user = sample_user(&unique_email());
+    users.create_user(&user).await.unwrap();
+    let start = session_start(&user, "dev-gone", None);
+    sessions.start_session(&start).await.unwrap();
+    let erasure = shared::auth::model::AccountErasure {
+        email: user.email.clone(),
+        user_id: user.user_id.clone(),
+        epoch: 4,
+        erased_email: format!("erased:{}", new_id()),
+    };
+    assert_eq!(
+        users.erase_account(&erasure).await,
+        Err(StoreError::Conflict)
+    );
+    assert!(users.user_by_email(&user.email).await.unwrap().is_some());
+    users
+        .erase_account(&shared::auth::model::AccountErasure {
+            epoch: 0,
+            ..erasure
+        })
+        .await
+        .unwrap();
+    assert_eq!(users.user_by_email(&user.email).await.unwrap(), None);
+    assert_eq!(users.user_by_id(&user.user_id).await.unwrap(), None);
+    let (_, standing) = liveness
+        .session_and_standing(&start.session.session_id, &user.user_id)
+        .await
+        .unwrap();
+    assert_eq!(standing, None, "no session of a deleted account stands");
+    let again = sample_user(&user.email);
+    users.create_user(&again).await.unwrap();
+    assert_eq!(
+        users
+            .user_by_email(&user.email)
+            .await
+            .unwrap()
+            .map(|u| u.user_id),
+        Some(again.user_id),
+        "the address signs up again"
+    );
 }
 
 /// Concurrent spends of one backup code: exactly one passes.

@@ -465,6 +465,8 @@ pub fn memory_auth_ports(
         liveness: store.clone(),
         attempts: store.clone(),
         mailer: std::sync::Arc::new(crate::memory::MemoryMailer::new()),
+        kyc: store.clone(),
+        documents: store.clone(),
     }
 }
 

@@ -1,5 +1,6 @@
-//! Verification and recovery routes: `email/verify`, `email/resend`,
-//! `email/change`, `password/forgot`, `password/reset`.
+//! Verification, recovery and the account's life: `email/verify`,
+//! `email/resend`, `email/change`, `password/forgot`, `password/reset`,
+//! `account/delete`.
 
 use edge::http::{empty_response, json_response, parse_json, RequestMeta};
 use edge::lambda::Served;
@@ -7,6 +8,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::json;
+use shared::auth::deletion::AccountDeletion;
 use shared::auth::mfa::Presented;
 use shared::auth::recovery::EmailChange;
 use shared::auth::AuthService;
@@ -23,6 +25,16 @@ struct TokenBody {
 #[serde(deny_unknown_fields)]
 struct ChangeEmailBody {
     new_email: String,
+    password: String,
+    #[serde(default)]
+    totp_code: Option<String>,
+    #[serde(default)]
+    backup_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteBody {
     password: String,
     #[serde(default)]
     totp_code: Option<String>,
@@ -137,6 +149,30 @@ pub(super) async fn change_email(
     });
     Ok((
         json_response(StatusCode::ACCEPTED, &accepted, &meta.request_id),
+        Some(principal.sub),
+    ))
+}
+
+/// Deletes the caller's account: 204.
+pub(super) async fn delete_account(
+    service: &AuthService,
+    req: &Request,
+    meta: &RequestMeta,
+) -> Served {
+    let principal = authenticate(service, req, meta)?;
+    let body: DeleteBody = parse_json(req)?;
+    let deletion = AccountDeletion {
+        password: &body.password,
+        factor: Presented {
+            totp_code: body.totp_code.as_deref(),
+            backup_code: body.backup_code.as_deref(),
+        },
+    };
+    service
+        .delete_account(&principal, &deletion, meta.source_ip)
+        .await?;
+    Ok((
+        empty_response(StatusCode::NO_CONTENT, &meta.request_id),
         Some(principal.sub),
     ))
 }

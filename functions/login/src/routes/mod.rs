@@ -62,6 +62,7 @@ pub enum AuthRoute {
     VerifyEmail,
     ResendVerification,
     ChangeEmail,
+    DeleteAccount,
     ForgotPassword,
     ResetPassword,
     ChangePassword,
@@ -141,6 +142,11 @@ pub const ROUTER: Router<AuthRoute> = Router::new(&[
         method: "POST",
         path: "/v1/auth/email/change",
         route: AuthRoute::ChangeEmail,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/auth/account/delete",
+        route: AuthRoute::DeleteAccount,
     },
     Route {
         method: "POST",
@@ -241,6 +247,7 @@ pub async fn dispatch(service: &AuthService, req: &Request, meta: &RequestMeta) 
         AuthRoute::VerifyEmail => account::verify_email(service, req, meta).await,
         AuthRoute::ResendVerification => account::resend_verification(service, req, meta).await,
         AuthRoute::ChangeEmail => account::change_email(service, req, meta).await,
+        AuthRoute::DeleteAccount => account::delete_account(service, req, meta).await,
         AuthRoute::ForgotPassword => account::forgot_password(service, req, meta).await,
         AuthRoute::ResetPassword => account::reset_password(service, req, meta).await,
         AuthRoute::ChangePassword => sessions::change_password(service, req, meta).await,

@@ -50,6 +50,8 @@ impl Harness {
             liveness: store.clone(),
             attempts: store.clone(),
             mailer: mailer.clone(),
+            kyc: store.clone(),
+            documents: store.clone(),
         };
         let config = LoginConfig::from_env(&test_env(overrides)).expect("test config is valid");
         Self {

@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use shared::audit::AuditEntry;
 use shared::auth::lockout::{refused_as_locked, Locked};
 use shared::auth::model::{
-    AccountAttempt, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken, PasswordReset,
-    RefreshRecord, Role, SecondFactor, Session, SessionStart, SessionsEnd, UserRecord,
+    AccountAttempt, AccountErasure, AccountStanding, AttemptOutcome, LockoutState, OneTimeToken,
+    PasswordReset, RefreshRecord, Role, SecondFactor, Session, SessionStart, SessionsEnd,
+    UserRecord,
 };
 use shared::flags::Snapshot;
 use shared::ports::{
@@ -282,6 +283,19 @@ impl UserStore for MemoryStore {
         let mut s = self.state()?;
         s.current_account(token)?.email_verified = true;
         s.spend(token);
+        Ok(())
+    }
+
+    async fn erase_account(&self, erasure: &AccountErasure) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        match s.users.get(&erasure.email) {
+            Some(user)
+                if user.user_id == erasure.user_id && user.session_epoch == erasure.epoch => {}
+            _ => return Err(StoreError::Conflict),
+        }
+        s.users.remove(&erasure.email);
+        s.emails_by_id
+            .insert(erasure.user_id.clone(), erasure.erased_email.clone());
         Ok(())
     }
 

@@ -1,0 +1,84 @@
+//! Self-service account deletion. With the password (and a second factor
+//! when enrolled): the KYC documents and PII are erased through the KYC
+//! erasure, a confirmation goes to the address while it is still known,
+//! then the account is deleted in one write: the address freed (it may
+//! register again), every session ended, sign-in refused at once. The
+//! ledger and audit entries stay under the pseudonymous user id, whose
+//! record keeps only a keyed digest of the address.
+
+use std::net::IpAddr;
+
+use super::access::Principal;
+use super::error::AuthError;
+use super::mfa::Presented;
+use super::model::AccountErasure;
+use super::service::AuthService;
+use crate::kyc::erasure::erase_user_kyc;
+use crate::ports::{OutgoingEmail, StoreError};
+
+/// A deletion as submitted.
+#[derive(Debug, Clone)]
+pub struct AccountDeletion<'a> {
+    pub password: &'a str,
+    pub factor: Presented<'a>,
+}
+
+impl AuthService {
+    /// Deletes the caller's account (see the module).
+    pub async fn delete_account(
+        &self,
+        principal: &Principal,
+        deletion: &AccountDeletion<'_>,
+        ip: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        self.live_session(principal).await?;
+        let user = self.user_of(principal).await?;
+        let now = self.clock.now();
+        let account = self.account_attempt(&user.email, now);
+        self.reserve(ip, Some(&account)).await?;
+        if deletion.password.len() > 1024
+            || !self
+                .passwords
+                .verify(deletion.password, Some(&user.password_hash))
+        {
+            self.record_failure(&account.key, Some(&user)).await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.second_factor_of(&user, &deletion.factor, &account.key)
+            .await?;
+        let erased =
+            erase_user_kyc(&*self.ports.kyc, &*self.ports.documents, &user.user_id, now).await?;
+        self.send_best_effort(&OutgoingEmail {
+            to: user.email.clone(),
+            subject: format!("{}: your account was deleted", self.policy.product_name),
+            text: "Your account was deleted as you asked: you are signed out everywhere, your \
+                   identity documents are erased, and this address is no longer kept (it can \
+                   be used to sign up again). Records the law requires us to keep (payments, \
+                   the audit log) stay under an anonymous account number. If you did not ask \
+                   for this, contact support at once."
+                .to_string(),
+        })
+        .await;
+        let erasure = AccountErasure {
+            erased_email: format!(
+                "erased:{}",
+                self.totp_keys.keyed_digest("erased-email", &user.email)
+            ),
+            email: user.email,
+            user_id: user.user_id,
+            epoch: user.session_epoch,
+        };
+        match self.ports.users.erase_account(&erasure).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(AuthError::SessionRevoked),
+            Err(other) => return Err(other.into()),
+        }
+        tracing::info!(
+            user_id = %erasure.user_id,
+            kyc_submissions = erased.submissions,
+            kyc_documents = erased.documents,
+            "account deleted"
+        );
+        Ok(())
+    }
+}
