@@ -239,6 +239,21 @@ impl RechargeStack {
             .device(&self.device)
     }
 
+    /// `method path` of the recharge function with `body`, from this
+    /// stack's user and device.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> testkit::Reply {
+        use testkit::EventExt;
+        let mut event = testkit::event("recharge-get")
+            .method(method)
+            .path(path)
+            .bearer(&self.token)
+            .device(&self.device);
+        if let Some(body) = body {
+            event = event.body(body);
+        }
+        testkit::invoke(|req| recharge::handle(&self.app, req), event).await
+    }
+
     /// DynamoDB requests made so far by the stack's adapters.
     pub fn calls(&self) -> u64 {
         self.wallet.calls() + self.users.calls()

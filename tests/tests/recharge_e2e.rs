@@ -99,6 +99,52 @@ async fn round_trips_per_decision() {
     assert_eq!(block_calls, 3);
 }
 
+/// What each wallet route pays in DynamoDB requests now that every one
+/// checks the caller's session and account standing.
+#[tokio::test]
+async fn round_trips_of_the_session_checked_routes() {
+    let stack = stack(&[]).await;
+    let created = stack.recharge("trips", 1_000).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["recharge_id"].as_str().unwrap().to_string();
+    let mut trips = Vec::new();
+    for (what, method, path, body) in [
+        ("GET /v1/wallet", "GET", "/v1/wallet".to_string(), None),
+        (
+            "GET /v1/wallet/recharges/{id}",
+            "GET",
+            format!("/v1/wallet/recharges/{id}"),
+            None,
+        ),
+        (
+            "PUT /v1/wallet/limits (lower)",
+            "PUT",
+            "/v1/wallet/limits".to_string(),
+            Some(serde_json::json!({"daily": 1_000, "weekly": 2_000, "monthly": 3_000})),
+        ),
+    ] {
+        let before = stack.calls();
+        let reply = stack.call(method, &path, body).await;
+        assert_eq!(reply.status, 200, "{what}: {}", reply.body);
+        trips.push((what, stack.calls() - before));
+    }
+    let before = stack.calls();
+    assert_eq!(stack.recharge("trips", 1_000).await.status, 201);
+    trips.push(("POST /v1/wallet/recharge (replay)", stack.calls() - before));
+    println!("DynamoDB calls per route: {trips:?}");
+    assert_eq!(
+        trips,
+        vec![
+            ("GET /v1/wallet", 1),
+            ("GET /v1/wallet/recharges/{id}", 2),
+            ("PUT /v1/wallet/limits (lower)", 2),
+            ("POST /v1/wallet/recharge (replay)", 3),
+        ],
+        "the session is read in the batch each route already makes, or in one read of its \
+         own (the recharge status; a replay: the refused claim, the stored answer, the session)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_limits_change_racing_recharges_is_never_undone() {
     // Scoring out of the way: this race is about the limits.
