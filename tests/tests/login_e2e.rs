@@ -269,3 +269,155 @@ async fn dynamodb_round_trips_of_login_and_refresh() {
     );
     assert_eq!(refresh_calls, 2, "token read, rotation transaction");
 }
+
+/// Registers `email` from `ip` (each test its own addresses: the per-IP
+/// limit is shared by the tests running at once).
+async fn register_from(app: &App, email: &str, ip: &str) {
+    let reply = call(
+        app,
+        event("login-register")
+            .body(json!({"email": email, "password": PASSWORD}))
+            .source_ip(ip),
+    )
+    .await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+}
+
+/// The newest token starting with `prefix` in an email to `to`.
+fn emailed_token(to: &str, prefix: &str) -> String {
+    emails_to(to)
+        .into_iter()
+        .rev()
+        .find_map(|(_, body)| {
+            body.split_whitespace()
+                .find(|w| w.starts_with(prefix))
+                .map(str::to_string)
+        })
+        .expect("a token was emailed")
+}
+
+fn forgot_event(email: &str, ip: &str) -> Value {
+    event("login-forgot-password")
+        .body(json!({ "email": email }))
+        .source_ip(ip)
+}
+
+#[tokio::test]
+async fn forgot_answers_alike_on_dynamodb_in_body_calls_mail_and_time() {
+    endpoint();
+    let (app, counter) = app_over(&aws_adapters::load_sdk_config().await);
+    let runs = 9;
+    let known: Vec<String> = (0..runs).map(|_| unique_email("forgot-known")).collect();
+    for (i, email) in known.iter().enumerate() {
+        register_from(&app, email, &format!("198.51.100.{}", 10 + i)).await;
+    }
+    let unknown: Vec<String> = (0..runs).map(|_| unique_email("forgot-absent")).collect();
+    let mut times = (Vec::new(), Vec::new());
+    let mut calls = (Vec::new(), Vec::new());
+    let mut replies = (Vec::new(), Vec::new());
+    for i in 0..runs {
+        for (known_address, email) in [(true, &known[i]), (false, &unknown[i])] {
+            let before = counter.calls();
+            let started = std::time::Instant::now();
+            let reply = call(
+                &app,
+                forgot_event(email, &format!("198.51.100.{}", 100 + i)),
+            )
+            .await;
+            let elapsed = started.elapsed().as_micros();
+            let used = counter.calls() - before;
+            let mut body = reply.body.clone();
+            body.as_object_mut().map(|b| b.remove("request_id"));
+            let (t, c, r) = if known_address {
+                (&mut times.0, &mut calls.0, &mut replies.0)
+            } else {
+                (&mut times.1, &mut calls.1, &mut replies.1)
+            };
+            t.push(elapsed);
+            c.push(used);
+            r.push((reply.status, body));
+        }
+    }
+    assert_eq!(replies.0, replies.1, "the same status and body");
+    assert!(replies.0.iter().all(|(status, _)| *status == 202));
+    assert_eq!(calls.0, calls.1, "the same DynamoDB requests");
+    for (address, subject) in known
+        .iter()
+        .map(|a| (a, "reset your password"))
+        .chain(unknown.iter().map(|a| (a, "password reset requested")))
+    {
+        let mails = emails_to(address);
+        assert_eq!(
+            mails.iter().filter(|(s, _)| s.contains(subject)).count(),
+            1,
+            "one email each, through SES: {address}"
+        );
+    }
+    times.0.sort_unstable();
+    times.1.sort_unstable();
+    let (known_median, unknown_median) = (times.0[runs / 2], times.1[runs / 2]);
+    let ratio = known_median as f64 / unknown_median as f64;
+    println!(
+        "forgot on the stand-in: {} DynamoDB calls each; median known {known_median} µs, unknown {unknown_median} µs, ratio {ratio:.2}",
+        calls.0[0]
+    );
+    assert!((0.5..2.0).contains(&ratio), "ratio {ratio:.2}");
+}
+
+#[tokio::test]
+async fn a_taken_address_costs_sign_up_the_same_requests_on_dynamodb() {
+    endpoint();
+    let (app, counter) = app_over(&aws_adapters::load_sdk_config().await);
+    let taken = unique_email("taken");
+    register_from(&app, &taken, "198.51.100.30").await;
+    let mut used = Vec::new();
+    for (i, email) in [taken, unique_email("free")].into_iter().enumerate() {
+        let before = counter.calls();
+        register_from(&app, &email, &format!("198.51.100.{}", 31 + i)).await;
+        used.push(counter.calls() - before);
+    }
+    println!(
+        "DynamoDB calls of sign-up: taken {}, free {}",
+        used[0], used[1]
+    );
+    assert_eq!(used[0], used[1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_resets_with_one_token_on_dynamodb_one_wins() {
+    let app = Arc::new(app().await);
+    let email = unique_email("reset-race");
+    register_from(&app, &email, "198.51.100.40").await;
+    let forgot = call(&app, forgot_event(&email, "198.51.100.200")).await;
+    assert_eq!(forgot.status, 202);
+    let token = emailed_token(&email, "pr_");
+    let racers: Vec<_> = ["first racing passphrase 1", "second racing passphrase 2"]
+        .into_iter()
+        .map(|password| {
+            let app = app.clone();
+            let token = token.clone();
+            tokio::spawn(async move {
+                let ev = event("login-reset-password")
+                    .body(json!({ "token": token, "password": password }))
+                    .source_ip("198.51.100.41");
+                (password, call(&app, ev).await.status)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for racer in racers {
+        let (password, status) = racer.await.unwrap();
+        if status == 204 {
+            winners.push(password);
+        } else {
+            assert_eq!(status, 400, "the loser is told the token is spent");
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one reset wins");
+    let signed_in = call(
+        &app,
+        login_event(&email, winners[0]).source_ip("198.51.100.42"),
+    )
+    .await;
+    assert_eq!(signed_in.status, 200);
+}
