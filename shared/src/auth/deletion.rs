@@ -33,19 +33,9 @@ impl AuthService {
     ) -> Result<(), AuthError> {
         self.live_session(principal).await?;
         let user = self.user_of(principal).await?;
-        let now = self.clock.now();
-        let account = self.account_attempt(&user.email, now);
-        self.reserve(ip, Some(&account)).await?;
-        if deletion.password.len() > 1024
-            || !self
-                .passwords
-                .verify(deletion.password, Some(&user.password_hash))
-        {
-            self.record_failure(&account.key, Some(&user)).await?;
-            return Err(AuthError::InvalidCredentials);
-        }
-        self.second_factor_of(&user, &deletion.factor, &account.key)
+        self.reauthenticate(&user, deletion.password, &deletion.factor, ip)
             .await?;
+        let now = self.clock.now();
         let erased =
             erase_user_kyc(&*self.ports.kyc, &*self.ports.documents, &user.user_id, now).await?;
         self.send_best_effort(&OutgoingEmail {

@@ -204,6 +204,47 @@ impl AuthService {
         }
     }
 
+    /// Re-authenticates the signed-in `user` before a sensitive change:
+    /// counts the attempt against the caller's IP and the account's lockout,
+    /// checks the password (a wrong one counts as a failed sign-in) and,
+    /// when the account has TOTP, the presented second factor, which it
+    /// answers (unspent: the change spends it in its own write, or calls
+    /// [`AuthService::spend_factor`]).
+    pub(super) async fn reauthenticate(
+        &self,
+        user: &UserRecord,
+        password: &str,
+        presented: &Presented<'_>,
+        ip: Option<IpAddr>,
+    ) -> Result<Option<SecondFactor>, AuthError> {
+        let account = self.account_attempt(&user.email, self.clock.now());
+        self.reserve(ip, Some(&account)).await?;
+        if password.len() > 1024 || !self.passwords.verify(password, Some(&user.password_hash)) {
+            self.record_failure(&account.key, Some(user)).await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.second_factor_of(user, presented, &account.key).await
+    }
+
+    /// Spends `factor` on `user`'s account; a factor used meanwhile is
+    /// refused as invalid.
+    pub(super) async fn spend_factor(
+        &self,
+        user: &UserRecord,
+        factor: &SecondFactor,
+    ) -> Result<(), AuthError> {
+        match self
+            .ports
+            .users
+            .spend_second_factor(&user.email, factor)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict) => Err(AuthError::TotpInvalid),
+            Err(other) => Err(other.into()),
+        }
+    }
+
     /// Issues the sign-in challenge of `user` on the caller's device (a
     /// newer one replaces it).
     pub(super) async fn mfa_challenge(
@@ -414,15 +455,8 @@ impl AuthService {
         if user.role == Role::Admin && self.policy.admin_totp_required {
             return Err(AuthError::Forbidden);
         }
-        let now = self.clock.now();
-        let account = self.account_attempt(&user.email, now);
-        self.reserve(ip, Some(&account)).await?;
-        if password.len() > 1024 || !self.passwords.verify(password, Some(&user.password_hash)) {
-            self.record_failure(&account.key, Some(&user)).await?;
-            return Err(AuthError::InvalidCredentials);
-        }
         let factor = self
-            .second_factor_of(&user, presented, &account.key)
+            .reauthenticate(&user, password, presented, ip)
             .await?
             .ok_or(AuthError::Conflict("TOTP_NOT_ENROLLED"))?;
         match self
@@ -465,16 +499,7 @@ impl AuthService {
             .second_factor_of(&user, presented, &account.key)
             .await?
             .ok_or(AuthError::Conflict("TOTP_NOT_ENROLLED"))?;
-        match self
-            .ports
-            .users
-            .spend_second_factor(&user.email, &factor)
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::Conflict) => return Err(AuthError::TotpInvalid),
-            Err(other) => return Err(other.into()),
-        }
+        self.spend_factor(&user, &factor).await?;
         let mut amr = principal.amr.clone();
         if !amr.iter().any(|m| m == "otp") {
             amr.push("otp".to_string());

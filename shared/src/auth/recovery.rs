@@ -241,31 +241,11 @@ impl AuthService {
                 "is the current address",
             )]));
         }
-        let now = self.clock.now();
-        let account = self.account_attempt(&user.email, now);
-        self.reserve(ip, Some(&account)).await?;
-        if change.password.len() > 1024
-            || !self
-                .passwords
-                .verify(change.password, Some(&user.password_hash))
-        {
-            self.record_failure(&account.key, Some(&user)).await?;
-            return Err(AuthError::InvalidCredentials);
-        }
         if let Some(factor) = self
-            .second_factor_of(&user, &change.factor, &account.key)
+            .reauthenticate(&user, change.password, &change.factor, ip)
             .await?
         {
-            match self
-                .ports
-                .users
-                .spend_second_factor(&user.email, &factor)
-                .await
-            {
-                Ok(()) => {}
-                Err(StoreError::Conflict) => return Err(AuthError::TotpInvalid),
-                Err(other) => return Err(other.into()),
-            }
+            self.spend_factor(&user, &factor).await?;
         }
         let token = self.verification_token(&user, Some(&new_email)).await?;
         self.send_best_effort(&OutgoingEmail {

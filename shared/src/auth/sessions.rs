@@ -137,22 +137,12 @@ impl AuthService {
                 "must have between 1 and 1024 bytes",
             )]));
         }
-        let now = self.clock.now();
-        let account = self.account_attempt(&user.email, now);
-        self.reserve(caller.ip, Some(&account)).await?;
-        if !self
-            .passwords
-            .verify(change.current_password, Some(&user.password_hash))
-        {
-            self.record_failure(&account.key, Some(&user)).await?;
-            return Err(AuthError::InvalidCredentials);
-        }
         let presented = Presented {
             totp_code: change.totp_code,
             backup_code: change.backup_code,
         };
         let factor = self
-            .second_factor_of(&user, &presented, &account.key)
+            .reauthenticate(&user, change.current_password, &presented, caller.ip)
             .await?;
         let hash = self.passwords.hash(change.new_password);
         let pair = self
