@@ -53,7 +53,45 @@ impl Signed {
     }
 }
 
+/// A signed-in admin (password and TOTP) at the admin network.
+struct AdminSession {
+    user_id: String,
+    token: String,
+    device: String,
+}
+
+const ADMIN_IP: &str = "203.0.113.50";
+
 impl Stack {
+    /// A new admin account with a live session.
+    async fn admin_session(&self) -> AdminSession {
+        let (user_id, token) = signed_in_account(
+            &*self.store,
+            &*self.store,
+            shared::auth::model::Role::Admin,
+            &["pwd", "otp"],
+            ADMIN_IP,
+            SystemClock.now(),
+        )
+        .await;
+        let device = testkit::claims(&token)["did"].as_str().unwrap().to_string();
+        AdminSession {
+            user_id,
+            token,
+            device,
+        }
+    }
+
+    /// The admin event `name` at `path`, sent by `admin`.
+    async fn admin_call(&self, admin: &AdminSession, name: &str, path: String) -> Reply {
+        let ev = event(name)
+            .header("X-Admin-Session", &admin.token)
+            .device(&admin.device)
+            .source_ip(ADMIN_IP)
+            .path(&path);
+        invoke(|req| admin::handle(&self.admin, req), ev).await
+    }
+
     fn new() -> Self {
         let store = Arc::new(MemoryStore::new());
         let mailer = Arc::new(MemoryMailer::new());
@@ -547,26 +585,14 @@ async fn after_an_admin_ends_every_session_of_an_account_its_tokens_are_refused_
         .as_str()
         .unwrap()
         .to_string();
-    let (admin_id, admin_token) = signed_in_account(
-        &*stack.store,
-        &*stack.store,
-        shared::auth::model::Role::Admin,
-        &["pwd", "otp"],
-        "203.0.113.50",
-        SystemClock.now(),
-    )
-    .await;
-    let admin_device = testkit::claims(&admin_token)["did"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let admin = stack.admin_session().await;
+    let admin_id = admin.user_id.clone();
     let end = |target: &str| {
-        let ev = event("admin-users-end-sessions")
-            .header("X-Admin-Session", &admin_token)
-            .device(&admin_device)
-            .source_ip("203.0.113.50")
-            .path(&format!("/admin/users/{target}/sessions/revoke"));
-        invoke(|req| admin::handle(&stack.admin, req), ev)
+        stack.admin_call(
+            &admin,
+            "admin-users-end-sessions",
+            format!("/admin/users/{target}/sessions/revoke"),
+        )
     };
     let unknown = end("no-such-user").await;
     assert_eq!(unknown.status, 404);
@@ -712,26 +738,14 @@ async fn an_admin_resets_another_accounts_totp_but_never_their_own() {
         .as_str()
         .unwrap()
         .to_string();
-    let (admin_id, admin_token) = signed_in_account(
-        &*stack.store,
-        &*stack.store,
-        shared::auth::model::Role::Admin,
-        &["pwd", "otp"],
-        "203.0.113.50",
-        SystemClock.now(),
-    )
-    .await;
-    let admin_device = testkit::claims(&admin_token)["did"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let admin = stack.admin_session().await;
+    let admin_id = admin.user_id.clone();
     let reset = |target: &str| {
-        let ev = event("admin-users-reset-totp")
-            .header("X-Admin-Session", &admin_token)
-            .device(&admin_device)
-            .source_ip("203.0.113.50")
-            .path(&format!("/admin/users/{target}/totp/reset"));
-        invoke(|req| admin::handle(&stack.admin, req), ev)
+        stack.admin_call(
+            &admin,
+            "admin-users-reset-totp",
+            format!("/admin/users/{target}/totp/reset"),
+        )
     };
     let own = reset(&admin_id).await;
     assert_eq!(own.status, 403, "{}", own.body);
