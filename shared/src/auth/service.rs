@@ -1,6 +1,7 @@
-//! The sign-in flows: register, login, refresh, logout, me, TOTP enrolment.
-//! Pure domain code over the ports; the login function's handler is a thin
-//! HTTP layer over this.
+//! The sign-in flows: sign-up, sign-in (with the second-factor branch),
+//! refresh, logout, me. Pure domain code over the ports; the login
+//! function's handler is a thin HTTP layer over this. Recovery, sessions,
+//! second factors and deletion are in their own modules.
 
 use std::net::IpAddr;
 use std::sync::Arc;
