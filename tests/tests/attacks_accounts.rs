@@ -789,3 +789,56 @@ async fn an_admin_resets_another_accounts_totp_but_never_their_own() {
         .await;
     assert_eq!(one_step.status, 200, "{}", one_step.body);
 }
+
+#[tokio::test]
+async fn a_refreshed_token_is_no_fresh_second_factor() {
+    let stack = Stack::new();
+    let email = stack.account().await;
+    let first = stack.sign_in(&email, PASSWORD, LAPTOP).await;
+    let secret = enrol(&stack, &first).await;
+    let challenged = stack
+        .login_call(
+            event("login-login")
+                .body(json!({"email": email, "password": PASSWORD}))
+                .device(LAPTOP),
+        )
+        .await;
+    assert_eq!(challenged.code(), "MFA_REQUIRED");
+    let code = shared::auth::totp::code_at(&secret, SystemClock.now() + 30).unwrap();
+    let done = stack
+        .login_call(
+            event("login-login-mfa")
+                .body(json!({"challenge": challenged.body["mfa"]["challenge"], "totp_code": code}))
+                .device(LAPTOP),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let limits = |token: &str, daily: i64| {
+        let ev = event("recharge-limits")
+            .bearer(token)
+            .device(LAPTOP)
+            .body(json!({"daily": daily, "weekly": 20_000, "monthly": 30_000}));
+        invoke(|req| recharge::handle(&stack.recharge, req), ev)
+    };
+    let signed_in = done.body["access_token"].as_str().unwrap();
+    assert_eq!(limits(signed_in, 1_000).await.status, 200);
+    assert_eq!(
+        limits(signed_in, 2_000).await.status,
+        200,
+        "a sign-in with the second factor just now is fresh"
+    );
+    let refreshed = stack
+        .login_call(
+            event("login-refresh")
+                .body(json!({"refresh_token": done.body["refresh_token"]}))
+                .device(LAPTOP),
+        )
+        .await;
+    assert_eq!(refreshed.status, 200);
+    let raise = limits(refreshed.body["access_token"].as_str().unwrap(), 3_000).await;
+    assert_eq!(
+        (raise.status, raise.code()),
+        (403, "STEP_UP_REQUIRED"),
+        "a refresh proves no second factor"
+    );
+}

@@ -324,3 +324,18 @@ async fn step_up_answers_a_fresh_token_of_the_same_session() {
         .await;
     assert_eq!(code(&replay), "TOTP_INVALID", "the step was spent");
 }
+
+#[tokio::test]
+async fn a_sign_in_challenge_does_not_outlive_a_password_reset() {
+    let h = Harness::new();
+    let (secret, _, _) = enrolled(&h, EMAIL).await;
+    let issued = challenge(&h, EMAIL).await;
+    h.forgot(EMAIL).await;
+    let reset = h.emailed_token(EMAIL, "pr_").unwrap();
+    assert_eq!(
+        h.reset(&reset, "a brand new passphrase 5").await.status,
+        204
+    );
+    let late = complete(&h, &issued, json!({"totp_code": now_code(&h, &secret)})).await;
+    assert_eq!((late.status, code(&late)), (400, "TOKEN_INVALID"));
+}

@@ -321,3 +321,23 @@ async fn an_enrolled_account_changes_its_address_with_a_second_factor() {
         .await;
     assert_eq!(with.status, 202, "{}", with.body);
 }
+
+#[tokio::test]
+async fn a_reset_retires_a_pending_address_change() {
+    let h = Harness::new();
+    let pair = h.verified("owner@example.com").await;
+    let access = pair["access_token"].as_str().unwrap();
+    let asked = change_email(&h, access, "attacker@example.com", PASSWORD).await;
+    assert_eq!(asked.status, 202);
+    let change = h.emailed_token("attacker@example.com", "ev_").unwrap();
+    h.forgot("owner@example.com").await;
+    let reset = h.emailed_token("owner@example.com", "pr_").unwrap();
+    assert_eq!(h.reset(&reset, NEW_PASSWORD).await.status, 204);
+    let late = h.verify_email(&change).await;
+    assert_eq!(
+        (late.status, code(&late)),
+        (400, "TOKEN_INVALID"),
+        "a change started before the reset does not outlive it"
+    );
+    assert_eq!(h.login("owner@example.com", NEW_PASSWORD).await.status, 200);
+}

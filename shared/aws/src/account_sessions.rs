@@ -81,7 +81,7 @@ fn epoch_items_with(
             .set_key(Some(user_key(email)))
             .update_expression(update_expression(
                 &set,
-                &[],
+                &super::account_tokens::CURRENT_TOKENS,
                 &[],
                 &delete.into_iter().collect::<Vec<_>>(),
             ))

@@ -21,6 +21,32 @@ use super::keys;
 use shared::auth::model::{AccountStanding, OneTimeToken, PasswordReset, Session, TokenPurpose};
 use shared::ports::{SessionLiveness, StoreError};
 
+/// The account attributes naming the current tokens a reset retires with
+/// its own: a pending address change or sign-in challenge must not outlive
+/// the password they were started with.
+const OTHER_TOKENS_ON_RESET: [&str; 2] = ["token_verify_email", "token_mfa_challenge"];
+
+/// The account attributes other writes change, compared when an address
+/// change copies the account item to its new key.
+const UNCHANGED_ON_MOVE: [&str; 9] = [
+    "password_hash",
+    "session_epoch",
+    "role",
+    "totp_secret",
+    "totp_pending",
+    "totp_last_step",
+    "backup_codes",
+    "known_devices",
+    "token_mfa_challenge",
+];
+
+/// Every current-token attribute, retired when all sessions end.
+pub(crate) const CURRENT_TOKENS: [&str; 3] = [
+    "token_verify_email",
+    "token_reset_password",
+    "token_mfa_challenge",
+];
+
 fn token_key(token_hash: &str) -> Item {
     key(format!("OTT#{token_hash}"))
 }
@@ -152,7 +178,11 @@ impl DynamoStore {
             Update::builder()
                 .table_name(&self.tables.users)
                 .set_key(Some(user_key(&token.email)))
-                .update_expression(format!("{set} REMOVE #current"))
+                .update_expression(if set.contains(" REMOVE ") {
+                    format!("{set}, #current")
+                } else {
+                    format!("{set} REMOVE #current")
+                })
                 .condition_expression(format!(
                     "#current = :hash AND user_id = :user{extra_condition}"
                 ))
@@ -213,12 +243,29 @@ impl DynamoStore {
         else {
             return Err(StoreError::Conflict);
         };
-        let read = |name: &str| item.get(name).cloned();
-        let (password, epoch, step) = (
-            read("password_hash").unwrap_or_else(|| s("")),
-            read("session_epoch").unwrap_or_else(|| n(0)),
-            read("totp_last_step").unwrap_or_else(|| n(0)),
-        );
+        // The old item goes only if nothing changed since it was read: a
+        // factor spent, TOTP reset, a role or password changed, a device
+        // remembered would otherwise be undone by the copy.
+        let mut condition = vec![
+            "#current = :hash".to_string(),
+            "user_id = :user".to_string(),
+        ];
+        let mut vals = vec![
+            (":hash".to_string(), s(&token.token_hash)),
+            (":user".to_string(), s(&token.user_id)),
+        ];
+        let mut attribute_names = vec![("#current".to_string(), current_attribute(token.purpose))];
+        for (i, name) in UNCHANGED_ON_MOVE.iter().enumerate() {
+            let placeholder = format!("#a{i}");
+            match item.get(*name) {
+                Some(value) => {
+                    condition.push(format!("{placeholder} = :v{i}"));
+                    vals.push((format!(":v{i}"), value.clone()));
+                }
+                None => condition.push(format!("attribute_not_exists({placeholder})")),
+            }
+            attribute_names.push((placeholder, name.to_string()));
+        }
         item.remove(&current_attribute(token.purpose));
         item.insert("pk".into(), s(format!("EMAIL#{new_email}")));
         item.insert("email".into(), s(new_email));
@@ -230,24 +277,14 @@ impl DynamoStore {
                 .condition_expression("attribute_not_exists(pk)")
                 .build(),
         )?;
-        let (spent, current) = spend_current(&self.tables.sessions, token)?;
+        let (spent, _) = spend_current(&self.tables.sessions, token)?;
         let delete_old = built(
             Delete::builder()
                 .table_name(&self.tables.users)
                 .set_key(Some(user_key(&token.email)))
-                .condition_expression(
-                    "#current = :hash AND user_id = :user AND password_hash = :password \
-                     AND (attribute_not_exists(session_epoch) OR session_epoch = :epoch) \
-                     AND (attribute_not_exists(totp_last_step) OR totp_last_step = :step)",
-                )
-                .set_expression_attribute_names(names(&[("#current", &current)]))
-                .set_expression_attribute_values(values(vec![
-                    (":hash", s(&token.token_hash)),
-                    (":user", s(&token.user_id)),
-                    (":password", password),
-                    (":epoch", epoch),
-                    (":step", step),
-                ]))
+                .condition_expression(condition.join(" AND "))
+                .set_expression_attribute_names(Some(attribute_names.into_iter().collect()))
+                .set_expression_attribute_values(Some(vals.into_iter().collect()))
                 .build(),
         )?;
         let pointer = self.pointer_update(
@@ -277,7 +314,10 @@ impl DynamoStore {
         let next = reset.epoch + 1;
         let mut items = self.spend_items(
             &reset.token,
-            "SET password_hash = :hash_pw, session_epoch = :next",
+            &format!(
+                "SET password_hash = :hash_pw, session_epoch = :next REMOVE {}",
+                OTHER_TOKENS_ON_RESET.join(", ")
+            ),
             &format!(" AND {}", epoch_is(reset.epoch)),
             vec![
                 (":hash_pw", s(&reset.password_hash)),

@@ -182,7 +182,7 @@ impl DynamoStore {
             .table_name(&self.tables.users)
             .set_key(Some(user_key(email)))
             .update_expression(update_expression(&set, &[], &[], &delete))
-            .condition_expression(spend.condition)
+            .condition_expression(format!("attribute_exists(pk) AND {}", spend.condition))
             .set_expression_attribute_values(values(spend.values));
         if self.db.conditional_update(update).await? {
             Ok(())

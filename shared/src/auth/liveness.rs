@@ -144,6 +144,7 @@ mod tests {
             role: Role::User,
             amr: vec!["pwd".into()],
             ip: None,
+            auth_time: None,
         }
     }
 

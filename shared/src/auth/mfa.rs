@@ -126,9 +126,12 @@ pub fn check_factor(
 }
 
 /// Whether `principal` proved a second factor within [`STEP_UP_SECONDS`]
-/// of `now`.
+/// of `now` (a sign-in with one or a step-up; not a refresh).
 pub fn fresh_second_factor(principal: &Principal, now: i64) -> bool {
-    principal.amr.iter().any(|m| m == "otp") && now - principal.iat <= STEP_UP_SECONDS
+    principal.amr.iter().any(|m| m == "otp")
+        && principal
+            .auth_time
+            .is_some_and(|at| (0..=STEP_UP_SECONDS).contains(&(now - at)))
 }
 
 /// What TOTP enrolment hands the user to load into an authenticator.
@@ -504,7 +507,7 @@ impl AuthService {
         if !amr.iter().any(|m| m == "otp") {
             amr.push("otp".to_string());
         }
-        let access_token = self.signer.issue(
+        let access_token = self.signer.issue_proved(
             &TokenSubject {
                 user_id: &session.user_id,
                 session_id: &session.session_id,
@@ -514,6 +517,7 @@ impl AuthService {
                 ip: session.ip.as_deref(),
             },
             now,
+            Some(now),
         );
         Ok(SteppedUp {
             access_token,

@@ -367,6 +367,7 @@ impl AuthService {
             None => (None, None),
         };
         let spends_factor = totp_step.is_some() || backup_code.is_some();
+        let completes_challenge = challenge.is_some();
         let fresh = self.fresh_session(user, caller, amr, user.session_epoch, now);
         let start = SessionStart {
             email: user.email.clone(),
@@ -382,6 +383,10 @@ impl AuthService {
         };
         match self.ports.sessions.start_session(&start).await {
             Ok(()) => {}
+            // The challenge was retired (a reset, a newer sign-in) or spent.
+            Err(StoreError::Conflict) if completes_challenge => {
+                return Err(AuthError::TokenInvalid)
+            }
             Err(StoreError::Conflict) if spends_factor => return Err(AuthError::TotpInvalid),
             Err(StoreError::Conflict) => return Err(AuthError::InvalidCredentials),
             Err(other) => return Err(other.into()),
@@ -398,7 +403,8 @@ impl AuthService {
             })
             .await;
         }
-        Ok(self.token_pair(&start.token, fresh.refresh_token, now))
+        let proved = spends_factor.then_some(now);
+        Ok(self.token_pair(&start.token, fresh.refresh_token, now, proved))
     }
 
     /// Exchanges a refresh token for a new pair; a reused token revokes its
@@ -468,7 +474,7 @@ impl AuthService {
             .rotate_refresh_token(&old_hash, &next, now)
             .await
         {
-            Ok(()) => Ok(self.token_pair(&next, next_token, now)),
+            Ok(()) => Ok(self.token_pair(&next, next_token, now, None)),
             Err(StoreError::Conflict) => {
                 self.ports.sessions.revoke_session(&old.session_id).await?;
                 tracing::warn!(session_id = %old.session_id, "concurrent refresh token use: session revoked");
@@ -757,13 +763,16 @@ impl AuthService {
         Ok(Some(lock.until))
     }
 
+    /// The pair handed out for `record`; `second_factor_at` when a second
+    /// factor was proved in this very request (a sign-in with one).
     pub(super) fn token_pair(
         &self,
         record: &RefreshRecord,
         refresh_token: String,
         now: i64,
+        second_factor_at: Option<i64>,
     ) -> TokenPair {
-        let access_token = self.signer.issue(
+        let access_token = self.signer.issue_proved(
             &TokenSubject {
                 user_id: &record.user_id,
                 session_id: &record.session_id,
@@ -773,6 +782,7 @@ impl AuthService {
                 ip: record.ip.as_deref(),
             },
             now,
+            second_factor_at,
         );
         TokenPair {
             access_token,

@@ -197,7 +197,7 @@ impl AuthService {
             restart: Some((fresh.session, fresh.token.clone())),
         };
         match self.ports.sessions.end_sessions(&end).await {
-            Ok(()) => Ok(self.token_pair(&fresh.token, fresh.refresh_token, now)),
+            Ok(()) => Ok(self.token_pair(&fresh.token, fresh.refresh_token, now, None)),
             Err(StoreError::Conflict) if spends_factor => Err(AuthError::TotpInvalid),
             Err(StoreError::Conflict) => Err(AuthError::SessionRevoked),
             Err(other) => Err(other.into()),

@@ -46,6 +46,11 @@ pub struct AccessClaims {
     /// Sign-in IP, present on admin tokens, which are pinned to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+    /// When a second factor was last proved for this token (a sign-in with
+    /// one, or a step-up); refreshed tokens carry none, so step-up actions
+    /// need a recent proof, not a recent refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 /// What a new access token says about its holder.
@@ -186,6 +191,16 @@ impl TokenSigner {
 
     /// A signed token for `subject`, valid for 15 minutes from `now`.
     pub fn issue(&self, subject: &TokenSubject<'_>, now: i64) -> String {
+        self.issue_proved(subject, now, None)
+    }
+
+    /// [`TokenSigner::issue`], stating when a second factor was proved.
+    pub fn issue_proved(
+        &self,
+        subject: &TokenSubject<'_>,
+        now: i64,
+        auth_time: Option<i64>,
+    ) -> String {
         let claims = AccessClaims {
             sub: UserId::issued(subject.user_id),
             iss: self.issuer.clone(),
@@ -199,6 +214,7 @@ impl TokenSigner {
             role: subject.role,
             amr: subject.amr.to_vec(),
             ip: subject.ip.map(str::to_string),
+            auth_time,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_string());

@@ -235,6 +235,11 @@ async fn reset_contract(
 
     let reset_token = token(&user, TokenPurpose::ResetPassword);
     users.issue_token(&reset_token).await.unwrap();
+    let pending_change = OneTimeToken {
+        new_email: Some(unique_email()),
+        ..token(&user, TokenPurpose::VerifyEmail)
+    };
+    users.issue_token(&pending_change).await.unwrap();
     let stale = PasswordReset {
         token: reset_token.clone(),
         password_hash: "new-hash".into(),
@@ -261,6 +266,11 @@ async fn reset_contract(
         users.reset_password(&reset).await,
         Err(StoreError::Conflict),
         "spent once"
+    );
+    assert_eq!(
+        users.change_email(&pending_change).await,
+        Err(StoreError::Conflict),
+        "a reset retires the account's other tokens"
     );
 
     let next = RefreshRecord {

@@ -114,6 +114,12 @@ impl State {
         }
     }
 
+    /// Retires every current token of the account at `email`: what a
+    /// pending change or challenge was started with no longer holds.
+    fn retire_tokens(&mut self, email: &str) {
+        self.current_tokens.retain(|(owner, _), _| owner != email);
+    }
+
     fn spend(&mut self, token: &OneTimeToken) {
         self.one_time.remove(&token.token_hash);
         self.current_tokens
@@ -325,6 +331,7 @@ impl UserStore for MemoryStore {
         user.password_hash = reset.password_hash.clone();
         user.session_epoch = reset.epoch + 1;
         s.spend(&reset.token);
+        s.retire_tokens(&reset.token.email);
         for key in &reset.lockout_keys {
             s.lockouts.remove(key);
         }
@@ -491,6 +498,7 @@ impl SessionStore for MemoryStore {
                 .insert(session.session_id.clone(), session.clone());
             s.tokens.insert(token.token_hash.clone(), token.clone());
         }
+        s.retire_tokens(&end.email);
         Ok(())
     }
 }
@@ -604,6 +612,7 @@ impl AdminStore for MemoryStore {
             } => match s.users.get_mut(email) {
                 Some(user) if user.user_id == *user_id && user.session_epoch == *epoch => {
                     user.session_epoch = epoch + 1;
+                    s.retire_tokens(email);
                 }
                 _ => return Err(StoreError::Conflict),
             },
