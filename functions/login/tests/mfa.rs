@@ -339,3 +339,32 @@ async fn a_sign_in_challenge_does_not_outlive_a_password_reset() {
     let late = complete(&h, &issued, json!({"totp_code": now_code(&h, &secret)})).await;
     assert_eq!((late.status, code(&late)), (400, "TOKEN_INVALID"));
 }
+
+#[tokio::test]
+async fn successful_step_ups_never_lock_the_account() {
+    let h = Harness::new();
+    let (secret, _, pair) = enrolled(&h, EMAIL).await;
+    let access = pair["access_token"].as_str().unwrap();
+    for round in 0..7 {
+        h.clock.advance(30);
+        let up = h
+            .call(
+                event("step-up")
+                    .bearer(access)
+                    .body(json!({"totp_code": now_code(&h, &secret)})),
+            )
+            .await;
+        assert_eq!(up.status, 200, "round {round}: {}", up.body);
+    }
+    assert_eq!(
+        complete(
+            &h,
+            &challenge(&h, EMAIL).await,
+            json!({"totp_code": "000000"})
+        )
+        .await
+        .status,
+        401,
+        "not locked: a wrong code is just wrong"
+    );
+}

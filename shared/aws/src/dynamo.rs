@@ -639,6 +639,20 @@ impl AttemptStore for DynamoStore {
         }
     }
 
+    async fn clear_failures(&self, key_text: &str) -> Result<(), StoreError> {
+        let delete = self
+            .db
+            .client
+            .delete_item()
+            .table_name(&self.tables.counters)
+            .set_key(Some(key(keys::lockout(key_text))));
+        self.db
+            .send_write(|| delete.clone().send())
+            .await
+            .map_err(super::db::unavailable)?;
+        Ok(())
+    }
+
     /// A record past its TTL reads as absent (DynamoDB deletes it late);
     /// TTL runs on wall-clock time, so that is the time compared.
     async fn lockout_state(&self, key_text: &str) -> Result<Option<LockoutState>, StoreError> {

@@ -12,7 +12,7 @@ use super::access::Principal;
 use super::error::AuthError;
 use super::mfa::Presented;
 use super::model::AccountErasure;
-use super::service::AuthService;
+use super::service::{AuthService, Caller};
 use crate::kyc::erasure::erase_user_kyc;
 use crate::ports::{OutgoingEmail, StoreError};
 
@@ -33,7 +33,11 @@ impl AuthService {
     ) -> Result<(), AuthError> {
         self.live_session(principal).await?;
         let user = self.user_of(principal).await?;
-        self.reauthenticate(&user, deletion.password, &deletion.factor, ip)
+        let caller = Caller {
+            device_id: &principal.did,
+            ip,
+        };
+        self.reauthenticate(&user, &caller, deletion.password, &deletion.factor)
             .await?;
         let now = self.clock.now();
         let erased =
@@ -60,7 +64,10 @@ impl AuthService {
         };
         match self.ports.users.erase_account(&erasure).await {
             Ok(()) => {}
-            Err(StoreError::Conflict) => return Err(AuthError::SessionRevoked),
+            // The account moved on between the reads and the write (a
+            // password change, an address change): the KYC is already
+            // erased, which a retry finds done; the account stands.
+            Err(StoreError::Conflict) => return Err(AuthError::Conflict("ACCOUNT_CHANGED")),
             Err(other) => return Err(other.into()),
         }
         tracing::info!(

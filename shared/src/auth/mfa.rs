@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 
 use super::access::Principal;
 use super::error::AuthError;
-use super::model::{OneTimeToken, Role, SecondFactor, TokenPurpose, UserRecord};
+use super::model::{AccountAttempt, OneTimeToken, Role, SecondFactor, TokenPurpose, UserRecord};
 use super::recovery::{new_token, token_hash};
 use super::secrets::{digest, random_bytes};
 use super::service::{AuthService, Caller, SignIn};
@@ -216,17 +216,36 @@ impl AuthService {
     pub(super) async fn reauthenticate(
         &self,
         user: &UserRecord,
+        caller: &Caller<'_>,
         password: &str,
         presented: &Presented<'_>,
-        ip: Option<IpAddr>,
     ) -> Result<Option<SecondFactor>, AuthError> {
-        let account = self.account_attempt(&user.email, self.clock.now());
-        self.reserve(ip, Some(&account)).await?;
+        let account = self.counted(user, caller).await?;
         if password.len() > 1024 || !self.passwords.verify(password, Some(&user.password_hash)) {
             self.record_failure(&account.key, Some(user)).await?;
             return Err(AuthError::InvalidCredentials);
         }
-        self.second_factor_of(user, presented, &account.key).await
+        let factor = self.second_factor_of(user, presented, &account.key).await?;
+        self.succeeded(&account).await?;
+        Ok(factor)
+    }
+
+    /// Counts a signed-in caller's attempt against its IP and the lockout
+    /// counter a sign-in from its device uses (a known device keeps its
+    /// own, so strangers failing on the address cannot block it).
+    pub(super) async fn counted(
+        &self,
+        user: &UserRecord,
+        caller: &Caller<'_>,
+    ) -> Result<AccountAttempt, AuthError> {
+        let account = self.sign_in_attempt(user, caller, self.clock.now()).account;
+        self.reserve(caller.ip, Some(&account)).await?;
+        Ok(account)
+    }
+
+    /// Forgets the counted attempt once it succeeded, as a sign-in does.
+    pub(super) async fn succeeded(&self, account: &AccountAttempt) -> Result<(), AuthError> {
+        Ok(self.ports.attempts.clear_failures(&account.key).await?)
     }
 
     /// Spends `factor` on `user`'s account; a factor used meanwhile is
@@ -360,8 +379,11 @@ impl AuthService {
             .clone()
             .ok_or(AuthError::Conflict("TOTP_NOT_PENDING"))?;
         let now = self.clock.now();
-        let account = self.account_attempt(&user.email, now);
-        self.reserve(ip, Some(&account)).await?;
+        let caller = Caller {
+            device_id: &principal.did,
+            ip,
+        };
+        let account = self.counted(&user, &caller).await?;
         let secret =
             open_secret(&self.totp_keys, &user.user_id, &pending).ok_or(AuthError::Unavailable)?;
         let Some(step) = totp::matching_step(&secret, code, now) else {
@@ -375,7 +397,7 @@ impl AuthService {
             .confirm_totp(&user.email, &user.user_id, &pending, step, &hashes)
             .await
         {
-            Ok(()) => {}
+            Ok(()) => self.succeeded(&account).await?,
             Err(StoreError::Conflict) => return Err(AuthError::Conflict("TOTP_NOT_PENDING")),
             Err(other) => return Err(other.into()),
         }
@@ -405,8 +427,11 @@ impl AuthService {
             .totp_secret(&user)?
             .ok_or(AuthError::Conflict("TOTP_NOT_ENROLLED"))?;
         let now = self.clock.now();
-        let account = self.account_attempt(&user.email, now);
-        self.reserve(ip, Some(&account)).await?;
+        let caller = Caller {
+            device_id: &principal.did,
+            ip,
+        };
+        let account = self.counted(&user, &caller).await?;
         let presented = Presented {
             totp_code: Some(code),
             backup_code: None,
@@ -425,7 +450,7 @@ impl AuthService {
             .replace_backup_codes(&user.email, step, &hashes)
             .await
         {
-            Ok(()) => {}
+            Ok(()) => self.succeeded(&account).await?,
             Err(StoreError::Conflict) => return Err(AuthError::TotpInvalid),
             Err(other) => return Err(other.into()),
         }
@@ -458,8 +483,12 @@ impl AuthService {
         if user.role == Role::Admin && self.policy.admin_totp_required {
             return Err(AuthError::Forbidden);
         }
+        let caller = Caller {
+            device_id: &principal.did,
+            ip,
+        };
         let factor = self
-            .reauthenticate(&user, password, presented, ip)
+            .reauthenticate(&user, &caller, password, presented)
             .await?
             .ok_or(AuthError::Conflict("TOTP_NOT_ENROLLED"))?;
         match self
@@ -496,13 +525,17 @@ impl AuthService {
             return Err(AuthError::Conflict("TOTP_NOT_ENROLLED"));
         }
         let now = self.clock.now();
-        let account = self.account_attempt(&user.email, now);
-        self.reserve(ip, Some(&account)).await?;
+        let caller = Caller {
+            device_id: &principal.did,
+            ip,
+        };
+        let account = self.counted(&user, &caller).await?;
         let factor = self
             .second_factor_of(&user, presented, &account.key)
             .await?
             .ok_or(AuthError::Conflict("TOTP_NOT_ENROLLED"))?;
         self.spend_factor(&user, &factor).await?;
+        self.succeeded(&account).await?;
         let mut amr = principal.amr.clone();
         if !amr.iter().any(|m| m == "otp") {
             amr.push("otp".to_string());

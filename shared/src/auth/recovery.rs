@@ -16,7 +16,7 @@ use super::mfa::Presented;
 use super::model::{AttemptOutcome, OneTimeToken, PasswordReset, TokenPurpose, UserRecord};
 use super::password::check_password_policy;
 use super::secrets::{digest, random_bytes};
-use super::service::AuthService;
+use super::service::{AuthService, Caller};
 use crate::ports::{OutgoingEmail, StoreError};
 use crate::ratelimit::WindowLimit;
 use crate::validation::FieldIssue;
@@ -242,7 +242,15 @@ impl AuthService {
             )]));
         }
         if let Some(factor) = self
-            .reauthenticate(&user, change.password, &change.factor, ip)
+            .reauthenticate(
+                &user,
+                &Caller {
+                    device_id: &principal.did,
+                    ip,
+                },
+                change.password,
+                &change.factor,
+            )
             .await?
         {
             self.spend_factor(&user, &factor).await?;

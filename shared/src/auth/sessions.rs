@@ -142,7 +142,7 @@ impl AuthService {
             backup_code: change.backup_code,
         };
         let factor = self
-            .reauthenticate(&user, change.current_password, &presented, caller.ip)
+            .reauthenticate(&user, caller, change.current_password, &presented)
             .await?;
         let hash = self.passwords.hash(change.new_password);
         let pair = self

@@ -133,6 +133,8 @@ pub trait AttemptStore: Send + Sync {
         now: i64,
     ) -> Result<AttemptOutcome, StoreError>;
     async fn lockout_state(&self, key: &str) -> Result<Option<LockoutState>, StoreError>;
+    /// Forgets the failures and lock of `key` (a success, like a sign-in's).
+    async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
     /// Locks the account until `until` and raises its level, only if it has at
     /// least `max_failures` failures and is still at `level`. Returns whether
     /// this call set the lock (exactly one concurrent caller does).

@@ -401,6 +401,31 @@ pub async fn attempt_store_contract(attempts: Arc<dyn AttemptStore>) {
         .lock_account(&fresh.key, 5, 0, NOW + 60, NOW + 999)
         .await
         .unwrap());
+    let cleared = AccountAttempt {
+        key: format!("contract-cleared-{}", new_id()),
+        max_failures: 5,
+        expires_at: NOW + 3600,
+    };
+    let slot = WindowSlot {
+        key: format!("contract-clear-ip-{}", new_id()),
+        limit: 100,
+        resets_at: NOW + 60,
+    };
+    attempts
+        .reserve_attempt(&slot, Some(&cleared), NOW)
+        .await
+        .unwrap();
+    assert!(attempts
+        .lockout_state(&cleared.key)
+        .await
+        .unwrap()
+        .is_some());
+    attempts.clear_failures(&cleared.key).await.unwrap();
+    assert_eq!(
+        attempts.lockout_state(&cleared.key).await.unwrap(),
+        None,
+        "a success forgets the failures"
+    );
 }
 
 /// Runs every case above on one implementation.

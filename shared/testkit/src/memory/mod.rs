@@ -526,6 +526,11 @@ impl AttemptStore for MemoryStore {
         Ok(AttemptOutcome::Reserved)
     }
 
+    async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
+        self.state()?.lockouts.remove(key);
+        Ok(())
+    }
+
     async fn lockout_state(&self, key: &str) -> Result<Option<LockoutState>, StoreError> {
         Ok(self.state()?.lockouts.get(key).cloned())
     }
