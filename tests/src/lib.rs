@@ -17,6 +17,40 @@ pub fn unique_email(prefix: &str) -> String {
 }
 
 /// Emails the stand-in recorded for `to`, as (subject, body), oldest first.
+/// Every message the stand-in sent, as (recipients, subject, body), in one
+/// read of its state (which is slow: read it once per test, not per address).
+pub fn sent_emails() -> Vec<(Vec<String>, String, String)> {
+    let text = ureq::get(&format!("{}/moto-api/data.json", endpoint()))
+        .call()
+        .expect("the stand-in answers")
+        .into_string()
+        .expect("text body");
+    let data: Value = serde_json::from_str(&text).expect("JSON");
+    data["ses"]["Message"]
+        .as_array()
+        .map(|messages| {
+            messages
+                .iter()
+                .map(|m| {
+                    let to = m["destinations"]["ToAddresses"]
+                        .as_array()
+                        .map(|list| {
+                            list.iter()
+                                .filter_map(|t| t.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (
+                        to,
+                        m["subject"].as_str().unwrap_or_default().to_string(),
+                        m["body"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn emails_to(to: &str) -> Vec<(String, String)> {
     let text = ureq::get(&format!("{}/moto-api/data.json", endpoint()))
         .call()
