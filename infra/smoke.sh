@@ -286,7 +286,10 @@ request = urllib.request.Request(
              "Authorization": "Bearer " + token})
 try:
     with urllib.request.urlopen(request, timeout=900) as reply:
-        print("TOTP enrolled:", json.load(reply))
+        confirmed = json.load(reply)
+        # The backup codes are secrets: counted, never printed.
+        print("TOTP enrolled:", confirmed.get("totp_enabled"),
+              f"({len(confirmed.get('backup_codes', []))} backup codes, not shown)")
 except urllib.error.HTTPError as err:
     sys.exit(f"/totp/confirm: {err.code} {err.read().decode()}")
 PY
