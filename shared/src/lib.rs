@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod export;
 pub mod flags;
 pub mod ids;
 pub mod kyc;

@@ -105,6 +105,8 @@ impl Stack {
             mailer: mailer.clone(),
             kyc: store.clone(),
             documents: store.clone(),
+            exports: store.clone(),
+            export_queue: store.clone(),
         };
         let admin_ports = admin::AdminPorts {
             flags: store.clone(),

@@ -42,6 +42,8 @@ impl Login {
             mailer: mailer.clone(),
             kyc: store.clone(),
             documents: store.clone(),
+            exports: store.clone(),
+            export_queue: store.clone(),
         };
         let env = test_login_env(&[("AUTH_IP_LIMIT_PER_MINUTE", "20")]);
         let config = login::LoginConfig::from_env(&env).expect("test config is valid");

@@ -29,7 +29,7 @@ fn app_over(sdk: &aws_config::SdkConfig) -> (App, DynamoStore) {
         sdk,
         tables,
         &mail,
-        login::KycErasureSettings::from_env(&ProcessEnv).unwrap(),
+        login::AccountDataSettings::from_env(&ProcessEnv).unwrap(),
     );
     let config = LoginConfig::from_env(&ProcessEnv).unwrap();
     (App::new(config, ports, Arc::new(SystemClock)), store)
@@ -182,7 +182,7 @@ async fn concurrent_refreshes_with_one_token_leave_no_two_live_tokens() {
         &sdk,
         tables,
         &MailSettings::from_env(&ProcessEnv).unwrap(),
-        login::KycErasureSettings::from_env(&ProcessEnv).unwrap(),
+        login::AccountDataSettings::from_env(&ProcessEnv).unwrap(),
     );
     let mut config = LoginConfig::from_env(&ProcessEnv).unwrap();
     config.policy.refresh_grace_seconds = 0;

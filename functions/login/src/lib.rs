@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use aws_adapters::{
     load_sdk_config, DynamoKyc, DynamoStore, MailSettings, S3Documents, SdkConfig, SesMailer,
-    TableNames,
+    SqsQueue, TableNames,
 };
 use edge::lambda::{HttpApp, HttpShell};
 use lambda_http::{Body, Request, Response};
@@ -17,7 +17,7 @@ use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, Env};
 
 pub use routes::{AuthRoute, ROUTER};
-pub use settings::{KycErasureSettings, LoginConfig, Settings};
+pub use settings::{AccountDataSettings, LoginConfig, Settings};
 
 /// Everything built once per cold start and borrowed by each request.
 pub struct App {
@@ -60,7 +60,12 @@ impl App {
     /// The composition root: the AWS adapters (DynamoDB, SES) under `settings`.
     pub async fn from_settings(settings: Settings) -> Self {
         let sdk = load_sdk_config().await;
-        let (ports, _) = aws_ports(&sdk, settings.tables, &settings.login.mail, settings.kyc);
+        let (ports, _) = aws_ports(
+            &sdk,
+            settings.tables,
+            &settings.login.mail,
+            settings.account_data,
+        );
         Self::new(settings.login, ports, Arc::new(SystemClock)).with_cors(settings.cors)
     }
 }
@@ -75,13 +80,14 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         .await
 }
 
-/// The auth ports on DynamoDB, SES and (for a deleted account's KYC) S3,
-/// with the store (for its request count).
+/// The auth ports on DynamoDB, SES, S3 (a deleted account's KYC, the data
+/// exports) and SQS (export requests), with the store (for its request
+/// count).
 pub fn aws_ports(
     sdk: &SdkConfig,
     tables: TableNames,
     mail: &MailSettings,
-    kyc: KycErasureSettings,
+    account_data: AccountDataSettings,
 ) -> (AuthPorts, DynamoStore) {
     let store = DynamoStore::new(sdk, tables);
     let shared = Arc::new(store.clone());
@@ -91,8 +97,10 @@ pub fn aws_ports(
         liveness: shared.clone(),
         attempts: shared,
         mailer: Arc::new(SesMailer::new(sdk, mail)),
-        kyc: Arc::new(DynamoKyc::new(sdk, kyc.table)),
-        documents: Arc::new(S3Documents::from_settings(sdk, kyc.bucket)),
+        kyc: Arc::new(DynamoKyc::new(sdk, account_data.table)),
+        documents: Arc::new(S3Documents::from_settings(sdk, account_data.bucket)),
+        exports: Arc::new(store.clone()),
+        export_queue: Arc::new(SqsQueue::new(sdk, account_data.export_queue_url)),
     };
     (ports, store)
 }

@@ -9,7 +9,7 @@ use shared::auth::recovery::RecoveryLimits;
 use shared::auth::service::REFRESH_GRACE_SECONDS;
 use shared::auth::tokens::TokenSigner;
 use shared::auth::{AccessConfig, AuthPolicy};
-use shared::config::{flag_or, parsed_or, ConfigError, Env};
+use shared::config::{flag_or, parsed_or, required, ConfigError, Env};
 use shared::kyc::pii::PiiKeys;
 use shared::ratelimit::WindowLimit;
 
@@ -17,36 +17,40 @@ use shared::ratelimit::WindowLimit;
 pub struct Settings {
     pub login: LoginConfig,
     pub tables: TableNames,
-    pub kyc: KycErasureSettings,
+    pub account_data: AccountDataSettings,
     pub cors: CorsPolicy,
 }
 
-/// Where a deleted account's KYC records and documents are, for their
-/// erasure.
-pub struct KycErasureSettings {
+/// Where an account's data lives beyond the auth tables: its KYC records
+/// and documents (erased with the account) and its data exports (queued on
+/// `EXPORT_QUEUE_URL`, stored in the documents bucket under `exports/`).
+pub struct AccountDataSettings {
     pub table: String,
     pub bucket: BucketSettings,
+    pub export_queue_url: String,
 }
 
-impl KycErasureSettings {
-    /// Reads `KYC_TABLE` and `KYC_BUCKET` (with `KYC_SSE`, `KYC_KMS_KEY_ID`).
+impl AccountDataSettings {
+    /// Reads `KYC_TABLE`, `KYC_BUCKET` (with `KYC_SSE`, `KYC_KMS_KEY_ID`)
+    /// and `EXPORT_QUEUE_URL`.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         Ok(Self {
             table: DynamoKyc::table_from_env(env)?,
             bucket: BucketSettings::from_env(env)?,
+            export_queue_url: required(env, "EXPORT_QUEUE_URL")?,
         })
     }
 }
 
 impl Settings {
     /// Reads the login settings (see [`LoginConfig::from_env`]), the tables
-    /// (`USERS_TABLE`, `SESSIONS_TABLE`, `COUNTERS_TABLE`), the KYC store
-    /// (see [`KycErasureSettings::from_env`]) and `CORS_ALLOWED_ORIGINS`.
+    /// (`USERS_TABLE`, `SESSIONS_TABLE`, `COUNTERS_TABLE`), the account data
+    /// (see [`AccountDataSettings::from_env`]) and `CORS_ALLOWED_ORIGINS`.
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
         Ok(Self {
             login: LoginConfig::from_env(env)?,
             tables: TableNames::from_env(env)?,
-            kyc: KycErasureSettings::from_env(env)?,
+            account_data: AccountDataSettings::from_env(env)?,
             cors: CorsPolicy::from_env(env)?,
         })
     }

@@ -199,6 +199,8 @@ async fn a_session_started_before_the_cap_was_lowered_ends_at_the_new_cap() {
                 mailer: long.mailer.clone(),
                 kyc: long.store.clone(),
                 documents: long.store.clone(),
+                exports: long.store.clone(),
+                export_queue: long.store.clone(),
             },
             long.clock.clone(),
         ),

@@ -9,6 +9,7 @@ mod audit;
 mod batch;
 mod db;
 pub mod dynamo;
+mod exports;
 pub mod flags;
 pub mod inbox;
 mod item;
@@ -26,6 +27,7 @@ pub mod wallet;
 
 pub use admin::{AdminTables, DynamoAdmin};
 pub use dynamo::{DynamoStore, TableNames};
+pub use exports::{AUDIT_BY_TARGET_INDEX, WALLET_BY_USER_INDEX};
 pub use flags::DynamoFlags;
 pub use inbox::DynamoInbox;
 pub use kyc::DynamoKyc;

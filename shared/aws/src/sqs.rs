@@ -5,9 +5,12 @@ use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::json;
 
 use shared::config::{required, ConfigError, Env};
-use shared::ports::{RetryScheduler, ReviewQueue, StoreError, WebhookQueue};
+use shared::ports::{
+    ExportJob, ExportQueue, RetryScheduler, ReviewQueue, StoreError, WebhookQueue,
+};
 
-/// Sends JSON messages to one SQS queue (fraud reviews or webhook events).
+/// Sends JSON messages to one SQS queue (fraud reviews, webhook events or
+/// export requests).
 #[derive(Clone)]
 pub struct SqsQueue {
     client: aws_sdk_sqs::Client,
@@ -44,6 +47,15 @@ impl ReviewQueue for SqsQueue {
     async fn enqueue_review(&self, recharge_id: &str, user_id: &str) -> Result<(), StoreError> {
         self.send_json(json!({ "recharge_id": recharge_id, "user_id": user_id }).to_string())
             .await
+    }
+}
+
+#[async_trait]
+impl ExportQueue for SqsQueue {
+    async fn enqueue_export(&self, job: &ExportJob) -> Result<(), StoreError> {
+        let body =
+            serde_json::to_string(job).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.send_json(body).await
     }
 }
 

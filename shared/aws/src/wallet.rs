@@ -51,8 +51,8 @@ impl WalletTables {
 /// Wallet state on DynamoDB.
 #[derive(Clone)]
 pub struct DynamoWallet {
-    db: Db,
-    tables: WalletTables,
+    pub(crate) db: Db,
+    pub(crate) tables: WalletTables,
     batches: BatchReader,
     /// Users and sessions tables, for reading a caller's session with the rest.
     session_tables: Option<(String, String)>,
@@ -64,12 +64,26 @@ fn json_of<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError>
         .map_err(|e| StoreError::Unavailable(format!("serialise: {e}")))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     serde_json::from_str(&get_s(item, "data")?)
         .map_err(|e| StoreError::Unavailable(format!("stored record unreadable: {e}")))
 }
 
-fn profile_key(user_id: &str) -> String {
+/// The recharge a `RECHARGE#<id>` item holds (its `status` and `refunded`
+/// attributes are newer than its JSON).
+pub(crate) fn recharge_from(item: &Item) -> Result<Recharge, StoreError> {
+    let mut recharge: Recharge = from_json(item)?;
+    if let Some(status) = opt_s(item, "status") {
+        recharge.status = serde_json::from_value(serde_json::Value::String(status))
+            .map_err(|e| StoreError::Unavailable(format!("stored status unreadable: {e}")))?;
+    }
+    if let Some(refunded) = opt_n(item, "refunded") {
+        recharge.refunded = refunded;
+    }
+    Ok(recharge)
+}
+
+pub(crate) fn profile_key(user_id: &str) -> String {
     format!("PROFILE#{user_id}")
 }
 
@@ -312,15 +326,7 @@ impl WalletStore for DynamoWallet {
         else {
             return Ok(None);
         };
-        let mut recharge: Recharge = from_json(&item)?;
-        if let Some(status) = opt_s(&item, "status") {
-            recharge.status = serde_json::from_value(serde_json::Value::String(status))
-                .map_err(|e| StoreError::Unavailable(format!("stored status unreadable: {e}")))?;
-        }
-        if let Some(refunded) = opt_n(&item, "refunded") {
-            recharge.refunded = refunded;
-        }
-        Ok(Some(recharge))
+        recharge_from(&item).map(Some)
     }
 
     async fn apply_payment(

@@ -40,6 +40,7 @@ impl AuthService {
         self.reauthenticate(&user, &caller, deletion.password, &deletion.factor)
             .await?;
         let now = self.clock.now();
+        self.delete_export(&user.user_id).await?;
         let erased =
             erase_user_kyc(&*self.ports.kyc, &*self.ports.documents, &user.user_id, now).await?;
         self.send_best_effort(&OutgoingEmail {

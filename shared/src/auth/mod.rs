@@ -5,6 +5,7 @@ pub mod access;
 pub mod deletion;
 pub mod email;
 pub mod error;
+pub mod export;
 pub mod liveness;
 pub mod lockout;
 pub mod mfa;

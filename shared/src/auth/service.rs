@@ -29,8 +29,8 @@ use crate::clock::Clock;
 use crate::ids::DeviceId;
 use crate::kyc::pii::PiiKeys;
 use crate::ports::{
-    AttemptStore, DocumentStore, KycStore, Mailer, OutgoingEmail, SessionLiveness, SessionStore,
-    StoreError, UserStore,
+    AttemptStore, DocumentStore, ExportQueue, ExportStore, KycStore, Mailer, OutgoingEmail,
+    SessionLiveness, SessionStore, StoreError, UserStore,
 };
 use crate::ratelimit::WindowLimit;
 use crate::validation::FieldIssue;
@@ -94,6 +94,9 @@ pub struct AuthPorts {
     /// A deleted account's KYC submissions and documents, for their erasure.
     pub kyc: Arc<dyn KycStore>,
     pub documents: Arc<dyn DocumentStore>,
+    /// The account's data export requests and their queue.
+    pub exports: Arc<dyn ExportStore>,
+    pub export_queue: Arc<dyn ExportQueue>,
 }
 
 /// A caller's request context the flows need.

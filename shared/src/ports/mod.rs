@@ -7,6 +7,7 @@
 mod admin;
 mod auth;
 mod error;
+mod export;
 mod flags;
 mod kyc;
 mod mail;
@@ -18,6 +19,9 @@ mod webhook;
 pub use admin::{AdminChange, AdminStore, AuditLog, KycDecisionCommit, ProfileChange};
 pub use auth::{AttemptStore, SessionLiveness, SessionStore, UserStore, MAX_LISTED_SESSIONS};
 pub use error::StoreError;
+pub use export::{
+    AccountRecords, ExportJob, ExportQueue, ExportRequest, ExportStore, WalletRecords,
+};
 pub use flags::FlagStore;
 pub use kyc::{DocumentStore, KycStore};
 pub use mail::{MailError, Mailer, OutgoingEmail};

@@ -467,6 +467,8 @@ pub fn memory_auth_ports(
         mailer: std::sync::Arc::new(crate::memory::MemoryMailer::new()),
         kyc: store.clone(),
         documents: store.clone(),
+        exports: store.clone(),
+        export_queue: store.clone(),
     }
 }
 

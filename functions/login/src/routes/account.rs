@@ -1,6 +1,6 @@
 //! Verification, recovery and the account's life: `email/verify`,
 //! `email/resend`, `email/change`, `password/forgot`, `password/reset`,
-//! `account/delete`.
+//! `account/delete`, `account/export`.
 
 use edge::http::{empty_response, json_response, parse_json, RequestMeta};
 use edge::lambda::Served;
@@ -9,6 +9,7 @@ use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::json;
 use shared::auth::deletion::AccountDeletion;
+use shared::auth::export::ExportAsk;
 use shared::auth::mfa::Presented;
 use shared::auth::recovery::EmailChange;
 use shared::auth::AuthService;
@@ -41,6 +42,9 @@ struct DeleteBody {
     #[serde(default)]
     backup_code: Option<String>,
 }
+
+/// The re-authentication an export request carries.
+type ExportBody = DeleteBody;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -173,6 +177,46 @@ pub(super) async fn delete_account(
         .await?;
     Ok((
         empty_response(StatusCode::NO_CONTENT, &meta.request_id),
+        Some(principal.sub),
+    ))
+}
+
+/// Queues an export of the caller's account data: 202 with its status.
+pub(super) async fn request_export(
+    service: &AuthService,
+    req: &Request,
+    meta: &RequestMeta,
+) -> Served {
+    let principal = authenticate(service, req, meta)?;
+    let body: ExportBody = parse_json(req)?;
+    let ask = ExportAsk {
+        password: &body.password,
+        factor: Presented {
+            totp_code: body.totp_code.as_deref(),
+            backup_code: body.backup_code.as_deref(),
+        },
+    };
+    let status = service
+        .request_export(&principal, &ask, meta.source_ip)
+        .await?;
+    Ok((
+        json_response(StatusCode::ACCEPTED, &status, &meta.request_id),
+        Some(principal.sub),
+    ))
+}
+
+/// The caller's current export: 200 with a download link once ready, 404
+/// when none was asked for.
+pub(super) async fn export_status(
+    service: &AuthService,
+    req: &Request,
+    meta: &RequestMeta,
+) -> Served {
+    let principal = authenticate(service, req, meta)?;
+    no_body(req)?;
+    let status = service.export_status(&principal).await?;
+    Ok((
+        json_response(StatusCode::OK, &status, &meta.request_id),
         Some(principal.sub),
     ))
 }

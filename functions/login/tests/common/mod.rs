@@ -52,6 +52,8 @@ impl Harness {
             mailer: mailer.clone(),
             kyc: store.clone(),
             documents: store.clone(),
+            exports: store.clone(),
+            export_queue: store.clone(),
         };
         let config = LoginConfig::from_env(&test_env(overrides)).expect("test config is valid");
         Self {

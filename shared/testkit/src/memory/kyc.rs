@@ -215,6 +215,12 @@ impl MemoryStore {
         keys.sort();
         keys
     }
+
+    /// The bytes of the stored document `key`.
+    pub fn document_bytes(&self, key: &str) -> Option<Bytes> {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.kyc.documents.get(key).map(|(bytes, _)| bytes.clone())
+    }
 }
 
 #[async_trait]

@@ -28,6 +28,7 @@ use shared::wallet::model::{Recharge, RechargeStatus, WalletProfile};
 use shared::wallet::velocity::Tally;
 use shared::webhook::event::ProviderEvent;
 
+mod export;
 mod kyc;
 
 #[derive(Default)]
@@ -57,6 +58,8 @@ struct State {
     retries: Vec<(String, i32)>,
     queue_down: bool,
     kyc: kyc::KycState,
+    exports: HashMap<String, shared::ports::ExportRequest>,
+    export_jobs: Vec<shared::ports::ExportJob>,
 }
 
 /// Spends `factor` on `user`, or `Conflict` if it was used.
