@@ -26,6 +26,13 @@ async fn dynamodb_store_keeps_the_port_contract() {
     full_contract(store.clone(), store.clone(), store.clone(), store).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_export_requests_keep_the_contract() {
+    let store = store().await;
+    testkit::export_contract::export_store_contract(store.clone()).await;
+    testkit::export_contract::export_claim_race_contract(store, 8).await;
+}
+
 fn mail_settings() -> MailSettings {
     MailSettings::from_env(&ProcessEnv)
         .expect("tests/run.sh sets MAIL_FROM and MAIL_CONFIGURATION_SET")

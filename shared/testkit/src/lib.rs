@@ -3,6 +3,7 @@
 
 pub mod account_contract;
 pub mod contract;
+pub mod export_contract;
 pub mod kyc_contract;
 pub mod memory;
 pub mod multipart;
