@@ -240,6 +240,22 @@ impl Stack {
                 on("login-revoke-session").path(&format!("/v1/auth/sessions/{other_session}")),
             ),
             ("DELETE /v1/auth/sessions", on("login-revoke-others")),
+            ("POST /v1/auth/totp/disable", on("login-totp-disable")),
+            ("POST /v1/auth/totp/backup-codes", on("login-backup-codes")),
+            ("POST /v1/auth/step-up", on("login-step-up")),
+            ("POST /v1/auth/email/change", on("login-change-email")),
+            (
+                "POST /v1/auth/account/delete",
+                on("login-delete-account").body(json!({ "password": PASSWORD })),
+            ),
+            (
+                "POST /v1/auth/account/export",
+                on("login-account-export").body(json!({ "password": PASSWORD })),
+            ),
+            (
+                "GET /v1/auth/account/export",
+                on("login-account-export-status"),
+            ),
         ];
         for (what, ev) in login_routes {
             replies.push((what.to_string(), self.login_call(ev).await));
@@ -290,6 +306,10 @@ impl Stack {
         assert!(
             self.store.money_audit().is_empty(),
             "after {how}: no recharge or limit change was written"
+        );
+        assert!(
+            self.store.export_jobs().is_empty(),
+            "after {how}: no data export was queued"
         );
         let me = self
             .login_call(
