@@ -276,12 +276,13 @@ PY
   totp_secret=$(echo "$secret" | sed -n 1p)
   token=$(echo "$secret" | sed -n 2p)
   code=$(totp "$totp_secret")
-  SMOKE_TOKEN="$token" python3 - "$LOGIN_BASE" "$code" <<'PY' >&2 || return 1
+  SMOKE_TOKEN="$token" SMOKE_PASSWORD="$password" python3 - "$LOGIN_BASE" "$code" <<'PY' >&2 || return 1
 import json, os, sys, urllib.error, urllib.request
 base, code = sys.argv[1:]
 token = os.environ["SMOKE_TOKEN"]
+body = {"password": os.environ["SMOKE_PASSWORD"], "code": code}
 request = urllib.request.Request(
-    base + "/totp/confirm", method="POST", data=json.dumps({"code": code}).encode(),
+    base + "/totp/confirm", method="POST", data=json.dumps(body).encode(),
     headers={"Content-Type": "application/json", "X-Device-Id": "smoke-enrol-0001",
              "Authorization": "Bearer " + token})
 try:

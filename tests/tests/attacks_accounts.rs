@@ -221,7 +221,7 @@ impl Stack {
             ("POST /v1/auth/totp/enroll", on("login-totp-enroll")),
             (
                 "POST /v1/auth/totp/confirm",
-                on("login-totp-confirm").body(json!({"code": "123456"})),
+                on("login-totp-confirm").body(json!({ "password": PASSWORD, "code": "123456"})),
             ),
             (
                 "POST /v1/auth/email/resend",
@@ -687,7 +687,7 @@ async fn enrol(stack: &Stack, user: &Signed) -> String {
             event("login-totp-confirm")
                 .bearer(user.access())
                 .device(user.device)
-                .body(json!({ "code": code })),
+                .body(json!({ "password": PASSWORD, "code": code })),
         )
         .await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.body);

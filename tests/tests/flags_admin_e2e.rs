@@ -201,7 +201,7 @@ impl Stack {
         let now = SystemClock.now();
         let code = code_at(&secret, now).unwrap();
         let confirm = event("login-totp-confirm")
-            .body(json!({ "code": code }))
+            .body(json!({ "password": PASSWORD, "code": code }))
             .bearer(&first)
             .device(device);
         assert_eq!(self.login_call(confirm).await.status, 200);

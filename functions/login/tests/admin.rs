@@ -33,7 +33,7 @@ async fn enrol(h: &Harness, access: &str) -> String {
         .call(
             event("totp-confirm")
                 .bearer(access)
-                .body(json!({ "code": code })),
+                .body(json!({ "password": PASSWORD, "code": code })),
         )
         .await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.body);

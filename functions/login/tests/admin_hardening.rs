@@ -31,7 +31,7 @@ async fn enrolled_admin(h: &Harness) -> String {
         .call(
             event("totp-confirm")
                 .bearer(access)
-                .body(json!({ "code": code })),
+                .body(json!({ "password": PASSWORD, "code": code })),
         )
         .await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.body);

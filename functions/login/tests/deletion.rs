@@ -87,7 +87,7 @@ async fn an_enrolled_account_is_deleted_with_a_second_factor() {
         .call(
             event("totp-confirm")
                 .bearer(access)
-                .body(json!({ "code": first })),
+                .body(json!({ "password": PASSWORD, "code": first })),
         )
         .await;
     let backup = confirmed.body["backup_codes"][0]

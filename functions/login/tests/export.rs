@@ -233,7 +233,7 @@ async fn an_enrolled_account_asks_with_a_second_factor_spent_once() {
         .call(
             event("totp-confirm")
                 .bearer(access)
-                .body(json!({ "code": first })),
+                .body(json!({ "password": PASSWORD, "code": first })),
         )
         .await;
     let backup = confirmed.body["backup_codes"][0]

@@ -25,7 +25,7 @@ async fn enrolled(h: &Harness, email: &str) -> (String, Vec<String>, Value) {
         .call(
             event("totp-confirm")
                 .bearer(access)
-                .body(json!({ "code": code })),
+                .body(json!({ "password": PASSWORD, "code": code })),
         )
         .await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.body);
@@ -367,4 +367,33 @@ async fn successful_step_ups_never_lock_the_account() {
         401,
         "not locked: a wrong code is just wrong"
     );
+}
+
+#[tokio::test]
+async fn a_stolen_access_token_cannot_put_its_own_second_factor_on_the_account() {
+    let h = Harness::new();
+    let pair = h.signed_in(EMAIL).await;
+    let access = pair["access_token"].as_str().unwrap();
+    let started = h.call(event("totp-enroll").bearer(access)).await;
+    let secret = started.body["secret"].as_str().unwrap().to_string();
+    let attempt = |body: Value| async {
+        h.call(event("totp-confirm").bearer(access).body(body))
+            .await
+    };
+    let without = attempt(json!({ "code": now_code(&h, &secret) })).await;
+    assert_eq!(without.status, 400, "the password is required");
+    let wrong = attempt(json!({ "password": "a guess", "code": now_code(&h, &secret) })).await;
+    assert_eq!((wrong.status, code(&wrong)), (401, "INVALID_CREDENTIALS"));
+    let user = h.store.user_by_email(EMAIL).await.unwrap().unwrap();
+    assert!(
+        user.totp.secret.is_none() && user.totp.backup_codes.is_empty(),
+        "nothing was enrolled"
+    );
+    let signed_in = h.login(EMAIL, PASSWORD).await;
+    assert_eq!(
+        signed_in.status, 200,
+        "sign-in still needs only the password"
+    );
+    let right = attempt(json!({ "password": PASSWORD, "code": now_code(&h, &secret) })).await;
+    assert_eq!(right.status, 200, "{}", right.body);
 }

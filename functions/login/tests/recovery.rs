@@ -304,7 +304,7 @@ async fn an_enrolled_account_changes_its_address_with_a_second_factor() {
         .call(
             event("totp-confirm")
                 .bearer(access)
-                .body(json!({ "code": code_now })),
+                .body(json!({ "password": PASSWORD, "code": code_now })),
         )
         .await;
     assert_eq!(confirmed.status, 200);

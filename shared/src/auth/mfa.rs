@@ -363,11 +363,14 @@ impl AuthService {
         })
     }
 
-    /// Confirms the pending secret with a current code: TOTP is required at
-    /// sign-in from now on, and ten backup codes are answered, once.
+    /// Confirms the pending secret with the password and a current code:
+    /// TOTP is required at sign-in from now on, and ten backup codes are
+    /// answered, once. (The password keeps a stolen access token from
+    /// putting a second factor of its own on the account.)
     pub async fn totp_confirm(
         &self,
         principal: &Principal,
+        password: &str,
         code: &str,
         ip: Option<IpAddr>,
     ) -> Result<BackupCodes, AuthError> {
@@ -384,6 +387,10 @@ impl AuthService {
             ip,
         };
         let account = self.counted(&user, &caller).await?;
+        if password.len() > 1024 || !self.passwords.verify(password, Some(&user.password_hash)) {
+            self.record_failure(&account.key, Some(&user)).await?;
+            return Err(AuthError::InvalidCredentials);
+        }
         let secret =
             open_secret(&self.totp_keys, &user.user_id, &pending).ok_or(AuthError::Unavailable)?;
         let Some(step) = totp::matching_step(&secret, code, now) else {

@@ -21,6 +21,13 @@ struct CodeBody {
     code: String,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfirmBody {
+    password: String,
+    code: String,
+}
+
 /// A second factor: a TOTP code or a backup code.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,12 +92,13 @@ pub(super) async fn enroll(service: &AuthService, req: &Request, meta: &RequestM
     ))
 }
 
-/// Confirms enrolment with a code: the backup codes, shown once.
+/// Confirms enrolment with the password and a code: the backup codes,
+/// shown once.
 pub(super) async fn confirm(service: &AuthService, req: &Request, meta: &RequestMeta) -> Served {
     let principal = authenticate(service, req, meta)?;
-    let body: CodeBody = parse_json(req)?;
+    let body: ConfirmBody = parse_json(req)?;
     let codes = service
-        .totp_confirm(&principal, &body.code, meta.source_ip)
+        .totp_confirm(&principal, &body.password, &body.code, meta.source_ip)
         .await?;
     Ok((
         json_response(StatusCode::OK, &codes, &meta.request_id),
