@@ -567,15 +567,17 @@ def check_iam(template, output, stats, problems):
 # ---------- table writes: deletes and the audit chains ----------
 
 # Where each function may DeleteItem, as {table: LeadingKeys patterns or None
-# for the whole table}: login and admin clear lockout counters (LOCK#<digest>,
+# for the whole table}; a statement must be bound to some of those patterns
+# and no other: login and admin clear lockout counters (LOCK#<digest>,
 # shared/src/auth/lockout.rs) and nothing else of the counters table, which
 # also holds everyone's velocity counters (VEL#...); login spends emailed
-# tokens (OTT#<hash>) and nothing else of the sessions table, and erases a
+# tokens (OTT#<hash>) and withdraws an account's export request
+# (EXPORT#<id>) and nothing else of the sessions table, and erases a
 # deleted account's KYC record and submissions; recharge
 # releases its own idempotency records, admin erases KYC submissions. Every
 # other DeleteItem is a finding.
 DELETE_ITEM = {
-    "LoginFunction": {"CountersTable": ["LOCK#*"], "SessionsTable": ["OTT#*"], "KycTable": ["SUB#*", "USER#*"]},
+    "LoginFunction": {"CountersTable": ["LOCK#*"], "SessionsTable": ["EXPORT#*", "OTT#*"], "KycTable": ["SUB#*", "USER#*"]},
     "RechargeFunction": {"WalletTable": ["IDEM#*"]},
     "AdminFunction": {"CountersTable": ["LOCK#*"], "KycTable": None},
 }
@@ -621,7 +623,7 @@ def check_table_writes(output, problems):
             for table in sorted(tables):
                 if table not in allowed:
                     problems.append(f"{where} allows dynamodb:DeleteItem on {table}, which it never deletes from")
-                elif allowed[table] is not None and keys != sorted(allowed[table]):
+                elif allowed[table] is not None and (keys is None or not set(keys) <= set(allowed[table])):
                     problems.append(f"{where}: dynamodb:DeleteItem on {table} not bound to LeadingKeys {allowed[table]} (found {keys})")
         if "AuditTable" in tables and actions & AUDIT_WRITE_ACTIONS and lid != "AdminFunction":
             wanted = AUDIT_PARTITIONS.get(lid)
@@ -1241,7 +1243,11 @@ SELF_TESTS = [
     ("an API permission on login for a flags route", _api_permission("LoginFunction", "${Api}/*/GET/v1/flags"), "that route is an Api event of FlagsFunction"),
     ("no prod rule for AlarmTopicArn", _without_prod_alarm_rule, "Rules.ProdNeedsAlarmTopic is missing"),
     ("DeleteItem on users and sessions for login", _login_deletes_sessions, "LoginFunction: statement None allows dynamodb:DeleteItem on UsersTable"),
-    ("login's token deletes widened to the whole sessions table", _drop_condition("LoginFunction", "SpendEmailedTokens"), "LoginFunction: statement SpendEmailedTokens: dynamodb:DeleteItem on SessionsTable not bound to LeadingKeys ['OTT#*']"),
+    ("login's token deletes widened to the whole sessions table", _drop_condition("LoginFunction", "SpendEmailedTokens"), "LoginFunction: statement SpendEmailedTokens: dynamodb:DeleteItem on SessionsTable not bound to LeadingKeys ['EXPORT#*', 'OTT#*']"),
+    ("login's export deletes widened to the whole sessions table", _drop_condition("LoginFunction", "WithdrawOwnExport"), "LoginFunction: statement WithdrawOwnExport: dynamodb:DeleteItem on SessionsTable not bound to LeadingKeys ['EXPORT#*', 'OTT#*']"),
+    ("login's export deletes widened to sessions", _leading_keys("LoginFunction", "WithdrawOwnExport", ["EXPORT#*", "SESSION#*"]), "LoginFunction: statement WithdrawOwnExport: dynamodb:DeleteItem on SessionsTable not bound to LeadingKeys ['EXPORT#*', 'OTT#*'] (found ['EXPORT#*', 'SESSION#*'])"),
+    ("DeleteItem on export requests for the export worker", _add_statement("AccountExportFunction", {"Effect": "Allow", "Action": "dynamodb:DeleteItem", "Resource": {"Fn::GetAtt": ["SessionsTable", "Arn"]}, "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EXPORT#*"]}}}), "AccountExportFunction: statement None allows dynamodb:DeleteItem on SessionsTable, which it never deletes from"),
+    ("the audit table written by the export worker", _add_statement("AccountExportFunction", {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": {"Fn::GetAtt": ["AuditTable", "Arn"]}}), "AccountExportFunction: statement None writes the audit table"),
     ("DeleteItem on the whole wallet table for recharge", _drop_condition("RechargeFunction", "ReleaseIdempotencyKeys"), "dynamodb:DeleteItem on WalletTable not bound to LeadingKeys"),
     ("DeleteItem on the whole counters table for login", _drop_condition("LoginFunction", "ClearOwnLockout"), "LoginFunction: statement ClearOwnLockout: dynamodb:DeleteItem on CountersTable not bound to LeadingKeys ['LOCK#*']"),
     ("login's counters delete widened to velocity counters", _leading_keys("LoginFunction", "ClearOwnLockout", ["LOCK#*", "VEL#*"]), "LoginFunction: statement ClearOwnLockout: dynamodb:DeleteItem on CountersTable not bound to LeadingKeys ['LOCK#*']"),
@@ -1258,9 +1264,12 @@ SELF_TESTS = [
     ("Lambda back in the tables-and-queues key statement", _key_statement("AccountPrincipalsThroughTablesAndQueues", _lambda_with_tables), "mixes Lambda with other services"),
     ("Lambda grants on the data key for anything", _key_statement("LambdaGrantsForAwsResources", lambda s: s["Condition"].pop("Bool")), "kms:CreateGrant through Lambda without kms:GrantIsForAWSResource"),
     ("the review queue hidden 60 s for a 30 s worker", _queue_property("ReviewQueue", "VisibilityTimeout", 60), "ReviewQueue: VisibilityTimeout 60 under 6 × FraudReviewWorkerFunction's Timeout 30"),
+    ("the export queue on SQS's 30 s default visibility", _queue_property("ExportQueue", "VisibilityTimeout"), "ExportQueue: VisibilityTimeout 30 under 6 × AccountExportFunction's Timeout 30"),
     ("the webhook queue on SQS's 30 s default visibility", _queue_property("WebhookQueue", "VisibilityTimeout"), "WebhookQueue: VisibilityTimeout 30 under 6 × WebhookWorkerFunction's Timeout 30"),
     ("the webhook worker's timeout raised past its queue's visibility", _function_property("WebhookWorkerFunction", "Timeout", 60), "WebhookQueue: VisibilityTimeout 180 under 6 × WebhookWorkerFunction's Timeout 60"),
     ("review events without MaximumConcurrency", _without_maximum_concurrency("FraudReviewWorkerFunction", "Reviews"), "FraudReviewWorkerFunctionReviews: no ScalingConfig.MaximumConcurrency"),
+    ("export events without MaximumConcurrency", _without_maximum_concurrency("AccountExportFunction", "Exports"), "AccountExportFunctionExports: no ScalingConfig.MaximumConcurrency"),
+    ("the export worker sending without the configuration set", _env("AccountExportFunction", "MAIL_CONFIGURATION_SET"), "AccountExportFunction: MAIL_CONFIGURATION_SET is None"),
     ("webhook events without MaximumConcurrency", _without_maximum_concurrency("WebhookWorkerFunction", "ProviderEvents"), "WebhookWorkerFunctionProviderEvents: no ScalingConfig.MaximumConcurrency"),
     ("the review worker throttled by reserved concurrency", _function_property("FraudReviewWorkerFunction", "ReservedConcurrentExecutions", {"Fn::If": ["ReservesConcurrency", 2, {"Ref": "AWS::NoValue"}]}), "FraudReviewWorkerFunction: reserved concurrency 2 below MaximumConcurrency 5"),
 ]

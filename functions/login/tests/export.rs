@@ -69,7 +69,7 @@ async fn asking_needs_the_password_and_a_refusal_queues_nothing() {
     let pair = h.verified(EMAIL).await;
     let access = pair["access_token"].as_str().unwrap();
     let none = status(&h, access).await;
-    assert_eq!((none.status, code(&none)), (404, "NOT_FOUND"));
+    assert_eq!((none.status, code(&none)), (404, "NO_EXPORT"));
     let wrong = ask(&h, access, json!({"password": "not my password"})).await;
     assert_eq!((wrong.status, code(&wrong)), (401, "INVALID_CREDENTIALS"));
     let extra = ask(&h, access, json!({"password": PASSWORD, "all": true})).await;

@@ -81,6 +81,11 @@ impl From<AuthError> for ApiError {
                 "This action is not allowed for this account.",
             ),
             NotFound => ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such session."),
+            NoExport => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NO_EXPORT",
+                "No data export was asked for.",
+            ),
             Conflict(code) => ApiError::new(
                 StatusCode::CONFLICT,
                 code,
@@ -356,6 +361,7 @@ mod tests {
             (AuthError::IpNotAllowed, (403, "IP_NOT_ALLOWED", None)),
             (AuthError::Forbidden, (403, "FORBIDDEN", None)),
             (AuthError::NotFound, (404, "NOT_FOUND", None)),
+            (AuthError::NoExport, (404, "NO_EXPORT", None)),
             (
                 AuthError::Conflict("EMAIL_TAKEN"),
                 (409, "EMAIL_TAKEN", None),

@@ -42,6 +42,8 @@ pub enum AuthError {
     Forbidden,
     #[error("not found")]
     NotFound,
+    #[error("no data export was asked for")]
+    NoExport,
     #[error("conflict: {0}")]
     Conflict(&'static str),
     #[error("dependency unavailable")]

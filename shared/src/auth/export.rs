@@ -144,7 +144,7 @@ impl AuthService {
     }
 
     /// The caller's current export, with a download link once it is ready
-    /// (`NotFound` when none was asked for).
+    /// (`NoExport` when none was asked for).
     pub async fn export_status(&self, principal: &Principal) -> Result<ExportStatus, AuthError> {
         self.live_session(principal).await?;
         let request = self
@@ -152,7 +152,7 @@ impl AuthService {
             .exports
             .export_request(&principal.sub)
             .await?
-            .ok_or(AuthError::NotFound)?;
+            .ok_or(AuthError::NoExport)?;
         let mut status = ExportStatus::pending(&request);
         let (Some(ready_at), Some(key)) = (request.ready_at, request.object_key.as_deref()) else {
             return Ok(status);

@@ -9,7 +9,8 @@ pub mod worker;
 /// An account may ask for one export per this many seconds.
 pub const EXPORT_INTERVAL_SECONDS: i64 = 24 * 3600;
 /// A finished export can be downloaded for this long (the bucket's
-/// lifecycle rule removes the object a day later at the latest).
+/// lifecycle rule removes the object after a day, rounded up to the next
+/// midnight UTC: within two days).
 pub const EXPORT_KEPT_SECONDS: i64 = 24 * 3600;
 /// A download link is valid this long.
 pub const EXPORT_LINK_SECONDS: u64 = 600;
