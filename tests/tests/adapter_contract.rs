@@ -33,6 +33,17 @@ async fn dynamodb_export_requests_keep_the_contract() {
     testkit::export_contract::export_claim_race_contract(store, 8).await;
 }
 
+#[tokio::test]
+async fn dynamodb_audit_reads_about_an_account_keep_the_contract() {
+    use aws_adapters::{AdminTables, DynamoAdmin, DynamoWallet, WalletTables};
+    endpoint();
+    let sdk = load_sdk_config().await;
+    let admin = DynamoAdmin::new(&sdk, AdminTables::from_env(&ProcessEnv).unwrap())
+        .in_namespace(&shared::auth::secrets::new_id());
+    let records = DynamoWallet::new(&sdk, WalletTables::from_env(&ProcessEnv).unwrap());
+    testkit::export_contract::account_audit_contract(Arc::new(admin), Arc::new(records)).await;
+}
+
 fn mail_settings() -> MailSettings {
     MailSettings::from_env(&ProcessEnv)
         .expect("tests/run.sh sets MAIL_FROM and MAIL_CONFIGURATION_SET")

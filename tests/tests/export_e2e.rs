@@ -17,11 +17,12 @@ const PASSWORD: &str = "violet tangerine 42";
 const DEVICE: &str = "device-0001-sample";
 
 /// The login app over the AWS adapters, with the test kit's token keys (so
-/// the recharge stack accepts its tokens).
-async fn login_app() -> login::App {
+/// the recharge stack accepts its tokens), and its store (for its request
+/// count).
+async fn login_app_and_store() -> (login::App, DynamoStore) {
     endpoint();
     let sdk = load_sdk_config().await;
-    let (ports, _) = login::aws_ports(
+    let (ports, store) = login::aws_ports(
         &sdk,
         TableNames::from_env(&ProcessEnv).unwrap(),
         &MailSettings::from_env(&ProcessEnv).unwrap(),
@@ -29,7 +30,11 @@ async fn login_app() -> login::App {
     );
     let env = testkit::test_login_env(&[("AUTH_IP_LIMIT_PER_MINUTE", "1000")]);
     let config = login::LoginConfig::from_env(&env).unwrap();
-    login::App::new(config, ports, Arc::new(SystemClock))
+    (login::App::new(config, ports, Arc::new(SystemClock)), store)
+}
+
+async fn login_app() -> login::App {
+    login_app_and_store().await.0
 }
 
 async fn call(app: &login::App, event: Value) -> Reply {
@@ -75,7 +80,7 @@ fn sqs_event(bodies: &[Value]) -> SqsEvent {
 
 #[tokio::test]
 async fn an_export_goes_through_the_queue_to_a_link_that_serves_the_account_and_dies_with_it() {
-    let login = login_app().await;
+    let (login, store) = login_app_and_store().await;
     let email = unique_email("export");
     let access = verified_account(&login, &email).await;
     let user_id = testkit::claims(&access)["sub"]
@@ -94,6 +99,7 @@ async fn an_export_goes_through_the_queue_to_a_link_that_serves_the_account_and_
     assert_eq!(recharge.status, 201, "{}", recharge.body);
     let recharge_id = recharge.body["recharge_id"].as_str().unwrap().to_string();
 
+    let before = store.calls();
     let asked = call(
         &login,
         event("login-account-export")
@@ -102,6 +108,11 @@ async fn an_export_goes_through_the_queue_to_a_link_that_serves_the_account_and_
     )
     .await;
     assert_eq!(asked.status, 202, "{}", asked.body);
+    assert_eq!(
+        store.calls() - before,
+        7,
+        "session and standing, account (2), request, attempt counted and cleared, claim"
+    );
     let export_id = asked.body["export_id"].as_str().unwrap().to_string();
     let again = call(
         &login,
@@ -125,8 +136,10 @@ async fn an_export_goes_through_the_queue_to_a_link_that_serves_the_account_and_
         .iter()
         .any(|(subject, _)| subject.ends_with("your data export is ready")));
 
+    let before = store.calls();
     let status = call(&login, event("login-account-export-status").bearer(&access)).await;
     assert_eq!(status.status, 200, "{}", status.body);
+    assert_eq!(store.calls() - before, 2, "session and standing, request");
     assert_eq!(status.body["status"], "ready");
     let url = status.body["download_url"].as_str().unwrap().to_string();
     let download = ureq::get(&url).call().expect("the link serves the export");
@@ -154,7 +167,7 @@ async fn an_export_goes_through_the_queue_to_a_link_that_serves_the_account_and_
         "{}",
         document["audit"]
     );
-    assert!(document["sessions"].as_array().unwrap().len() >= 1);
+    assert!(!document["sessions"].as_array().unwrap().is_empty());
 
     let unsigned = url.split('?').next().unwrap();
     assert!(
@@ -225,4 +238,43 @@ async fn a_redelivered_or_stale_export_message_changes_nothing() {
         .unwrap();
     assert_eq!(request.export_id, export_id);
     assert!(request.ready_at.is_some());
+}
+
+#[tokio::test]
+async fn an_accounts_recharges_and_ledger_are_read_through_the_wallet_index() {
+    use shared::ports::AccountRecords;
+    let payments = e2e::DynamoPayments::pending().await;
+    let paid = payments
+        .succeeded(shared::clock::Clock::now(&SystemClock))
+        .await;
+    payments.applier.apply(&paid).await.unwrap();
+    let other = e2e::DynamoPayments::pending().await;
+    let records = payments
+        .wallet
+        .wallet_records(&payments.user_id)
+        .await
+        .unwrap();
+    let recharges: Vec<&str> = records
+        .recharges
+        .iter()
+        .map(|r| r.recharge_id.as_str())
+        .collect();
+    assert_eq!(
+        recharges,
+        vec![payments.recharge_id.as_str()],
+        "not {}'s",
+        other.recharge_id
+    );
+    assert_eq!(records.ledger.len(), 1, "{:?}", records.ledger);
+    assert_eq!(
+        (
+            records.ledger[0].recharge_id.as_str(),
+            records.ledger[0].amount
+        ),
+        (payments.recharge_id.as_str(), 2_000)
+    );
+    assert_eq!(
+        records.profile.map(|p| p.balances.get("EUR").copied()),
+        Some(Some(2_000))
+    );
 }

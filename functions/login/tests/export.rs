@@ -197,7 +197,7 @@ async fn one_export_a_day_and_a_new_one_replaces_the_old() {
     let outcomes = run_worker(&h).await;
     assert_eq!(
         outcomes[0],
-        ExportOutcome::Dropped("replaced"),
+        ExportOutcome::Dropped("not current"),
         "the old job finds its request replaced"
     );
     assert!(matches!(outcomes[1], ExportOutcome::Produced { .. }));
@@ -327,7 +327,7 @@ async fn the_worker_drops_what_is_not_current_and_refuses_malformed_messages() {
     let stranger = json!({"user_id": user_id, "export_id": "exp-forged"}).to_string();
     assert_eq!(
         worker.handle(&stranger).await,
-        Ok(ExportOutcome::Dropped("no request"))
+        Ok(ExportOutcome::Dropped("not current"))
     );
     assert_eq!(
         ask(&h, access, json!({"password": PASSWORD})).await.status,
@@ -335,7 +335,7 @@ async fn the_worker_drops_what_is_not_current_and_refuses_malformed_messages() {
     );
     assert_eq!(
         worker.handle(&stranger).await,
-        Ok(ExportOutcome::Dropped("replaced"))
+        Ok(ExportOutcome::Dropped("not current"))
     );
     let job = serde_json::to_string(&h.store.export_jobs()[0]).unwrap();
     assert!(matches!(
@@ -354,14 +354,22 @@ async fn the_worker_drops_what_is_not_current_and_refuses_malformed_messages() {
             .count(),
         1
     );
-    h.store.set_documents_unavailable(true);
     h.clock.advance(86_400);
     let pair = refreshed(&h, &pair).await;
     let access = pair["access_token"].as_str().unwrap();
+    h.store.set_documents_unavailable(true);
+    let refused = ask(&h, access, json!({"password": PASSWORD})).await;
+    assert_eq!(
+        refused.status, 503,
+        "the old export cannot be deleted: fail closed"
+    );
+    assert_eq!(h.store.export_jobs().len(), 1, "nothing queued");
+    h.store.set_documents_unavailable(false);
     assert_eq!(
         ask(&h, access, json!({"password": PASSWORD})).await.status,
         202
     );
+    h.store.set_documents_unavailable(true);
     let job = serde_json::to_string(&h.store.export_jobs()[1]).unwrap();
     assert!(
         matches!(worker.handle(&job).await, Err(ExportError::Unavailable(_))),
@@ -414,7 +422,173 @@ async fn a_deleted_account_leaves_no_export_and_a_late_job_writes_none() {
     assert_eq!(deleted.status, 204);
     assert_eq!(
         run_worker(&h).await,
-        vec![ExportOutcome::Dropped("account gone")]
+        vec![ExportOutcome::Dropped("not current")]
+    );
+    assert!(h.store.document_keys().is_empty());
+}
+
+/// Signs up, verifies and enrols TOTP: the pair and the backup codes.
+async fn enrolled(h: &Harness) -> (Value, Vec<String>) {
+    let pair = h.verified(EMAIL).await;
+    let access = pair["access_token"].as_str().unwrap();
+    let started = h.call(event("totp-enroll").bearer(access)).await;
+    let secret = started.body["secret"].as_str().unwrap().to_string();
+    let code = shared::auth::totp::code_at(&secret, START).unwrap();
+    let confirmed = h
+        .call(
+            event("totp-confirm")
+                .bearer(access)
+                .body(json!({ "password": PASSWORD, "code": code })),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    let codes = confirmed.body["backup_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    (pair, codes)
+}
+
+#[tokio::test]
+async fn a_refused_or_failed_request_keeps_its_second_factor() {
+    let h = Harness::new();
+    let (pair, codes) = enrolled(&h).await;
+    let access = pair["access_token"].as_str().unwrap();
+    h.store.set_queue_unavailable(true);
+    let down = ask(
+        &h,
+        access,
+        json!({"password": PASSWORD, "backup_code": codes[0]}),
+    )
+    .await;
+    assert_eq!(down.status, 503);
+    h.store.set_queue_unavailable(false);
+    let up = ask(
+        &h,
+        access,
+        json!({"password": PASSWORD, "backup_code": codes[0]}),
+    )
+    .await;
+    assert_eq!(up.status, 202, "the backup code was not spent: {}", up.body);
+    let user = h.store.user_by_email(EMAIL).await.unwrap().unwrap();
+    assert_eq!(
+        user.totp.backup_codes.len(),
+        9,
+        "spent once, by the request that went through"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_two_requests_at_once_the_refused_one_keeps_its_backup_code() {
+    let h = Arc::new(Harness::new());
+    let (pair, codes) = enrolled(&h).await;
+    let access = pair["access_token"].as_str().unwrap().to_string();
+    let calls: Vec<_> = codes[..2]
+        .iter()
+        .map(|code| {
+            let (h, access, code) = (h.clone(), access.clone(), code.clone());
+            tokio::spawn(async move {
+                ask(
+                    &h,
+                    &access,
+                    json!({"password": PASSWORD, "backup_code": code}),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for call in calls {
+        statuses.push(call.await.unwrap().status);
+    }
+    statuses.sort();
+    assert_eq!(statuses, vec![202, 429]);
+    let user = h.store.user_by_email(EMAIL).await.unwrap().unwrap();
+    assert_eq!(
+        user.totp.backup_codes.len(),
+        9,
+        "only the queued request spent its code"
+    );
+}
+
+#[tokio::test]
+async fn the_document_holds_no_second_factor_secret() {
+    let h = Harness::new();
+    let (pair, codes) = enrolled(&h).await;
+    let access = pair["access_token"].as_str().unwrap();
+    let user_id = claims(access)["sub"].as_str().unwrap().to_string();
+    let asked = ask(
+        &h,
+        access,
+        json!({"password": PASSWORD, "backup_code": codes[3]}),
+    )
+    .await;
+    let export_id = asked.body["export_id"].as_str().unwrap().to_string();
+    run_worker(&h).await;
+    let key = format!("exports/{user_id}/{export_id}.json");
+    let text = String::from_utf8(h.store.document_bytes(&key).unwrap().to_vec()).unwrap();
+    let user = h.store.user_by_email(EMAIL).await.unwrap().unwrap();
+    let sealed = user.totp.secret.clone().unwrap();
+    assert!(
+        !text.contains(&sealed),
+        "the sealed TOTP secret is not exported"
+    );
+    for hash in &user.totp.backup_codes {
+        assert!(
+            !text.contains(hash.as_str()),
+            "no backup code hash is exported"
+        );
+    }
+    for code in &codes {
+        assert!(!text.contains(code.as_str()), "no backup code is exported");
+    }
+    let document: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(document["profile"]["mfa_enabled"], true);
+    assert_eq!(document["profile"]["backup_codes_left"], 9);
+}
+
+#[tokio::test]
+async fn a_deletion_while_the_worker_writes_leaves_no_export() {
+    let h = Harness::new();
+    let pair = h.verified(EMAIL).await;
+    let access = pair["access_token"].as_str().unwrap();
+    let user_id = claims(access)["sub"].as_str().unwrap().to_string();
+    let asked = ask(&h, access, json!({"password": PASSWORD})).await;
+    let export_id = asked.body["export_id"].as_str().unwrap().to_string();
+    let key = format!("exports/{user_id}/{export_id}.json");
+    // The worker stored the document but has not marked it ready yet.
+    shared::ports::DocumentStore::put_document(&*h.store, &key, "{}".into(), "application/json")
+        .await
+        .unwrap();
+    let deleted = h
+        .call(
+            event("delete-account")
+                .bearer(access)
+                .body(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert!(
+        h.store.document_keys().is_empty(),
+        "the half-written export went"
+    );
+    assert_eq!(
+        shared::ports::ExportStore::export_request(&*h.store, &user_id)
+            .await
+            .unwrap(),
+        None,
+        "the request went too"
+    );
+    // The worker writes again after the deletion's clean-up, then finds
+    // its request gone: it deletes what it wrote.
+    shared::ports::DocumentStore::put_document(&*h.store, &key, "{}".into(), "application/json")
+        .await
+        .unwrap();
+    assert_eq!(
+        run_worker(&h).await,
+        vec![ExportOutcome::Dropped("not current")]
     );
     assert!(h.store.document_keys().is_empty());
 }

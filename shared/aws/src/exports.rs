@@ -8,16 +8,16 @@
 //!   `RECHARGE#` and `LEDGER#` items (both carry `user_id`).
 //! - audit table: the account's own chain (`AUDIT#user#<id>`) and, through
 //!   the index `by_target` (`target`, `seq`), entries of other chains that
-//!   target `user:<id>`.
+//!   target the account or one of its records (one query per target).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::audit::{entry_from, partition, user_namespace};
-use super::db::{key, unavailable, values, Db};
+use super::db::{key, names, unavailable, values, Db};
 use super::dynamo::DynamoStore;
 use super::item::{get_n, get_s, n, opt_n, opt_s, s, Item};
 use super::wallet::{from_json, profile_key, recharge_from, DynamoWallet};
@@ -173,7 +173,11 @@ impl AccountRecords for DynamoWallet {
         Ok(records)
     }
 
-    async fn audit_about(&self, user_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+    async fn audit_about(
+        &self,
+        user_id: &str,
+        targets: &[String],
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let own_chain = partition(&user_namespace(user_id));
         let chain = self
             .db
@@ -182,26 +186,27 @@ impl AccountRecords for DynamoWallet {
             .table_name(&self.tables.audit)
             .key_condition_expression("pk = :pk")
             .set_expression_attribute_values(values(vec![(":pk", s(&own_chain))]));
-        let targeting = self
-            .db
-            .client
-            .query()
-            .table_name(&self.tables.audit)
-            .index_name(AUDIT_BY_TARGET_INDEX)
-            .key_condition_expression("#target = :target")
-            .set_expression_attribute_names(super::db::names(&[("#target", "target")]))
-            .set_expression_attribute_values(values(vec![(
-                ":target",
-                s(format!("user:{user_id}")),
-            )]));
         let mut entries = Vec::new();
         for item in query_all(&self.db, chain).await? {
             entries.push(entry_from(&item)?);
         }
-        for item in query_all(&self.db, targeting).await? {
-            // The account's own entries that target it were read with its chain.
-            if get_s(&item, "pk")? != own_chain {
-                entries.push(entry_from(&item)?);
+        let mut seen = HashSet::new();
+        for target in targets {
+            let targeting = self
+                .db
+                .client
+                .query()
+                .table_name(&self.tables.audit)
+                .index_name(AUDIT_BY_TARGET_INDEX)
+                .key_condition_expression("#target = :target")
+                .set_expression_attribute_names(names(&[("#target", "target")]))
+                .set_expression_attribute_values(values(vec![(":target", s(target))]));
+            for item in query_all(&self.db, targeting).await? {
+                let pk = get_s(&item, "pk")?;
+                // The account's own entries were read with its chain.
+                if pk != own_chain && seen.insert((pk, get_n::<u64>(&item, "seq")?)) {
+                    entries.push(entry_from(&item)?);
+                }
             }
         }
         entries.sort_by_key(|e| (e.at, e.seq));

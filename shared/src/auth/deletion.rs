@@ -2,9 +2,10 @@
 //! when enrolled): the KYC documents and PII are erased through the KYC
 //! erasure, a confirmation goes to the address while it is still known,
 //! then the account is deleted in one write: the address freed (it may
-//! register again), every session ended, sign-in refused at once. The
-//! ledger and audit entries stay under the pseudonymous user id, whose
-//! record keeps only a keyed digest of the address.
+//! register again), every session ended, sign-in refused at once; then its
+//! data export, if any, is removed. The ledger and audit entries stay under
+//! the pseudonymous user id, whose record keeps only a keyed digest of the
+//! address.
 
 use std::net::IpAddr;
 
@@ -40,7 +41,6 @@ impl AuthService {
         self.reauthenticate(&user, &caller, deletion.password, &deletion.factor)
             .await?;
         let now = self.clock.now();
-        self.delete_export(&user.user_id).await?;
         let erased =
             erase_user_kyc(&*self.ports.kyc, &*self.ports.documents, &user.user_id, now).await?;
         self.send_best_effort(&OutgoingEmail {
@@ -70,6 +70,14 @@ impl AuthService {
             // erased, which a retry finds done; the account stands.
             Err(StoreError::Conflict) => return Err(AuthError::Conflict("ACCOUNT_CHANGED")),
             Err(other) => return Err(other.into()),
+        }
+        // After the account write: a refused deletion keeps the export, and
+        // a worker that read the account before it finds it gone after.
+        if let Err(err) = self.delete_export(&erasure.user_id).await {
+            tracing::error!(
+                error = %err,
+                "deleted account's export not removed (the bucket expires it within two days)"
+            );
         }
         tracing::info!(
             user_id = %erasure.user_id,

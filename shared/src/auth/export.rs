@@ -11,7 +11,9 @@ use super::error::AuthError;
 use super::mfa::Presented;
 use super::secrets::new_id;
 use super::service::{AuthService, Caller};
-use crate::export::{EXPORT_INTERVAL_SECONDS, EXPORT_KEPT_SECONDS, EXPORT_LINK_SECONDS};
+use crate::export::{
+    object_key, EXPORT_INTERVAL_SECONDS, EXPORT_KEPT_SECONDS, EXPORT_LINK_SECONDS,
+};
 use crate::ports::{ExportJob, ExportRequest, StoreError};
 
 /// An export request as submitted.
@@ -90,11 +92,13 @@ impl AuthService {
             device_id: &principal.did,
             ip,
         };
-        if let Some(factor) = self
+        let factor = self
             .reauthenticate(&user, &caller, ask.password, &ask.factor)
-            .await?
-        {
-            self.spend_factor(&user, &factor).await?;
+            .await?;
+        // The old export (a day old at least) goes before its record is
+        // replaced, so nothing is left that no record names.
+        if let Some(old) = &previous {
+            self.delete_export_objects(old).await?;
         }
         let request = ExportRequest {
             user_id: user.user_id.clone(),
@@ -127,16 +131,16 @@ impl AuthService {
         };
         if let Err(err) = self.ports.export_queue.enqueue_export(&job).await {
             tracing::error!(error = %err, "export not queued");
-            // Not queued: the day's request is given back.
-            self.ports
-                .exports
-                .withdraw_export(&request.user_id, &request.export_id)
-                .await?;
+            self.withdraw(&request).await?;
             return Err(AuthError::Unavailable);
         }
-        if let Some(old_key) = previous.and_then(|r| r.object_key) {
-            if let Err(err) = self.ports.documents.delete_document(&old_key).await {
-                tracing::warn!(error = %err, "replaced export not deleted (the bucket expires it)");
+        // The factor is spent last, so a refused or failed request keeps it;
+        // a factor used meanwhile withdraws the request (its queued job
+        // then finds none and is dropped).
+        if let Some(factor) = factor {
+            if let Err(refused) = self.spend_factor(&user, &factor).await {
+                self.withdraw(&request).await?;
+                return Err(refused);
             }
         }
         tracing::info!(user_id = %request.user_id, export_id = %request.export_id, "export requested");
@@ -174,16 +178,32 @@ impl AuthService {
         Ok(status)
     }
 
-    /// Deletes the account's finished export, if any (account deletion).
-    pub(super) async fn delete_export(&self, user_id: &str) -> Result<(), AuthError> {
-        if let Some(key) = self
+    /// Gives the day's request back (it could not be completed).
+    async fn withdraw(&self, request: &ExportRequest) -> Result<(), AuthError> {
+        Ok(self
             .ports
             .exports
-            .export_request(user_id)
-            .await?
-            .and_then(|r| r.object_key)
-        {
-            self.ports.documents.delete_document(&key).await?;
+            .withdraw_export(&request.user_id, &request.export_id)
+            .await?)
+    }
+
+    /// Deletes the document of `request`, stored or maybe being stored.
+    async fn delete_export_objects(&self, request: &ExportRequest) -> Result<(), AuthError> {
+        let derived = object_key(&request.user_id, &request.export_id);
+        self.ports.documents.delete_document(&derived).await?;
+        if let Some(stored) = request.object_key.as_deref().filter(|k| *k != derived) {
+            self.ports.documents.delete_document(stored).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes a deleted account's export: its document and its request
+    /// (a worker still writing it finds the account gone and deletes what
+    /// it wrote).
+    pub(super) async fn delete_export(&self, user_id: &str) -> Result<(), AuthError> {
+        if let Some(request) = self.ports.exports.export_request(user_id).await? {
+            self.delete_export_objects(&request).await?;
+            self.withdraw(&request).await?;
         }
         Ok(())
     }

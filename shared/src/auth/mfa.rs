@@ -397,6 +397,7 @@ impl AuthService {
             self.record_failure(&account.key, Some(&user)).await?;
             return Err(AuthError::TotpInvalid);
         };
+        self.succeeded(&account).await?;
         let (codes, hashes) = backup_codes();
         match self
             .ports
@@ -404,7 +405,7 @@ impl AuthService {
             .confirm_totp(&user.email, &user.user_id, &pending, step, &hashes)
             .await
         {
-            Ok(()) => self.succeeded(&account).await?,
+            Ok(()) => {}
             Err(StoreError::Conflict) => return Err(AuthError::Conflict("TOTP_NOT_PENDING")),
             Err(other) => return Err(other.into()),
         }

@@ -152,7 +152,7 @@ pub fn render(inputs: ExportInputs, now: i64) -> AccountExport {
         .as_ref()
         .map(|p| Wallet {
             balances: p.balances.clone(),
-            limits: p.limits.clone(),
+            limits: p.limits,
             age_verified: p.age_verified,
             country: p.country.clone(),
         })

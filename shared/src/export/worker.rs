@@ -1,10 +1,10 @@
 //! The export worker: one queued request at a time. It reads everything
 //! the account has, stores the document, marks the request ready and tells
 //! the owner by email (no link in the email: the signed-in app fetches a
-//! short-lived one). A request that is no longer current, already done, or
-//! whose account is gone is acknowledged and dropped; a failure is retried
-//! by the queue, and redoing it is harmless (same object, conditional
-//! finish).
+//! short-lived one). A request already done is acknowledged; one no longer
+//! current (withdrawn, replaced) or whose account is gone is dropped with
+//! anything an earlier attempt stored. A failure is retried by the queue,
+//! and redoing it is harmless (same object, conditional finish).
 
 use std::sync::Arc;
 
@@ -54,27 +54,48 @@ pub struct ExportWorker {
 }
 
 impl ExportWorker {
+    /// Drops `job`, deleting whatever an earlier attempt of it stored.
+    async fn dropped(
+        &self,
+        job: &ExportJob,
+        why: &'static str,
+    ) -> Result<ExportOutcome, ExportError> {
+        self.documents
+            .delete_document(&object_key(&job.user_id, &job.export_id))
+            .await?;
+        Ok(ExportOutcome::Dropped(why))
+    }
+
     /// Handles one queue message body.
     pub async fn handle(&self, body: &str) -> Result<ExportOutcome, ExportError> {
         let job: ExportJob = serde_json::from_str(body).map_err(|_| ExportError::Malformed)?;
-        let Some(request) = self.exports.export_request(&job.user_id).await? else {
-            return Ok(ExportOutcome::Dropped("no request"));
+        let request = self.exports.export_request(&job.user_id).await?;
+        let Some(request) = request.filter(|r| r.export_id == job.export_id) else {
+            return self.dropped(&job, "not current").await;
         };
-        if request.export_id != job.export_id {
-            return Ok(ExportOutcome::Dropped("replaced"));
-        }
         if request.ready_at.is_some() {
             return Ok(ExportOutcome::Dropped("done"));
         }
         let Some(user) = self.users.user_by_id(&job.user_id).await? else {
-            return Ok(ExportOutcome::Dropped("account gone"));
+            return self.dropped(&job, "account gone").await;
         };
+        let wallet = self.records.wallet_records(&user.user_id).await?;
+        let kyc = self.kyc.user_submissions(&user.user_id).await?;
+        let targets: Vec<String> = std::iter::once(format!("user:{}", user.user_id))
+            .chain(
+                wallet
+                    .recharges
+                    .iter()
+                    .map(|r| format!("recharge:{}", r.recharge_id)),
+            )
+            .chain(kyc.iter().map(|k| format!("kyc:{}", k.submission_id)))
+            .collect();
         let inputs = ExportInputs {
             export_id: job.export_id.clone(),
             sessions: self.sessions.sessions_of(&user.user_id).await?,
-            wallet: self.records.wallet_records(&user.user_id).await?,
-            kyc: self.kyc.user_submissions(&user.user_id).await?,
-            audit: self.records.audit_about(&user.user_id).await?,
+            audit: self.records.audit_about(&user.user_id, &targets).await?,
+            wallet,
+            kyc,
             user,
         };
         let email = inputs.user.email.clone();
@@ -92,14 +113,21 @@ impl ExportWorker {
             .await
         {
             Ok(()) => {}
-            Err(StoreError::Conflict) => return Ok(ExportOutcome::Dropped("finished meanwhile")),
+            Err(StoreError::Conflict) => {
+                // Finished by a duplicate delivery (same document), or
+                // withdrawn or replaced meanwhile (then nothing names it).
+                let current = self.exports.export_request(&job.user_id).await?;
+                if current.is_some_and(|r| r.export_id == job.export_id) {
+                    return Ok(ExportOutcome::Dropped("done"));
+                }
+                return self.dropped(&job, "not current").await;
+            }
             Err(other) => return Err(other.into()),
         }
         // An account deleted while its export was being written must not
         // leave its data behind.
         if self.users.user_by_id(&job.user_id).await?.is_none() {
-            self.documents.delete_document(&key).await?;
-            return Ok(ExportOutcome::Dropped("account gone"));
+            return self.dropped(&job, "account gone").await;
         }
         let notice = OutgoingEmail {
             to: email,

@@ -73,7 +73,13 @@ pub struct WalletRecords {
 pub trait AccountRecords: Send + Sync {
     /// The account's wallet profile, recharges and ledger entries.
     async fn wallet_records(&self, user_id: &str) -> Result<WalletRecords, StoreError>;
-    /// Audit entries about the account: its own chain (money and KYC
-    /// decisions) and the admin entries that target it, oldest first.
-    async fn audit_about(&self, user_id: &str) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Audit entries about the account, oldest first: its own chain (money
+    /// and limit changes) and the entries of other chains whose target is
+    /// one of `targets` (the account and its records: `user:<id>`,
+    /// `recharge:<id>`, `kyc:<submission id>`).
+    async fn audit_about(
+        &self,
+        user_id: &str,
+        targets: &[String],
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 }

@@ -112,6 +112,69 @@ pub async fn export_claim_race_contract(store: Arc<dyn ExportStore>, n: usize) {
     assert_eq!(store.export_request(&user).await.unwrap(), won.pop());
 }
 
+/// An admin chain entry `seq` at `at` on `target`.
+fn admin_entry(seq: u64, at: i64, action: &str, target: &str) -> shared::audit::AuditEntry {
+    shared::audit::AuditEntry {
+        seq,
+        at,
+        actor: "admin-contract".to_string(),
+        ip: None,
+        action: action.to_string(),
+        target: target.to_string(),
+        before: None,
+        after: None,
+        prev_hash: "0".repeat(64),
+        kid: None,
+        hash: format!("{seq:064}"),
+    }
+}
+
+/// Admin entries on the account and its records are found through their
+/// targets; another account's are not, and each entry comes once, oldest
+/// first. `admin` writes to a chain of its own (a fresh namespace).
+pub async fn account_audit_contract(
+    admin: Arc<dyn shared::ports::AdminStore>,
+    records: Arc<dyn shared::ports::AccountRecords>,
+) {
+    let (user, other) = (new_id(), new_id());
+    let recharge = format!("recharge:rc_{}", new_id());
+    let kyc = format!("kyc:{}", new_id());
+    let entries = [
+        admin_entry(1, AT + 3, "kyc.rejected", &kyc),
+        admin_entry(2, AT + 1, "user.unlock", &format!("user:{user}")),
+        admin_entry(3, AT + 2, "review.approve", &recharge),
+        admin_entry(4, AT + 4, "user.unlock", &format!("user:{other}")),
+    ];
+    for entry in &entries {
+        admin
+            .commit(&shared::ports::AdminChange::RecordOnly, entry)
+            .await
+            .expect("the entry is appended");
+    }
+    let targets = vec![
+        format!("user:{user}"),
+        recharge.clone(),
+        kyc.clone(),
+        recharge,
+    ];
+    let found = records.audit_about(&user, &targets).await.unwrap();
+    let actions: Vec<(&str, i64)> = found.iter().map(|e| (e.action.as_str(), e.at)).collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("user.unlock", AT + 1),
+            ("review.approve", AT + 2),
+            ("kyc.rejected", AT + 3)
+        ],
+        "the account's entries, each once, oldest first; none of another account"
+    );
+    assert!(records
+        .audit_about(&new_id(), &[format!("user:{}", new_id())])
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +184,7 @@ mod tests {
     async fn memory_export_store_keeps_the_contract() {
         let store = Arc::new(MemoryStore::new());
         export_store_contract(store.clone()).await;
-        export_claim_race_contract(store, 8).await;
+        export_claim_race_contract(store.clone(), 8).await;
+        account_audit_contract(store.clone(), store).await;
     }
 }

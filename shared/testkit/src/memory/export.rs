@@ -96,22 +96,20 @@ impl AccountRecords for MemoryStore {
         })
     }
 
-    async fn audit_about(&self, user_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+    async fn audit_about(
+        &self,
+        _user_id: &str,
+        targets: &[String],
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let s = self.state()?;
-        let user_target = format!("user:{user_id}");
-        let own_recharge = |target: &str| {
-            target
-                .strip_prefix("recharge:")
-                .is_some_and(|id| s.recharges.get(id).is_some_and(|r| r.user_id == user_id))
-        };
         let mut entries: Vec<AuditEntry> = s
             .money_audit
             .iter()
             .chain(s.audit.iter())
-            .filter(|e| e.target == user_target || own_recharge(&e.target))
+            .filter(|e| targets.contains(&e.target))
             .cloned()
             .collect();
-        entries.sort_by_key(|e| e.at);
+        entries.sort_by_key(|e| (e.at, e.seq));
         Ok(entries)
     }
 }
