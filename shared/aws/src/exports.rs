@@ -28,6 +28,8 @@ use shared::ports::{AccountRecords, ExportRequest, ExportStore, StoreError, Wall
 pub const WALLET_BY_USER_INDEX: &str = "by_user";
 /// The audit table's index of entries by target.
 pub const AUDIT_BY_TARGET_INDEX: &str = "by_target";
+/// How many audit target queries run at once.
+const TARGETS_AT_ONCE: usize = 16;
 /// How long a request record is kept (well past its day and its download).
 const RECORD_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
@@ -191,21 +193,32 @@ impl AccountRecords for DynamoWallet {
             entries.push(entry_from(&item)?);
         }
         let mut seen = HashSet::new();
-        for target in targets {
-            let targeting = self
-                .db
-                .client
-                .query()
-                .table_name(&self.tables.audit)
-                .index_name(AUDIT_BY_TARGET_INDEX)
-                .key_condition_expression("#target = :target")
-                .set_expression_attribute_names(names(&[("#target", "target")]))
-                .set_expression_attribute_values(values(vec![(":target", s(target))]));
-            for item in query_all(&self.db, targeting).await? {
-                let pk = get_s(&item, "pk")?;
-                // The account's own entries were read with its chain.
-                if pk != own_chain && seen.insert((pk, get_n::<u64>(&item, "seq")?)) {
-                    entries.push(entry_from(&item)?);
+        // One query per target, a few at a time (an account may have
+        // thousands of recharges).
+        for chunk in targets.chunks(TARGETS_AT_ONCE) {
+            let mut queries = tokio::task::JoinSet::new();
+            for target in chunk {
+                let db = self.db.clone();
+                let query = self
+                    .db
+                    .client
+                    .query()
+                    .table_name(&self.tables.audit)
+                    .index_name(AUDIT_BY_TARGET_INDEX)
+                    .key_condition_expression("#target = :target")
+                    .set_expression_attribute_names(names(&[("#target", "target")]))
+                    .set_expression_attribute_values(values(vec![(":target", s(target))]));
+                queries.spawn(async move { query_all(&db, query).await });
+            }
+            while let Some(found) = queries.join_next().await {
+                let found =
+                    found.map_err(|e| StoreError::Unavailable(format!("audit query: {e}")))??;
+                for item in found {
+                    let pk = get_s(&item, "pk")?;
+                    // The account's own entries were read with its chain.
+                    if pk != own_chain && seen.insert((pk, get_n::<u64>(&item, "seq")?)) {
+                        entries.push(entry_from(&item)?);
+                    }
                 }
             }
         }

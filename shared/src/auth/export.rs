@@ -178,13 +178,15 @@ impl AuthService {
         Ok(status)
     }
 
-    /// Gives the day's request back (it could not be completed).
+    /// Gives the day's request back (it could not be completed), with any
+    /// document a worker already wrote for it: the record goes first, so a
+    /// worker finishing later finds it gone and deletes its own.
     async fn withdraw(&self, request: &ExportRequest) -> Result<(), AuthError> {
-        Ok(self
-            .ports
+        self.ports
             .exports
             .withdraw_export(&request.user_id, &request.export_id)
-            .await?)
+            .await?;
+        self.delete_export_objects(request).await
     }
 
     /// Deletes the document of `request`, stored or maybe being stored.
@@ -202,7 +204,6 @@ impl AuthService {
     /// it wrote).
     pub(super) async fn delete_export(&self, user_id: &str) -> Result<(), AuthError> {
         if let Some(request) = self.ports.exports.export_request(user_id).await? {
-            self.delete_export_objects(&request).await?;
             self.withdraw(&request).await?;
         }
         Ok(())

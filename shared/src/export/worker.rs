@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::document::{render, ExportInputs};
 use super::object_key;
+use crate::auth::model::UserRecord;
 use crate::clock::Clock;
 use crate::ports::{
     AccountRecords, DocumentStore, ExportJob, ExportStore, KycStore, Mailer, OutgoingEmail,
@@ -54,6 +55,16 @@ pub struct ExportWorker {
 }
 
 impl ExportWorker {
+    /// The account `user_id`, `None` once it is deleted. An account is read
+    /// through its id and then its address; an address change landing
+    /// between the two reads misses it once, so a miss is read again.
+    async fn account(&self, user_id: &str) -> Result<Option<UserRecord>, ExportError> {
+        if let Some(user) = self.users.user_by_id(user_id).await? {
+            return Ok(Some(user));
+        }
+        Ok(self.users.user_by_id(user_id).await?)
+    }
+
     /// Drops `job`, deleting whatever an earlier attempt of it stored.
     async fn dropped(
         &self,
@@ -76,7 +87,7 @@ impl ExportWorker {
         if request.ready_at.is_some() {
             return Ok(ExportOutcome::Dropped("done"));
         }
-        let Some(user) = self.users.user_by_id(&job.user_id).await? else {
+        let Some(user) = self.account(&job.user_id).await? else {
             return self.dropped(&job, "account gone").await;
         };
         let wallet = self.records.wallet_records(&user.user_id).await?;
@@ -126,7 +137,7 @@ impl ExportWorker {
         }
         // An account deleted while its export was being written must not
         // leave its data behind.
-        if self.users.user_by_id(&job.user_id).await?.is_none() {
+        if self.account(&job.user_id).await?.is_none() {
             return self.dropped(&job, "account gone").await;
         }
         let notice = OutgoingEmail {
