@@ -1264,7 +1264,7 @@ SELF_TESTS = [
     ("Lambda back in the tables-and-queues key statement", _key_statement("AccountPrincipalsThroughTablesAndQueues", _lambda_with_tables), "mixes Lambda with other services"),
     ("Lambda grants on the data key for anything", _key_statement("LambdaGrantsForAwsResources", lambda s: s["Condition"].pop("Bool")), "kms:CreateGrant through Lambda without kms:GrantIsForAWSResource"),
     ("the review queue hidden 60 s for a 30 s worker", _queue_property("ReviewQueue", "VisibilityTimeout", 60), "ReviewQueue: VisibilityTimeout 60 under 6 × FraudReviewWorkerFunction's Timeout 30"),
-    ("the export queue on SQS's 30 s default visibility", _queue_property("ExportQueue", "VisibilityTimeout"), "ExportQueue: VisibilityTimeout 30 under 6 × AccountExportFunction's Timeout 30"),
+    ("the export queue on SQS's 30 s default visibility", _queue_property("ExportQueue", "VisibilityTimeout"), "ExportQueue: VisibilityTimeout 30 under 6 × AccountExportFunction's Timeout 60 (360)"),
     ("the webhook queue on SQS's 30 s default visibility", _queue_property("WebhookQueue", "VisibilityTimeout"), "WebhookQueue: VisibilityTimeout 30 under 6 × WebhookWorkerFunction's Timeout 30"),
     ("the webhook worker's timeout raised past its queue's visibility", _function_property("WebhookWorkerFunction", "Timeout", 60), "WebhookQueue: VisibilityTimeout 180 under 6 × WebhookWorkerFunction's Timeout 60"),
     ("review events without MaximumConcurrency", _without_maximum_concurrency("FraudReviewWorkerFunction", "Reviews"), "FraudReviewWorkerFunctionReviews: no ScalingConfig.MaximumConcurrency"),

@@ -255,6 +255,26 @@ async fn an_accounts_recharges_and_ledger_are_read_through_the_wallet_index() {
         .await;
     payments.applier.apply(&paid).await.unwrap();
     let other = e2e::DynamoPayments::pending().await;
+    let case_id = format!("{}~{}", payments.recharge_id, "0123456789ab");
+    shared::ports::ReviewStore::open_case(
+        &*payments.wallet,
+        &shared::review::ReviewCase {
+            case_id: case_id.clone(),
+            kind: shared::review::CaseKind::PaymentEvent,
+            user_id: payments.user_id.clone(),
+            amount: 2_000,
+            currency: "EUR".into(),
+            score: 0,
+            reasons: vec!["refund_exceeds_payment".into()],
+            status: shared::review::CaseStatus::Open,
+            opened_at: 1_900_000_000,
+            notified: false,
+            decided_by: None,
+            note: None,
+        },
+    )
+    .await
+    .unwrap();
     let records = payments
         .wallet
         .wallet_records(&payments.user_id)
@@ -271,6 +291,7 @@ async fn an_accounts_recharges_and_ledger_are_read_through_the_wallet_index() {
         "not {}'s",
         other.recharge_id
     );
+    assert_eq!(records.case_ids, vec![case_id], "the account's review case");
     assert_eq!(records.ledger.len(), 1, "{:?}", records.ledger);
     assert_eq!(
         (

@@ -592,3 +592,84 @@ async fn a_deletion_while_the_worker_writes_leaves_no_export() {
     );
     assert!(h.store.document_keys().is_empty());
 }
+
+#[tokio::test]
+async fn admin_decisions_on_the_accounts_review_cases_and_kyc_are_exported() {
+    let h = Harness::new();
+    let pair = h.verified(EMAIL).await;
+    let access = pair["access_token"].as_str().unwrap();
+    let user_id = claims(access)["sub"].as_str().unwrap().to_string();
+    let case_id = "rc_event~0123456789ab".to_string();
+    shared::ports::ReviewStore::open_case(
+        &*h.store,
+        &shared::review::ReviewCase {
+            case_id: case_id.clone(),
+            kind: shared::review::CaseKind::PaymentEvent,
+            user_id: user_id.clone(),
+            amount: 500,
+            currency: "EUR".into(),
+            score: 0,
+            reasons: vec![],
+            status: shared::review::CaseStatus::Open,
+            opened_at: START,
+            notified: false,
+            decided_by: None,
+            note: None,
+        },
+    )
+    .await
+    .unwrap();
+    let submission = testkit::kyc_contract::sample_submission(&user_id, START);
+    shared::ports::KycStore::open_submission(&*h.store, &submission)
+        .await
+        .unwrap();
+    let entry = |seq: u64, action: &str, target: String| shared::audit::AuditEntry {
+        seq,
+        at: START + seq as i64,
+        actor: "admin-1".into(),
+        ip: Some("203.0.113.9".into()),
+        action: action.into(),
+        target,
+        before: None,
+        after: Some(json!({"note": "internal"})),
+        prev_hash: "0".repeat(64),
+        kid: None,
+        hash: format!("{seq:064}"),
+    };
+    for e in [
+        entry(1, "review.approve", format!("recharge:{case_id}")),
+        entry(
+            2,
+            "kyc.rejected",
+            format!("kyc:{}", submission.submission_id),
+        ),
+        entry(3, "user.unlock", "user:someone-else".into()),
+    ] {
+        shared::ports::AdminStore::commit(&*h.store, &shared::ports::AdminChange::RecordOnly, &e)
+            .await
+            .unwrap();
+    }
+    let asked = ask(&h, access, json!({"password": PASSWORD})).await;
+    let export_id = asked.body["export_id"].as_str().unwrap().to_string();
+    run_worker(&h).await;
+    let document = document_of(&h, &user_id, &export_id).unwrap();
+    let audit: Vec<(&str, &str)> = document["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        audit,
+        vec![("review.approve", "staff"), ("kyc.rejected", "staff")]
+    );
+    let text = serde_json::to_string(&document).unwrap();
+    assert!(
+        !text.contains("admin-1") && !text.contains("203.0.113.9") && !text.contains("internal"),
+        "no admin identity, address or note"
+    );
+    assert_eq!(
+        document["kyc"][0]["submission_id"],
+        submission.submission_id.as_str()
+    );
+}

@@ -5,7 +5,8 @@
 //!   `ttl` a week on). A new request replaces it only once it is a day old
 //!   (the put's condition), so two requests at once cannot both pass.
 //! - wallet table, index `by_user` (`user_id`, `pk`): the account's
-//!   `RECHARGE#` and `LEDGER#` items (both carry `user_id`).
+//!   `RECHARGE#`, `LEDGER#` and `CASE#` items (all carry `user_id`; cases
+//!   opened before it was written do not).
 //! - audit table: the account's own chain (`AUDIT#user#<id>`) and, through
 //!   the index `by_target` (`target`, `seq`), entries of other chains that
 //!   target the account or one of its records (one query per target).
@@ -164,6 +165,8 @@ impl AccountRecords for DynamoWallet {
                 records.recharges.push(recharge_from(&item)?);
             } else if pk.starts_with("LEDGER#") {
                 records.ledger.push(from_json(&item)?);
+            } else if let Some(case_id) = pk.strip_prefix("CASE#") {
+                records.case_ids.push(case_id.to_string());
             }
         }
         records

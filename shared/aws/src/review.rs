@@ -104,6 +104,8 @@ impl ReviewStore for DynamoWallet {
         );
         item.insert("case_status".into(), s(case.status.as_str()));
         item.insert("opened_at".into(), n(case.opened_at));
+        // Lists the case among its account's items (index `by_user`).
+        item.insert("user_id".into(), s(&case.user_id));
         let put = db
             .client
             .put_item()

@@ -92,15 +92,19 @@ impl ExportWorker {
         };
         let wallet = self.records.wallet_records(&user.user_id).await?;
         let kyc = self.kyc.user_submissions(&user.user_id).await?;
-        let targets: Vec<String> = std::iter::once(format!("user:{}", user.user_id))
+        let mut targets: Vec<String> = std::iter::once(format!("user:{}", user.user_id))
             .chain(
                 wallet
                     .recharges
                     .iter()
-                    .map(|r| format!("recharge:{}", r.recharge_id)),
+                    .map(|r| &r.recharge_id)
+                    .chain(&wallet.case_ids)
+                    .map(|id| format!("recharge:{id}")),
             )
             .chain(kyc.iter().map(|k| format!("kyc:{}", k.submission_id)))
             .collect();
+        targets.sort();
+        targets.dedup();
         let inputs = ExportInputs {
             export_id: job.export_id.clone(),
             sessions: self.sessions.sessions_of(&user.user_id).await?,

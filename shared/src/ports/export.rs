@@ -58,7 +58,8 @@ pub trait ExportQueue: Send + Sync {
     async fn enqueue_export(&self, job: &ExportJob) -> Result<(), StoreError>;
 }
 
-/// An account's wallet: its profile, every recharge and ledger entry.
+/// An account's wallet: its profile, every recharge, ledger entry and
+/// review case.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WalletRecords {
     pub profile: Option<WalletProfile>,
@@ -66,6 +67,9 @@ pub struct WalletRecords {
     pub recharges: Vec<Recharge>,
     /// Oldest first.
     pub ledger: Vec<LedgerEntry>,
+    /// The account's review cases (their decisions are audited under
+    /// `recharge:<case id>`).
+    pub case_ids: Vec<String>,
 }
 
 /// What the system keeps about an account outside the auth and KYC stores.

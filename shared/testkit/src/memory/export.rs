@@ -89,10 +89,18 @@ impl AccountRecords for MemoryStore {
             .cloned()
             .collect();
         ledger.sort_by(|a, b| (a.at, &a.entry_id).cmp(&(b.at, &b.entry_id)));
+        let mut case_ids: Vec<String> = s
+            .cases
+            .values()
+            .filter(|c| c.user_id == user_id)
+            .map(|c| c.case_id.clone())
+            .collect();
+        case_ids.sort();
         Ok(WalletRecords {
             profile: s.profiles.get(user_id).cloned(),
             recharges,
             ledger,
+            case_ids,
         })
     }
 
