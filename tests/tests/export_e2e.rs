@@ -47,6 +47,12 @@ async fn call(app: &login::App, event: Value) -> Reply {
     .await
 }
 
+/// `POST account/export` with the password.
+async fn ask_export(app: &login::App, access: &str) -> Reply {
+    let ask = event("login-account-export").bearer(access);
+    call(app, ask.body(json!({"password": PASSWORD}))).await
+}
+
 /// A verified, signed-in account: its access token.
 async fn verified_account(app: &login::App, email: &str) -> String {
     let body = json!({"email": email, "password": PASSWORD});
@@ -106,13 +112,7 @@ async fn an_export_goes_through_the_queue_to_a_link_that_serves_the_account_and_
     let recharge_id = recharge.body["recharge_id"].as_str().unwrap().to_string();
 
     let before = store.calls();
-    let asked = call(
-        &login,
-        event("login-account-export")
-            .bearer(&access)
-            .body(json!({"password": PASSWORD})),
-    )
-    .await;
+    let asked = ask_export(&login, &access).await;
     assert_eq!(asked.status, 202, "{}", asked.body);
     assert_eq!(
         store.calls() - before,
@@ -120,13 +120,7 @@ async fn an_export_goes_through_the_queue_to_a_link_that_serves_the_account_and_
         "session and standing, account (2), request, attempt counted and cleared, claim"
     );
     let export_id = asked.body["export_id"].as_str().unwrap().to_string();
-    let again = call(
-        &login,
-        event("login-account-export")
-            .bearer(&access)
-            .body(json!({"password": PASSWORD})),
-    )
-    .await;
+    let again = ask_export(&login, &access).await;
     assert_eq!((again.status, again.code()), (429, "RATE_LIMITED"));
 
     let queue = std::env::var("EXPORT_QUEUE_URL").expect("tests/run.sh sets EXPORT_QUEUE_URL");
@@ -204,13 +198,7 @@ async fn a_redelivered_or_stale_export_message_changes_nothing() {
         .as_str()
         .unwrap()
         .to_string();
-    let asked = call(
-        &login,
-        event("login-account-export")
-            .bearer(&access)
-            .body(json!({"password": PASSWORD})),
-    )
-    .await;
+    let asked = ask_export(&login, &access).await;
     assert_eq!(asked.status, 202, "{}", asked.body);
     let export_id = asked.body["export_id"].as_str().unwrap().to_string();
     let queue = std::env::var("EXPORT_QUEUE_URL").unwrap();

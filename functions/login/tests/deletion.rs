@@ -80,20 +80,8 @@ async fn an_enrolled_account_is_deleted_with_a_second_factor() {
     let h = Harness::new();
     let pair = h.verified(EMAIL).await;
     let access = pair["access_token"].as_str().unwrap();
-    let started = h.call(event("totp-enroll").bearer(access)).await;
-    let secret = started.body["secret"].as_str().unwrap().to_string();
-    let first = shared::auth::totp::code_at(&secret, START).unwrap();
-    let confirmed = h
-        .call(
-            event("totp-confirm")
-                .bearer(access)
-                .body(json!({ "password": PASSWORD, "code": first })),
-        )
-        .await;
-    let backup = confirmed.body["backup_codes"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_, codes) = h.enrol_totp(access).await;
+    let backup = codes[0].clone();
     let without = delete(&h, access, json!({"password": PASSWORD})).await;
     assert_eq!((without.status, code(&without)), (401, "TOTP_REQUIRED"));
     let with = delete(

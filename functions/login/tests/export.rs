@@ -226,20 +226,8 @@ async fn an_enrolled_account_asks_with_a_second_factor_spent_once() {
     let h = Harness::new();
     let pair = h.verified(EMAIL).await;
     let access = pair["access_token"].as_str().unwrap();
-    let started = h.call(event("totp-enroll").bearer(access)).await;
-    let secret = started.body["secret"].as_str().unwrap().to_string();
-    let first = shared::auth::totp::code_at(&secret, START).unwrap();
-    let confirmed = h
-        .call(
-            event("totp-confirm")
-                .bearer(access)
-                .body(json!({ "password": PASSWORD, "code": first })),
-        )
-        .await;
-    let backup = confirmed.body["backup_codes"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_, codes) = h.enrol_totp(access).await;
+    let backup = codes[0].clone();
 
     let without = ask(&h, access, json!({"password": PASSWORD})).await;
     assert_eq!((without.status, code(&without)), (401, "TOTP_REQUIRED"));
@@ -430,24 +418,7 @@ async fn a_deleted_account_leaves_no_export_and_a_late_job_writes_none() {
 /// Signs up, verifies and enrols TOTP: the pair and the backup codes.
 async fn enrolled(h: &Harness) -> (Value, Vec<String>) {
     let pair = h.verified(EMAIL).await;
-    let access = pair["access_token"].as_str().unwrap();
-    let started = h.call(event("totp-enroll").bearer(access)).await;
-    let secret = started.body["secret"].as_str().unwrap().to_string();
-    let code = shared::auth::totp::code_at(&secret, START).unwrap();
-    let confirmed = h
-        .call(
-            event("totp-confirm")
-                .bearer(access)
-                .body(json!({ "password": PASSWORD, "code": code })),
-        )
-        .await;
-    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
-    let codes = confirmed.body["backup_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_string())
-        .collect();
+    let (_, codes) = h.enrol_totp(pair["access_token"].as_str().unwrap()).await;
     (pair, codes)
 }
 

@@ -133,6 +133,30 @@ impl Harness {
     }
 
     /// Registers, verifies the address with the emailed token, signs in.
+    /// Enrols TOTP on the signed-in session `access` (at the start of the
+    /// clock): the secret and the ten backup codes.
+    pub async fn enrol_totp(&self, access: &str) -> (String, Vec<String>) {
+        let started = self.call(event("totp-enroll").bearer(access)).await;
+        assert_eq!(started.status, 200, "{}", started.body);
+        let secret = started.body["secret"].as_str().unwrap().to_string();
+        let code = shared::auth::totp::code_at(&secret, START).unwrap();
+        let confirmed = self
+            .call(
+                event("totp-confirm")
+                    .bearer(access)
+                    .body(json!({ "password": PASSWORD, "code": code })),
+            )
+            .await;
+        assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+        let codes = confirmed.body["backup_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        (secret, codes)
+    }
+
     pub async fn verified(&self, email: &str) -> Value {
         let pair = self.signed_in(email).await;
         let token = self
