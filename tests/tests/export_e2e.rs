@@ -246,20 +246,7 @@ async fn an_accounts_recharges_and_ledger_are_read_through_the_wallet_index() {
     let case_id = format!("{}~{}", payments.recharge_id, "0123456789ab");
     shared::ports::ReviewStore::open_case(
         &*payments.wallet,
-        &shared::review::ReviewCase {
-            case_id: case_id.clone(),
-            kind: shared::review::CaseKind::PaymentEvent,
-            user_id: payments.user_id.clone(),
-            amount: 2_000,
-            currency: "EUR".into(),
-            score: 0,
-            reasons: vec!["refund_exceeds_payment".into()],
-            status: shared::review::CaseStatus::Open,
-            opened_at: 1_900_000_000,
-            notified: false,
-            decided_by: None,
-            note: None,
-        },
+        &testkit::export_contract::payment_event_case(&case_id, &payments.user_id),
     )
     .await
     .unwrap();

@@ -24,6 +24,11 @@ async fn status(h: &Harness, access: &str) -> Reply {
     h.call(event("account-export-status").bearer(access)).await
 }
 
+async fn delete_account(h: &Harness, access: &str) -> Reply {
+    let delete = event("delete-account").bearer(access);
+    h.call(delete.body(json!({"password": PASSWORD}))).await
+}
+
 fn worker(h: &Harness) -> ExportWorker {
     ExportWorker {
         users: h.store.clone(),
@@ -380,13 +385,7 @@ async fn a_deleted_account_leaves_no_export_and_a_late_job_writes_none() {
     let export_id = asked.body["export_id"].as_str().unwrap().to_string();
     run_worker(&h).await;
     assert!(document_of(&h, &user_id, &export_id).is_some());
-    let deleted = h
-        .call(
-            event("delete-account")
-                .bearer(access)
-                .body(json!({"password": PASSWORD})),
-        )
-        .await;
+    let deleted = delete_account(&h, access).await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
     assert!(
         document_of(&h, &user_id, &export_id).is_none(),
@@ -400,13 +399,7 @@ async fn a_deleted_account_leaves_no_export_and_a_late_job_writes_none() {
         ask(&h, access, json!({"password": PASSWORD})).await.status,
         202
     );
-    let deleted = h
-        .call(
-            event("delete-account")
-                .bearer(access)
-                .body(json!({"password": PASSWORD})),
-        )
-        .await;
+    let deleted = delete_account(&h, access).await;
     assert_eq!(deleted.status, 204);
     assert_eq!(
         run_worker(&h).await,
@@ -533,13 +526,7 @@ async fn a_deletion_while_the_worker_writes_leaves_no_export() {
     shared::ports::DocumentStore::put_document(&*h.store, &key, "{}".into(), "application/json")
         .await
         .unwrap();
-    let deleted = h
-        .call(
-            event("delete-account")
-                .bearer(access)
-                .body(json!({"password": PASSWORD})),
-        )
-        .await;
+    let deleted = delete_account(&h, access).await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
     assert!(
         h.store.document_keys().is_empty(),
@@ -573,20 +560,7 @@ async fn admin_decisions_on_the_accounts_review_cases_and_kyc_are_exported() {
     let case_id = "rc_event~0123456789ab".to_string();
     shared::ports::ReviewStore::open_case(
         &*h.store,
-        &shared::review::ReviewCase {
-            case_id: case_id.clone(),
-            kind: shared::review::CaseKind::PaymentEvent,
-            user_id: user_id.clone(),
-            amount: 500,
-            currency: "EUR".into(),
-            score: 0,
-            reasons: vec![],
-            status: shared::review::CaseStatus::Open,
-            opened_at: START,
-            notified: false,
-            decided_by: None,
-            note: None,
-        },
+        &testkit::export_contract::payment_event_case(&case_id, &user_id),
     )
     .await
     .unwrap();
@@ -595,17 +569,10 @@ async fn admin_decisions_on_the_accounts_review_cases_and_kyc_are_exported() {
         .await
         .unwrap();
     let entry = |seq: u64, action: &str, target: String| shared::audit::AuditEntry {
-        seq,
-        at: START + seq as i64,
         actor: "admin-1".into(),
         ip: Some("203.0.113.9".into()),
-        action: action.into(),
-        target,
-        before: None,
         after: Some(json!({"note": "internal"})),
-        prev_hash: "0".repeat(64),
-        kid: None,
-        hash: format!("{seq:064}"),
+        ..testkit::export_contract::admin_entry(seq, START + seq as i64, action, &target)
     };
     for e in [
         entry(1, "review.approve", format!("recharge:{case_id}")),

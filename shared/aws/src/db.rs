@@ -175,6 +175,29 @@ impl Db {
         }
     }
 
+    /// Every item `query` matches, page after page.
+    pub async fn query_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            self.count_call();
+            let page = query
+                .clone()
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            items.extend(page.items().iter().cloned());
+            match page.last_evaluated_key() {
+                Some(last) if !last.is_empty() => start = Some(last.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
     /// Runs a put; `Ok(false)` when its condition did not hold (conflicts
     /// with a pending transaction are retried, see `send_write`).
     pub async fn conditional_put(

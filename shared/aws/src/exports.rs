@@ -11,14 +11,12 @@
 //!   the index `by_target` (`target`, `seq`), entries of other chains that
 //!   target the account or one of its records (one query per target).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::audit::{entry_from, partition, user_namespace};
-use super::db::{key, names, unavailable, values, Db};
+use super::db::{key, names, values};
 use super::dynamo::DynamoStore;
 use super::item::{get_n, get_s, n, opt_n, opt_s, s, Item};
 use super::wallet::{from_json, profile_key, recharge_from, DynamoWallet};
@@ -46,26 +44,6 @@ fn request_from(user_id: &str, item: &Item) -> Result<ExportRequest, StoreError>
         ready_at: opt_n(item, "ready_at"),
         object_key: opt_s(item, "object_key"),
     })
-}
-
-/// Every item a query matches, page after page.
-async fn query_all(db: &Db, query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
-    let mut items = Vec::new();
-    let mut start: Option<HashMap<String, AttributeValue>> = None;
-    loop {
-        db.count_call();
-        let page = query
-            .clone()
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(unavailable)?;
-        items.extend(page.items().iter().cloned());
-        match page.last_evaluated_key() {
-            Some(last) if !last.is_empty() => start = Some(last.clone()),
-            _ => return Ok(items),
-        }
-    }
 }
 
 #[async_trait]
@@ -159,7 +137,7 @@ impl AccountRecords for DynamoWallet {
             profile,
             ..WalletRecords::default()
         };
-        for item in query_all(&self.db, query).await? {
+        for item in self.db.query_all(query).await? {
             let pk = get_s(&item, "pk")?;
             if pk.starts_with("RECHARGE#") {
                 records.recharges.push(recharge_from(&item)?);
@@ -192,7 +170,7 @@ impl AccountRecords for DynamoWallet {
             .key_condition_expression("pk = :pk")
             .set_expression_attribute_values(values(vec![(":pk", s(&own_chain))]));
         let mut entries = Vec::new();
-        for item in query_all(&self.db, chain).await? {
+        for item in self.db.query_all(chain).await? {
             entries.push(entry_from(&item)?);
         }
         let mut seen = HashSet::new();
@@ -211,7 +189,7 @@ impl AccountRecords for DynamoWallet {
                     .key_condition_expression("#target = :target")
                     .set_expression_attribute_names(names(&[("#target", "target")]))
                     .set_expression_attribute_values(values(vec![(":target", s(target))]));
-                queries.spawn(async move { query_all(&db, query).await });
+                queries.spawn(async move { db.query_all(query).await });
             }
             while let Some(found) = queries.join_next().await {
                 let found =

@@ -11,25 +11,18 @@ use std::net::IpAddr;
 
 use super::access::Principal;
 use super::error::AuthError;
-use super::mfa::Presented;
+use super::mfa::Reauthentication;
 use super::model::AccountErasure;
 use super::service::{AuthService, Caller};
 use crate::kyc::erasure::erase_user_kyc;
 use crate::ports::{OutgoingEmail, StoreError};
-
-/// A deletion as submitted.
-#[derive(Debug, Clone)]
-pub struct AccountDeletion<'a> {
-    pub password: &'a str,
-    pub factor: Presented<'a>,
-}
 
 impl AuthService {
     /// Deletes the caller's account (see the module).
     pub async fn delete_account(
         &self,
         principal: &Principal,
-        deletion: &AccountDeletion<'_>,
+        deletion: &Reauthentication<'_>,
         ip: Option<IpAddr>,
     ) -> Result<(), AuthError> {
         self.live_session(principal).await?;

@@ -8,20 +8,13 @@ use std::net::IpAddr;
 
 use super::access::Principal;
 use super::error::AuthError;
-use super::mfa::Presented;
+use super::mfa::Reauthentication;
 use super::secrets::new_id;
 use super::service::{AuthService, Caller};
 use crate::export::{
     object_key, EXPORT_INTERVAL_SECONDS, EXPORT_KEPT_SECONDS, EXPORT_LINK_SECONDS,
 };
 use crate::ports::{ExportJob, ExportRequest, StoreError};
-
-/// An export request as submitted.
-#[derive(Debug, Clone)]
-pub struct ExportAsk<'a> {
-    pub password: &'a str,
-    pub factor: Presented<'a>,
-}
 
 /// Where an export stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -75,7 +68,7 @@ impl AuthService {
     pub async fn request_export(
         &self,
         principal: &Principal,
-        ask: &ExportAsk<'_>,
+        ask: &Reauthentication<'_>,
         ip: Option<IpAddr>,
     ) -> Result<ExportStatus, AuthError> {
         self.live_session(principal).await?;
@@ -189,14 +182,11 @@ impl AuthService {
         self.delete_export_objects(request).await
     }
 
-    /// Deletes the document of `request`, stored or maybe being stored.
+    /// Deletes the document of `request`, stored or maybe being stored (its
+    /// key follows from its id).
     async fn delete_export_objects(&self, request: &ExportRequest) -> Result<(), AuthError> {
-        let derived = object_key(&request.user_id, &request.export_id);
-        self.ports.documents.delete_document(&derived).await?;
-        if let Some(stored) = request.object_key.as_deref().filter(|k| *k != derived) {
-            self.ports.documents.delete_document(stored).await?;
-        }
-        Ok(())
+        let key = object_key(&request.user_id, &request.export_id);
+        Ok(self.ports.documents.delete_document(&key).await?)
     }
 
     /// Removes a deleted account's export: its document and its request

@@ -80,6 +80,14 @@ pub fn backup_code_hash(code: &str) -> String {
     digest("backup-code", &normalized)
 }
 
+/// A sensitive change's re-authentication as submitted: the password and,
+/// when the account has TOTP, a second factor.
+#[derive(Debug, Clone, Copy)]
+pub struct Reauthentication<'a> {
+    pub password: &'a str,
+    pub factor: Presented<'a>,
+}
+
 /// A second factor as presented: a TOTP code or a backup code.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Presented<'a> {

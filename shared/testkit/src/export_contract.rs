@@ -112,8 +112,26 @@ pub async fn export_claim_race_contract(store: Arc<dyn ExportStore>, n: usize) {
     assert_eq!(store.export_request(&user).await.unwrap(), won.pop());
 }
 
+/// A payment-event review case of `user_id`.
+pub fn payment_event_case(case_id: &str, user_id: &str) -> shared::review::ReviewCase {
+    shared::review::ReviewCase {
+        case_id: case_id.to_string(),
+        kind: shared::review::CaseKind::PaymentEvent,
+        user_id: user_id.to_string(),
+        amount: 500,
+        currency: "EUR".into(),
+        score: 0,
+        reasons: vec!["refund_exceeds_payment".into()],
+        status: shared::review::CaseStatus::Open,
+        opened_at: AT,
+        notified: false,
+        decided_by: None,
+        note: None,
+    }
+}
+
 /// An admin chain entry `seq` at `at` on `target`.
-fn admin_entry(seq: u64, at: i64, action: &str, target: &str) -> shared::audit::AuditEntry {
+pub fn admin_entry(seq: u64, at: i64, action: &str, target: &str) -> shared::audit::AuditEntry {
     shared::audit::AuditEntry {
         seq,
         at,

@@ -8,13 +8,11 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::json;
-use shared::auth::deletion::AccountDeletion;
-use shared::auth::export::ExportAsk;
 use shared::auth::mfa::Presented;
 use shared::auth::recovery::EmailChange;
 use shared::auth::AuthService;
 
-use super::{authenticate, no_body};
+use super::{authenticate, no_body, ReauthBody};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,19 +30,6 @@ struct ChangeEmailBody {
     #[serde(default)]
     backup_code: Option<String>,
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeleteBody {
-    password: String,
-    #[serde(default)]
-    totp_code: Option<String>,
-    #[serde(default)]
-    backup_code: Option<String>,
-}
-
-/// The re-authentication an export request carries.
-type ExportBody = DeleteBody;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,16 +149,9 @@ pub(super) async fn delete_account(
     meta: &RequestMeta,
 ) -> Served {
     let principal = authenticate(service, req, meta)?;
-    let body: DeleteBody = parse_json(req)?;
-    let deletion = AccountDeletion {
-        password: &body.password,
-        factor: Presented {
-            totp_code: body.totp_code.as_deref(),
-            backup_code: body.backup_code.as_deref(),
-        },
-    };
+    let body: ReauthBody = parse_json(req)?;
     service
-        .delete_account(&principal, &deletion, meta.source_ip)
+        .delete_account(&principal, &body.reauthentication(), meta.source_ip)
         .await?;
     Ok((
         empty_response(StatusCode::NO_CONTENT, &meta.request_id),
@@ -188,16 +166,9 @@ pub(super) async fn request_export(
     meta: &RequestMeta,
 ) -> Served {
     let principal = authenticate(service, req, meta)?;
-    let body: ExportBody = parse_json(req)?;
-    let ask = ExportAsk {
-        password: &body.password,
-        factor: Presented {
-            totp_code: body.totp_code.as_deref(),
-            backup_code: body.backup_code.as_deref(),
-        },
-    };
+    let body: ReauthBody = parse_json(req)?;
     let status = service
-        .request_export(&principal, &ask, meta.source_ip)
+        .request_export(&principal, &body.reauthentication(), meta.source_ip)
         .await?;
     Ok((
         json_response(StatusCode::ACCEPTED, &status, &meta.request_id),

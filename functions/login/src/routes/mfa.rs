@@ -13,7 +13,7 @@ use shared::auth::mfa::{MfaChallenge, Presented};
 use shared::auth::service::Caller;
 use shared::auth::AuthService;
 
-use super::{authenticate, device_id, no_body};
+use super::{authenticate, device_id, no_body, ReauthBody};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,16 +51,6 @@ impl FactorBody {
 #[serde(deny_unknown_fields)]
 struct ChallengeBody {
     challenge: String,
-    #[serde(default)]
-    totp_code: Option<String>,
-    #[serde(default)]
-    backup_code: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DisableBody {
-    password: String,
     #[serde(default)]
     totp_code: Option<String>,
     #[serde(default)]
@@ -109,13 +99,10 @@ pub(super) async fn confirm(service: &AuthService, req: &Request, meta: &Request
 /// Turns two-step sign-in off: password and a TOTP or backup code.
 pub(super) async fn disable(service: &AuthService, req: &Request, meta: &RequestMeta) -> Served {
     let principal = authenticate(service, req, meta)?;
-    let body: DisableBody = parse_json(req)?;
-    let presented = Presented {
-        totp_code: body.totp_code.as_deref(),
-        backup_code: body.backup_code.as_deref(),
-    };
+    let body: ReauthBody = parse_json(req)?;
+    let reauth = body.reauthentication();
     service
-        .totp_disable(&principal, &body.password, &presented, meta.source_ip)
+        .totp_disable(&principal, reauth.password, &reauth.factor, meta.source_ip)
         .await?;
     Ok((
         empty_response(StatusCode::NO_CONTENT, &meta.request_id),

@@ -13,6 +13,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::json;
+use shared::auth::mfa::{Presented, Reauthentication};
 use shared::auth::service::{Caller, LoginForm, SignIn};
 use shared::auth::{AuthService, Principal};
 use shared::ids::DeviceId;
@@ -283,6 +284,30 @@ pub(super) fn authenticate(
         header(req.headers(), "x-device-id"),
         meta.source_ip,
     )?)
+}
+
+/// The body of a sensitive change: the password and, when the account has
+/// TOTP, a TOTP or backup code.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReauthBody {
+    password: String,
+    #[serde(default)]
+    totp_code: Option<String>,
+    #[serde(default)]
+    backup_code: Option<String>,
+}
+
+impl ReauthBody {
+    pub(super) fn reauthentication(&self) -> Reauthentication<'_> {
+        Reauthentication {
+            password: &self.password,
+            factor: Presented {
+                totp_code: self.totp_code.as_deref(),
+                backup_code: self.backup_code.as_deref(),
+            },
+        }
+    }
 }
 
 /// The `X-Device-Id` header, parsed.
